@@ -1,0 +1,53 @@
+//! The connect hand-off: what a namespace middleware receives and what it answers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use hyper::HeaderMap;
+
+/// Who a connection belongs to, as the host's validator established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: Arc<str>,
+    pub user_name: Arc<str>,
+    pub user_role: Arc<str>,
+}
+
+/// What a middleware sees of a namespace connect.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    pub namespace: Arc<str>,
+    /// The client's `auth` payload (an object; `{}` when the client sent none).
+    pub auth: serde_json::Value,
+    pub headers: HeaderMap,
+    pub remote_addr: SocketAddr,
+    pub query: String,
+}
+
+/// A refused connect: the client sees `connect_error` with this message (and data, if any).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    pub message: String,
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+pub type ConnectResult = Result<Option<Identity>, ConnectError>;
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// An async connect middleware: accept (optionally with an identity) or refuse.
+pub type Middleware = Arc<dyn Fn(ConnectRequest) -> BoxFuture<ConnectResult> + Send + Sync>;

@@ -1,0 +1,157 @@
+//! An `Endpoint` is one mounted Engine.IO path: its configuration, its live sessions and the
+//! upper-layer handler that each new session is given.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use hyper::HeaderMap;
+
+use super::clock::now_ms;
+use super::packet::{OutFrame, PacketType};
+use super::session::{CloseReason, Session, SessionHandler, TransportKind};
+use crate::config::EngineConfig;
+use crate::ids::new_wire_id;
+use crate::stats::Stats;
+
+/// What the handshake request told us about the client.
+#[derive(Debug, Clone)]
+pub struct HandshakeRequest {
+    pub headers: HeaderMap,
+    pub remote_addr: SocketAddr,
+    /// The raw query string of the handshake request.
+    pub query: String,
+}
+
+/// The layer above Engine.IO: gives each new session its handler.
+pub trait EngineHandler: Send + Sync + 'static {
+    fn on_open(&self, session: &Arc<Session>, request: HandshakeRequest)
+        -> Arc<dyn SessionHandler>;
+}
+
+pub struct Endpoint {
+    pub(crate) config: Arc<EngineConfig>,
+    pub(crate) path: String,
+    sessions: DashMap<Box<str>, Arc<Session>>,
+    handler: Arc<dyn EngineHandler>,
+    pub(crate) stats: Arc<Stats>,
+    /// WebSocket connections still being driven (they may be flushing a closed session).
+    pub(crate) live_sockets: AtomicUsize,
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        path: &str,
+        config: Arc<EngineConfig>,
+        handler: Arc<dyn EngineHandler>,
+        stats: Arc<Stats>,
+    ) -> Self {
+        Self {
+            path: EngineConfig::normalized_path(path),
+            config,
+            sessions: DashMap::new(),
+            handler,
+            stats,
+            live_sockets: AtomicUsize::new(0),
+        }
+    }
+
+    /// Opens a session. For WebSocket the open packet is queued as its first frame; for polling
+    /// the caller returns it as the handshake response body.
+    pub(crate) fn open_session(
+        self: &Arc<Self>,
+        transport: TransportKind,
+        request: HandshakeRequest,
+    ) -> (Arc<Session>, String) {
+        let id = new_wire_id();
+        let session = Arc::new(Session::new(
+            id.clone(),
+            transport,
+            request.remote_addr,
+            self.clone(),
+        ));
+        let open = self.open_packet(&id, transport == TransportKind::Polling);
+        if transport == TransportKind::WebSocket {
+            session.send(OutFrame::Text(open.clone().into()), false);
+        }
+        self.sessions.insert(id, session.clone());
+        self.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
+        self.stats.sessions_open.fetch_add(1, Ordering::Relaxed);
+        let handler = self.handler.on_open(&session, request);
+        session.set_handler(handler);
+        tracing::debug!(sid = %session.id, ?transport, "session opened");
+        (session, open)
+    }
+
+    /// The open packet: exactly the five handshake fields, in the order Node sends them.
+    fn open_packet(&self, sid: &str, polling: bool) -> String {
+        let upgrades = if polling { r#"["websocket"]"# } else { "[]" };
+        format!(
+            r#"{}{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+            PacketType::Open.digit(),
+            sid,
+            upgrades,
+            self.config.ping_interval.as_millis(),
+            self.config.ping_timeout.as_millis(),
+            self.config.max_payload
+        )
+    }
+
+    pub(crate) fn session(&self, sid: &str) -> Option<Arc<Session>> {
+        self.sessions.get(sid).map(|s| s.clone())
+    }
+
+    pub(crate) fn remove_session(&self, sid: &str) {
+        if self.sessions.remove(sid).is_some() {
+            self.stats.sessions_open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub(crate) fn sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// One heartbeat pass: pings sessions that are due and closes those that missed their pong or
+    /// never joined the upper layer in time. Closing happens after the map is released, because
+    /// closing removes from the same map.
+    pub(crate) fn sweep(&self) {
+        let now = now_ms();
+        let connect_ms = self.config.connect_timeout.as_millis() as u64;
+        let mut expired = Vec::new();
+        let linger_ms = self.config.ping_interval.as_millis() as u64;
+        let mut lingering = Vec::new();
+        for entry in self.sessions.iter() {
+            let session = entry.value();
+            if session.is_closed() {
+                if now.saturating_sub(session.closed_ms()) > linger_ms {
+                    lingering.push(session.id.clone());
+                }
+            } else if session.heartbeat_tick(now) {
+                expired.push((session.clone(), CloseReason::PingTimeout));
+            } else if !session.connected_upper.load(Ordering::Acquire)
+                && now.saturating_sub(session.opened_ms) > connect_ms
+            {
+                expired.push((session.clone(), CloseReason::TransportClose));
+            }
+        }
+        for sid in lingering {
+            self.remove_session(&sid);
+        }
+        for (session, reason) in expired {
+            tracing::debug!(sid = %session.id, reason = reason.as_str(), "heartbeat closes session");
+            session.close(reason);
+        }
+    }
+
+    /// Closes every session (shutdown), letting queued frames be written first.
+    pub(crate) fn close_all(&self, reason: CloseReason) {
+        for session in self.sessions() {
+            session.close(reason);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! `OutboundQueue`: the bounded per-session queue between producers (handlers, broadcasts, the
+//! heartbeat) and the one consumer that owns the transport (the WebSocket driver or a polling GET).
+//!
+//! Slow-consumer policy: the queue holds at most `capacity` frames. When it is full, a volatile
+//! frame is dropped (and counted); any other frame makes the push fail with `Overflow`, and the
+//! session is closed with reason "slow consumer". A stalled client therefore costs at most
+//! `capacity` shared frames of memory and never blocks a producer.
+//!
+//! Producers hold the lock only to push a pointer-sized handle; no I/O ever happens under it.
+
+use std::collections::VecDeque;
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
+use parking_lot::Mutex;
+
+use super::packet::OutFrame;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    Queued,
+    /// The frame was volatile and the queue was full: it was dropped.
+    DroppedVolatile,
+    /// The queue was full: the session must be closed as a slow consumer.
+    Overflow,
+    /// The session is closing; the frame was discarded.
+    Closed,
+}
+
+/// How the queue was closed: `Graceful` lets the consumer write what is queued first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueClose {
+    Open,
+    Graceful,
+    Forced,
+}
+
+#[derive(Debug)]
+struct State {
+    frames: VecDeque<OutFrame>,
+    close: QueueClose,
+}
+
+#[derive(Debug)]
+pub struct OutboundQueue {
+    state: Mutex<State>,
+    capacity: usize,
+    /// One waker per kind of consumer: during an upgrade a long poll and the new WebSocket driver
+    /// briefly coexist, and neither may steal the other's wake-up.
+    poll_waker: AtomicWaker,
+    socket_waker: AtomicWaker,
+}
+
+/// Which transport is waiting on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumer {
+    Poll,
+    Socket,
+}
+
+impl OutboundQueue {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                frames: VecDeque::new(),
+                close: QueueClose::Open,
+            }),
+            capacity: capacity.max(1),
+            poll_waker: AtomicWaker::new(),
+            socket_waker: AtomicWaker::new(),
+        }
+    }
+
+    pub fn push(&self, frame: OutFrame, volatile: bool) -> PushOutcome {
+        let mut state = self.state.lock();
+        if state.close != QueueClose::Open {
+            return PushOutcome::Closed;
+        }
+        if state.frames.len() >= self.capacity {
+            return if volatile {
+                PushOutcome::DroppedVolatile
+            } else {
+                PushOutcome::Overflow
+            };
+        }
+        state.frames.push_back(frame);
+        let first = state.frames.len() == 1;
+        drop(state);
+        // Only the transition from empty needs a wake-up: the consumer drains everything it finds.
+        if first {
+            self.wake_consumer();
+        }
+        PushOutcome::Queued
+    }
+
+    /// Pushes several frames that belong together (a binary packet and its attachments): all of
+    /// them, or none when they do not fit.
+    pub fn push_all(&self, frames: &[OutFrame], volatile: bool) -> PushOutcome {
+        if let [one] = frames {
+            return self.push(one.clone(), volatile);
+        }
+        let mut state = self.state.lock();
+        if state.close != QueueClose::Open {
+            return PushOutcome::Closed;
+        }
+        if state.frames.len() + frames.len() > self.capacity {
+            return if volatile {
+                PushOutcome::DroppedVolatile
+            } else {
+                PushOutcome::Overflow
+            };
+        }
+        state.frames.extend(frames.iter().cloned());
+        drop(state);
+        self.wake_consumer();
+        PushOutcome::Queued
+    }
+
+    pub fn close(&self, how: QueueClose) {
+        let mut state = self.state.lock();
+        if how == QueueClose::Forced || state.close == QueueClose::Open {
+            state.close = how;
+        }
+        if how == QueueClose::Forced {
+            state.frames.clear();
+        }
+        drop(state);
+        self.wake_consumer();
+    }
+
+    pub fn close_state(&self) -> QueueClose {
+        self.state.lock().close
+    }
+
+    pub fn len(&self) -> usize {
+        self.state.lock().frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Moves every queued frame into `into` (when given) and reports the close state. Registers
+    /// the consumer's waker, so it is woken by the next push or close.
+    pub fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        consumer: Consumer,
+        into: Option<&mut VecDeque<OutFrame>>,
+    ) -> Poll<QueueClose> {
+        match consumer {
+            Consumer::Poll => self.poll_waker.register(cx.waker()),
+            Consumer::Socket => self.socket_waker.register(cx.waker()),
+        }
+        let mut state = self.state.lock();
+        let had_frames = !state.frames.is_empty();
+        if let Some(into) = into {
+            if had_frames {
+                if into.is_empty() {
+                    std::mem::swap(into, &mut state.frames);
+                } else {
+                    into.extend(state.frames.drain(..));
+                }
+            }
+        }
+        if had_frames || state.close != QueueClose::Open {
+            Poll::Ready(state.close)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Wakes the consumer without queueing anything (used to end a long poll during an upgrade).
+    pub fn wake_consumer(&self) {
+        self.poll_waker.wake();
+        self.socket_waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engineio::packet::PacketType;
+    use futures_util::task::noop_waker_ref;
+
+    fn ping() -> OutFrame {
+        OutFrame::control(PacketType::Ping)
+    }
+
+    #[test]
+    fn bounded_with_volatile_drop_and_overflow() {
+        let q = OutboundQueue::new(2);
+        assert_eq!(q.push(ping(), false), PushOutcome::Queued);
+        assert_eq!(q.push(ping(), true), PushOutcome::Queued);
+        assert_eq!(q.push(ping(), true), PushOutcome::DroppedVolatile);
+        assert_eq!(q.push(ping(), false), PushOutcome::Overflow);
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn push_all_is_all_or_nothing() {
+        let q = OutboundQueue::new(3);
+        q.push(ping(), false);
+        assert_eq!(
+            q.push_all(&[ping(), ping(), ping()], false),
+            PushOutcome::Overflow
+        );
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.push_all(&[ping(), ping()], false), PushOutcome::Queued);
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn take_drains_and_reports_close() {
+        let q = OutboundQueue::new(8);
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut batch = VecDeque::new();
+        assert_eq!(
+            q.poll_take(&mut cx, Consumer::Socket, Some(&mut batch)),
+            Poll::Pending
+        );
+        q.push(ping(), false);
+        q.push(ping(), false);
+        assert_eq!(
+            q.poll_take(&mut cx, Consumer::Socket, Some(&mut batch)),
+            Poll::Ready(QueueClose::Open)
+        );
+        assert_eq!(batch.len(), 2);
+        q.push(ping(), false);
+        q.close(QueueClose::Graceful);
+        assert_eq!(q.push(ping(), false), PushOutcome::Closed);
+        let mut rest = VecDeque::new();
+        assert_eq!(
+            q.poll_take(&mut cx, Consumer::Socket, Some(&mut rest)),
+            Poll::Ready(QueueClose::Graceful)
+        );
+        assert_eq!(rest.len(), 1);
+        q.close(QueueClose::Forced);
+        assert_eq!(q.close_state(), QueueClose::Forced);
+    }
+}

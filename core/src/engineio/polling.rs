@@ -1,0 +1,114 @@
+//! The HTTP long-polling transport: a GET waits for queued packets and returns them as one
+//! payload; a POST carries packets from the client.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Poll;
+
+use bytes::Bytes;
+
+use super::outbound::{Consumer, QueueClose};
+use super::packet::{OutFrame, PacketType};
+use super::payload::{decode_payload, encode_payload};
+use super::session::{CloseReason, Session, TransportKind};
+
+/// The outcome of a polling request, turned into an HTTP response by the transport layer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PollAnswer {
+    /// 200 with this payload.
+    Payload(Bytes),
+    /// 200 `ok` to a POST.
+    Ok,
+    /// 400 Engine.IO "Bad request"; the reason is logged.
+    BadRequest(&'static str),
+}
+
+/// Resets a request-in-flight flag however the request ends (including a dropped connection).
+struct InFlight<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// A long poll. A second concurrent GET is a protocol violation that closes the session.
+pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
+    if session.transport() != TransportKind::Polling {
+        return PollAnswer::BadRequest("poll on an upgraded session");
+    }
+    if session.poll_active.swap(true, Ordering::AcqRel) {
+        session.close(CloseReason::TransportError);
+        return PollAnswer::BadRequest("overlapping GET requests");
+    }
+    let _in_flight = InFlight(&session.poll_active);
+    let mut frames = VecDeque::new();
+    let close = poll_fn(|cx| {
+        // Check the upgrade before registering: once the WebSocket owns the session, a parked
+        // poll must not take frames meant for it.
+        if session.upgrading.load(Ordering::Acquire)
+            || session.transport() != TransportKind::Polling
+        {
+            return Poll::Ready(None);
+        }
+        session
+            .queue
+            .poll_take(cx, Consumer::Poll, Some(&mut frames))
+            .map(Some)
+    })
+    .await;
+    let mut frames: Vec<OutFrame> = frames.into();
+    match close {
+        None if frames.is_empty() => frames.push(OutFrame::control(PacketType::Noop)),
+        Some(QueueClose::Graceful | QueueClose::Forced) => {
+            frames.push(OutFrame::control(PacketType::Close));
+            session.endpoint.remove_session(&session.id);
+        }
+        _ => {}
+    }
+    PollAnswer::Payload(encode_payload(&frames))
+}
+
+/// A client POST. Undecodable bodies close the session; a body over `maxPayload` never gets
+/// here (the transport answers 413 while reading it).
+pub(crate) fn post(session: &Arc<Session>, body: Bytes) -> PollAnswer {
+    if session.transport() != TransportKind::Polling {
+        return PollAnswer::BadRequest("post on an upgraded session");
+    }
+    if session.post_active.swap(true, Ordering::AcqRel) {
+        session.close(CloseReason::TransportError);
+        return PollAnswer::BadRequest("overlapping POST requests");
+    }
+    let _in_flight = InFlight(&session.post_active);
+    let Some(handler) = session.handler() else {
+        return PollAnswer::BadRequest("session closed");
+    };
+    let packets = match decode_payload(body, session.endpoint.config.max_payload) {
+        Ok(packets) => packets,
+        Err(error) => {
+            tracing::debug!(sid = %session.id, %error, "malformed polling payload");
+            session
+                .endpoint
+                .stats
+                .parse_errors
+                .fetch_add(1, Ordering::Relaxed);
+            session.close(CloseReason::ParseError);
+            return PollAnswer::BadRequest("malformed payload");
+        }
+    };
+    for packet in packets {
+        if let Err(error) = session.on_packet(packet, handler.as_ref()) {
+            tracing::debug!(sid = %session.id, %error, "malformed packet");
+            session
+                .endpoint
+                .stats
+                .parse_errors
+                .fetch_add(1, Ordering::Relaxed);
+            session.close(CloseReason::ParseError);
+            return PollAnswer::BadRequest("malformed packet");
+        }
+    }
+    PollAnswer::Ok
+}

@@ -1,0 +1,283 @@
+//! One Engine.IO session: its id, which transport currently owns it, its outbound queue, its
+//! heartbeat state, and the upper layer's handler. Transports (polling requests, the WebSocket
+//! driver) come and go; the session outlives them until it is closed.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::clock::now_ms;
+use super::endpoint::Endpoint;
+use super::outbound::{OutboundQueue, PushOutcome, QueueClose};
+use super::packet::{Inbound, OutFrame, PacketType};
+
+/// A message delivered to the layer above Engine.IO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+/// Why a session ended, with the reason strings Socket.IO reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the transport or sent a close packet.
+    TransportClose,
+    TransportError,
+    PingTimeout,
+    /// The client sent something undecodable.
+    ParseError,
+    /// The client stopped reading and its queue filled up.
+    SlowConsumer,
+    /// The server closed the session (Socket.IO `disconnect(true)`).
+    ForcedClose,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::SlowConsumer => "slow consumer",
+            Self::ForcedClose => "forced close",
+            Self::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+/// What the upper layer (Socket.IO, or a raw Engine.IO host) does with a session.
+pub trait SessionHandler: Send + Sync + 'static {
+    /// A message arrived. An error closes the session as a parse error.
+    fn on_message(&self, message: Message) -> Result<(), String>;
+    /// Called exactly once, when the session closes.
+    fn on_close(&self, reason: CloseReason);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Polling = 0,
+    WebSocket = 1,
+}
+
+pub struct Session {
+    pub(crate) id: Box<str>,
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) queue: OutboundQueue,
+    transport: AtomicU8,
+    /// A WebSocket probe succeeded; a pending long poll must answer `6` so the client can pause.
+    pub(crate) upgrading: AtomicBool,
+    pub(crate) poll_active: AtomicBool,
+    pub(crate) post_active: AtomicBool,
+    /// `deadline_ms << 1 | awaiting_pong`: one atomic so the sweeper and a pong never disagree.
+    heartbeat: AtomicU64,
+    /// When the session opened, for the connect deadline.
+    pub(crate) opened_ms: u64,
+    pub(crate) connected_upper: AtomicBool,
+    closed: AtomicBool,
+    closed_at_ms: AtomicU64,
+    handler: Mutex<Option<Arc<dyn SessionHandler>>>,
+    pub(crate) endpoint: Arc<Endpoint>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        id: Box<str>,
+        transport: TransportKind,
+        remote_addr: SocketAddr,
+        endpoint: Arc<Endpoint>,
+    ) -> Self {
+        let now = now_ms();
+        let interval = endpoint.config.ping_interval.as_millis() as u64;
+        Self {
+            id,
+            remote_addr,
+            queue: OutboundQueue::new(endpoint.config.queue_capacity),
+            transport: AtomicU8::new(transport as u8),
+            upgrading: AtomicBool::new(false),
+            poll_active: AtomicBool::new(false),
+            post_active: AtomicBool::new(false),
+            heartbeat: AtomicU64::new((now + interval) << 1),
+            opened_ms: now,
+            connected_upper: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            closed_at_ms: AtomicU64::new(0),
+            handler: Mutex::new(None),
+            endpoint,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    pub fn transport(&self) -> TransportKind {
+        if self.transport.load(Ordering::Acquire) == TransportKind::WebSocket as u8 {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+
+    pub(crate) fn set_handler(&self, handler: Arc<dyn SessionHandler>) {
+        *self.handler.lock() = Some(handler);
+    }
+
+    pub(crate) fn handler(&self) -> Option<Arc<dyn SessionHandler>> {
+        self.handler.lock().clone()
+    }
+
+    pub(crate) fn closed_ms(&self) -> u64 {
+        self.closed_at_ms.load(Ordering::Acquire)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks that the upper layer accepted this session (e.g. joined a namespace), which lifts the
+    /// connect deadline.
+    pub fn mark_connected(&self) {
+        self.connected_upper.store(true, Ordering::Release);
+    }
+
+    /// Queues an already encoded frame. On overflow the session is closed as a slow consumer.
+    pub fn send(&self, frame: OutFrame, volatile: bool) -> PushOutcome {
+        let outcome = self.queue.push(frame, volatile);
+        self.after_push(outcome)
+    }
+
+    /// Queues frames that must travel together (a binary packet and its attachments).
+    pub fn send_all(&self, frames: &[OutFrame], volatile: bool) -> PushOutcome {
+        let outcome = self.queue.push_all(frames, volatile);
+        self.after_push(outcome)
+    }
+
+    fn after_push(&self, outcome: PushOutcome) -> PushOutcome {
+        match outcome {
+            PushOutcome::Overflow => {
+                tracing::debug!(sid = %self.id, "outbound queue full: closing slow consumer");
+                self.endpoint
+                    .stats
+                    .slow_consumers
+                    .fetch_add(1, Ordering::Relaxed);
+                self.close(CloseReason::SlowConsumer);
+            }
+            PushOutcome::DroppedVolatile => {
+                self.endpoint.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            PushOutcome::Queued | PushOutcome::Closed => {}
+        }
+        outcome
+    }
+
+    /// Closes the session. Frames already queued are still written when `reason` is a server-side
+    /// close (the client must see the final `41`/`server:shutdown`); transport failures discard them.
+    pub fn close(&self, reason: CloseReason) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.closed_at_ms.store(now_ms(), Ordering::Release);
+        let graceful = matches!(
+            reason,
+            CloseReason::ForcedClose | CloseReason::ServerShutdown
+        );
+        self.queue.close(if graceful {
+            QueueClose::Graceful
+        } else {
+            QueueClose::Forced
+        });
+        // A polling client collects its last frames with one more GET, which needs the session
+        // to stay findable; that GET (or the sweeper, if none comes) removes it.
+        if !(graceful && self.transport() == TransportKind::Polling) {
+            self.endpoint.remove_session(&self.id);
+        }
+        let handler = self.handler.lock().take();
+        tracing::debug!(sid = %self.id, reason = reason.as_str(), "session closed");
+        if let Some(handler) = handler {
+            handler.on_close(reason);
+        }
+    }
+
+    pub(crate) fn switch_to_websocket(&self) {
+        self.transport
+            .store(TransportKind::WebSocket as u8, Ordering::Release);
+        self.upgrading.store(false, Ordering::Release);
+        // End any long poll still parked on the queue: it answers `6` and the client moves on.
+        self.queue.wake_consumer();
+    }
+
+    /// Handles one decoded Engine.IO packet from whichever transport carried it.
+    pub(crate) fn on_packet(
+        &self,
+        packet: Inbound,
+        handler: &dyn SessionHandler,
+    ) -> Result<(), String> {
+        match packet {
+            Inbound::Text(PacketType::Message, data) => handler.on_message(Message::Text(data)),
+            Inbound::Binary(data) => handler.on_message(Message::Binary(data)),
+            Inbound::Text(PacketType::Pong, _) => {
+                self.on_pong();
+                Ok(())
+            }
+            Inbound::Text(PacketType::Ping, data) => {
+                // Not used by v4 clients outside a probe, but answering is harmless and cheap.
+                self.send(OutFrame::with_data(PacketType::Pong, &data), false);
+                Ok(())
+            }
+            Inbound::Text(PacketType::Close, _) => {
+                self.close(CloseReason::TransportClose);
+                Ok(())
+            }
+            Inbound::Text(PacketType::Noop, _) => Ok(()),
+            Inbound::Text(kind @ (PacketType::Open | PacketType::Upgrade), _) => {
+                Err(format!("unexpected packet type {kind:?}"))
+            }
+        }
+    }
+
+    fn on_pong(&self) {
+        let interval = self.endpoint.config.ping_interval.as_millis() as u64;
+        self.heartbeat
+            .store((now_ms() + interval) << 1, Ordering::Release);
+    }
+
+    /// Called by the heartbeat sweeper: sends a ping when one is due, and reports whether the
+    /// session missed its pong deadline.
+    pub(crate) fn heartbeat_tick(&self, now: u64) -> bool {
+        let state = self.heartbeat.load(Ordering::Acquire);
+        let (deadline, awaiting) = (state >> 1, state & 1 == 1);
+        if now < deadline {
+            return false;
+        }
+        if awaiting {
+            return true;
+        }
+        let timeout = self.endpoint.config.ping_timeout.as_millis() as u64;
+        let next = ((now + timeout) << 1) | 1;
+        if self
+            .heartbeat
+            .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.send(OutFrame::control(PacketType::Ping), false);
+        }
+        false
+    }
+}

@@ -1,0 +1,256 @@
+//! The WebSocket transport. One task per connection drives both directions: it reads frames and
+//! hands them up, and it drains the session's outbound queue into the socket, flushing once per
+//! batch. A single task keeps idle connections small, and because reading and writing are polled
+//! side by side, a client that stops reading blocks only its own writes: the session can still be
+//! closed under it (heartbeat, slow consumer, shutdown) and the task ends.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
+
+use super::endpoint::{Endpoint, HandshakeRequest};
+use super::outbound::{Consumer, QueueClose};
+use super::packet::{decode_text, OutFrame};
+use super::session::{CloseReason, Session, SessionHandler, TransportKind};
+
+pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
+    let max = endpoint.config.max_payload;
+    let mut config = WebSocketConfig::default();
+    config.read_buffer_size = endpoint.config.ws_read_buffer;
+    // Write straight through on flush: batching is done by draining the queue before one flush.
+    config.write_buffer_size = 0;
+    config.max_write_buffer_size = usize::MAX;
+    config.max_message_size = Some(max);
+    config.max_frame_size = Some(max);
+    config
+}
+
+/// Serves an upgraded WebSocket: a fresh session when `sid` is `None`, otherwise the probe and
+/// upgrade of an existing polling session.
+pub(crate) async fn serve<S>(
+    endpoint: Arc<Endpoint>,
+    stream: S,
+    sid: Option<String>,
+    request: HandshakeRequest,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _live = LiveSocket::enter(&endpoint);
+    let config = ws_config(&endpoint);
+    let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
+    let session = match sid {
+        None => endpoint.open_session(TransportKind::WebSocket, request).0,
+        Some(sid) => match probe(&endpoint, &mut ws, &sid).await {
+            Some(session) => session,
+            None => {
+                let _ = ws.close(None).await;
+                return;
+            }
+        },
+    };
+    let exit = drive(&mut ws, &session).await;
+    match exit {
+        Exit::Closed(reason) => session.close(reason),
+        Exit::Graceful => {
+            let _ = tokio::time::timeout(endpoint.config.ping_timeout, ws.close(None)).await;
+        }
+        Exit::Abandoned => {}
+    }
+}
+
+/// Counts a driven WebSocket for shutdown's drain wait, however the task ends.
+struct LiveSocket(Arc<Endpoint>);
+
+impl LiveSocket {
+    fn enter(endpoint: &Arc<Endpoint>) -> Self {
+        endpoint
+            .live_sockets
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(endpoint.clone())
+    }
+}
+
+impl Drop for LiveSocket {
+    fn drop(&mut self) {
+        self.0
+            .live_sockets
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The upgrade handshake on the new socket: `2probe` → `3probe`, then `5`. Anything else, or a
+/// timeout, ends only the probe; the polling session carries on.
+async fn probe<S>(
+    endpoint: &Endpoint,
+    ws: &mut WebSocketStream<S>,
+    sid: &str,
+) -> Option<Arc<Session>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let session = endpoint.session(sid)?;
+    if session.transport() != TransportKind::Polling {
+        return None;
+    }
+    let steps = async {
+        match ws.next().await {
+            Some(Ok(WsMessage::Text(t))) if t.as_str() == "2probe" => {}
+            _ => return false,
+        }
+        if ws.send(WsMessage::Text("3probe".into())).await.is_err() {
+            return false;
+        }
+        session
+            .upgrading
+            .store(true, std::sync::atomic::Ordering::Release);
+        session.queue.wake_consumer();
+        matches!(ws.next().await, Some(Ok(WsMessage::Text(t))) if t.as_str() == "5")
+    };
+    let upgraded = tokio::time::timeout(endpoint.config.upgrade_timeout, steps)
+        .await
+        .unwrap_or(false);
+    if upgraded && !session.is_closed() {
+        session.switch_to_websocket();
+        tracing::debug!(sid = %session.id, "upgraded to websocket");
+        Some(session)
+    } else {
+        session
+            .upgrading
+            .store(false, std::sync::atomic::Ordering::Release);
+        None
+    }
+}
+
+enum Exit {
+    /// The transport ended or misbehaved: close the session with this reason.
+    Closed(CloseReason),
+    /// The server closed the session gracefully and everything queued was written.
+    Graceful,
+    /// The session was closed elsewhere (timeout, slow consumer): drop the socket.
+    Abandoned,
+}
+
+async fn drive<S>(ws: &mut WebSocketStream<S>, session: &Arc<Session>) -> Exit
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(handler) = session.handler() else {
+        return Exit::Abandoned;
+    };
+    let mut batch: VecDeque<OutFrame> = VecDeque::new();
+    let mut need_flush = false;
+    poll_fn(|cx| loop {
+        let mut progressed = false;
+
+        match ws.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(message))) => {
+                progressed = true;
+                if let Err(reason) = on_frame(session, handler.as_ref(), message) {
+                    return Poll::Ready(Exit::Closed(reason));
+                }
+            }
+            Poll::Ready(Some(Err(error))) => {
+                tracing::debug!(sid = %session.id, %error, "websocket read failed");
+                return Poll::Ready(Exit::Closed(read_error_reason(&error)));
+            }
+            Poll::Ready(None) => return Poll::Ready(Exit::Closed(CloseReason::TransportClose)),
+            Poll::Pending => {}
+        }
+
+        let refill = batch.is_empty().then_some(&mut batch);
+        let close = match session.queue.poll_take(cx, Consumer::Socket, refill) {
+            Poll::Ready(close) => close,
+            Poll::Pending => QueueClose::Open,
+        };
+        if close == QueueClose::Forced {
+            return Poll::Ready(Exit::Abandoned);
+        }
+
+        while !batch.is_empty() {
+            match ws.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {
+                    let Some(frame) = batch.pop_front() else {
+                        break;
+                    };
+                    if ws.start_send_unpin(to_ws(frame)).is_err() {
+                        return Poll::Ready(Exit::Closed(CloseReason::TransportError));
+                    }
+                    need_flush = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Exit::Closed(CloseReason::TransportError))
+                }
+                Poll::Pending => break,
+            }
+        }
+        if need_flush {
+            match ws.poll_flush_unpin(cx) {
+                Poll::Ready(Ok(())) => need_flush = false,
+                Poll::Ready(Err(_)) => {
+                    return Poll::Ready(Exit::Closed(CloseReason::TransportError))
+                }
+                Poll::Pending => {}
+            }
+        }
+        if close == QueueClose::Graceful && batch.is_empty() && !need_flush {
+            return Poll::Ready(Exit::Graceful);
+        }
+        if !progressed {
+            return Poll::Pending;
+        }
+    })
+    .await
+}
+
+fn to_ws(frame: OutFrame) -> WsMessage {
+    match frame {
+        OutFrame::Text(text) => WsMessage::Text(text),
+        OutFrame::Binary(bytes) => WsMessage::Binary(bytes),
+    }
+}
+
+fn on_frame(
+    session: &Session,
+    handler: &dyn SessionHandler,
+    message: WsMessage,
+) -> Result<(), CloseReason> {
+    let outcome = match message {
+        WsMessage::Text(text) => match decode_text(text) {
+            Ok(packet) => session.on_packet(packet, handler),
+            Err(error) => Err(error.to_string()),
+        },
+        WsMessage::Binary(data) => handler.on_message(super::session::Message::Binary(data)),
+        WsMessage::Close(_) => return Err(CloseReason::TransportClose),
+        // tungstenite answers WebSocket pings itself; pongs and raw frames carry nothing for us.
+        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => Ok(()),
+    };
+    outcome.map_err(|error| {
+        tracing::debug!(sid = %session.id, %error, "malformed packet: closing connection");
+        session
+            .endpoint
+            .stats
+            .parse_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        CloseReason::ParseError
+    })
+}
+
+fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
+    match error {
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            CloseReason::TransportClose
+        }
+        tungstenite::Error::Protocol(_)
+        | tungstenite::Error::Capacity(_)
+        | tungstenite::Error::Utf8(_) => CloseReason::ParseError,
+        _ => CloseReason::TransportError,
+    }
+}

@@ -1,0 +1,132 @@
+//! `RoomIndex`: room name → members, sharded (DashMap) so joins in one room never block
+//! broadcasts to another. A broadcast visits members under a shard read lock and only pushes
+//! shared bytes into queues (no I/O), so the lock is held for microseconds per thousand members.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+pub struct RoomIndex<K, M> {
+    rooms: DashMap<Arc<str>, HashMap<K, M>>,
+}
+
+impl<K: Copy + Eq + Hash, M: Clone> Default for RoomIndex<K, M> {
+    fn default() -> Self {
+        Self {
+            rooms: DashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash, M: Clone> RoomIndex<K, M> {
+    /// Adds `member` to `room`; returns false when it was already there.
+    pub fn join(&self, room: &Arc<str>, key: K, member: M) -> bool {
+        let mut members = self.rooms.entry(room.clone()).or_default();
+        members.insert(key, member).is_none()
+    }
+
+    /// Removes `key` from `room`, dropping the room when it empties. Returns whether it was a member.
+    pub fn leave(&self, room: &str, key: K) -> bool {
+        let removed = match self.rooms.get_mut(room) {
+            Some(mut members) => members.remove(&key).is_some(),
+            None => return false,
+        };
+        // Dropping an empty room needs the write lock again; remove_if re-checks emptiness.
+        self.rooms.remove_if(room, |_, members| members.is_empty());
+        removed
+    }
+
+    pub fn contains(&self, room: &str, key: K) -> bool {
+        self.rooms.get(room).is_some_and(|m| m.contains_key(&key))
+    }
+
+    pub fn member_count(&self, room: &str) -> usize {
+        self.rooms.get(room).map_or(0, |m| m.len())
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn room_names(&self) -> Vec<Arc<str>> {
+        self.rooms.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// Calls `f` for each member of `room` while holding the shard's read lock: `f` must not
+    /// block or touch this index. Returns how many members were visited.
+    pub fn for_each_member(&self, room: &str, mut f: impl FnMut(&M)) -> usize {
+        match self.rooms.get(room) {
+            Some(members) => {
+                members.values().for_each(&mut f);
+                members.len()
+            }
+            None => 0,
+        }
+    }
+
+    /// Members of any of `rooms`, each once, skipping members of any room in `except`.
+    pub fn members_of(&self, rooms: &[Arc<str>], except: &[Arc<str>]) -> Vec<M> {
+        let excluded = self.keys_of(except);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for room in rooms {
+            if let Some(members) = self.rooms.get(room.as_ref()) {
+                for (key, member) in members.iter() {
+                    if !excluded.contains(key) && seen.insert(*key) {
+                        out.push(member.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Keys of the members of `rooms`.
+    pub fn keys_of(&self, rooms: &[Arc<str>]) -> HashSet<K> {
+        let mut keys = HashSet::new();
+        for room in rooms {
+            if let Some(members) = self.rooms.get(room.as_ref()) {
+                keys.extend(members.keys().copied());
+            }
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> Arc<str> {
+        Arc::from(name)
+    }
+
+    #[test]
+    fn join_leave_and_cleanup() {
+        let index: RoomIndex<u64, &str> = RoomIndex::default();
+        assert!(index.join(&room("a"), 1, "one"));
+        assert!(!index.join(&room("a"), 1, "one"));
+        assert!(index.join(&room("a"), 2, "two"));
+        assert_eq!(index.member_count("a"), 2);
+        assert!(index.leave("a", 1));
+        assert!(!index.leave("a", 1));
+        assert!(index.leave("a", 2));
+        assert_eq!(index.room_count(), 0, "empty rooms are dropped");
+    }
+
+    #[test]
+    fn members_of_dedups_and_excludes() {
+        let index: RoomIndex<u64, u64> = RoomIndex::default();
+        for (r, k) in [("a", 1), ("a", 2), ("b", 2), ("b", 3), ("c", 3)] {
+            index.join(&room(r), k, k);
+        }
+        let mut got = index.members_of(&[room("a"), room("b")], &[room("c")]);
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+        let mut count = 0;
+        assert_eq!(index.for_each_member("a", |_| count += 1), 2);
+        assert_eq!(count, 2);
+    }
+}

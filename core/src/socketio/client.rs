@@ -1,0 +1,287 @@
+//! The Socket.IO side of one Engine.IO session: decodes packets, reassembles binary packets from
+//! their attachments, runs namespace connects (through the async middleware) and routes events
+//! and acks to the sockets it owns.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::namespace::{Namespace, NamespaceShared};
+use super::packet::{
+    decode, encode_connect, encode_connect_error, event_name, Args, DecodeLimits, SioType,
+};
+use super::socket::{AckSender, ClientEvent, Socket, SocketRef};
+use crate::auth::{ConnectRequest, ConnectResult};
+use crate::engineio::endpoint::{EngineHandler, HandshakeRequest};
+use crate::engineio::session::{CloseReason, Message, Session, SessionHandler};
+use crate::stats::Stats;
+
+/// Shared by every client of one server: the namespaces and decoding limits.
+pub(crate) struct SocketIoShared {
+    pub namespaces: parking_lot::RwLock<std::collections::HashMap<Arc<str>, Namespace>>,
+    pub limits: DecodeLimits,
+    pub stats: Arc<Stats>,
+    next_socket_key: AtomicU64,
+}
+
+impl SocketIoShared {
+    pub fn new(limits: DecodeLimits, stats: Arc<Stats>) -> Self {
+        Self {
+            namespaces: Default::default(),
+            limits,
+            stats,
+            next_socket_key: AtomicU64::new(1),
+        }
+    }
+
+    fn namespace(&self, name: &str) -> Option<Namespace> {
+        self.namespaces.read().get(name).cloned()
+    }
+}
+
+/// The handler given to the Socket.IO endpoint.
+pub(crate) struct SocketIoHandler(pub Arc<SocketIoShared>);
+
+impl EngineHandler for SocketIoHandler {
+    fn on_open(
+        &self,
+        session: &Arc<Session>,
+        request: HandshakeRequest,
+    ) -> Arc<dyn SessionHandler> {
+        Arc::new_cyclic(|me| Client {
+            me: me.clone(),
+            session: session.clone(),
+            shared: self.0.clone(),
+            request,
+            state: Mutex::new(ClientState::default()),
+        })
+    }
+}
+
+/// A binary packet waiting for its attachments.
+struct PartialPacket {
+    kind: SioType,
+    nsp: String,
+    id: Option<u64>,
+    data: String,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+#[derive(Default)]
+struct ClientState {
+    sockets: Vec<SocketRef>,
+    partial: Option<PartialPacket>,
+    closed: bool,
+}
+
+struct Client {
+    /// For the async connect continuation, which must outlive the call that started it.
+    me: Weak<Client>,
+    session: Arc<Session>,
+    shared: Arc<SocketIoShared>,
+    request: HandshakeRequest,
+    state: Mutex<ClientState>,
+}
+
+impl SessionHandler for Client {
+    fn on_message(&self, message: Message) -> Result<(), String> {
+        self.shared
+            .stats
+            .messages_in
+            .fetch_add(1, Ordering::Relaxed);
+        match message {
+            Message::Text(text) => self.on_text(text.as_str()),
+            Message::Binary(data) => self.on_binary(data),
+        }
+    }
+
+    fn on_close(&self, reason: CloseReason) {
+        let sockets = {
+            let mut state = self.state.lock();
+            state.closed = true;
+            state.partial = None;
+            std::mem::take(&mut state.sockets)
+        };
+        for socket in sockets {
+            socket.finalize(reason.as_str());
+        }
+    }
+}
+
+impl Client {
+    fn on_text(&self, text: &str) -> Result<(), String> {
+        if self.state.lock().partial.is_some() {
+            return Err("text packet while awaiting binary attachments".into());
+        }
+        let packet = decode(text, self.shared.limits).map_err(|e| e.to_string())?;
+        if packet.attachments > 0 {
+            self.state.lock().partial = Some(PartialPacket {
+                kind: packet.kind,
+                nsp: packet.nsp.to_owned(),
+                id: packet.id,
+                data: packet.data.unwrap_or_default().to_owned(),
+                expected: packet.attachments,
+                attachments: Vec::with_capacity(packet.attachments),
+            });
+            return Ok(());
+        }
+        let data = packet.data.unwrap_or_default();
+        match packet.kind {
+            SioType::Connect => {
+                self.connect(packet.nsp, packet.data);
+                Ok(())
+            }
+            SioType::Disconnect => {
+                if let Some(socket) = self.remove_socket(packet.nsp) {
+                    socket.finalize("client namespace disconnect");
+                }
+                Ok(())
+            }
+            kind => self.dispatch(kind, packet.nsp, packet.id, data, Vec::new()),
+        }
+    }
+
+    fn on_binary(&self, data: Bytes) -> Result<(), String> {
+        let complete = {
+            let mut state = self.state.lock();
+            let Some(partial) = state.partial.as_mut() else {
+                return Err("binary data without a binary packet".into());
+            };
+            partial.attachments.push(data);
+            if partial.attachments.len() < partial.expected {
+                return Ok(());
+            }
+            state.partial.take()
+        };
+        match complete {
+            Some(p) => self.dispatch(p.kind, &p.nsp, p.id, &p.data, p.attachments),
+            None => Ok(()),
+        }
+    }
+
+    /// Routes an event or ack to its socket. Packets for a namespace this client has not joined
+    /// are ignored, as the reference server does.
+    fn dispatch(
+        &self,
+        kind: SioType,
+        nsp: &str,
+        id: Option<u64>,
+        data: &str,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), String> {
+        let Some(socket) = self.socket(nsp) else {
+            tracing::debug!(sid = %self.session.id(), nsp, "packet for a namespace not joined");
+            return Ok(());
+        };
+        match kind {
+            SioType::Event | SioType::BinaryEvent => {
+                let (name, rest) = event_name(data).ok_or("invalid event payload")?;
+                let mut args = Args::from_raw(&rest);
+                args.set_attachments(attachments);
+                let ack = id.map(|id| AckSender::new(socket.clone(), id));
+                if let Some(handler) = &socket.ns.handlers().event {
+                    handler(&socket, ClientEvent { name, args, ack });
+                }
+                Ok(())
+            }
+            SioType::Ack | SioType::BinaryAck => {
+                let items: Vec<&serde_json::value::RawValue> =
+                    serde_json::from_str(data).map_err(|_| "invalid ack payload")?;
+                let mut args = Args::from_raw(&items);
+                args.set_attachments(attachments);
+                if let Some(id) = id {
+                    socket.on_ack(id, args);
+                }
+                Ok(())
+            }
+            _ => Err("unexpected packet type".into()),
+        }
+    }
+
+    fn socket(&self, nsp: &str) -> Option<SocketRef> {
+        self.state
+            .lock()
+            .sockets
+            .iter()
+            .find(|s| s.namespace() == nsp)
+            .cloned()
+    }
+
+    fn remove_socket(&self, nsp: &str) -> Option<SocketRef> {
+        let mut state = self.state.lock();
+        let index = state.sockets.iter().position(|s| s.namespace() == nsp)?;
+        Some(state.sockets.swap_remove(index))
+    }
+
+    /// A namespace connect: unknown namespaces are refused with the connection kept; otherwise
+    /// the middleware (if any) decides, asynchronously.
+    fn connect(&self, nsp: &str, auth: Option<&str>) {
+        let Some(ns) = self.shared.namespace(nsp) else {
+            self.session
+                .send(encode_connect_error(nsp, "Invalid namespace", None), false);
+            return;
+        };
+        if self.socket(nsp).is_some() {
+            tracing::debug!(sid = %self.session.id(), nsp, "connect for a namespace already joined");
+            return;
+        }
+        let auth_text: Arc<str> = Arc::from(auth.unwrap_or("{}"));
+        let Some(middleware) = ns.shared.handlers().middleware.clone() else {
+            self.finish_connect(&ns.shared, Ok(None), auth_text);
+            return;
+        };
+        let request = ConnectRequest {
+            namespace: ns.shared.name.clone(),
+            auth: serde_json::from_str(&auth_text).unwrap_or_else(|_| serde_json::json!({})),
+            headers: self.request.headers.clone(),
+            remote_addr: self.request.remote_addr,
+            query: self.request.query.clone(),
+        };
+        let Some(client) = self.me.upgrade() else {
+            return;
+        };
+        let ns = ns.shared.clone();
+        tokio::spawn(async move {
+            let result = middleware(request).await;
+            client.finish_connect(&ns, result, auth_text);
+        });
+    }
+
+    fn finish_connect(&self, ns: &Arc<NamespaceShared>, result: ConnectResult, auth: Arc<str>) {
+        let identity = match result {
+            Ok(identity) => identity,
+            Err(error) => {
+                self.session.send(
+                    encode_connect_error(&ns.name, &error.message, error.data.as_ref()),
+                    false,
+                );
+                return;
+            }
+        };
+        let key = self.shared.next_socket_key.fetch_add(1, Ordering::Relaxed);
+        let socket = Arc::new(Socket::new(
+            key,
+            ns.clone(),
+            self.session.clone(),
+            identity,
+            auth,
+        ));
+        {
+            let mut state = self.state.lock();
+            if state.closed || state.sockets.iter().any(|s| s.namespace() == &*ns.name) {
+                return;
+            }
+            state.sockets.push(socket.clone());
+        }
+        ns.add_socket(&socket);
+        self.session.mark_connected();
+        self.session
+            .send(encode_connect(&ns.name, socket.id()), false);
+        if let Some(handler) = &ns.handlers().connection {
+            handler(&socket);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The Socket.IO v5 layer, above Engine.IO: packets, namespaces, sockets, acks, binary
+//! attachments.
+
+pub mod client;
+pub mod namespace;
+pub mod packet;
+pub mod socket;

@@ -1,0 +1,205 @@
+//! A `Namespace`: its sockets, its room index, its middleware and the host's handlers.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+
+use super::packet::{encode_event, Args};
+use super::socket::{ClientEvent, SocketRef};
+use crate::auth::Middleware;
+use crate::rooms::broadcast::{deliver, BroadcastTarget};
+use crate::rooms::room_index::RoomIndex;
+use crate::stats::Stats;
+
+pub type ConnectionHandler = Arc<dyn Fn(&SocketRef) + Send + Sync>;
+pub type EventHandler = Arc<dyn Fn(&SocketRef, ClientEvent) + Send + Sync>;
+pub type DisconnectHandler = Arc<dyn Fn(&SocketRef, &str) + Send + Sync>;
+
+#[derive(Default, Clone)]
+pub(crate) struct Handlers {
+    pub middleware: Option<Middleware>,
+    pub connection: Option<ConnectionHandler>,
+    pub event: Option<EventHandler>,
+    pub disconnect: Option<DisconnectHandler>,
+}
+
+pub(crate) struct NamespaceShared {
+    pub(crate) name: Arc<str>,
+    sockets: DashMap<u64, SocketRef>,
+    pub(crate) rooms: RoomIndex<u64, SocketRef>,
+    /// Handlers are read on every event; they are swapped whole so a read is one lock + one clone.
+    handlers: RwLock<Arc<Handlers>>,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl NamespaceShared {
+    pub(crate) fn handlers(&self) -> Arc<Handlers> {
+        self.handlers.read().clone()
+    }
+
+    pub(crate) fn add_socket(&self, socket: &SocketRef) {
+        self.sockets.insert(socket.key, socket.clone());
+    }
+
+    pub(crate) fn remove_socket(&self, socket: &SocketRef) {
+        self.sockets.remove(&socket.key);
+    }
+
+    pub(crate) fn notify_disconnect(&self, socket: &SocketRef, reason: &str) {
+        if let Some(handler) = &self.handlers().disconnect {
+            handler(socket, reason);
+        }
+    }
+
+    fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
+        let frames = encode_event(&self.name, event, None, args);
+        deliver(
+            &self.rooms,
+            |visit| {
+                for entry in self.sockets.iter() {
+                    visit(*entry.key(), entry.value());
+                }
+            },
+            target,
+            &frames,
+        )
+    }
+}
+
+/// A handle to a namespace; cheap to clone.
+#[derive(Clone)]
+pub struct Namespace {
+    pub(crate) shared: Arc<NamespaceShared>,
+}
+
+impl Namespace {
+    pub(crate) fn new(name: &str, stats: Arc<Stats>) -> Self {
+        Self {
+            shared: Arc::new(NamespaceShared {
+                name: Arc::from(name),
+                sockets: DashMap::new(),
+                rooms: RoomIndex::default(),
+                handlers: RwLock::new(Arc::default()),
+                stats,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Handlers)) {
+        let mut guard = self.shared.handlers.write();
+        let mut handlers = (**guard).clone();
+        f(&mut handlers);
+        *guard = Arc::new(handlers);
+    }
+
+    /// Sets the connect middleware; it runs for every connect to this namespace.
+    pub fn set_middleware(&self, middleware: Middleware) {
+        self.update(|h| h.middleware = Some(middleware));
+    }
+
+    pub fn on_connection(&self, handler: impl Fn(&SocketRef) + Send + Sync + 'static) {
+        self.update(|h| h.connection = Some(Arc::new(handler)));
+    }
+
+    /// Receives every client event. Handlers run on the connection's task: they must not block
+    /// (spawn for async work).
+    pub fn on_event(&self, handler: impl Fn(&SocketRef, ClientEvent) + Send + Sync + 'static) {
+        self.update(|h| h.event = Some(Arc::new(handler)));
+    }
+
+    pub fn on_disconnect(&self, handler: impl Fn(&SocketRef, &str) + Send + Sync + 'static) {
+        self.update(|h| h.disconnect = Some(Arc::new(handler)));
+    }
+
+    /// Starts a broadcast to `room`.
+    pub fn to(&self, room: &str) -> Broadcast<'_> {
+        Broadcast {
+            ns: &self.shared,
+            target: BroadcastTarget::default(),
+        }
+        .to(room)
+    }
+
+    /// Starts a broadcast that excludes the members of `room`.
+    pub fn except(&self, room: &str) -> Broadcast<'_> {
+        Broadcast {
+            ns: &self.shared,
+            target: BroadcastTarget::default(),
+        }
+        .except(room)
+    }
+
+    /// Emits to every socket of the namespace; returns how many queued it.
+    pub fn emit(&self, event: &str, args: &Args) -> usize {
+        self.shared
+            .broadcast(&BroadcastTarget::default(), event, args)
+    }
+
+    pub fn socket(&self, id: &str) -> Option<SocketRef> {
+        self.shared
+            .sockets
+            .iter()
+            .find(|e| e.value().id() == id)
+            .map(|e| e.value().clone())
+    }
+
+    pub fn sockets(&self) -> Vec<SocketRef> {
+        self.shared
+            .sockets
+            .iter()
+            .map(|e| e.value().clone())
+            .collect()
+    }
+
+    pub fn socket_count(&self) -> usize {
+        self.shared.sockets.len()
+    }
+
+    pub fn room_size(&self, room: &str) -> usize {
+        self.shared.rooms.member_count(room)
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.shared.rooms.room_count()
+    }
+
+    /// Disconnects every socket of the namespace (they see `io server disconnect`).
+    pub fn disconnect_all(&self, close: bool) {
+        for socket in self.sockets() {
+            socket.disconnect(close);
+        }
+    }
+}
+
+/// A broadcast being built: `ns.to("a").to("b").except("c").volatile().emit(...)`.
+pub struct Broadcast<'a> {
+    ns: &'a NamespaceShared,
+    target: BroadcastTarget,
+}
+
+impl Broadcast<'_> {
+    pub fn to(mut self, room: &str) -> Self {
+        self.target.rooms.push(Arc::from(room));
+        self
+    }
+
+    pub fn except(mut self, room: &str) -> Self {
+        self.target.except.push(Arc::from(room));
+        self
+    }
+
+    pub fn volatile(mut self) -> Self {
+        self.target.volatile = true;
+        self
+    }
+
+    /// Encodes once and queues to every recipient; returns how many queued it.
+    pub fn emit(self, event: &str, args: &Args) -> usize {
+        self.ns.broadcast(&self.target, event, args)
+    }
+}

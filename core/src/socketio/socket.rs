@@ -1,0 +1,322 @@
+//! A `Socket`: one client connected to one namespace. It sends through its Engine.IO session's
+//! queue, tracks the rooms it joined (to leave them all on disconnect) and its pending acks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::namespace::NamespaceShared;
+use super::packet::{encode_ack, encode_disconnect, encode_event, Args};
+use crate::auth::Identity;
+use crate::engineio::outbound::PushOutcome;
+use crate::engineio::packet::OutFrame;
+use crate::engineio::session::{CloseReason, Session, TransportKind};
+use crate::rooms::broadcast::Recipient;
+
+pub type SocketRef = Arc<Socket>;
+
+/// Why an emit did not reach the client's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitError {
+    /// The socket is disconnected.
+    Closed,
+    /// The client's queue was full: a volatile packet was dropped, or the client was disconnected
+    /// as a slow consumer.
+    QueueFull,
+}
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Closed => "socket is disconnected",
+            Self::QueueFull => "client queue is full",
+        })
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// Why an emit with ack got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckError {
+    Timeout,
+    Disconnected,
+    Emit(EmitError),
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("ack timed out"),
+            Self::Disconnected => f.write_str("socket disconnected before the ack"),
+            Self::Emit(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// What a client answered to an emit with ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckReply {
+    pub args: Args,
+}
+
+type PendingAcks = HashMap<u64, oneshot::Sender<AckReply>>;
+
+pub struct Socket {
+    pub(crate) key: u64,
+    id: Box<str>,
+    pub(crate) ns: Arc<NamespaceShared>,
+    pub(crate) session: Arc<Session>,
+    identity: Option<Identity>,
+    auth: Arc<str>,
+    rooms: Mutex<Vec<Arc<str>>>,
+    /// Allocated on the first emit with ack: most sockets never use one.
+    acks: Mutex<Option<Box<PendingAcks>>>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("namespace", &self.ns.name)
+            .finish()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        key: u64,
+        ns: Arc<NamespaceShared>,
+        session: Arc<Session>,
+        identity: Option<Identity>,
+        auth: Arc<str>,
+    ) -> Self {
+        Self {
+            key,
+            id: crate::ids::new_wire_id(),
+            ns,
+            session,
+            identity,
+            auth,
+            rooms: Mutex::new(Vec::new()),
+            acks: Mutex::new(None),
+            next_ack: AtomicU64::new(0),
+            connected: AtomicBool::new(true),
+        }
+    }
+
+    /// The Socket.IO id the client sees as `socket.id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.ns.name
+    }
+
+    /// The namespace this socket belongs to, for broadcasts from inside a handler.
+    pub fn server_namespace(&self) -> crate::socketio::namespace::Namespace {
+        crate::socketio::namespace::Namespace {
+            shared: self.ns.clone(),
+        }
+    }
+
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// The `auth` payload the client connected with, as JSON text.
+    pub fn auth_json(&self) -> &str {
+        &self.auth
+    }
+
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.session.remote_addr()
+    }
+
+    pub fn transport(&self) -> TransportKind {
+        self.session.transport()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub fn emit(&self, event: &str, args: &Args) -> Result<(), EmitError> {
+        self.send(&encode_event(&self.ns.name, event, None, args), false)
+    }
+
+    /// An emit that is dropped, not queued, when the client is behind.
+    pub fn emit_volatile(&self, event: &str, args: &Args) -> Result<(), EmitError> {
+        self.send(&encode_event(&self.ns.name, event, None, args), true)
+    }
+
+    /// Emits and waits for the client's acknowledgement.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &Args,
+        timeout: Duration,
+    ) -> Result<AckReply, AckError> {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks
+            .lock()
+            .get_or_insert_with(Default::default)
+            .insert(id, tx);
+        if let Err(error) = self.send(&encode_event(&self.ns.name, event, Some(id), args), false) {
+            self.take_ack(id);
+            return Err(AckError::Emit(error));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                self.take_ack(id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    fn take_ack(&self, id: u64) -> Option<oneshot::Sender<AckReply>> {
+        self.acks.lock().as_mut().and_then(|acks| acks.remove(&id))
+    }
+
+    pub(crate) fn send(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
+        if !self.is_connected() {
+            return Err(EmitError::Closed);
+        }
+        match self.session.send_all(frames, volatile) {
+            PushOutcome::Queued => {
+                self.ns.stats.messages_out.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            PushOutcome::Closed => Err(EmitError::Closed),
+            PushOutcome::DroppedVolatile | PushOutcome::Overflow => Err(EmitError::QueueFull),
+        }
+    }
+
+    /// Joins `room` in this socket's namespace.
+    pub fn join(self: &Arc<Self>, room: &str) {
+        if !self.is_connected() {
+            return;
+        }
+        let room: Arc<str> = Arc::from(room);
+        if self.ns.rooms.join(&room, self.key, self.clone()) {
+            self.rooms.lock().push(room);
+        }
+    }
+
+    pub fn leave(&self, room: &str) {
+        if self.ns.rooms.leave(room, self.key) {
+            self.rooms.lock().retain(|r| r.as_ref() != room);
+        }
+    }
+
+    pub fn in_room(&self, room: &str) -> bool {
+        self.ns.rooms.contains(room, self.key)
+    }
+
+    pub fn rooms(&self) -> Vec<Arc<str>> {
+        self.rooms.lock().clone()
+    }
+
+    /// Server-side disconnect: the client sees `io server disconnect`. With `close`, the whole
+    /// connection (every namespace) is closed after the packet is written.
+    pub fn disconnect(self: &Arc<Self>, close: bool) {
+        if !self.is_connected() {
+            return;
+        }
+        let _ = self.session.send(encode_disconnect(&self.ns.name), false);
+        self.finalize("server namespace disconnect");
+        if close {
+            self.session.close(CloseReason::ForcedClose);
+        }
+    }
+
+    /// Shutdown: the client sees `io server disconnect`, the host sees "server shutting down".
+    pub(crate) fn disconnect_for_shutdown(self: &Arc<Self>) {
+        if self.is_connected() {
+            let _ = self.session.send(encode_disconnect(&self.ns.name), false);
+            self.finalize(CloseReason::ServerShutdown.as_str());
+        }
+    }
+
+    /// An ack from the client for one of our emits.
+    pub(crate) fn on_ack(&self, id: u64, args: Args) {
+        match self.take_ack(id) {
+            Some(tx) => {
+                let _ = tx.send(AckReply { args });
+            }
+            None => tracing::debug!(sid = %self.id, id, "ack for an unknown id ignored"),
+        }
+    }
+
+    /// Answers a client's emit-with-ack.
+    pub(crate) fn send_ack(&self, id: u64, args: &Args) -> Result<(), EmitError> {
+        self.send(&encode_ack(&self.ns.name, id, args), false)
+    }
+
+    /// Tears the socket down exactly once: leaves every room, drops pending acks (their waiters
+    /// see `Disconnected`), leaves the namespace and tells the host.
+    pub(crate) fn finalize(self: &Arc<Self>, reason: &str) {
+        if !self.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let rooms = std::mem::take(&mut *self.rooms.lock());
+        for room in rooms {
+            self.ns.rooms.leave(&room, self.key);
+        }
+        self.acks.lock().take();
+        self.ns.remove_socket(self);
+        self.ns.notify_disconnect(self, reason);
+    }
+}
+
+impl Recipient for SocketRef {
+    fn deliver(&self, frames: &[OutFrame], volatile: bool) -> bool {
+        self.send(frames, volatile).is_ok()
+    }
+}
+
+/// The handle a host uses to answer a client's emit-with-ack; answering consumes it.
+#[derive(Debug)]
+pub struct AckSender {
+    socket: SocketRef,
+    id: u64,
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: SocketRef, id: u64) -> Self {
+        Self { socket, id }
+    }
+
+    pub fn send(self, args: &Args) -> Result<(), EmitError> {
+        self.socket.send_ack(self.id, args)
+    }
+}
+
+/// An event a client emitted.
+#[derive(Debug)]
+pub struct ClientEvent {
+    pub name: String,
+    pub args: Args,
+    /// Present when the client asked for an acknowledgement.
+    pub ack: Option<AckSender>,
+}
+
+impl ClientEvent {
+    pub fn attachments(&self) -> &[Bytes] {
+        self.args.attachments()
+    }
+}

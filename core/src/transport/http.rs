@@ -1,0 +1,312 @@
+//! The HTTP front: routes requests to a mounted Engine.IO endpoint, answers CORS preflights,
+//! checks origins, validates WebSocket upgrades, and maps every protocol error to the Engine.IO
+//! error body. hyper does the HTTP parsing, header deadline and size limits.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use super::query;
+use crate::engineio::endpoint::{Endpoint, HandshakeRequest};
+use crate::engineio::error::EngineError;
+use crate::engineio::polling::{self, PollAnswer};
+use crate::engineio::session::TransportKind;
+use crate::engineio::websocket;
+
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
+
+/// A route the host serves beside the engine (health, metrics): returns `None` to pass.
+pub type ExtraRoute =
+    Arc<dyn Fn(&Method, &str) -> Option<(u16, &'static str, String)> + Send + Sync>;
+
+pub(crate) struct Router {
+    pub endpoints: Vec<Arc<Endpoint>>,
+    pub extra: Option<ExtraRoute>,
+}
+
+impl Router {
+    fn endpoint_for(&self, path: &str) -> Option<&Arc<Endpoint>> {
+        self.endpoints
+            .iter()
+            .find(|e| path == e.path || path == e.path.trim_end_matches('/'))
+    }
+}
+
+pub(crate) async fn handle(
+    router: Arc<Router>,
+    req: Request<Incoming>,
+    remote_addr: SocketAddr,
+) -> Result<HttpResponse, Infallible> {
+    let path = req.uri().path().to_owned();
+    let Some(endpoint) = router.endpoint_for(&path).cloned() else {
+        if let Some(extra) = &router.extra {
+            if let Some((status, content_type, body)) = extra(req.method(), &path) {
+                return Ok(plain(status, content_type, Bytes::from(body)));
+            }
+        }
+        return Ok(plain(404, "text/plain", Bytes::from_static(b"Not Found")));
+    };
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut response = route(&endpoint, req, remote_addr).await;
+    if response.status() == StatusCode::BAD_REQUEST {
+        endpoint.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+    }
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        add_cors(response.headers_mut(), origin.as_ref(), &endpoint);
+    }
+    Ok(response)
+}
+
+async fn route(
+    endpoint: &Arc<Endpoint>,
+    req: Request<Incoming>,
+    remote_addr: SocketAddr,
+) -> HttpResponse {
+    // Both framing headers at once is the classic request-smuggling shape: refuse it outright.
+    if req.headers().contains_key(header::TRANSFER_ENCODING)
+        && req.headers().contains_key(header::CONTENT_LENGTH)
+    {
+        tracing::debug!(%remote_addr, "both Content-Length and Transfer-Encoding: rejected");
+        return engine_error(EngineError::BadRequest);
+    }
+    if req.method() == Method::OPTIONS {
+        return preflight(req.headers());
+    }
+    if !origin_allowed(endpoint, req.headers()) {
+        return engine_error(EngineError::Forbidden);
+    }
+    let query_string = req.uri().query().unwrap_or("").to_owned();
+    let q = query::parse(&query_string);
+    if q.eio != Some("4") {
+        return engine_error(EngineError::UnsupportedProtocolVersion);
+    }
+    let transport = match q.transport {
+        Some("polling") => TransportKind::Polling,
+        Some("websocket") => TransportKind::WebSocket,
+        _ => return engine_error(EngineError::UnknownTransport),
+    };
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let sid = q.sid.map(str::to_owned);
+    match (transport, is_upgrade) {
+        (TransportKind::WebSocket, true) if req.method() == Method::GET => {
+            upgrade(endpoint, req, sid, query_string, remote_addr)
+        }
+        (TransportKind::WebSocket, _) | (TransportKind::Polling, true) => {
+            engine_error(EngineError::BadRequest)
+        }
+        (TransportKind::Polling, false) => match sid {
+            None if req.method() == Method::GET => {
+                let request = HandshakeRequest {
+                    headers: req.headers().clone(),
+                    remote_addr,
+                    query: query_string,
+                };
+                let (_, open) = endpoint.open_session(TransportKind::Polling, request);
+                ok_text(Bytes::from(open))
+            }
+            None => engine_error(EngineError::BadHandshakeMethod),
+            Some(sid) => polling_request(endpoint, req, &sid).await,
+        },
+    }
+}
+
+async fn polling_request(
+    endpoint: &Arc<Endpoint>,
+    req: Request<Incoming>,
+    sid: &str,
+) -> HttpResponse {
+    let Some(session) = endpoint.session(sid) else {
+        return engine_error(EngineError::UnknownSid);
+    };
+    let answer = match *req.method() {
+        Method::GET => polling::get(session).await,
+        Method::POST => {
+            let limit = endpoint.config.max_payload;
+            match Limited::new(req.into_body(), limit).collect().await {
+                Ok(body) => polling::post(&session, body.to_bytes()),
+                Err(error) => {
+                    let too_large = error
+                        .downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some();
+                    tracing::debug!(sid, %error, "polling body refused");
+                    session.close(crate::engineio::session::CloseReason::ParseError);
+                    if too_large {
+                        return plain(413, "text/plain", Bytes::from_static(b"Payload Too Large"));
+                    }
+                    PollAnswer::BadRequest("unreadable body")
+                }
+            }
+        }
+        _ => PollAnswer::BadRequest("method not allowed"),
+    };
+    match answer {
+        PollAnswer::Payload(body) => ok_text(body),
+        PollAnswer::Ok => plain(200, "text/html", Bytes::from_static(b"ok")),
+        PollAnswer::BadRequest(why) => {
+            tracing::debug!(sid, why, "polling request refused");
+            engine_error(EngineError::BadRequest)
+        }
+    }
+}
+
+/// Validates the upgrade request (RFC 6455 §4.2.1), answers 101 and hands the raw connection to
+/// the WebSocket transport once hyper releases it.
+fn upgrade(
+    endpoint: &Arc<Endpoint>,
+    req: Request<Incoming>,
+    sid: Option<String>,
+    query: String,
+    remote_addr: SocketAddr,
+) -> HttpResponse {
+    let headers = req.headers();
+    let version_ok = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes())
+        .filter(|k| valid_ws_key(k));
+    let connection_upgrade = headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        })
+    });
+    let (Some(key), true, true) = (key, version_ok, connection_upgrade) else {
+        tracing::debug!(%remote_addr, "invalid websocket upgrade request");
+        return engine_error(EngineError::BadRequest);
+    };
+    if let Some(sid) = &sid {
+        match endpoint.session(sid) {
+            None => return engine_error(EngineError::UnknownSid),
+            Some(s) if s.transport() != TransportKind::Polling => {
+                return engine_error(EngineError::BadRequest)
+            }
+            Some(_) => {}
+        }
+    }
+    let accept = derive_accept_key(key);
+    let request = HandshakeRequest {
+        headers: headers.clone(),
+        remote_addr,
+        query,
+    };
+    let endpoint = endpoint.clone();
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => websocket::serve(endpoint, TokioIo::new(upgraded), sid, request).await,
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
+}
+
+/// A key is the base64 of 16 bytes: 24 characters ending in `==`.
+fn valid_ws_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|raw| raw.len() == 16)
+}
+
+fn origin_allowed(endpoint: &Endpoint, headers: &HeaderMap) -> bool {
+    let Some(allowed) = &endpoint.config.allowed_origins else {
+        return true;
+    };
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        // Non-browser clients send no Origin; the check exists to stop cross-site browsers.
+        None => true,
+        Some(origin) => allowed.iter().any(|a| a == "*" || a == origin),
+    }
+}
+
+fn add_cors(headers: &mut HeaderMap, origin: Option<&HeaderValue>, endpoint: &Endpoint) {
+    let Some(origin) = origin else { return };
+    let allowed = match &endpoint.config.allowed_origins {
+        None => true,
+        Some(list) => origin
+            .to_str()
+            .is_ok_and(|o| list.iter().any(|a| a == "*" || a == o)),
+    };
+    if allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+fn preflight(request_headers: &HeaderMap) -> HttpResponse {
+    let mut response = plain(204, "text/plain", Bytes::new());
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    if let Some(requested) = request_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+    }
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+fn engine_error(error: EngineError) -> HttpResponse {
+    plain(
+        error.status(),
+        "application/json",
+        Bytes::from(error.body()),
+    )
+}
+
+fn ok_text(body: Bytes) -> HttpResponse {
+    plain(200, "text/plain; charset=UTF-8", body)
+}
+
+pub(crate) fn plain(status: u16, content_type: &'static str, body: Bytes) -> HttpResponse {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_keys_must_be_16_bytes_of_base64() {
+        assert!(valid_ws_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!valid_ws_key(b"short"));
+        assert!(!valid_ws_key(b"!!!!!!!!!!!!!!!!!!!!!!=="));
+        assert!(!valid_ws_key(b"dGhlIHNhbXBsZSBub25jZQ==AA"));
+    }
+}
