@@ -17,6 +17,14 @@ after(async () => {
   await server.stop();
 });
 
+// Resolves when the engine completes a polling → websocket upgrade (listens from the start, so a
+// fast upgrade is not missed).
+function upgradeOf(socket) {
+  return new Promise((resolve) => {
+    socket.io.once('open', () => socket.io.engine.once('upgrade', (t) => resolve(t.name)));
+  });
+}
+
 function connect(nsp = '/', opts = {}) {
   const socket = io(server.url + nsp, { reconnection: false, forceNew: true, ...opts });
   clients.push(socket);
@@ -68,9 +76,9 @@ for (const transports of [['websocket'], ['polling'], ['polling', 'websocket']])
 
 test('polling session upgrades to websocket and keeps working', async () => {
   const socket = connect('/', { transports: ['polling', 'websocket'] });
+  const upgraded = upgradeOf(socket);
   await waitFor(socket, 'connect');
-  assert.equal(socket.io.engine.transport.name, 'polling');
-  await waitFor(socket.io.engine, 'upgrade', 3000);
+  assert.equal(await upgraded, 'websocket');
   assert.equal(socket.io.engine.transport.name, 'websocket');
   socket.emit('message', 'after-upgrade');
   assert.equal(await waitFor(socket, 'message-back'), 'after-upgrade');
@@ -79,6 +87,7 @@ test('polling session upgrades to websocket and keeps working', async () => {
 
 test('messages sent during the upgrade are neither lost nor duplicated', async () => {
   const socket = connect('/', { transports: ['polling', 'websocket'] });
+  const upgraded = upgradeOf(socket);
   await waitFor(socket, 'connect');
   const got = [];
   socket.on('message-back', (n) => got.push(n));
@@ -86,7 +95,7 @@ test('messages sent during the upgrade are neither lost nor duplicated', async (
     socket.emit('message', i);
     await sleep(2);
   }
-  await waitFor(socket.io.engine, 'upgrade', 3000).catch(() => {});
+  await upgraded;
   for (let i = 50; i < 100; i++) socket.emit('message', i);
   const deadline = Date.now() + 3000;
   while (got.length < 100 && Date.now() < deadline) await sleep(20);
