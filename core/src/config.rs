@@ -52,7 +52,7 @@ impl Default for EngineConfig {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 64,
             max_json_depth: 64,
-            ws_read_buffer: 1024,
+            ws_read_buffer: 512,
             backlog: 4096,
         }
     }

@@ -5,7 +5,7 @@
 //! closed under it (heartbeat, slow consumer, shutdown) and the task ends.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -32,37 +32,64 @@ pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
     config
 }
 
-/// Serves an upgraded WebSocket: a fresh session when `sid` is `None`, otherwise the probe and
-/// upgrade of an existing polling session.
-pub(crate) async fn serve<S>(
+/// Serves an upgraded WebSocket once `connection` yields it: a fresh session when `sid` is
+/// `None`, otherwise the probe and upgrade of an existing polling session.
+///
+/// This future lives as long as the connection, so everything only needed to set it up (the
+/// handshake request, the probe) is boxed and dropped before the long-lived loop starts: an
+/// idle connection then costs little more than its socket and session.
+pub(crate) async fn serve<C, S>(
     endpoint: Arc<Endpoint>,
-    stream: S,
+    connection: C,
     sid: Option<String>,
-    request: HandshakeRequest,
+    request: Box<HandshakeRequest>,
 ) where
+    C: Future<Output = Option<S>>,
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let Some(stream) = connection.await else {
+        return;
+    };
     let _live = LiveSocket::enter(&endpoint);
-    let config = ws_config(&endpoint);
-    let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
-    let session = match sid {
-        None => endpoint.open_session(TransportKind::WebSocket, request).0,
-        Some(sid) => match probe(&endpoint, &mut ws, &sid).await {
-            Some(session) => session,
-            None => {
-                let _ = ws.close(None).await;
-                return;
-            }
-        },
+    let Some((mut ws, session)) = Box::pin(accept(&endpoint, stream, sid, request)).await else {
+        return;
     };
     let exit = drive(&mut ws, &session).await;
     match exit {
         Exit::Closed(reason) => session.close(reason),
         Exit::Graceful => {
-            let _ = tokio::time::timeout(endpoint.config.ping_timeout, ws.close(None)).await;
+            let close = Box::pin(tokio::time::timeout(
+                endpoint.config.ping_timeout,
+                ws.close(None),
+            ));
+            let _ = close.await;
         }
         Exit::Abandoned => {}
     }
+}
+
+async fn accept<S>(
+    endpoint: &Arc<Endpoint>,
+    stream: S,
+    sid: Option<String>,
+    request: Box<HandshakeRequest>,
+) -> Option<(WebSocketStream<S>, Arc<Session>)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = ws_config(endpoint);
+    let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
+    let session = match sid {
+        None => endpoint.open_session(TransportKind::WebSocket, *request).0,
+        Some(sid) => match probe(endpoint, &mut ws, &sid).await {
+            Some(session) => session,
+            None => {
+                let _ = ws.close(None).await;
+                return None;
+            }
+        },
+    };
+    Some((ws, session))
 }
 
 /// Counts a driven WebSocket for shutdown's drain wait, however the task ends.
@@ -193,7 +220,12 @@ where
         }
         if need_flush {
             match ws.poll_flush_unpin(cx) {
-                Poll::Ready(Ok(())) => need_flush = false,
+                Poll::Ready(Ok(())) => {
+                    need_flush = false;
+                    // Idle connections keep no batch allocation; a busy one pays one
+                    // allocation per batch, not per message.
+                    batch = VecDeque::new();
+                }
                 Poll::Ready(Err(_)) => {
                     return Poll::Ready(Exit::Closed(CloseReason::TransportError))
                 }

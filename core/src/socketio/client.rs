@@ -236,9 +236,9 @@ impl Client {
         let request = ConnectRequest {
             namespace: ns.shared.name.clone(),
             auth: serde_json::from_str(&auth_text).unwrap_or_else(|_| serde_json::json!({})),
-            headers: self.request.headers.clone(),
+            headers: self.request.headers(),
             remote_addr: self.request.remote_addr,
-            query: self.request.query.clone(),
+            query: self.request.query.to_string(),
         };
         let Some(client) = self.me.upgrade() else {
             return;

@@ -108,11 +108,7 @@ async fn route(
         }
         (TransportKind::Polling, false) => match sid {
             None if req.method() == Method::GET => {
-                let request = HandshakeRequest {
-                    headers: req.headers().clone(),
-                    remote_addr,
-                    query: query_string,
-                };
+                let request = HandshakeRequest::new(req.headers(), remote_addr, &query_string);
                 let (_, open) = endpoint.open_session(TransportKind::Polling, request);
                 ok_text(Bytes::from(open))
             }
@@ -198,18 +194,19 @@ fn upgrade(
         }
     }
     let accept = derive_accept_key(key);
-    let request = HandshakeRequest {
-        headers: headers.clone(),
-        remote_addr,
-        query,
-    };
-    let endpoint = endpoint.clone();
-    tokio::spawn(async move {
-        match hyper::upgrade::on(req).await {
-            Ok(upgraded) => websocket::serve(endpoint, TokioIo::new(upgraded), sid, request).await,
-            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+    let request = Box::new(HandshakeRequest::new(headers, remote_addr, &query));
+    // Take the upgrade handle now so the spawned task does not carry the whole request.
+    let on_upgrade = hyper::upgrade::on(req);
+    let connection = async move {
+        match on_upgrade.await {
+            Ok(upgraded) => Some(TokioIo::new(upgraded)),
+            Err(error) => {
+                tracing::debug!(%error, "websocket upgrade failed");
+                None
+            }
         }
-    });
+    };
+    tokio::spawn(websocket::serve(endpoint.clone(), connection, sid, request));
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
