@@ -171,3 +171,20 @@ async fn server_disconnect_and_shutdown_deliver_what_was_queued() {
         "listener closed"
     );
 }
+
+#[tokio::test]
+async fn a_client_close_packet_ends_the_session() {
+    let (server, addr) = start(test_config()).await;
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(server.io().socket_count(), 1);
+    ws.send(Message::Text("1".into())).await.unwrap();
+    assert!(closed_within(&mut ws, Duration::from_secs(2)).await);
+    assert_eq!(server.io().socket_count(), 0);
+    assert_eq!(server.session_count(), 0);
+
+    let sid = polling_handshake(addr).await;
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(addr, "POST", &path, b"40\x1e1").await.0, 200);
+    assert_eq!(http(addr, "GET", &path, b"").await.0, 400);
+}

@@ -201,13 +201,12 @@ impl Client {
         }
     }
 
+    /// The connected socket for `nsp`. Sockets the server disconnected stay in the list until
+    /// the next lookup prunes them (a socket does not know its client).
     fn socket(&self, nsp: &str) -> Option<SocketRef> {
-        self.state
-            .lock()
-            .sockets
-            .iter()
-            .find(|s| s.namespace() == nsp)
-            .cloned()
+        let mut state = self.state.lock();
+        state.sockets.retain(|s| s.is_connected());
+        state.sockets.iter().find(|s| s.namespace() == nsp).cloned()
     }
 
     fn remove_socket(&self, nsp: &str) -> Option<SocketRef> {
@@ -271,6 +270,7 @@ impl Client {
         ));
         {
             let mut state = self.state.lock();
+            state.sockets.retain(|s| s.is_connected());
             if state.closed || state.sockets.iter().any(|s| s.namespace() == &*ns.name) {
                 return;
             }

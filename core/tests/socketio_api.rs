@@ -1,0 +1,192 @@
+//! The host-facing Rust API: broadcasts to rooms (several, except some), acks with timeouts,
+//! server-side disconnects, namespaces.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::SinkExt;
+use roomcast::{AckError, Args};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Collects the text packets a client receives within `window`, answering pings.
+async fn collect(ws: &mut Ws, window: Duration) -> Vec<String> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(Some(text)) = tokio::time::timeout_at(deadline, next_text(ws)).await {
+        if text == "2" {
+            let _ = ws.send(Message::Text("3".into())).await;
+        } else {
+            got.push(text);
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn broadcasts_reach_each_member_once_and_skip_excluded_rooms() {
+    let (server, addr) = start(test_config()).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(sio_client(addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut sockets = server.io().sockets();
+    sockets.sort_by_key(|s| s.id().to_owned());
+    // Map clients to sockets by asking each socket to greet its client.
+    for (i, socket) in sockets.iter().enumerate() {
+        socket.emit("who", &Args::serialize(&i).unwrap()).unwrap();
+    }
+    let mut index_of = Vec::new();
+    for ws in clients.iter_mut() {
+        let text = next_text(ws).await.unwrap();
+        let i: usize = text
+            .trim_start_matches("42[\"who\",")
+            .trim_end_matches(']')
+            .parse()
+            .unwrap();
+        index_of.push(i);
+    }
+    // socket 0: a, b   socket 1: a   socket 2: b, muted   socket 3: none
+    sockets[0].join("a");
+    sockets[0].join("b");
+    sockets[1].join("a");
+    sockets[2].join("b");
+    sockets[2].join("muted");
+    let ns = server.io();
+    assert_eq!(ns.to("a").to("b").emit("both", &Args::none()), 3);
+    assert_eq!(
+        ns.to("a")
+            .to("b")
+            .except("muted")
+            .emit("not-muted", &Args::none()),
+        2
+    );
+    assert_eq!(ns.except("a").emit("outside-a", &Args::none()), 2);
+    assert_eq!(ns.emit("all", &Args::none()), 4);
+    sockets[0].leave("a");
+    assert_eq!(ns.to("a").emit("after-leave", &Args::none()), 1);
+
+    let expected: [&[&str]; 4] = [
+        &["both", "not-muted", "all"],
+        &["both", "not-muted", "all", "after-leave"],
+        &["both", "outside-a", "all"],
+        &["outside-a", "all"],
+    ];
+    for (ws, socket_index) in clients.iter_mut().zip(index_of) {
+        let got = collect(ws, Duration::from_millis(300)).await;
+        let want: Vec<String> = expected[socket_index]
+            .iter()
+            .map(|e| format!("42[\"{e}\"]"))
+            .collect();
+        assert_eq!(got, want, "socket {socket_index}");
+    }
+}
+
+#[tokio::test]
+async fn disconnect_leaves_every_room() {
+    let (server, addr) = start(test_config()).await;
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let socket = server.io().sockets().pop().unwrap();
+    socket.join("x");
+    socket.join("y");
+    assert_eq!(server.io().room_count(), 2);
+    ws.close(None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.io().room_count(), 0);
+    assert_eq!(server.io().socket_count(), 0);
+    assert!(!socket.is_connected());
+}
+
+#[tokio::test]
+async fn server_side_acks_resolve_time_out_and_fail_on_disconnect() {
+    let (server, addr) = start(test_config()).await;
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let socket = server.io().sockets().pop().unwrap();
+
+    let asking = {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            socket
+                .emit_with_ack(
+                    "question",
+                    &Args::json("1").unwrap(),
+                    Duration::from_secs(2),
+                )
+                .await
+        })
+    };
+    assert_eq!(next_text(&mut ws).await.unwrap(), "420[\"question\",1]");
+    ws.send(Message::Text("430[\"answer\",{\"n\":2}]".into()))
+        .await
+        .unwrap();
+    let reply = asking.await.unwrap().unwrap();
+    assert_eq!(reply.args.to_json_array(), "[\"answer\",{\"n\":2}]");
+
+    let timeout = socket
+        .emit_with_ack("ignored", &Args::none(), Duration::from_millis(100))
+        .await;
+    assert_eq!(timeout, Err(AckError::Timeout));
+
+    let pending = {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            socket
+                .emit_with_ack("never", &Args::none(), Duration::from_secs(5))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    socket.disconnect(true);
+    assert_eq!(pending.await.unwrap(), Err(AckError::Disconnected));
+}
+
+#[tokio::test]
+async fn server_namespace_disconnect_keeps_the_connection_when_asked() {
+    let (server, addr) = start(test_config()).await;
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let socket = server.io().sockets().pop().unwrap();
+    socket.disconnect(false);
+    assert_eq!(next_text(&mut ws).await.unwrap(), "41");
+    // The Engine.IO session is still there: reconnecting the namespace works on it.
+    ws.send(Message::Text("40".into())).await.unwrap();
+    assert!(next_text(&mut ws).await.unwrap().starts_with("40{\"sid\""));
+    assert_echo(&mut ws, "again").await;
+
+    let socket = server.io().sockets().pop().unwrap();
+    socket.disconnect(true);
+    assert_eq!(next_text(&mut ws).await.unwrap(), "41");
+    assert!(closed_within(&mut ws, Duration::from_secs(2)).await);
+}
+
+#[tokio::test]
+async fn client_namespace_disconnect_runs_the_host_hook() {
+    let (server, addr) = start(test_config()).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    server.io().on_disconnect(move |socket, reason| {
+        let _ = tx.send((socket.id().to_owned(), reason.to_owned()));
+    });
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let id = server.io().sockets().pop().unwrap().id().to_owned();
+    ws.send(Message::Text("41".into())).await.unwrap();
+    let (got_id, reason) = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got_id, reason.as_str()),
+        (id, "client namespace disconnect")
+    );
+    let mut ws2 = sio_client(addr).await;
+    ws2.close(None).await.unwrap();
+    let (_, reason) = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reason, "transport close");
+}
