@@ -10,6 +10,8 @@ pub mod auth;
 pub mod config;
 pub mod engineio;
 mod ids;
+pub mod limits;
+pub mod realtime;
 pub mod rooms;
 mod server;
 pub mod socketio;
@@ -21,6 +23,9 @@ pub use config::EngineConfig;
 pub use engineio::endpoint::{EngineHandler, HandshakeRequest};
 pub use engineio::packet::OutFrame;
 pub use engineio::session::{CloseReason, Message, Session, SessionHandler, TransportKind};
+pub use realtime::{
+    AuthDecision, AuthRequest, RealtimeConfig, RealtimeServer, RealtimeStats, SessionValidator,
+};
 pub use server::Server;
 pub use socketio::namespace::{Broadcast, Namespace};
 pub use socketio::packet::{Args, InvalidArgs};

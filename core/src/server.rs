@@ -150,6 +150,19 @@ impl Server {
         self.inner.running.lock().as_ref().map(|r| r.local_addr)
     }
 
+    pub(crate) fn stats_ref(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Refuses new sessions (503); existing ones keep being served until `shutdown` closes them.
+    pub fn stop_accepting(&self) {
+        if let Some(running) = self.inner.running.lock().as_ref() {
+            for endpoint in &running.endpoints {
+                endpoint.stop_accepting();
+            }
+        }
+    }
+
     pub fn stats(&self) -> StatsSnapshot {
         self.inner.stats.snapshot()
     }
@@ -167,14 +180,14 @@ impl Server {
             .map_or(0, |r| r.endpoints.iter().map(|e| e.session_count()).sum())
     }
 
-    /// Stops accepting, waits `grace`, disconnects every socket (clients see
+    /// Refuses new sessions, waits `grace`, disconnects every socket (clients see
     /// `io server disconnect`), then closes every session after its queue is written, waiting up
     /// to `drain` for that. Frames queued before the call are delivered.
     pub async fn shutdown(&self, grace: Duration, drain: Duration) {
+        self.stop_accepting();
         let Some(running) = self.inner.running.lock().take() else {
             return;
         };
-        let _ = running.stop.send(true);
         tokio::time::sleep(grace).await;
         let namespaces: Vec<Namespace> =
             self.inner.sio.namespaces.read().values().cloned().collect();
@@ -191,10 +204,12 @@ impl Server {
             && running
                 .endpoints
                 .iter()
-                .any(|e| e.session_count() > 0 || e.live_sockets.load(Ordering::Acquire) > 0)
+                .any(|e| e.undelivered() > 0 || e.live_sockets.load(Ordering::Acquire) > 0)
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // Only now close the listener: polling clients needed it to collect their last packets.
+        let _ = running.stop.send(true);
         tracing::info!("roomcast stopped");
     }
 }

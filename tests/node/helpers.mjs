@@ -52,3 +52,80 @@ export function waitFor(emitter, event, timeoutMs = 3000) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export const hostBin = process.env.ROOMCAST_HOST_BIN || path.join(root, 'target/debug/realtime-host');
+
+// Starts the scriptable RealtimeServer host. `send(op, fields)` resolves with the command's
+// result; `events` collects every event line; `waitEvent(pred)` waits for a matching one.
+export async function startHost(extraArgs = []) {
+  const proc = spawn(hostBin, ['--port', '0', ...extraArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const events = [];
+  const waiters = [];
+  const pending = new Map();
+  let nextId = 1;
+  let buffer = '';
+  proc.stdout.on('data', (chunk) => {
+    buffer += chunk;
+    let nl;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!line.trim()) continue;
+      const msg = JSON.parse(line);
+      if (msg.op && pending.has(msg.id)) {
+        pending.get(msg.id)(msg.result);
+        pending.delete(msg.id);
+      } else if (msg.event) {
+        events.push(msg);
+        for (const w of [...waiters]) {
+          if (w.pred(msg)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(msg);
+          }
+        }
+      }
+    }
+  });
+  const exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  const waitEvent = (pred, timeoutMs = 3000) =>
+    new Promise((resolve, reject) => {
+      const found = events.find(pred);
+      if (found) return resolve(found);
+      const w = { pred, resolve };
+      waiters.push(w);
+      setTimeout(() => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) {
+          waiters.splice(i, 1);
+          reject(new Error('timed out waiting for host event'));
+        }
+      }, timeoutMs);
+    });
+  const listening = await waitEvent((e) => e.event === 'listening', 10_000);
+  const send = (op, fields = {}) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      proc.stdin.write(JSON.stringify({ op, id, ...fields }) + '\n');
+    });
+  return {
+    port: listening.port,
+    url: `http://127.0.0.1:${listening.port}`,
+    proc,
+    events,
+    exited,
+    send,
+    waitEvent,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+// Collects every `event` the socket receives into an array.
+export function collect(socket, event) {
+  const got = [];
+  socket.on(event, (...args) => got.push(args.length <= 1 ? args[0] : args));
+  return got;
+}

@@ -12,3 +12,8 @@ fn origin() -> Instant {
 pub fn now_ms() -> u64 {
     origin().elapsed().as_millis() as u64
 }
+
+/// Microseconds since the first call in this process (for latency measurements).
+pub fn now_us() -> u64 {
+    origin().elapsed().as_micros() as u64
+}

@@ -2,7 +2,7 @@
 //! upper-layer handler that each new session is given.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -89,6 +89,9 @@ pub struct Endpoint {
     pub(crate) stats: Arc<Stats>,
     /// WebSocket connections still being driven (they may be flushing a closed session).
     pub(crate) live_sockets: AtomicUsize,
+    /// False once shutdown began: new sessions are refused, existing ones are still served (a
+    /// polling client needs new requests, often new TCP connections, to receive its last packets).
+    accepting: AtomicBool,
 }
 
 impl Endpoint {
@@ -105,6 +108,7 @@ impl Endpoint {
             handler,
             stats,
             live_sockets: AtomicUsize::new(0),
+            accepting: AtomicBool::new(true),
         }
     }
 
@@ -149,6 +153,14 @@ impl Endpoint {
         )
     }
 
+    pub(crate) fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Acquire)
+    }
+
     pub(crate) fn session(&self, sid: &str) -> Option<Arc<Session>> {
         self.sessions.get(sid).map(|s| s.clone())
     }
@@ -161,6 +173,14 @@ impl Endpoint {
 
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Sessions that still have packets waiting to be written (shutdown waits for them).
+    pub(crate) fn undelivered(&self) -> usize {
+        self.sessions
+            .iter()
+            .filter(|e| !e.value().queue.is_empty())
+            .count()
     }
 
     pub(crate) fn sessions(&self) -> Vec<Arc<Session>> {

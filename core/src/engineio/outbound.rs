@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
+use super::clock::now_us;
 use super::packet::OutFrame;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +39,16 @@ pub enum QueueClose {
 #[derive(Debug)]
 struct State {
     frames: VecDeque<OutFrame>,
+    /// When the oldest queued frame was pushed (µs clock), for the emit → written latency.
+    oldest_us: u64,
     close: QueueClose,
+}
+
+/// Frames taken by a consumer, with when the oldest of them was queued.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub frames: VecDeque<OutFrame>,
+    pub oldest_us: u64,
 }
 
 #[derive(Debug)]
@@ -63,6 +73,7 @@ impl OutboundQueue {
         Self {
             state: Mutex::new(State {
                 frames: VecDeque::new(),
+                oldest_us: 0,
                 close: QueueClose::Open,
             }),
             capacity: capacity.max(1),
@@ -85,6 +96,9 @@ impl OutboundQueue {
         }
         state.frames.push_back(frame);
         let first = state.frames.len() == 1;
+        if first {
+            state.oldest_us = now_us();
+        }
         drop(state);
         // Only the transition from empty needs a wake-up: the consumer drains everything it finds.
         if first {
@@ -109,6 +123,9 @@ impl OutboundQueue {
             } else {
                 PushOutcome::Overflow
             };
+        }
+        if state.frames.is_empty() {
+            state.oldest_us = now_us();
         }
         state.frames.extend(frames.iter().cloned());
         drop(state);
@@ -146,7 +163,7 @@ impl OutboundQueue {
         &self,
         cx: &mut Context<'_>,
         consumer: Consumer,
-        into: Option<&mut VecDeque<OutFrame>>,
+        into: Option<&mut Batch>,
     ) -> Poll<QueueClose> {
         match consumer {
             Consumer::Poll => self.poll_waker.register(cx.waker()),
@@ -156,10 +173,11 @@ impl OutboundQueue {
         let had_frames = !state.frames.is_empty();
         if let Some(into) = into {
             if had_frames {
-                if into.is_empty() {
-                    std::mem::swap(into, &mut state.frames);
+                if into.frames.is_empty() {
+                    into.oldest_us = state.oldest_us;
+                    std::mem::swap(&mut into.frames, &mut state.frames);
                 } else {
-                    into.extend(state.frames.drain(..));
+                    into.frames.extend(state.frames.drain(..));
                 }
             }
         }
@@ -214,7 +232,7 @@ mod tests {
     fn take_drains_and_reports_close() {
         let q = OutboundQueue::new(8);
         let mut cx = Context::from_waker(noop_waker_ref());
-        let mut batch = VecDeque::new();
+        let mut batch = Batch::default();
         assert_eq!(
             q.poll_take(&mut cx, Consumer::Socket, Some(&mut batch)),
             Poll::Pending
@@ -225,16 +243,16 @@ mod tests {
             q.poll_take(&mut cx, Consumer::Socket, Some(&mut batch)),
             Poll::Ready(QueueClose::Open)
         );
-        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.frames.len(), 2);
         q.push(ping(), false);
         q.close(QueueClose::Graceful);
         assert_eq!(q.push(ping(), false), PushOutcome::Closed);
-        let mut rest = VecDeque::new();
+        let mut rest = Batch::default();
         assert_eq!(
             q.poll_take(&mut cx, Consumer::Socket, Some(&mut rest)),
             Poll::Ready(QueueClose::Graceful)
         );
-        assert_eq!(rest.len(), 1);
+        assert_eq!(rest.frames.len(), 1);
         q.close(QueueClose::Forced);
         assert_eq!(q.close_state(), QueueClose::Forced);
     }

@@ -1,7 +1,6 @@
 //! The HTTP long-polling transport: a GET waits for queued packets and returns them as one
 //! payload; a POST carries packets from the client.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,7 +8,7 @@ use std::task::Poll;
 
 use bytes::Bytes;
 
-use super::outbound::{Consumer, QueueClose};
+use super::outbound::{Batch, Consumer, QueueClose};
 use super::packet::{OutFrame, PacketType};
 use super::payload::{decode_payload, encode_payload};
 use super::session::{CloseReason, Session, TransportKind};
@@ -44,7 +43,7 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         return PollAnswer::BadRequest("overlapping GET requests");
     }
     let _in_flight = InFlight(&session.poll_active);
-    let mut frames = VecDeque::new();
+    let mut batch = Batch::default();
     let close = poll_fn(|cx| {
         // Check the upgrade before registering: once the WebSocket owns the session, a parked
         // poll must not take frames meant for it.
@@ -55,13 +54,20 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         }
         session
             .queue
-            .poll_take(cx, Consumer::Poll, Some(&mut frames))
+            .poll_take(cx, Consumer::Poll, Some(&mut batch))
             .map(Some)
     })
     .await;
-    let mut frames: Vec<OutFrame> = frames.into();
+    if !batch.frames.is_empty() {
+        session.endpoint.stats.record_emit_latency(batch.oldest_us);
+    }
+    let mut frames: Vec<OutFrame> = batch.frames.into();
     match close {
         None if frames.is_empty() => frames.push(OutFrame::control(PacketType::Noop)),
+        // The last packets go out alone; the close packet follows on the next poll. Sent in one
+        // payload, the client would handle the close before the (deferred) Socket.IO packets and
+        // report "transport close" instead of "io server disconnect".
+        Some(QueueClose::Graceful) if !frames.is_empty() => {}
         Some(QueueClose::Graceful | QueueClose::Forced) => {
             frames.push(OutFrame::control(PacketType::Close));
             session.endpoint.remove_session(&session.id);
@@ -89,11 +95,7 @@ pub(crate) fn post(session: &Arc<Session>, body: Bytes) -> PollAnswer {
         Ok(packets) => packets,
         Err(error) => {
             tracing::debug!(sid = %session.id, %error, "malformed polling payload");
-            session
-                .endpoint
-                .stats
-                .parse_errors
-                .fetch_add(1, Ordering::Relaxed);
+            session.endpoint.stats.parse_error();
             session.close(CloseReason::ParseError);
             return PollAnswer::BadRequest("malformed payload");
         }
@@ -101,11 +103,7 @@ pub(crate) fn post(session: &Arc<Session>, body: Bytes) -> PollAnswer {
     for packet in packets {
         if let Err(error) = session.on_packet(packet, handler.as_ref()) {
             tracing::debug!(sid = %session.id, %error, "malformed packet");
-            session
-                .endpoint
-                .stats
-                .parse_errors
-                .fetch_add(1, Ordering::Relaxed);
+            session.endpoint.stats.parse_error();
             session.close(CloseReason::ParseError);
             return PollAnswer::BadRequest("malformed packet");
         }

@@ -4,7 +4,6 @@
 //! side by side, a client that stops reading blocks only its own writes: the session can still be
 //! closed under it (heartbeat, slow consumer, shutdown) and the task ends.
 
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
@@ -16,7 +15,7 @@ use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
 use super::endpoint::{Endpoint, HandshakeRequest};
-use super::outbound::{Consumer, QueueClose};
+use super::outbound::{Batch, Consumer, QueueClose};
 use super::packet::{decode_text, OutFrame};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
 
@@ -171,7 +170,7 @@ where
     let Some(handler) = session.handler() else {
         return Exit::Abandoned;
     };
-    let mut batch: VecDeque<OutFrame> = VecDeque::new();
+    let mut batch = Batch::default();
     let mut need_flush = false;
     poll_fn(|cx| loop {
         let mut progressed = false;
@@ -191,7 +190,7 @@ where
             Poll::Pending => {}
         }
 
-        let refill = batch.is_empty().then_some(&mut batch);
+        let refill = batch.frames.is_empty().then_some(&mut batch);
         let close = match session.queue.poll_take(cx, Consumer::Socket, refill) {
             Poll::Ready(close) => close,
             Poll::Pending => QueueClose::Open,
@@ -200,10 +199,10 @@ where
             return Poll::Ready(Exit::Abandoned);
         }
 
-        while !batch.is_empty() {
+        while !batch.frames.is_empty() {
             match ws.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {
-                    let Some(frame) = batch.pop_front() else {
+                    let Some(frame) = batch.frames.pop_front() else {
                         break;
                     };
                     if ws.start_send_unpin(to_ws(frame)).is_err() {
@@ -222,9 +221,12 @@ where
             match ws.poll_flush_unpin(cx) {
                 Poll::Ready(Ok(())) => {
                     need_flush = false;
-                    // Idle connections keep no batch allocation; a busy one pays one
-                    // allocation per batch, not per message.
-                    batch = VecDeque::new();
+                    if batch.frames.is_empty() {
+                        session.endpoint.stats.record_emit_latency(batch.oldest_us);
+                        // Idle connections keep no batch allocation; a busy one pays one
+                        // allocation per batch, not per message.
+                        batch = Batch::default();
+                    }
                 }
                 Poll::Ready(Err(_)) => {
                     return Poll::Ready(Exit::Closed(CloseReason::TransportError))
@@ -232,7 +234,7 @@ where
                 Poll::Pending => {}
             }
         }
-        if close == QueueClose::Graceful && batch.is_empty() && !need_flush {
+        if close == QueueClose::Graceful && batch.frames.is_empty() && !need_flush {
             return Poll::Ready(Exit::Graceful);
         }
         if !progressed {
@@ -266,11 +268,7 @@ fn on_frame(
     };
     outcome.map_err(|error| {
         tracing::debug!(sid = %session.id, %error, "malformed packet: closing connection");
-        session
-            .endpoint
-            .stats
-            .parse_errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        session.endpoint.stats.parse_error();
         CloseReason::ParseError
     })
 }

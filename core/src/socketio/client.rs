@@ -183,7 +183,9 @@ impl Client {
                 args.set_attachments(attachments);
                 let ack = id.map(|id| AckSender::new(socket.clone(), id));
                 if let Some(handler) = &socket.ns.handlers().event {
+                    let started = std::time::Instant::now();
                     handler(&socket, ClientEvent { name, args, ack });
+                    self.shared.stats.handler_latency.record(started.elapsed());
                 }
                 Ok(())
             }

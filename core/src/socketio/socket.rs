@@ -273,13 +273,16 @@ impl Socket {
         if !self.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        let rooms = std::mem::take(&mut *self.rooms.lock());
-        for room in rooms {
-            self.ns.rooms.leave(&room, self.key);
+        // The room list stays readable during the host's disconnect hook (like Node's
+        // `disconnecting`), so hosts can release per-room resources; it is cleared afterwards.
+        let rooms = self.rooms.lock().clone();
+        for room in &rooms {
+            self.ns.rooms.leave(room, self.key);
         }
         self.acks.lock().take();
         self.ns.remove_socket(self);
         self.ns.notify_disconnect(self, reason);
+        self.rooms.lock().clear();
     }
 }
 

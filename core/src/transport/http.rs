@@ -99,6 +99,13 @@ async fn route(
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     let sid = q.sid.map(str::to_owned);
+    if sid.is_none() && !endpoint.is_accepting() {
+        return plain(
+            503,
+            "text/plain",
+            Bytes::from_static(b"Server shutting down"),
+        );
+    }
     match (transport, is_upgrade) {
         (TransportKind::WebSocket, true) if req.method() == Method::GET => {
             upgrade(endpoint, req, sid, query_string, remote_addr)

@@ -1,0 +1,7 @@
+//! Limits: per-user event rate limits and the per-user subscription cap.
+
+pub mod rate_limit;
+pub mod subscription_limit;
+
+pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
+pub use subscription_limit::{LocalSubscriptionCounter, SubscriptionCounter};

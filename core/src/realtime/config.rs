@@ -1,0 +1,46 @@
+//! Configuration of the seed's behaviour on top of the engine. Defaults are the seed's.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::config::EngineConfig;
+use crate::limits::RateLimit;
+
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    pub engine: EngineConfig,
+    /// A validator that has not answered by then fails the handshake (`AUTHENTICATION_FAILED`).
+    pub auth_timeout: Duration,
+    /// Per-user, per-event limits; any event name may be listed, built-in or custom.
+    pub rate_limits: HashMap<String, RateLimit>,
+    /// A socket that is rate limited more often than this is disconnected.
+    pub max_rate_violations: u32,
+    /// Concurrent subscriptions per user across all of the user's connections.
+    pub max_subscriptions: u32,
+    /// Symbols accepted in one `subscribe:watchlist` / `unsubscribe:watchlist`.
+    pub max_symbols_per_request: usize,
+    /// A connection of a user who disconnected less than this ago counts as a reconnection.
+    pub reconnect_window: Duration,
+    /// Time between `server:shutdown` and closing every connection.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        let per_minute = RateLimit::per_minute(10);
+        Self {
+            engine: EngineConfig::default(),
+            auth_timeout: Duration::from_secs(5),
+            rate_limits: HashMap::from([
+                ("subscribe:portfolio".to_owned(), per_minute),
+                ("subscribe:trades".to_owned(), per_minute),
+                ("subscribe:watchlist".to_owned(), per_minute),
+            ]),
+            max_rate_violations: 20,
+            max_subscriptions: 50,
+            max_symbols_per_request: 50,
+            reconnect_window: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(1),
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `RealtimeServer`: the seed's `WebSocketServer` as the engine's default behaviour on `/` —
+//! authentication hand-off, per-user rooms, built-in subscriptions with limits, host emits and
+//! hooks, health and metrics, graceful shutdown.
+
+pub mod config;
+pub mod connections;
+pub mod report;
+pub mod subscriptions;
+pub mod validator;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use serde_json::json;
+
+pub use config::RealtimeConfig;
+use connections::ActiveConnections;
+pub use report::RealtimeStats;
+use subscriptions::is_subscription_room;
+use validator::AuthGate;
+pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
+
+use crate::limits::{LocalSubscriptionCounter, RateLimiter, SubscriptionCounter};
+use crate::server::Server;
+use crate::socketio::namespace::Namespace;
+use crate::socketio::packet::Args;
+use crate::socketio::socket::{ClientEvent, SocketRef};
+use crate::stats::Stats;
+
+pub type ConnectHook = Arc<dyn Fn(&SocketRef) + Send + Sync>;
+pub type DisconnectHook = Arc<dyn Fn(&SocketRef, &str) + Send + Sync>;
+pub type EventHook = Arc<dyn Fn(&SocketRef, ClientEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct Hooks {
+    connect: Option<ConnectHook>,
+    disconnect: Option<DisconnectHook>,
+    event: Option<EventHook>,
+}
+
+pub(crate) struct RealtimeShared {
+    config: RealtimeConfig,
+    server: Server,
+    auth: AuthGate,
+    connections: ActiveConnections,
+    rate_limiter: RateLimiter,
+    subscriptions: Arc<dyn SubscriptionCounter>,
+    /// Rate-limit violations per socket id; only violators have an entry.
+    violations: DashMap<Arc<str>, u32>,
+    hooks: RwLock<Hooks>,
+    initialized: AtomicBool,
+}
+
+impl RealtimeShared {
+    fn engine_stats(&self) -> &Stats {
+        self.server.stats_ref()
+    }
+
+    /// Counts a rate-limit violation; a socket that keeps going is disconnected.
+    fn note_violation(&self, socket: &SocketRef) {
+        let count = {
+            let mut entry = self.violations.entry(Arc::from(socket.id())).or_insert(0);
+            *entry += 1;
+            *entry
+        };
+        if count > self.config.max_rate_violations {
+            tracing::info!(
+                sid = socket.id(),
+                count,
+                "disconnecting client that ignores rate limits"
+            );
+            socket.disconnect(true);
+        }
+    }
+
+    fn on_connection(&self, socket: &SocketRef) {
+        let Some(identity) = socket.identity() else {
+            socket.disconnect(true);
+            return;
+        };
+        let window = self.config.reconnect_window;
+        if self.connections.add(&identity.user_id, socket.id(), window) {
+            self.engine_stats().reconnections.record();
+        }
+        socket.join(&format!("user:{}", identity.user_id));
+        tracing::info!(sid = socket.id(), user = %identity.user_id, "websocket connected");
+        let welcome = json!({
+            "socketId": socket.id(),
+            "userId": &*identity.user_id,
+            "timestamp": iso_now(),
+            "message": "WebSocket connection established",
+        });
+        if let Ok(args) = Args::serialize(&welcome) {
+            let _ = socket.emit("connected", &args);
+        }
+        let hook = self.hooks.read().connect.clone();
+        if let Some(hook) = hook {
+            hook(socket);
+        }
+    }
+
+    fn on_disconnect(&self, socket: &SocketRef, reason: &str) {
+        if let Some(identity) = socket.identity() {
+            let held = socket
+                .rooms()
+                .iter()
+                .filter(|r| is_subscription_room(r))
+                .count() as u32;
+            self.subscriptions.release(&identity.user_id, held);
+            if self.connections.remove(&identity.user_id, socket.id()) {
+                self.rate_limiter.forget_idle(&identity.user_id);
+                self.connections.prune(self.config.reconnect_window);
+            }
+            tracing::info!(sid = socket.id(), user = %identity.user_id, reason, "websocket disconnected");
+        }
+        self.violations.remove(socket.id());
+        let hook = self.hooks.read().disconnect.clone();
+        if let Some(hook) = hook {
+            hook(socket, reason);
+        }
+    }
+
+    fn on_event(&self, socket: &SocketRef, event: ClientEvent) {
+        if let Some(event) = subscriptions::handle(self, socket, event) {
+            let hook = self.hooks.read().event.clone();
+            if let Some(hook) = hook {
+                hook(socket, event);
+            }
+        }
+    }
+}
+
+/// The current time as JavaScript's `Date.toISOString()` writes it.
+pub fn iso_now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// The seed's real-time server. Cheap to clone.
+#[derive(Clone)]
+pub struct RealtimeServer {
+    shared: Arc<RealtimeShared>,
+}
+
+impl RealtimeServer {
+    pub fn new(config: RealtimeConfig) -> Self {
+        Self::with_subscription_counter(config, Arc::new(LocalSubscriptionCounter::default()))
+    }
+
+    /// With a custom subscription counter (the Redis adapter supplies a cluster-wide one).
+    pub fn with_subscription_counter(
+        config: RealtimeConfig,
+        counter: Arc<dyn SubscriptionCounter>,
+    ) -> Self {
+        let server = Server::new(config.engine.clone());
+        let shared = Arc::new(RealtimeShared {
+            auth: AuthGate::new(config.auth_timeout),
+            rate_limiter: RateLimiter::new(config.rate_limits.clone()),
+            config,
+            server,
+            connections: ActiveConnections::default(),
+            subscriptions: counter,
+            violations: DashMap::new(),
+            hooks: RwLock::new(Hooks::default()),
+            initialized: AtomicBool::new(false),
+        });
+        let this = Self { shared };
+        this.wire();
+        this
+    }
+
+    fn wire(&self) {
+        let ns = self.shared.server.io();
+        let weak = Arc::downgrade(&self.shared);
+        ns.set_middleware(Arc::new(move |request| {
+            let weak = weak.clone();
+            Box::pin(async move {
+                match weak.upgrade() {
+                    Some(shared) => shared.auth.authenticate(request).await.inspect_err(|_| {
+                        shared.engine_stats().errors.record();
+                    }),
+                    None => Err(crate::auth::ConnectError::new(
+                        validator::AUTHENTICATION_FAILED,
+                    )),
+                }
+            })
+        }));
+        let weak = Arc::downgrade(&self.shared);
+        ns.on_connection(move |socket| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_connection(socket);
+            }
+        });
+        let weak = Arc::downgrade(&self.shared);
+        ns.on_disconnect(move |socket, reason| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_disconnect(socket, reason);
+            }
+        });
+        let weak = Arc::downgrade(&self.shared);
+        ns.on_event(move |socket, event| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_event(socket, event);
+            }
+        });
+        let weak = Arc::downgrade(&self.shared);
+        self.shared
+            .server
+            .set_extra_route(Arc::new(move |method, path| {
+                let shared = weak.upgrade()?;
+                if method != hyper::Method::GET {
+                    return None;
+                }
+                let this = RealtimeServer { shared };
+                match path {
+                    "/health/websocket" => Some((200, "application/json", this.health_json())),
+                    "/metrics" => Some((200, "text/plain; version=0.0.4", this.metrics())),
+                    _ => None,
+                }
+            }));
+    }
+
+    /// The engine underneath, for anything beyond the seed's API (other namespaces, raw emits).
+    pub fn engine(&self) -> &Server {
+        &self.shared.server
+    }
+
+    pub fn config(&self) -> &RealtimeConfig {
+        &self.shared.config
+    }
+
+    /// The host's session validator (see `AuthRequest`, `AuthDecision`).
+    pub fn set_session_validator(&self, validator: SessionValidator) {
+        self.shared.auth.set_validator(validator);
+    }
+
+    pub fn on_connect(&self, hook: impl Fn(&SocketRef) + Send + Sync + 'static) {
+        self.shared.hooks.write().connect = Some(Arc::new(hook));
+    }
+
+    /// Called with the Socket.IO disconnect reason (`transport close`, `ping timeout`, …).
+    pub fn on_disconnect(&self, hook: impl Fn(&SocketRef, &str) + Send + Sync + 'static) {
+        self.shared.hooks.write().disconnect = Some(Arc::new(hook));
+    }
+
+    /// Receives every client event that is not built in, with its ack when the client asked for one.
+    pub fn on_client_event(&self, hook: impl Fn(&SocketRef, ClientEvent) + Send + Sync + 'static) {
+        self.shared.hooks.write().event = Some(Arc::new(hook));
+    }
+
+    pub async fn start(&self) -> std::io::Result<SocketAddr> {
+        let addr = self.shared.server.start().await?;
+        self.shared.initialized.store(true, Ordering::Release);
+        Ok(addr)
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared.server.local_addr()
+    }
+
+    fn io(&self) -> Namespace {
+        self.shared.server.io()
+    }
+
+    /// Emits to every connection of `user_id`; returns how many connections queued it.
+    pub fn emit_to_user(&self, user_id: &str, event: &str, args: &Args) -> usize {
+        self.emit_to_room(&format!("user:{user_id}"), event, args)
+    }
+
+    pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {
+        self.io().to(room).emit(event, args)
+    }
+
+    pub fn emit_to_all(&self, event: &str, args: &Args) -> usize {
+        self.io().emit(event, args)
+    }
+
+    /// Disconnects every connection of `user_id` (they see `io server disconnect`).
+    pub fn disconnect_user(&self, user_id: &str, reason: &str) -> usize {
+        let ids = self.shared.connections.sockets_of(user_id);
+        let ns = self.io();
+        let mut count = 0;
+        for id in ids {
+            if let Some(socket) = ns.socket(&id) {
+                tracing::info!(sid = %id, user = user_id, reason, "disconnecting user");
+                socket.disconnect(true);
+                count += 1;
+            }
+        }
+        count
+    }
+
+    pub fn subscription_count(&self, user_id: &str) -> u32 {
+        self.shared.subscriptions.count(user_id)
+    }
+
+    pub fn stats(&self) -> RealtimeStats {
+        RealtimeStats::collect(self)
+    }
+
+    /// The seed's health document.
+    pub fn health_json(&self) -> String {
+        report::health_json(&self.stats())
+    }
+
+    /// Prometheus text exposition of the same figures.
+    pub fn metrics(&self) -> String {
+        report::prometheus(&self.stats(), self.shared.engine_stats())
+    }
+
+    /// The seed's shutdown: stop accepting, `server:shutdown` to everyone, wait the grace,
+    /// then disconnect everyone (clients see `io server disconnect`) after their queues are
+    /// written. Anything emitted before this call is delivered.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.shared.server.stop_accepting();
+        let notice = json!({
+            "message": "Server is shutting down for maintenance",
+            "timestamp": iso_now(),
+        });
+        if let Ok(args) = Args::serialize(&notice) {
+            self.emit_to_all("server:shutdown", &args);
+        }
+        self.shared.initialized.store(false, Ordering::Release);
+        let drain = self
+            .shared
+            .config
+            .engine
+            .ping_timeout
+            .max(std::time::Duration::from_secs(1));
+        self.shared.server.shutdown(grace, drain).await;
+    }
+
+    pub(crate) fn is_initialized(&self) -> bool {
+        self.shared.initialized.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn connection_counts(&self) -> (usize, usize) {
+        (
+            self.shared.connections.total(),
+            self.shared.connections.unique_users(),
+        )
+    }
+}
