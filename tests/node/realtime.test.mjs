@@ -94,6 +94,12 @@ test('emitToUser reaches every tab of that user and nobody else; closing a tab k
   const stats = await h.send('stats');
   assert.equal(stats.totalConnections, 2);
   assert.equal(stats.uniqueUsers, 2);
+
+  const kicked = waitFor(tab2, 'disconnect');
+  assert.equal(await h.send('disconnectUser', { userId: 'ua' }), 1);
+  assert.equal((await kicked)[0], 'io server disconnect');
+  assert.equal(other.connected, true);
+  assert.equal(await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: trade }), 0);
 });
 
 test('built-in subscriptions join derived rooms, reply, and answer acks', async () => {
