@@ -17,13 +17,15 @@ use crate::socketio::client::{SocketIoHandler, SocketIoShared};
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::DecodeLimits;
 use crate::stats::{Stats, StatsSnapshot};
-use crate::transport::http::{ExtraRoute, Router};
+use crate::transport::adopt::adopt;
+use crate::transport::http::{handle, hyper_upgrade, ExtraRoute, Router};
 use crate::transport::listener::{accept_loop, bind, HttpLimits};
 
 struct Running {
-    local_addr: SocketAddr,
+    local_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     endpoints: Vec<Arc<Endpoint>>,
+    router: Arc<Router>,
 }
 
 struct ServerInner {
@@ -105,11 +107,34 @@ impl Server {
     /// Binds the listener and starts serving in the background. Must run inside a tokio runtime.
     pub async fn start(&self) -> std::io::Result<SocketAddr> {
         if let Some(running) = self.inner.running.lock().as_ref() {
-            return Ok(running.local_addr);
+            if let Some(addr) = running.local_addr {
+                return Ok(addr);
+            }
         }
         let config = &self.inner.config;
         let listener = bind(config.bind, config.backlog)?;
         let local_addr = listener.local_addr()?;
+        let (router, stop_rx) = self.prepare(Some(local_addr));
+        let limits = HttpLimits {
+            header_timeout: config.header_timeout,
+            max_header_bytes: config.max_header_bytes,
+        };
+        tokio::spawn(accept_loop(listener, router, limits, stop_rx));
+        tracing::info!(%local_addr, path = %config.path, "roomcast listening");
+        Ok(local_addr)
+    }
+
+    /// Starts the engine without a listener of its own, for hosts that receive the HTTP
+    /// requests themselves and pass them in (`handle_http`, `adopt_websocket`).
+    pub fn start_detached(&self) {
+        if self.inner.running.lock().is_none() {
+            self.prepare(None);
+        }
+    }
+
+    /// Builds the endpoints, starts their heartbeats and records the running state.
+    fn prepare(&self, local_addr: Option<SocketAddr>) -> (Arc<Router>, watch::Receiver<bool>) {
+        let config = &self.inner.config;
         let mut endpoints = vec![Arc::new(Endpoint::new(
             &config.path,
             config.clone(),
@@ -132,22 +157,61 @@ impl Server {
             extra: self.inner.extra_route.lock().clone(),
         });
         let (stop, stop_rx) = watch::channel(false);
-        let limits = HttpLimits {
-            header_timeout: config.header_timeout,
-            max_header_bytes: config.max_header_bytes,
-        };
-        tokio::spawn(accept_loop(listener, router, limits, stop_rx));
-        tracing::info!(%local_addr, path = %config.path, "roomcast listening");
         *self.inner.running.lock() = Some(Running {
             local_addr,
             stop,
             endpoints,
+            router: router.clone(),
         });
-        Ok(local_addr)
+        (router, stop_rx)
+    }
+
+    fn router(&self) -> Option<Arc<Router>> {
+        self.inner.running.lock().as_ref().map(|r| r.router.clone())
+    }
+
+    /// Serves one HTTP request received by the host (a polling request, the health route...).
+    pub async fn handle_http(
+        &self,
+        request: hyper::Request<http_body_util::Full<bytes::Bytes>>,
+        remote_addr: SocketAddr,
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        let Some(router) = self.router() else {
+            return crate::transport::http::plain(
+                503,
+                "text/plain",
+                bytes::Bytes::from_static(b"Not started"),
+            );
+        };
+        let Ok(response) = handle(router, request, remote_addr, hyper_upgrade()).await;
+        response
+    }
+
+    /// Takes over a connection whose WebSocket upgrade request the host already read: `head`
+    /// is that request (method, URI, headers), `leftover` the bytes read past it. The engine
+    /// validates it as any upgrade, answers on the connection and serves it.
+    pub fn adopt_websocket(
+        &self,
+        stream: std::net::TcpStream,
+        head: hyper::Request<()>,
+        leftover: bytes::Bytes,
+    ) -> std::io::Result<()> {
+        let router = self
+            .router()
+            .ok_or_else(|| std::io::Error::other("server not started"))?;
+        stream.set_nonblocking(true)?;
+        let _ = stream.set_nodelay(true);
+        let stream = tokio::net::TcpStream::from_std(stream)?;
+        tokio::spawn(adopt(router, stream, head, leftover));
+        Ok(())
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.inner.running.lock().as_ref().map(|r| r.local_addr)
+        self.inner
+            .running
+            .lock()
+            .as_ref()
+            .and_then(|r| r.local_addr)
     }
 
     pub(crate) fn stats_ref(&self) -> &Stats {

@@ -42,6 +42,7 @@ pub(crate) async fn serve<C, S>(
     connection: C,
     sid: Option<String>,
     request: Box<HandshakeRequest>,
+    leftover: Vec<u8>,
 ) where
     C: Future<Output = Option<S>>,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -50,7 +51,8 @@ pub(crate) async fn serve<C, S>(
         return;
     };
     let _live = LiveSocket::enter(&endpoint);
-    let Some((mut ws, session)) = Box::pin(accept(&endpoint, stream, sid, request)).await else {
+    let Some((mut ws, session)) = Box::pin(accept(&endpoint, stream, sid, request, leftover)).await
+    else {
         return;
     };
     let exit = drive(&mut ws, &session).await;
@@ -72,12 +74,19 @@ async fn accept<S>(
     stream: S,
     sid: Option<String>,
     request: Box<HandshakeRequest>,
+    leftover: Vec<u8>,
 ) -> Option<(WebSocketStream<S>, Arc<Session>)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = ws_config(endpoint);
-    let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
+    // Bytes the client sent right after its upgrade request (read by whoever parsed it) are
+    // the start of the WebSocket stream.
+    let mut ws = if leftover.is_empty() {
+        WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await
+    } else {
+        WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await
+    };
     let session = match sid {
         None => endpoint.open_session(TransportKind::WebSocket, *request).0,
         Some(sid) => match probe(endpoint, &mut ws, &sid).await {

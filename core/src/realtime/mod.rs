@@ -257,6 +257,13 @@ impl RealtimeServer {
         Ok(addr)
     }
 
+    /// Starts without a listener: the host passes requests in (see `Server::handle_http` and
+    /// `Server::adopt_websocket`, reachable through `engine()`).
+    pub fn start_detached(&self) {
+        self.shared.server.start_detached();
+        self.shared.initialized.store(true, Ordering::Release);
+    }
+
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.shared.server.local_addr()
     }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -41,10 +40,58 @@ impl Router {
     }
 }
 
-pub(crate) async fn handle(
+/// Any request body hyper can read: a live connection's `Incoming`, or a complete body handed
+/// over by a host (the Node addon passes Express's polling requests through).
+pub(crate) trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error = Self::E> + Send + Unpin + 'static
+{
+    type E: Into<Box<dyn std::error::Error + Send + Sync>>;
+}
+
+impl<B, E> RequestBody for B
+where
+    B: hyper::body::Body<Data = Bytes, Error = E> + Send + Unpin + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type E = E;
+}
+
+/// Starts the WebSocket transport for a validated upgrade; given the endpoint, the session id
+/// (for a probe), the handshake, the request and the `Sec-WebSocket-Accept` value. Over hyper it
+/// waits for hyper to release the connection; for an adopted socket it writes the 101 itself.
+pub(crate) type StartWebSocket<B> = Box<
+    dyn FnOnce(Arc<Endpoint>, Option<String>, Box<HandshakeRequest>, Request<B>, String) + Send,
+>;
+
+/// The upgrade path of a connection hyper serves.
+pub(crate) fn hyper_upgrade<B: RequestBody>() -> StartWebSocket<B> {
+    Box::new(|endpoint, sid, request, req, _accept| {
+        // Take the upgrade handle now so the spawned task does not carry the whole request.
+        let on_upgrade = hyper::upgrade::on(req);
+        let connection = async move {
+            match on_upgrade.await {
+                Ok(upgraded) => Some(TokioIo::new(upgraded)),
+                Err(error) => {
+                    tracing::debug!(%error, "websocket upgrade failed");
+                    None
+                }
+            }
+        };
+        tokio::spawn(websocket::serve(
+            endpoint,
+            connection,
+            sid,
+            request,
+            Vec::new(),
+        ));
+    })
+}
+
+pub(crate) async fn handle<B: RequestBody>(
     router: Arc<Router>,
-    req: Request<Incoming>,
+    req: Request<B>,
     remote_addr: SocketAddr,
+    start_ws: StartWebSocket<B>,
 ) -> Result<HttpResponse, Infallible> {
     let path = req.uri().path().to_owned();
     let Some(endpoint) = router.endpoint_for(&path).cloned() else {
@@ -56,7 +103,7 @@ pub(crate) async fn handle(
         return Ok(plain(404, "text/plain", Bytes::from_static(b"Not Found")));
     };
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut response = route(&endpoint, req, remote_addr).await;
+    let mut response = route(&endpoint, req, remote_addr, start_ws).await;
     if response.status() == StatusCode::BAD_REQUEST {
         endpoint.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -66,10 +113,11 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
-async fn route(
+async fn route<B: RequestBody>(
     endpoint: &Arc<Endpoint>,
-    req: Request<Incoming>,
+    req: Request<B>,
     remote_addr: SocketAddr,
+    start_ws: StartWebSocket<B>,
 ) -> HttpResponse {
     // Both framing headers at once is the classic request-smuggling shape: refuse it outright.
     if req.headers().contains_key(header::TRANSFER_ENCODING)
@@ -108,7 +156,7 @@ async fn route(
     }
     match (transport, is_upgrade) {
         (TransportKind::WebSocket, true) if req.method() == Method::GET => {
-            upgrade(endpoint, req, sid, query_string, remote_addr)
+            upgrade(endpoint, req, sid, query_string, remote_addr, start_ws)
         }
         (TransportKind::WebSocket, _) | (TransportKind::Polling, true) => {
             engine_error(EngineError::BadRequest)
@@ -125,9 +173,9 @@ async fn route(
     }
 }
 
-async fn polling_request(
+async fn polling_request<B: RequestBody>(
     endpoint: &Arc<Endpoint>,
-    req: Request<Incoming>,
+    req: Request<B>,
     sid: &str,
 ) -> HttpResponse {
     let Some(session) = endpoint.session(sid) else {
@@ -164,14 +212,15 @@ async fn polling_request(
     }
 }
 
-/// Validates the upgrade request (RFC 6455 §4.2.1), answers 101 and hands the raw connection to
-/// the WebSocket transport once hyper releases it.
-fn upgrade(
+/// Validates the upgrade request (RFC 6455 §4.2.1), starts the WebSocket transport and answers
+/// 101.
+fn upgrade<B: RequestBody>(
     endpoint: &Arc<Endpoint>,
-    req: Request<Incoming>,
+    req: Request<B>,
     sid: Option<String>,
     query: String,
     remote_addr: SocketAddr,
+    start_ws: StartWebSocket<B>,
 ) -> HttpResponse {
     let headers = req.headers();
     let version_ok = headers
@@ -202,18 +251,7 @@ fn upgrade(
     }
     let accept = derive_accept_key(key);
     let request = Box::new(HandshakeRequest::new(headers, remote_addr, &query));
-    // Take the upgrade handle now so the spawned task does not carry the whole request.
-    let on_upgrade = hyper::upgrade::on(req);
-    let connection = async move {
-        match on_upgrade.await {
-            Ok(upgraded) => Some(TokioIo::new(upgraded)),
-            Err(error) => {
-                tracing::debug!(%error, "websocket upgrade failed");
-                None
-            }
-        }
-    };
-    tokio::spawn(websocket::serve(endpoint.clone(), connection, sid, request));
+    start_ws(endpoint.clone(), sid, request, req, accept.clone());
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();

@@ -12,7 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::http::{handle, Router};
+use super::http::{handle, hyper_upgrade, Router};
 
 pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -60,7 +60,8 @@ pub(crate) async fn accept_loop(
         let router = router.clone();
         let builder = builder.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(router.clone(), req, remote_addr));
+            let service =
+                service_fn(move |req| handle(router.clone(), req, remote_addr, hyper_upgrade()));
             if let Err(error) = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()

@@ -1,0 +1,90 @@
+//! Adopting a connection another HTTP server already parsed: the Node addon's same-port mode
+//! hands over the socket of an upgrade request (plus the request head and any bytes read past
+//! it). It goes through the same routing and validation as a request hyper parsed, so both
+//! paths meet at one WebSocket entry point.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use parking_lot::Mutex;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::http::{handle, HttpResponse, Router, StartWebSocket};
+use crate::engineio::websocket;
+
+/// Serves `stream`, whose upgrade request `head` was already read, with `leftover` the bytes
+/// read past the request. Errors are answered on the stream, which is then closed.
+pub(crate) async fn adopt(
+    router: Arc<Router>,
+    stream: TcpStream,
+    head: Request<()>,
+    leftover: Bytes,
+) {
+    let remote_addr = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let slot = Arc::new(Mutex::new(Some(stream)));
+    let req = head.map(|()| Empty::<Bytes>::new());
+    let start_ws: StartWebSocket<Empty<Bytes>> = {
+        let slot = slot.clone();
+        Box::new(move |endpoint, sid, request, _req, accept| {
+            let Some(stream) = slot.lock().take() else {
+                return;
+            };
+            let leftover = leftover.to_vec();
+            tokio::spawn(async move {
+                let connection = async move {
+                    let mut stream = stream;
+                    let response = format!(
+                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                    );
+                    stream.write_all(response.as_bytes()).await.ok()?;
+                    Some(stream)
+                };
+                websocket::serve(endpoint, connection, sid, request, leftover).await;
+            });
+        })
+    };
+    let Ok(response) = handle(router, req, remote_addr, start_ws).await;
+    let unused = slot.lock().take();
+    if let Some(mut stream) = unused {
+        let bytes = serialize(response).await;
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.shutdown().await;
+    }
+}
+
+/// An HTTP/1.1 response as bytes, for answering an adopted socket that was not upgraded.
+async fn serialize(response: HttpResponse) -> Vec<u8> {
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        parts.status.as_u16(),
+        parts.status.canonical_reason().unwrap_or("")
+    )
+    .into_bytes();
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&body);
+    out
+}
