@@ -106,13 +106,18 @@ impl Server {
 
     /// Binds the listener and starts serving in the background. Must run inside a tokio runtime.
     pub async fn start(&self) -> std::io::Result<SocketAddr> {
+        self.start_at(self.inner.config.bind).await
+    }
+
+    /// `start` on another address than the configured one.
+    pub async fn start_at(&self, bind_addr: SocketAddr) -> std::io::Result<SocketAddr> {
         if let Some(running) = self.inner.running.lock().as_ref() {
             if let Some(addr) = running.local_addr {
                 return Ok(addr);
             }
         }
         let config = &self.inner.config;
-        let listener = bind(config.bind, config.backlog)?;
+        let listener = bind(bind_addr, config.backlog)?;
         let local_addr = listener.local_addr()?;
         let (router, stop_rx) = self.prepare(Some(local_addr));
         let limits = HttpLimits {

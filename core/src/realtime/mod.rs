@@ -257,6 +257,13 @@ impl RealtimeServer {
         Ok(addr)
     }
 
+    /// Starts on `addr` instead of the configured bind address.
+    pub async fn start_on(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let addr = self.shared.server.start_at(addr).await?;
+        self.shared.initialized.store(true, Ordering::Release);
+        Ok(addr)
+    }
+
     /// Starts without a listener: the host passes requests in (see `Server::handle_http` and
     /// `Server::adopt_websocket`, reachable through `engine()`).
     pub fn start_detached(&self) {

@@ -1,0 +1,219 @@
+'use strict';
+// The JS face of the roomcast addon: the seed's `WebSocketServer` shape over the native engine.
+// Everything heavy happens in Rust; this layer turns JS values into JSON text once per call and
+// turns engine notifications into EventEmitter events.
+
+const { EventEmitter } = require('node:events');
+const { NativeServer } = require('./native.js');
+
+// Event names of this EventEmitter itself; client events with these names arrive as
+// `clientEvent` only.
+const RESERVED = new Set(['connection', 'disconnect', 'listening', 'close', 'error', 'clientEvent', 'newListener', 'removeListener']);
+
+function toNativeOptions(options) {
+  const out = {};
+  const keys = ['path', 'pingInterval', 'pingTimeout', 'maxPayload', 'corsOrigins', 'queueCapacity', 'authTimeout',
+    'maxSubscriptions', 'maxSymbolsPerRequest', 'maxRateViolations', 'shutdownGrace'];
+  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  if (options.cors && options.cors.origin !== undefined) {
+    const origin = options.cors.origin;
+    if (origin !== '*') out.corsOrigins = Array.isArray(origin) ? origin : [origin];
+  }
+  if (options.rateLimits) {
+    out.rateLimits = {};
+    for (const [event, { max, window }] of Object.entries(options.rateLimits)) {
+      out.rateLimits[event] = { max, windowMs: window };
+    }
+  }
+  return out;
+}
+
+// The validator's answer → what the native layer expects: identity JSON, or null to reject.
+function normalizeIdentity(result) {
+  if (result === null || result === undefined || result === false) return null;
+  if (typeof result !== 'object' || typeof result.userId !== 'string' || result.userId === '') {
+    throw new TypeError('auth middleware must return {userId, userName?, userRole?}, or null/false to reject');
+  }
+  return JSON.stringify({ userId: result.userId, userName: result.userName, userRole: result.userRole });
+}
+
+// Replaces `{_placeholder: true, num}` markers with the received Buffers.
+function withAttachments(value, attachments) {
+  if (!attachments || attachments.length === 0 || value === null || typeof value !== 'object') return value;
+  if (value._placeholder === true && typeof value.num === 'number') return attachments[value.num];
+  if (Array.isArray(value)) return value.map((v) => withAttachments(v, attachments));
+  const out = {};
+  for (const [k, v] of Object.entries(value)) out[k] = withAttachments(v, attachments);
+  return out;
+}
+
+function payload(data) {
+  return JSON.stringify(data === undefined ? null : data);
+}
+
+class WebSocketServer extends EventEmitter {
+  constructor(options = {}) {
+    super();
+    this.options = options;
+    this._native = new NativeServer(toNativeOptions(options));
+    this._native.setEventHandler((event) => this._dispatch(event));
+    this._closed = new Promise((resolve) => (this._resolveClosed = resolve));
+    this.listening = new Promise((resolve, reject) => {
+      this._resolveListening = resolve;
+      this._rejectListening = reject;
+    });
+    this.listening.catch(() => {});
+    this.port = undefined;
+  }
+
+  /**
+   * `fn(auth, handshake)` resolves to `{userId, userName, userRole}` to accept, `null`/`false`
+   * to reject (UNAUTHORIZED), and throws or rejects for a failure (AUTHENTICATION_FAILED).
+   */
+  setAuthMiddleware(fn) {
+    if (typeof fn !== 'function') throw new TypeError('setAuthMiddleware expects a function');
+    this._native.setValidator((requestJson) =>
+      Promise.resolve()
+        .then(() => {
+          const request = JSON.parse(requestJson);
+          return fn(request.auth, { headers: request.headers, address: request.address, port: request.port });
+        })
+        .then(normalizeIdentity),
+    );
+    return this;
+  }
+
+  /** Listens on its own port. Resolves when the server has shut down. */
+  async listen(port = 0, host = '127.0.0.1') {
+    try {
+      this.port = await this._native.start(port, host);
+    } catch (error) {
+      this._rejectListening(error);
+      throw error;
+    }
+    this._resolveListening({ port: this.port, host });
+    this.emit('listening', this.port);
+    return this._closed;
+  }
+
+  /**
+   * Serves Socket.IO on an existing `http.Server` (the Express app's own port): WebSocket
+   * upgrades are handed to the engine by file descriptor, polling requests are passed through.
+   */
+  attach(httpServer, { path } = {}) {
+    const prefix = path || this.options.path || '/socket.io/';
+    this._native.startDetached();
+    httpServer.on('upgrade', (req, socket, head) => {
+      if (!req.url.startsWith(prefix)) return;
+      const fd = socket._handle && socket._handle.fd;
+      try {
+        this._native.adoptWebSocket(fd, req.method, req.url, req.rawHeaders, head);
+      } catch (error) {
+        this.emit('error', error);
+      }
+      socket.destroy();
+    });
+    const others = httpServer.listeners('request');
+    httpServer.removeAllListeners('request');
+    httpServer.on('request', (req, res) => {
+      if (req.url.startsWith(prefix)) return this._passThrough(req, res);
+      for (const listener of others) listener.call(httpServer, req, res);
+    });
+    this._resolveListening({ attached: true });
+    return this;
+  }
+
+  _passThrough(req, res) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      this._native
+        .handleHttp(req.method, req.url, req.rawHeaders, body, req.socket.remoteAddress || '0.0.0.0', req.socket.remotePort || 0)
+        .then((answer) => {
+          const headers = {};
+          for (let i = 0; i < answer.headers.length; i += 2) headers[answer.headers[i]] = answer.headers[i + 1];
+          res.writeHead(answer.status, headers);
+          res.end(answer.body);
+        })
+        .catch((error) => {
+          res.writeHead(500);
+          res.end();
+          this.emit('error', error);
+        });
+    });
+  }
+
+  _dispatch(event) {
+    const socket = { id: event.socketId, userId: event.userId, userName: event.userName, userRole: event.userRole };
+    if (event.kind === 'connection') return this.emit('connection', socket);
+    if (event.kind === 'disconnect') return this.emit('disconnect', socket, event.name);
+    let args;
+    try {
+      args = withAttachments(JSON.parse(event.args), event.attachments);
+    } catch {
+      args = [];
+    }
+    const ack = event.ackId ? (...values) => this._native.ack(event.ackId, JSON.stringify(values)) : undefined;
+    if (!RESERVED.has(event.name) && this.listenerCount(event.name) > 0) {
+      this.emit(event.name, socket, ...args, ...(ack ? [ack] : []));
+    } else {
+      this.emit('clientEvent', socket, event.name, args, ack);
+    }
+  }
+
+  emitToUser(userId, event, data) {
+    return this.emitToRoom(`user:${userId}`, event, data);
+  }
+
+  emitToRoom(room, event, data) {
+    if (Buffer.isBuffer(data)) return this._native.emitBinaryToRoom(room, event, data);
+    return this._native.emitToRoom(room, event, payload(data));
+  }
+
+  emitToAll(event, data) {
+    return this._native.emitToAll(event, payload(data));
+  }
+
+  /** `[{userId | room, event, data}]` in one native call; returns total deliveries. */
+  emitBatch(items) {
+    const rooms = new Array(items.length);
+    const events = new Array(items.length);
+    const payloads = new Array(items.length);
+    items.forEach((item, i) => {
+      rooms[i] = item.room !== undefined ? item.room : `user:${item.userId}`;
+      events[i] = item.event;
+      payloads[i] = payload(item.data);
+    });
+    return this._native.emitBatch(rooms, events, payloads);
+  }
+
+  disconnectUser(userId, reason) {
+    return this._native.disconnectUser(userId, reason);
+  }
+
+  getStats() {
+    return JSON.parse(this._native.statsJson());
+  }
+
+  health() {
+    return JSON.parse(this._native.healthJson());
+  }
+
+  metrics() {
+    return this._native.metrics();
+  }
+
+  subscriptionCount(userId) {
+    return this._native.subscriptionCount(userId);
+  }
+
+  /** The seed's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */
+  async shutdown(graceMs = this.options.shutdownGrace ?? 1000) {
+    await this._native.shutdown(graceMs);
+    this._resolveClosed();
+    this.emit('close');
+  }
+}
+
+module.exports = { WebSocketServer, NativeServer };

@@ -1,0 +1,97 @@
+//! Options from JavaScript → `RealtimeConfig`. Every field is optional; missing ones keep the
+//! seed's defaults.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use roomcast::limits::RateLimit;
+use roomcast::RealtimeConfig;
+
+#[napi(object)]
+#[derive(Default)]
+pub struct RateLimitOption {
+    pub max: u32,
+    pub window_ms: u32,
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct ServerOptions {
+    /// Socket.IO path, default `/socket.io/`.
+    pub path: Option<String>,
+    pub ping_interval: Option<u32>,
+    pub ping_timeout: Option<u32>,
+    pub max_payload: Option<u32>,
+    /// Allowed origins; absent allows all (the seed's development default).
+    pub cors_origins: Option<Vec<String>>,
+    pub queue_capacity: Option<u32>,
+    pub auth_timeout: Option<u32>,
+    pub max_subscriptions: Option<u32>,
+    pub max_symbols_per_request: Option<u32>,
+    pub max_rate_violations: Option<u32>,
+    /// Event name → limit; replaces the default table when given.
+    pub rate_limits: Option<HashMap<String, RateLimitOption>>,
+    pub shutdown_grace: Option<u32>,
+}
+
+fn ms(value: u32) -> Duration {
+    Duration::from_millis(u64::from(value))
+}
+
+pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
+    let mut config = RealtimeConfig::default();
+    let engine = &mut config.engine;
+    if let Some(path) = options.path {
+        if !path.starts_with('/') {
+            return Err(Error::new(Status::InvalidArg, "path must start with '/'"));
+        }
+        engine.path = path;
+    }
+    if let Some(v) = options.ping_interval {
+        engine.ping_interval = ms(v.max(1));
+    }
+    if let Some(v) = options.ping_timeout {
+        engine.ping_timeout = ms(v.max(1));
+    }
+    if let Some(v) = options.max_payload {
+        engine.max_payload = v as usize;
+    }
+    if let Some(origins) = options.cors_origins {
+        engine.allowed_origins = Some(origins);
+    }
+    if let Some(v) = options.queue_capacity {
+        engine.queue_capacity = v.max(1) as usize;
+    }
+    if let Some(v) = options.auth_timeout {
+        config.auth_timeout = ms(v);
+    }
+    if let Some(v) = options.max_subscriptions {
+        config.max_subscriptions = v;
+    }
+    if let Some(v) = options.max_symbols_per_request {
+        config.max_symbols_per_request = v as usize;
+    }
+    if let Some(v) = options.max_rate_violations {
+        config.max_rate_violations = v;
+    }
+    if let Some(table) = options.rate_limits {
+        config.rate_limits = table
+            .into_iter()
+            .map(|(event, l)| {
+                (
+                    event,
+                    RateLimit {
+                        max: l.max,
+                        window: ms(l.window_ms.max(1)),
+                    },
+                )
+            })
+            .collect();
+    }
+    if let Some(v) = options.shutdown_grace {
+        config.shutdown_grace = ms(v);
+    }
+    Ok(config)
+}
