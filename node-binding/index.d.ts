@@ -113,6 +113,8 @@ export declare class WebSocketServer extends EventEmitter {
   /** Resolves when the server has shut down. */
   listen(port?: number, host?: string): Promise<void>;
   attach(httpServer: HttpServer, options?: { path?: string }): this;
+  /** Undoes `attach`, restoring the http.Server's own request listeners. */
+  detach(): this;
   emitToUser(userId: string, event: string, data?: unknown): number;
   emitToRoom(room: string, event: string, data?: unknown): number;
   emitToAll(event: string, data?: unknown): number;

@@ -103,23 +103,37 @@ class WebSocketServer extends EventEmitter {
   attach(httpServer, { path } = {}) {
     const prefix = path || this.options.path || '/socket.io/';
     this._native.startDetached();
-    httpServer.on('upgrade', (req, socket, head) => {
+    const onUpgrade = (req, socket, head) => {
       if (!req.url.startsWith(prefix)) return;
       const fd = socket._handle && socket._handle.fd;
       try {
-        this._native.adoptWebSocket(fd, req.method, req.url, req.rawHeaders, head);
+        this._native.adoptWebsocket(fd, req.method, req.url, req.rawHeaders, head);
       } catch (error) {
-        this.emit('error', error);
+        this._fail(error);
       }
       socket.destroy();
-    });
+    };
     const others = httpServer.listeners('request');
-    httpServer.removeAllListeners('request');
-    httpServer.on('request', (req, res) => {
+    const onRequest = (req, res) => {
       if (req.url.startsWith(prefix)) return this._passThrough(req, res);
       for (const listener of others) listener.call(httpServer, req, res);
-    });
+    };
+    httpServer.removeAllListeners('request');
+    httpServer.on('request', onRequest);
+    httpServer.on('upgrade', onUpgrade);
+    this._attached = { httpServer, others, onRequest, onUpgrade };
     this._resolveListening({ attached: true });
+    return this;
+  }
+
+  /** Undoes `attach`: the http.Server gets its own request listeners back. */
+  detach() {
+    if (!this._attached) return this;
+    const { httpServer, others, onRequest, onUpgrade } = this._attached;
+    httpServer.off('upgrade', onUpgrade);
+    httpServer.off('request', onRequest);
+    for (const listener of others) httpServer.on('request', listener);
+    this._attached = undefined;
     return this;
   }
 
@@ -139,9 +153,15 @@ class WebSocketServer extends EventEmitter {
         .catch((error) => {
           res.writeHead(500);
           res.end();
-          this.emit('error', error);
+          this._fail(error);
         });
     });
+  }
+
+  // An 'error' event without a listener would crash the host; report it instead.
+  _fail(error) {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else console.error('roomcast:', error);
   }
 
   _dispatch(event) {

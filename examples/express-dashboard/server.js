@@ -1,0 +1,140 @@
+'use strict';
+// The trading dashboard backend on roomcast. Express serves the login, the session API, the
+// dashboard page and health/metrics; roomcast serves Socket.IO on the same port (attach) and
+// validates every connection against the express-session store, exactly as the seed's
+// authenticateWebSocket middleware did.
+//
+// Environment: PORT (default 3000), HOST (default 127.0.0.1), REDIS_URL (sessions in Redis via
+// connect-redis; MemoryStore otherwise), QUOTE_MS / TRADE_MS (feed pacing).
+
+const http = require('node:http');
+const path = require('node:path');
+const express = require('express');
+const session = require('express-session');
+const { WebSocketServer } = require('roomcast');
+const { startSimulation } = require('./feed');
+
+async function createSessionStore() {
+  if (!process.env.REDIS_URL) return new session.MemoryStore();
+  const { createClient } = require('redis');
+  const { RedisStore } = require('connect-redis');
+  const client = createClient({ url: process.env.REDIS_URL });
+  await client.connect();
+  return new RedisStore({ client, prefix: 'dashboard:sess:' });
+}
+
+function slug(name) {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 32);
+}
+
+// The seed's validator: the session must exist and belong to the claimed user.
+function sessionValidator(store) {
+  return (auth) =>
+    new Promise((resolve, reject) => {
+      store.get(auth.sessionID, (err, sess) => {
+        if (err) return reject(err);
+        if (!sess || !sess.passport || sess.passport.user !== auth.userId) return resolve(null);
+        resolve({ userId: auth.userId, userName: sess.userName || 'User', userRole: sess.userRole || 'user' });
+      });
+    });
+}
+
+function createEngine(store, options) {
+  const engine = new WebSocketServer({ pingInterval: 25000, pingTimeout: 60000, ...options });
+  engine.setAuthMiddleware(sessionValidator(store));
+  const users = new Map();
+  engine.on('connection', (socket) => users.set(socket.userId, (users.get(socket.userId) || 0) + 1));
+  engine.on('disconnect', (socket) => {
+    const n = (users.get(socket.userId) || 1) - 1;
+    if (n <= 0) users.delete(socket.userId);
+    else users.set(socket.userId, n);
+  });
+  engine.connectedUsers = () => users.keys();
+  return engine;
+}
+
+async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quoteMs, tradeMs, allowRestart = false } = {}) {
+  const store = await createSessionStore();
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(express.json());
+  app.use(
+    session({
+      secret: process.env.SESSION_SECRET || 'roomcast-demo-secret',
+      resave: false,
+      saveUninitialized: false,
+      store,
+      cookie: { httpOnly: true, sameSite: 'lax', maxAge: 7 * 24 * 3600 * 1000 },
+    }),
+  );
+
+  const httpServer = http.createServer(app);
+  let engine = createEngine(store, engineOptions);
+  engine.attach(httpServer);
+
+  app.post('/login', (req, res) => {
+    const name = String(req.body.username || '').trim();
+    if (!name || !slug(name)) return res.status(400).json({ error: 'username required' });
+    req.session.regenerate((err) => {
+      if (err) return res.status(500).json({ error: 'session error' });
+      req.session.passport = { user: `user-${slug(name)}` };
+      req.session.userName = name;
+      req.session.save(() => (req.accepts('html') && !req.is('json') ? res.redirect('/') : res.json({ ok: true })));
+    });
+  });
+  app.post('/logout', (req, res) => req.session.destroy(() => res.json({ ok: true })));
+  app.get('/api/session', (req, res) => {
+    if (!req.session.passport) return res.status(401).json({ error: 'not logged in' });
+    res.json({ sessionID: req.sessionID, userId: req.session.passport.user, userName: req.session.userName });
+  });
+  app.get('/health/websocket', (req, res) => res.json(engine.health()));
+  app.get('/metrics', (req, res) => res.type('text/plain; version=0.0.4').send(engine.metrics()));
+  if (allowRestart) {
+    // Development only: replaces the engine, as a deploy would, to exercise client reconnects.
+    app.post('/admin/restart-engine', async (req, res) => {
+      const old = engine;
+      await old.shutdown(100);
+      old.detach();
+      engine = createEngine(store, engineOptions);
+      engine.attach(httpServer);
+      res.json({ ok: true });
+    });
+  }
+  app.get('/socket.io-client.js', (req, res) =>
+    res.sendFile(require.resolve('socket.io-client/dist/socket.io.min.js')),
+  );
+  app.use(express.static(path.join(__dirname, 'public')));
+
+  const simulation = startSimulation(() => engine, { quoteMs, tradeMs });
+  await new Promise((resolve) => httpServer.listen(port, host, resolve));
+  const bound = httpServer.address().port;
+
+  async function stop() {
+    simulation.stop();
+    await engine.shutdown(engineOptions.shutdownGrace ?? 1000);
+    await new Promise((resolve) => httpServer.close(resolve));
+    httpServer.closeAllConnections?.();
+  }
+  return { port: bound, url: `http://${host}:${bound}`, stop, engine: () => engine, store };
+}
+
+module.exports = { start };
+
+if (require.main === module) {
+  start({
+    port: Number(process.env.PORT || 3000),
+    host: process.env.HOST || '127.0.0.1',
+    quoteMs: Number(process.env.QUOTE_MS || 500),
+    tradeMs: Number(process.env.TRADE_MS || 2000),
+    allowRestart: process.env.ALLOW_RESTART === '1',
+  }).then((dashboard) => {
+    console.log(`dashboard listening on ${dashboard.url}`);
+    const onSignal = async () => {
+      await dashboard.stop();
+      console.log('dashboard stopped');
+      process.exit(0);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
