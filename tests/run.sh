@@ -11,4 +11,6 @@ fi
 
 cargo build --workspace --all-targets
 cargo test --workspace
+# The Node addon (debug profile: it reuses the workspace build above).
+npm run build:debug --workspace roomcast
 node --test --test-concurrency=1 tests/node/

@@ -1,0 +1,200 @@
+// The Node addon (`require('roomcast')`) with the official socket.io-client: the auth
+// middleware's failure modes, delivery, limits, stats, shutdown (and that the process then
+// exits), and same-port `attach` beside ordinary Express-style routes.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { io } from 'socket.io-client';
+import { waitFor, sleep, collect } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { WebSocketServer } = require('roomcast');
+const clients = [];
+const servers = [];
+
+after(async () => {
+  for (const c of clients) c.close();
+  for (const s of servers) await s.shutdown(0).catch(() => {});
+});
+
+async function listen(options = {}, middleware) {
+  const server = new WebSocketServer({ pingInterval: 1000, pingTimeout: 1000, ...options });
+  if (middleware) server.setAuthMiddleware(middleware);
+  servers.push(server);
+  server.listen(0);
+  const { port } = await server.listening;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+function client(url, auth, opts = {}) {
+  const socket = io(url, { auth, reconnection: false, forceNew: true, transports: ['websocket'], ...opts });
+  clients.push(socket);
+  return socket;
+}
+
+const sessions = { s1: { userId: 'u1', userName: 'Alice' }, s2: { userId: 'u2', userName: 'Bob' } };
+const lookup = async (auth) => {
+  const s = sessions[auth.sessionID];
+  return s && s.userId === auth.userId ? { ...s, userRole: 'trader' } : null;
+};
+
+test('each middleware failure ends only that handshake, with the seed\'s codes', async () => {
+  const { server, url } = await listen({ authTimeout: 300 }, async (auth, handshake) => {
+    assert.equal(typeof handshake.headers, 'object');
+    switch (auth.sessionID) {
+      case 'sync-throw': throw new Error('boom');
+      case 'reject': return Promise.reject(new Error('store down'));
+      case 'shape': return { user: 'nope' };
+      case 'never': return new Promise(() => {});
+      default: return lookup(auth);
+    }
+  });
+  // A synchronous throw from a non-async middleware too.
+  const good = client(url, { sessionID: 's1', userId: 'u1' });
+  assert.equal((await waitFor(good, 'connected')).userId, 'u1');
+  for (const [sessionID, message] of [
+    ['sync-throw', 'AUTHENTICATION_FAILED'],
+    ['reject', 'AUTHENTICATION_FAILED'],
+    ['shape', 'AUTHENTICATION_FAILED'],
+    ['never', 'AUTHENTICATION_FAILED'],
+    ['unknown', 'UNAUTHORIZED: Invalid session or user mismatch'],
+  ]) {
+    const s = client(url, { sessionID, userId: 'u1' });
+    assert.equal((await waitFor(s, 'connect_error')).message, message, sessionID);
+  }
+  const missing = client(url, { userId: 'u1' });
+  assert.equal((await waitFor(missing, 'connect_error')).message, 'UNAUTHORIZED: Missing authentication credentials');
+  assert.equal(good.connected, true);
+  assert.equal(server.getStats().totalConnections, 1);
+
+  const syncServer = await listen({}, (auth) => {
+    if (auth.sessionID === 'throw') throw new Error('sync');
+    return lookup(auth);
+  });
+  const s = client(syncServer.url, { sessionID: 'throw', userId: 'u1' });
+  assert.equal((await waitFor(s, 'connect_error')).message, 'AUTHENTICATION_FAILED');
+});
+
+test('trades reach every tab of their user only; quotes reach watchlist subscribers; batch emits', async () => {
+  const { server, url } = await listen({}, lookup);
+  const connected = [];
+  server.on('connection', (socket) => connected.push(socket));
+  const [a1, a2, b] = [
+    client(url, { sessionID: 's1', userId: 'u1' }),
+    client(url, { sessionID: 's1', userId: 'u1' }, { transports: ['polling'] }),
+    client(url, { sessionID: 's2', userId: 'u2' }),
+  ];
+  await Promise.all([a1, a2, b].map((s) => waitFor(s, 'connected')));
+  assert.deepEqual(connected.map((s) => s.userRole), ['trader', 'trader', 'trader']);
+  const trades = [a1, a2, b].map((s) => collect(s, 'trade:executed'));
+  assert.equal(server.emitToUser('u1', 'trade:executed', { userId: 'u1', trade: { id: 't1' } }), 2);
+
+  await b.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['AAPL'] });
+  const quotes = collect(b, 'quote:update');
+  assert.equal(server.emitBatch([
+    { room: 'watchlist:AAPL', event: 'quote:update', data: { symbol: 'AAPL', price: 1 } },
+    { room: 'watchlist:MSFT', event: 'quote:update', data: { symbol: 'MSFT', price: 2 } },
+    { userId: 'u2', event: 'trade:failed', data: { trade: { error: 'x' } } },
+  ]), 2);
+  assert.equal(server.emitToRoom('watchlist:AAPL', 'chart', Buffer.from([1, 2, 3])), 1);
+  const chart = await waitFor(b, 'chart');
+  assert.deepEqual(Buffer.from(chart), Buffer.from([1, 2, 3]));
+  await sleep(150);
+  assert.deepEqual(trades[0], [{ userId: 'u1', trade: { id: 't1' } }]);
+  assert.deepEqual(trades[1], [{ userId: 'u1', trade: { id: 't1' } }]);
+  assert.deepEqual(trades[2], []);
+  assert.deepEqual(quotes, [{ symbol: 'AAPL', price: 1 }]);
+  assert.equal(server.emitToAll('notice', 'hello'), 3);
+});
+
+test('custom client events reach the host with an ack; limits and stats come from the engine', async () => {
+  const { server, url } = await listen({ maxSubscriptions: 2, rateLimits: { 'subscribe:trades': { max: 1, window: 60000 } } }, lookup);
+  server.on('order:preview', (socket, order, ack) => {
+    ack({ userId: socket.userId, total: order.qty * 10 });
+  });
+  const seen = [];
+  server.on('clientEvent', (socket, name, args) => seen.push([name, args]));
+  const s = client(url, { sessionID: 's1', userId: 'u1' });
+  await waitFor(s, 'connected');
+  assert.deepEqual(await s.timeout(2000).emitWithAck('order:preview', { qty: 3 }), { userId: 'u1', total: 30 });
+  s.emit('connection', 'weird-name');
+  await sleep(100);
+  assert.deepEqual(seen, [['connection', ['weird-name']]]);
+
+  assert.equal((await s.timeout(2000).emitWithAck('subscribe:trades')).success, true);
+  const limited = await s.timeout(2000).emitWithAck('subscribe:trades');
+  assert.equal(limited.error.code, 'RATE_LIMIT');
+  assert.equal((await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['A', 'B'] })).error.code, 'SUBSCRIPTION_LIMIT');
+  assert.equal(server.subscriptionCount('u1'), 1);
+
+  const stats = server.getStats();
+  assert.equal(stats.initialized, true);
+  assert.equal(stats.totalConnections, 1);
+  assert.equal(stats.uniqueUsers, 1);
+  assert.ok(stats.rateLimited >= 1);
+  assert.deepEqual(server.health().stats.totalConnections, 1);
+  assert.match(server.metrics(), /^roomcast_rate_limited_total 1$/m);
+  assert.equal(server.disconnectUser('u1', 'test'), 1);
+  assert.equal((await waitFor(s, 'disconnect'))[0], 'io server disconnect');
+});
+
+test('shutdown delivers what was emitted, then server:shutdown, and the process exits', async () => {
+  const script = `
+    const { WebSocketServer } = require('roomcast');
+    const { io } = require('socket.io-client');
+    const server = new WebSocketServer();
+    server.setAuthMiddleware(async (auth) => ({ userId: auth.userId }));
+    const closed = server.listen(0);
+    server.listening.then(({ port }) => {
+      const c = io('http://127.0.0.1:' + port, { auth: { sessionID: 'x', userId: 'u' }, transports: ['websocket'], reconnection: false });
+      const got = [];
+      c.on('trade:executed', () => got.push('trade'));
+      c.on('server:shutdown', () => got.push('shutdown'));
+      c.on('disconnect', (reason) => { got.push(reason); console.log(JSON.stringify(got)); });
+      c.on('connected', () => { server.emitToUser('u', 'trade:executed', {}); server.shutdown(200); });
+    });
+    closed.then(() => console.log('closed'));
+  `;
+  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('process did not exit after shutdown')), 10_000);
+    child.on('exit', (c) => (clearTimeout(timer), resolve(c)));
+  });
+  assert.equal(code, 0);
+  assert.match(out, /\["trade","shutdown","io server disconnect"\]/);
+  assert.match(out, /closed/);
+});
+
+test('attach(httpServer) serves Express-style routes and Socket.IO (both transports) on one port', async () => {
+  const httpServer = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`route ${req.url}`);
+  });
+  const server = new WebSocketServer({ pingInterval: 1000, pingTimeout: 1000 });
+  servers.push(server);
+  server.setAuthMiddleware(lookup);
+  server.attach(httpServer);
+  await new Promise((r) => httpServer.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${httpServer.address().port}`;
+  assert.equal(await fetch(`${url}/hello`).then((r) => r.text()), 'route /hello');
+  for (const transports of [['websocket'], ['polling'], ['polling', 'websocket']]) {
+    const s = client(url, { sessionID: 's1', userId: 'u1' }, { transports });
+    assert.equal((await waitFor(s, 'connected')).userId, 'u1');
+    const ack = await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['NVDA'] });
+    assert.deepEqual(ack.symbols, ['NVDA']);
+    assert.equal(server.emitToRoom('watchlist:NVDA', 'quote:update', { p: 1 }) >= 1, true);
+    assert.deepEqual(await waitFor(s, 'quote:update'), { p: 1 });
+    s.close();
+  }
+  const bad = client(url, { sessionID: 's1', userId: 'u2' });
+  assert.equal((await waitFor(bad, 'connect_error')).message, 'UNAUTHORIZED: Invalid session or user mismatch');
+  await server.shutdown(0);
+  server.detach();
+  assert.equal(await fetch(`${url}/after`).then((r) => r.text()), 'route /after');
+  httpServer.closeAllConnections();
+  await new Promise((r) => httpServer.close(r));
+});
