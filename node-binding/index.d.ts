@@ -119,6 +119,8 @@ export declare class WebSocketServer extends EventEmitter {
   emitToRoom(room: string, event: string, data?: unknown): number;
   emitToAll(event: string, data?: unknown): number;
   emitBatch(items: BatchItem[]): number;
+  /** Emits JSON text you already have; the engine validates it (throws on invalid JSON). */
+  emitJsonToRoom(room: string, event: string, json: string): number;
   disconnectUser(userId: string, reason?: string): number;
   getStats(): Stats;
   health(): Health;

@@ -4,7 +4,8 @@
 // turns engine notifications into EventEmitter events.
 
 const { EventEmitter } = require('node:events');
-const { NativeServer } = require('./native.js');
+const native = require('./native.js');
+const { NativeServer } = native;
 
 // Event names of this EventEmitter itself; client events with these names arrive as
 // `clientEvent` only.
@@ -47,8 +48,11 @@ function withAttachments(value, attachments) {
   return out;
 }
 
+// JSON text for the native layer, which takes it as is: JSON.stringify's output is valid JSON.
 function payload(data) {
-  return JSON.stringify(data === undefined ? null : data);
+  const json = JSON.stringify(data === undefined ? null : data);
+  if (json === undefined) throw new TypeError('payload is not JSON-serializable');
+  return json;
 }
 
 class WebSocketServer extends EventEmitter {
@@ -56,6 +60,7 @@ class WebSocketServer extends EventEmitter {
     super();
     this.options = options;
     this._native = new NativeServer(toNativeOptions(options));
+    this._handle = this._native.handle();
     this._native.setEventHandler((event) => this._dispatch(event));
     this._closed = new Promise((resolve) => (this._resolveClosed = resolve));
     this.listening = new Promise((resolve, reject) => {
@@ -183,16 +188,22 @@ class WebSocketServer extends EventEmitter {
   }
 
   emitToUser(userId, event, data) {
-    return this.emitToRoom(`user:${userId}`, event, data);
+    if (Buffer.isBuffer(data)) return this._native.emitBinaryToRoom(`user:${userId}`, event, data);
+    return native.emitToUser(this._handle, userId, event, payload(data), false);
   }
 
   emitToRoom(room, event, data) {
     if (Buffer.isBuffer(data)) return this._native.emitBinaryToRoom(room, event, data);
-    return this._native.emitToRoom(room, event, payload(data));
+    return native.emitToRoom(this._handle, room, event, payload(data), false);
   }
 
   emitToAll(event, data) {
-    return this._native.emitToAll(event, payload(data));
+    return native.emitToAll(this._handle, event, payload(data), false);
+  }
+
+  /** Emits JSON text you already have (validated by the engine, not re-serialized). */
+  emitJsonToRoom(room, event, json) {
+    return native.emitToRoom(this._handle, room, event, json, true);
   }
 
   /** `[{userId | room, event, data}]` in one native call; returns total deliveries. */
@@ -205,7 +216,7 @@ class WebSocketServer extends EventEmitter {
       events[i] = item.event;
       payloads[i] = payload(item.data);
     });
-    return this._native.emitBatch(rooms, events, payloads);
+    return native.emitBatch(this._handle, rooms, events, payloads);
   }
 
   disconnectUser(userId, reason) {

@@ -11,6 +11,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeServer {
   constructor(options?: ServerOptions | undefined | null)
+  /** The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take. */
+  handle(): number
   /**
    * `validator(requestJson) => Promise<string | null>`: identity JSON to accept, null to
    * reject, a rejection for a failure. The JS layer normalises the user's middleware to this.
@@ -22,16 +24,8 @@ export declare class NativeServer {
   start(port: number, host: string): Promise<number>
   /** Starts without a listener (same-port mode: requests come from `attach`). */
   startDetached(): void
-  emitToUser(userId: string, event: string, json: string): number
-  emitToRoom(room: string, event: string, json: string): number
-  emitToAll(event: string, json: string): number
   /** One binary argument (a Buffer) to a room. */
   emitBinaryToRoom(room: string, event: string, data: Buffer): number
-  /**
-   * Many emits in one call: `rooms[i]` gets `events[i]` with `payloads[i]` (JSON text).
-   * Returns the total number of deliveries.
-   */
-  emitBatch(rooms: Array<string>, events: Array<string>, payloads: Array<string>): number
   disconnectUser(userId: string, reason?: string | undefined | null): number
   /**
    * Answers a client's ack with a JSON array of arguments. False when the ack is unknown
@@ -55,6 +49,24 @@ export declare class NativeServer {
    */
   handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
 }
+
+/**
+ * Many emits in one call: `rooms[i]` gets `events[i]` with `payloads[i]` (`JSON.stringify`
+ * output). Returns the total number of deliveries.
+ */
+export declare function emitBatch(handle: number, rooms: Array<string>, events: Array<string>, payloads: Array<string>): number
+
+/** Emits one JSON payload to every connection. */
+export declare function emitToAll(handle: number, event: string, json: string, validate: boolean): number
+
+/**
+ * Emits one JSON payload to a room; returns the number of connections that queued it.
+ * `validate` false is for `JSON.stringify` output only.
+ */
+export declare function emitToRoom(handle: number, room: string, event: string, json: string, validate: boolean): number
+
+/** Emits one JSON payload to every connection of a user. */
+export declare function emitToUser(handle: number, userId: string, event: string, json: string, validate: boolean): number
 
 /** An HTTP response for the JS layer to write. */
 export interface HttpAnswer {

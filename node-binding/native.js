@@ -836,3 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.emitBatch = nativeBinding.emitBatch
+module.exports.emitToAll = nativeBinding.emitToAll
+module.exports.emitToRoom = nativeBinding.emitToRoom
+module.exports.emitToUser = nativeBinding.emitToUser

@@ -100,9 +100,10 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
       res.json({ ok: true });
     });
   }
-  app.get('/socket.io-client.js', (req, res) =>
-    res.sendFile(require.resolve('socket.io-client/dist/socket.io.min.js')),
-  );
+  // The unmodified browser bundle of socket.io-client (its package exports hide dist/, so
+  // resolve the package root and take the file from there).
+  const clientBundle = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist/socket.io.min.js');
+  app.get('/socket.io-client.js', (req, res) => res.sendFile(clientBundle));
   app.use(express.static(path.join(__dirname, 'public')));
 
   const simulation = startSimulation(() => engine, { quoteMs, tradeMs });

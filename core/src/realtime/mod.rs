@@ -45,6 +45,8 @@ struct Hooks {
 pub(crate) struct RealtimeShared {
     config: RealtimeConfig,
     server: Server,
+    /// The `/` namespace, looked up once: every host emit goes through it.
+    io: Namespace,
     auth: AuthGate,
     connections: ActiveConnections,
     rate_limiter: RateLimiter,
@@ -160,6 +162,7 @@ impl RealtimeServer {
             auth: AuthGate::new(config.auth_timeout),
             rate_limiter: RateLimiter::new(config.rate_limits.clone()),
             config,
+            io: server.io(),
             server,
             connections: ActiveConnections::default(),
             subscriptions: counter,
@@ -275,8 +278,8 @@ impl RealtimeServer {
         self.shared.server.local_addr()
     }
 
-    fn io(&self) -> Namespace {
-        self.shared.server.io()
+    fn io(&self) -> &Namespace {
+        &self.shared.io
     }
 
     /// Emits to every connection of `user_id`; returns how many connections queued it.
@@ -285,7 +288,7 @@ impl RealtimeServer {
     }
 
     pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {
-        self.io().to(room).emit(event, args)
+        self.io().emit_to_room(room, event, args)
     }
 
     pub fn emit_to_all(&self, event: &str, args: &Args) -> usize {

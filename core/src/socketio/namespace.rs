@@ -8,7 +8,7 @@ use parking_lot::RwLock;
 use super::packet::{encode_event, Args};
 use super::socket::{ClientEvent, SocketRef};
 use crate::auth::Middleware;
-use crate::rooms::broadcast::{deliver, BroadcastTarget};
+use crate::rooms::broadcast::{deliver, BroadcastTarget, Recipient};
 use crate::rooms::room_index::RoomIndex;
 use crate::stats::Stats;
 
@@ -132,6 +132,20 @@ impl Namespace {
             target: BroadcastTarget::default(),
         }
         .except(room)
+    }
+
+    /// Emits to the members of one room: the hot path of host broadcasts, with no target to
+    /// build and nothing encoded when the room is empty.
+    pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {
+        if self.shared.rooms.member_count(room) == 0 {
+            return 0;
+        }
+        let frames = encode_event(&self.shared.name, event, None, args);
+        let mut delivered = 0;
+        self.shared.rooms.for_each_member(room, |member| {
+            delivered += member.deliver(&frames, false) as usize;
+        });
+        delivered
     }
 
     /// Emits to every socket of the namespace; returns how many queued it.

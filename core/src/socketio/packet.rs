@@ -269,6 +269,16 @@ impl Args {
         })
     }
 
+    /// One argument given as JSON text the caller guarantees is valid (produced by a JSON
+    /// serializer such as `JSON.stringify`); nothing is checked or copied. Invalid text here
+    /// would reach clients as an undecodable packet, so validate anything else with `json`.
+    pub fn trusted_json(json: String) -> Self {
+        Self {
+            inner: json,
+            attachments: Vec::new(),
+        }
+    }
+
     /// Several arguments given as a JSON array text.
     pub fn json_array(json: &str) -> Result<Self, InvalidArgs> {
         let items: Vec<&RawValue> =

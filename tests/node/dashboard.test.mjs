@@ -1,0 +1,94 @@
+// The Express dashboard demo end to end with the real login route and session store: trade
+// events reach every tab of their user and nobody else, quotes reach watchlist subscribers,
+// health and metrics are served, a logged-out session cannot connect.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { io } from 'socket.io-client';
+import { waitFor, sleep, collect } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const { start } = require('../../examples/express-dashboard/server.js');
+let dashboard;
+const clients = [];
+
+before(async () => {
+  dashboard = await start({ port: 0, quoteMs: 50, tradeMs: 100, engineOptions: { shutdownGrace: 100 } });
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await dashboard.stop();
+});
+
+async function login(username) {
+  const res = await fetch(`${dashboard.url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ username }),
+  });
+  assert.equal(res.status, 200);
+  const cookie = res.headers.get('set-cookie').split(';')[0];
+  const session = await fetch(`${dashboard.url}/api/session`, { headers: { cookie } }).then((r) => r.json());
+  return { cookie, session };
+}
+
+function tab(session, transports = ['websocket']) {
+  const socket = io(dashboard.url, { auth: session, transports, reconnection: false, forceNew: true });
+  clients.push(socket);
+  return socket;
+}
+
+test('trades reach every tab of the logged-in user and no other user', async () => {
+  const alice = await login('Alice');
+  const bob = await login('Bob');
+  assert.equal(alice.session.userId, 'user-alice');
+  const tabs = [tab(alice.session), tab(alice.session, ['polling']), tab(bob.session)];
+  await Promise.all(tabs.map((t) => waitFor(t, 'connected')));
+  const got = tabs.map((t) => collect(t, 'trade:executed'));
+  const failed = tabs.map((t) => collect(t, 'trade:failed'));
+  const deadline = Date.now() + 5000;
+  while ((got[0].length < 3 || got[2].length < 3) && Date.now() < deadline) await sleep(50);
+  assert.ok(got[0].length >= 3 && got[2].length >= 3, 'trades flowed');
+  await sleep(300);
+  for (const t of [...got[0], ...got[1], ...failed[0], ...failed[1]]) assert.equal(t.userId, 'user-alice');
+  for (const t of [...got[2], ...failed[2]]) assert.equal(t.userId, 'user-bob');
+  // Both of Alice's tabs saw the same trades (compare the ids both have seen so far).
+  const ids = (list) => new Set(list.map((t) => t.trade.id));
+  const [first, second] = [ids(got[0]), ids(got[1])];
+  const common = [...first].filter((id) => second.has(id));
+  assert.ok(common.length >= Math.min(first.size, second.size) - 2, 'tabs saw the same trades');
+});
+
+test('quotes reach watchlist subscribers only, portfolio updates reach the portfolio room', async () => {
+  const { session } = await login('Carol');
+  const s = tab(session);
+  await waitFor(s, 'connected');
+  const quotes = collect(s, 'quote:update');
+  await sleep(200);
+  assert.equal(quotes.length, 0, 'no quotes before subscribing');
+  await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['aapl', 'TSLA'] });
+  await s.timeout(2000).emitWithAck('subscribe:portfolio');
+  const portfolio = await waitFor(s, 'portfolio:update');
+  assert.equal(portfolio.userId, 'user-carol');
+  assert.equal(typeof portfolio.portfolio.value, 'number');
+  await sleep(300);
+  assert.ok(quotes.length >= 4);
+  assert.deepEqual(new Set(quotes.map((q) => q.symbol)), new Set(['AAPL', 'TSLA']));
+});
+
+test('health, metrics, and a logged-out session is refused', async () => {
+  const { cookie, session } = await login('Dave');
+  const s = tab(session);
+  await waitFor(s, 'connected');
+  const health = await fetch(`${dashboard.url}/health/websocket`).then((r) => r.json());
+  assert.equal(health.status, 'healthy');
+  assert.ok(health.stats.totalConnections >= 1);
+  const metrics = await fetch(`${dashboard.url}/metrics`).then((r) => r.text());
+  assert.match(metrics, /^roomcast_connections \d+$/m);
+  await fetch(`${dashboard.url}/logout`, { method: 'POST', headers: { cookie } });
+  const again = tab(session);
+  assert.equal((await waitFor(again, 'connect_error')).message, 'UNAUTHORIZED: Invalid session or user mismatch');
+  const wrongUser = tab({ ...session, userId: 'user-mallory' });
+  assert.equal((await waitFor(wrongUser, 'connect_error')).message, 'UNAUTHORIZED: Invalid session or user mismatch');
+});
