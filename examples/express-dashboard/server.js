@@ -15,12 +15,12 @@ const { WebSocketServer } = require('roomcast');
 const { startSimulation } = require('./feed');
 
 async function createSessionStore() {
-  if (!process.env.REDIS_URL) return new session.MemoryStore();
+  if (!process.env.REDIS_URL) return { store: new session.MemoryStore(), close: async () => {} };
   const { createClient } = require('redis');
   const { RedisStore } = require('connect-redis');
   const client = createClient({ url: process.env.REDIS_URL });
   await client.connect();
-  return new RedisStore({ client, prefix: 'dashboard:sess:' });
+  return { store: new RedisStore({ client, prefix: 'dashboard:sess:' }), close: () => client.quit() };
 }
 
 function slug(name) {
@@ -54,7 +54,7 @@ function createEngine(store, options) {
 }
 
 async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quoteMs, tradeMs, allowRestart = false } = {}) {
-  const store = await createSessionStore();
+  const { store, close: closeStore } = await createSessionStore();
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(express.json());
@@ -113,8 +113,9 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
   async function stop() {
     simulation.stop();
     await engine.shutdown(engineOptions.shutdownGrace ?? 1000);
-    await new Promise((resolve) => httpServer.close(resolve));
     httpServer.closeAllConnections?.();
+    await new Promise((resolve) => httpServer.close(resolve));
+    await closeStore();
   }
   return { port: bound, url: `http://${host}:${bound}`, stop, engine: () => engine, store };
 }

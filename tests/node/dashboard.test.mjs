@@ -92,3 +92,30 @@ test('health, metrics, and a logged-out session is refused', async () => {
   const wrongUser = tab({ ...session, userId: 'user-mallory' });
   assert.equal((await waitFor(wrongUser, 'connect_error')).message, 'UNAUTHORIZED: Invalid session or user mismatch');
 });
+
+test('with REDIS_URL the sessions live in Redis (connect-redis) and the validator reads them there', async () => {
+  const { startRedis } = await import('./helpers.mjs');
+  const redis = await startRedis();
+  process.env.REDIS_URL = redis.url;
+  const redisDashboard = await start({ port: 0, quoteMs: 1000, tradeMs: 1000, engineOptions: { shutdownGrace: 0 } });
+  delete process.env.REDIS_URL;
+  try {
+    const res = await fetch(`${redisDashboard.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ username: 'Rita' }),
+    });
+    const cookie = res.headers.get('set-cookie').split(';')[0];
+    const session = await fetch(`${redisDashboard.url}/api/session`, { headers: { cookie } }).then((r) => r.json());
+    const stored = await new Promise((resolve) => redisDashboard.store.get(session.sessionID, (err, s) => resolve(s)));
+    assert.equal(stored.passport.user, 'user-rita');
+    const socket = io(redisDashboard.url, { auth: session, transports: ['websocket'], reconnection: false, forceNew: true });
+    clients.push(socket);
+    assert.equal((await waitFor(socket, 'connected')).userId, 'user-rita');
+    socket.close();
+  } finally {
+    await redisDashboard.stop();
+    await redisDashboard.closeStore?.();
+    await redis.stop();
+  }
+});

@@ -129,3 +129,41 @@ export function collect(socket, event) {
   socket.on(event, (...args) => got.push(args.length <= 1 ? args[0] : args));
   return got;
 }
+
+// Starts a real redis-server on a free port (no persistence); `stop()` kills it.
+export async function startRedis() {
+  const net = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('redis-server did not start')), 10_000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+  });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    proc,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

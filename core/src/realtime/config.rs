@@ -23,6 +23,9 @@ pub struct RealtimeConfig {
     pub reconnect_window: Duration,
     /// Time between `server:shutdown` and closing every connection.
     pub shutdown_grace: Duration,
+    /// After the close, how long shutdown waits at most for queued packets to be written
+    /// (a polling client that stopped polling cannot collect them).
+    pub shutdown_drain: Duration,
 }
 
 impl Default for RealtimeConfig {
@@ -41,6 +44,7 @@ impl Default for RealtimeConfig {
             max_symbols_per_request: 50,
             reconnect_window: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(1),
+            shutdown_drain: Duration::from_secs(2),
         }
     }
 }

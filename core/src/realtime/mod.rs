@@ -341,13 +341,10 @@ impl RealtimeServer {
             self.emit_to_all("server:shutdown", &args);
         }
         self.shared.initialized.store(false, Ordering::Release);
-        let drain = self
-            .shared
-            .config
-            .engine
-            .ping_timeout
-            .max(std::time::Duration::from_secs(1));
-        self.shared.server.shutdown(grace, drain).await;
+        self.shared
+            .server
+            .shutdown(grace, self.shared.config.shutdown_drain)
+            .await;
     }
 
     pub(crate) fn is_initialized(&self) -> bool {
