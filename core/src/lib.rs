@@ -25,6 +25,7 @@ pub use engineio::packet::OutFrame;
 pub use engineio::session::{CloseReason, Message, Session, SessionHandler, TransportKind};
 pub use realtime::{
     AuthDecision, AuthRequest, RealtimeConfig, RealtimeServer, RealtimeStats, SessionValidator,
+    ValidatorResult,
 };
 pub use server::Server;
 pub use socketio::namespace::{Broadcast, Namespace};

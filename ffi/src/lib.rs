@@ -1,2 +1,25 @@
-//! C ABI over roomcast-core. The API (handles, result codes, callbacks) lands with the C ABI issue;
-//! this crate exists now so the workspace has its final shape.
+//! C ABI over roomcast-core: `include/roomcast.h` is generated from this crate by cbindgen.
+//! Naming: `roomcast_<type>_<verb>`; opaque handles with `_new`/`_free`; numeric result codes
+//! with a per-thread message; `(ptr, len)` UTF-8 strings borrowed for the call; no panic crosses
+//! the boundary (every body runs under `guard`).
+#![allow(non_camel_case_types)]
+// These functions are called from C, where `unsafe` means nothing: each one checks its pointers
+// for NULL and documents what it expects of the rest in the generated header.
+#![allow(clippy::not_unsafe_ptr_arg_deref, clippy::missing_safety_doc, clippy::too_many_arguments)]
+
+mod callbacks;
+mod config;
+mod error;
+mod server;
+mod strings;
+
+pub use callbacks::roomcast_free_fn;
+pub use config::*;
+pub use error::*;
+pub use server::*;
+
+/// The library version, as a static NUL-terminated string.
+#[no_mangle]
+pub extern "C" fn roomcast_version() -> *const std::ffi::c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

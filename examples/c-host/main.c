@@ -1,0 +1,191 @@
+/*
+ * A C host of roomcast: starts the engine, validates session tokens from a table on a separate
+ * thread (the auth callback only queues requests; a worker completes them later), and publishes
+ * quotes to watchlist rooms. Stops cleanly (server:shutdown, grace, close) on SIGTERM/SIGINT.
+ *
+ *   usage: c-host [port]        prints "listening on <port>" once ready
+ *
+ * Sessions: sessionID "tok-alice" belongs to user "alice", "tok-bob" to "bob"; "tok-down"
+ * simulates a failing session store; anything else is rejected.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "roomcast.h"
+
+#define S(lit) (const uint8_t *)(lit), strlen(lit)
+
+static volatile sig_atomic_t stopping = 0;
+static void on_signal(int sig) { (void)sig; stopping = 1; }
+
+/* ---- the auth queue: callback (engine thread) → worker thread ---- */
+
+typedef struct pending {
+  uint64_t id;
+  char *request_json;
+  struct pending *next;
+} pending;
+
+typedef struct {
+  roomcast_server *server;
+  pthread_mutex_t lock;
+  pthread_cond_t ready;
+  pending *head;
+  int quit;
+  atomic_int freed;
+} auth_queue;
+
+static void on_auth(void *userdata, uint64_t id, const uint8_t *json, size_t len) {
+  auth_queue *q = userdata;
+  pending *p = malloc(sizeof *p);
+  if (!p) return; /* the engine times the request out */
+  p->id = id;
+  p->request_json = strndup((const char *)json, len);
+  pthread_mutex_lock(&q->lock);
+  p->next = q->head;
+  q->head = p;
+  pthread_cond_signal(&q->ready);
+  pthread_mutex_unlock(&q->lock);
+}
+
+static void free_auth_queue(void *userdata) {
+  auth_queue *q = userdata;
+  atomic_store(&q->freed, 1);
+}
+
+/* A tiny lookup: find "sessionID":"<value>" in the request JSON. */
+static int field(const char *json, const char *key, char *out, size_t cap) {
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+  const char *start = strstr(json, pattern);
+  if (!start) return 0;
+  start += strlen(pattern);
+  const char *end = strchr(start, '"');
+  if (!end || (size_t)(end - start) >= cap) return 0;
+  memcpy(out, start, end - start);
+  out[end - start] = 0;
+  return 1;
+}
+
+static void *auth_worker(void *arg) {
+  auth_queue *q = arg;
+  for (;;) {
+    pthread_mutex_lock(&q->lock);
+    while (!q->head && !q->quit) pthread_cond_wait(&q->ready, &q->lock);
+    if (q->quit && !q->head) {
+      pthread_mutex_unlock(&q->lock);
+      return NULL;
+    }
+    pending *p = q->head;
+    q->head = p->next;
+    pthread_mutex_unlock(&q->lock);
+
+    char sid[128] = {0}, uid[128] = {0};
+    field(p->request_json, "sessionID", sid, sizeof sid);
+    field(p->request_json, "userId", uid, sizeof uid);
+    roomcast_result r;
+    if (strcmp(sid, "tok-down") == 0) {
+      r = roomcast_auth_fail(q->server, p->id, S("session store unavailable"));
+    } else if ((strcmp(sid, "tok-alice") == 0 && strcmp(uid, "alice") == 0) ||
+               (strcmp(sid, "tok-bob") == 0 && strcmp(uid, "bob") == 0)) {
+      r = roomcast_auth_accept(q->server, p->id, (const uint8_t *)uid, strlen(uid), S("C user"), S("trader"));
+      /* Completing twice is an error code, never a crash. */
+      roomcast_result again = roomcast_auth_reject(q->server, p->id);
+      if (again != ROOMCAST_RESULT_ERR_ALREADY_COMPLETED) fprintf(stderr, "double completion not refused\n");
+    } else {
+      r = roomcast_auth_reject(q->server, p->id);
+    }
+    if (r != ROOMCAST_RESULT_OK) fprintf(stderr, "auth completion failed: %d\n", (int)r);
+    free(p->request_json);
+    free(p);
+  }
+}
+
+/* ---- events: answer `echo` acks, log the rest ---- */
+
+static void on_event(void *userdata, const roomcast_event *ev) {
+  roomcast_server **server = userdata;
+  if (ev->kind == ROOMCAST_EVENT_KIND_CLIENT_EVENT && ev->ack_id != 0) {
+    roomcast_server_ack(*server, ev->ack_id, ev->args_json, ev->args_json_len);
+  }
+}
+
+int main(int argc, char **argv) {
+  uint16_t port = argc > 1 ? (uint16_t)atoi(argv[1]) : 0;
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+
+  roomcast_config *config = roomcast_config_new();
+  roomcast_config_set_listen(config, S("127.0.0.1"), port);
+  roomcast_config_set_ping(config, 1000, 1000);
+  roomcast_config_set_auth_timeout(config, 2000);
+  /* Misuse is an error code with a message, not a crash. */
+  if (roomcast_config_set_listen(config, S("not-an-ip"), 1) != ROOMCAST_RESULT_ERR_INVALID_ARGUMENT) return 2;
+
+  roomcast_server *server = NULL;
+  if (roomcast_server_new(config, &server) != ROOMCAST_RESULT_OK) return 1;
+  roomcast_config_free(config);
+
+  auth_queue queue = {.server = server, .head = NULL, .quit = 0};
+  atomic_init(&queue.freed, 0);
+  pthread_mutex_init(&queue.lock, NULL);
+  pthread_cond_init(&queue.ready, NULL);
+  pthread_t worker;
+  pthread_create(&worker, NULL, auth_worker, &queue);
+  roomcast_server_set_auth_callback(server, on_auth, &queue, free_auth_queue);
+  roomcast_server_set_event_callback(server, on_event, &server, NULL);
+
+  uint16_t bound = 0;
+  if (roomcast_server_start(server, &bound) != ROOMCAST_RESULT_OK) {
+    char msg[256];
+    roomcast_last_error_message((uint8_t *)msg, sizeof msg);
+    fprintf(stderr, "start failed: %s\n", msg);
+    return 1;
+  }
+  printf("listening on %u\n", bound);
+  fflush(stdout);
+
+  const char *symbols[] = {"AAPL", "MSFT", "TSLA"};
+  double prices[] = {185.5, 410.2, 250.0};
+  unsigned tick = 0;
+  while (!stopping) {
+    for (int i = 0; i < 3; i++) {
+      char room[64], json[128];
+      prices[i] += ((int)((tick * 7 + (unsigned)i) % 5) - 2) * 0.01;
+      snprintf(room, sizeof room, "watchlist:%s", symbols[i]);
+      snprintf(json, sizeof json, "{\"symbol\":\"%s\",\"quote\":{\"price\":%.2f,\"seq\":%u}}", symbols[i], prices[i], tick);
+      roomcast_server_emit_to_room(server, (const uint8_t *)room, strlen(room), S("quote:update"),
+                                   (const uint8_t *)json, strlen(json), NULL);
+    }
+    tick++;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+
+  roomcast_stats stats;
+  roomcast_server_stats(server, &stats);
+  size_t needed = 0;
+  roomcast_result small = roomcast_server_metrics(server, NULL, 0, &needed);
+  char *metrics = malloc(needed + 1);
+  roomcast_server_metrics(server, (uint8_t *)metrics, needed, &needed);
+  fprintf(stderr, "stopping: %llu connections, metrics %zu bytes (%s)\n",
+          (unsigned long long)stats.total_connections, needed,
+          small == ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL ? "size query ok" : "size query FAILED");
+  free(metrics);
+
+  roomcast_server_stop(server, 200);
+  roomcast_server_free(server);
+  pthread_mutex_lock(&queue.lock);
+  queue.quit = 1;
+  pthread_cond_signal(&queue.ready);
+  pthread_mutex_unlock(&queue.lock);
+  pthread_join(worker, NULL);
+  printf("stopped (userdata freed: %d)\n", atomic_load(&queue.freed));
+  return 0;
+}

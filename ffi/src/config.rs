@@ -1,0 +1,195 @@
+//! `roomcast_config`: the engine's settings, built with setters before `roomcast_server_new`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use roomcast::limits::RateLimit;
+use roomcast::RealtimeConfig;
+
+use crate::error::{fail, guard, roomcast_result};
+use crate::strings::borrow_str;
+
+/// Engine settings. Create with `roomcast_config_new`, release with `roomcast_config_free`.
+/// Not thread-safe: configure from one thread.
+pub struct roomcast_config {
+    pub(crate) inner: RealtimeConfig,
+}
+
+/// A config with the seed's defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
+/// 50 subscriptions per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
+#[no_mangle]
+pub extern "C" fn roomcast_config_new() -> *mut roomcast_config {
+    let mut inner = RealtimeConfig::default();
+    inner.engine.bind = SocketAddr::from(([127, 0, 0, 1], 3000));
+    Box::into_raw(Box::new(roomcast_config { inner }))
+}
+
+/// Releases a config (NULL is ignored). Servers copy what they need, so this may follow
+/// `roomcast_server_new` immediately.
+#[no_mangle]
+pub extern "C" fn roomcast_config_free(config: *mut roomcast_config) {
+    if !config.is_null() {
+        // ok: created by roomcast_config_new and freed exactly once by contract.
+        drop(unsafe { Box::from_raw(config) });
+    }
+}
+
+fn with_config(
+    config: *mut roomcast_config,
+    f: impl FnOnce(&mut RealtimeConfig) -> roomcast_result,
+) -> roomcast_result {
+    guard(|| {
+        if config.is_null() {
+            return fail(roomcast_result::ErrNullPointer, "config is NULL");
+        }
+        // ok: a live config from roomcast_config_new, used from one thread.
+        f(unsafe { &mut (*config).inner })
+    })
+}
+
+/// Listening address: an IP literal and a port (0 picks a free port; see roomcast_server_start).
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_listen(
+    config: *mut roomcast_config,
+    host: *const u8,
+    host_len: usize,
+    port: u16,
+) -> roomcast_result {
+    with_config(config, |c| {
+        let host = match borrow_str(host, host_len, "host") {
+            Ok(h) => h,
+            Err(code) => return code,
+        };
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                c.engine.bind = SocketAddr::new(ip, port);
+                roomcast_result::Ok
+            }
+            Err(_) => fail(
+                roomcast_result::ErrInvalidArgument,
+                format!("not an IP address: {host}"),
+            ),
+        }
+    })
+}
+
+/// The Socket.IO path, e.g. `/socket.io/`.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_path(
+    config: *mut roomcast_config,
+    path: *const u8,
+    path_len: usize,
+) -> roomcast_result {
+    with_config(config, |c| match borrow_str(path, path_len, "path") {
+        Ok(p) if p.starts_with('/') => {
+            c.engine.path = p.to_owned();
+            roomcast_result::Ok
+        }
+        Ok(_) => fail(
+            roomcast_result::ErrInvalidArgument,
+            "path must start with '/'",
+        ),
+        Err(code) => code,
+    })
+}
+
+/// Heartbeat: a ping every `interval_ms`; a client silent for `timeout_ms` after it is dropped.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_ping(
+    config: *mut roomcast_config,
+    interval_ms: u32,
+    timeout_ms: u32,
+) -> roomcast_result {
+    with_config(config, |c| {
+        if interval_ms == 0 || timeout_ms == 0 {
+            return fail(
+                roomcast_result::ErrInvalidArgument,
+                "ping interval and timeout must be > 0",
+            );
+        }
+        c.engine.ping_interval = Duration::from_millis(u64::from(interval_ms));
+        c.engine.ping_timeout = Duration::from_millis(u64::from(timeout_ms));
+        roomcast_result::Ok
+    })
+}
+
+/// Largest accepted message, in bytes.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_max_payload(
+    config: *mut roomcast_config,
+    bytes: u32,
+) -> roomcast_result {
+    with_config(config, |c| {
+        c.engine.max_payload = bytes as usize;
+        roomcast_result::Ok
+    })
+}
+
+/// Time the auth callback has to complete a request before the handshake fails.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_auth_timeout(
+    config: *mut roomcast_config,
+    timeout_ms: u32,
+) -> roomcast_result {
+    with_config(config, |c| {
+        c.auth_timeout = Duration::from_millis(u64::from(timeout_ms));
+        roomcast_result::Ok
+    })
+}
+
+/// Concurrent subscriptions per user, across all of the user's connections.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_max_subscriptions(
+    config: *mut roomcast_config,
+    max: u32,
+) -> roomcast_result {
+    with_config(config, |c| {
+        c.max_subscriptions = max;
+        roomcast_result::Ok
+    })
+}
+
+/// Limits `event` to `max` requests per `window_ms` per user (any event name).
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_rate_limit(
+    config: *mut roomcast_config,
+    event: *const u8,
+    event_len: usize,
+    max: u32,
+    window_ms: u32,
+) -> roomcast_result {
+    with_config(config, |c| match borrow_str(event, event_len, "event") {
+        Ok(name) if !name.is_empty() && window_ms > 0 => {
+            let limit = RateLimit {
+                max,
+                window: Duration::from_millis(u64::from(window_ms)),
+            };
+            c.rate_limits.insert(name.to_owned(), limit);
+            roomcast_result::Ok
+        }
+        Ok(_) => fail(
+            roomcast_result::ErrInvalidArgument,
+            "event must be non-empty and window_ms > 0",
+        ),
+        Err(code) => code,
+    })
+}
+
+/// Adds an allowed `Origin`; with none added, every origin is allowed.
+#[no_mangle]
+pub extern "C" fn roomcast_config_add_cors_origin(
+    config: *mut roomcast_config,
+    origin: *const u8,
+    origin_len: usize,
+) -> roomcast_result {
+    with_config(config, |c| match borrow_str(origin, origin_len, "origin") {
+        Ok(o) => {
+            c.engine
+                .allowed_origins
+                .get_or_insert_with(Vec::new)
+                .push(o.to_owned());
+            roomcast_result::Ok
+        }
+        Err(code) => code,
+    })
+}

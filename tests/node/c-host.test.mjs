@@ -1,0 +1,83 @@
+// The C ABI from a real C program (examples/c-host, compiled here against libroomcast.a) driven
+// by the official socket.io-client: delivery, a bad token refused, a failing store, acks,
+// clean shutdown; the same run under valgrind with no errors or leaks; the header as C++17.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+import { waitFor } from './helpers.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const hostBin = path.join(root, 'examples/c-host/c-host');
+
+before(() => {
+  const make = spawnSync('make', ['-C', path.join(root, 'examples/c-host')], { encoding: 'utf8' });
+  assert.equal(make.status, 0, make.stdout + make.stderr);
+});
+
+function startHost(prefix = []) {
+  const [cmd, ...args] = [...prefix, hostBin, '0'];
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+  const port = new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      const m = stdout.match(/listening on (\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    exited.then((code) => reject(new Error(`c-host exited early (${code}): ${stderr}`)));
+  });
+  return { proc, port, exited, output: () => ({ stdout, stderr }) };
+}
+
+async function scenario(host) {
+  const url = `http://127.0.0.1:${await host.port}`;
+  const alice = io(url, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false });
+  const welcome = await waitFor(alice, 'connected', 20_000);
+  assert.equal(welcome.userId, 'alice');
+  const sub = await alice.timeout(20_000).emitWithAck('subscribe:watchlist', { symbols: ['aapl'] });
+  assert.deepEqual(sub.symbols, ['AAPL']);
+  const quote = await waitFor(alice, 'quote:update', 20_000);
+  assert.equal(quote.symbol, 'AAPL');
+  assert.ok(quote.quote.price > 180 && quote.quote.price < 190);
+  assert.equal(await alice.timeout(20_000).emitWithAck('echo', 'from-client', 2), 'from-client');
+
+  const bad = io(url, { auth: { sessionID: 'tok-bob', userId: 'alice' }, transports: ['polling'], reconnection: false });
+  assert.equal((await waitFor(bad, 'connect_error', 20_000)).message, 'UNAUTHORIZED: Invalid session or user mismatch');
+  const down = io(url, { auth: { sessionID: 'tok-down', userId: 'alice' }, transports: ['websocket'], reconnection: false });
+  assert.equal((await waitFor(down, 'connect_error', 20_000)).message, 'AUTHENTICATION_FAILED');
+
+  const notice = waitFor(alice, 'server:shutdown', 20_000);
+  const gone = waitFor(alice, 'disconnect', 20_000);
+  host.proc.kill('SIGTERM');
+  assert.equal((await notice).message, 'Server is shutting down for maintenance');
+  assert.equal((await gone)[0], 'io server disconnect');
+  assert.equal(await host.exited, 0);
+  assert.match(host.output().stdout, /stopped \(userdata freed: 1\)/);
+  assert.match(host.output().stderr, /size query ok/);
+  for (const s of [alice, bad, down]) s.close();
+}
+
+test('a C host starts the engine, validates tokens on its own thread, publishes quotes, stops cleanly', async () => {
+  await scenario(startHost());
+});
+
+test('the same run under valgrind: no memory errors, nothing definitely lost', { timeout: 120_000 }, async () => {
+  const host = startHost(['valgrind', '--leak-check=full', '--errors-for-leak-kinds=definite', '--error-exitcode=3']);
+  await scenario(host);
+  const { stderr } = host.output();
+  assert.match(stderr, /ERROR SUMMARY: 0 errors/);
+  assert.match(stderr, /definitely lost: 0 bytes/);
+});
+
+test('the header compiles as C++17 and the committed header is current', () => {
+  const cxx = spawnSync('c++', ['-std=c++17', '-Wall', '-Werror', '-fsyntax-only', '-x', 'c++', path.join(root, 'include/roomcast.h')], { encoding: 'utf8' });
+  assert.equal(cxx.status, 0, cxx.stderr);
+  const c = spawnSync('cc', ['-std=c11', '-Wall', '-Werror', '-fsyntax-only', '-x', 'c', path.join(root, 'include/roomcast.h')], { encoding: 'utf8' });
+  assert.equal(c.status, 0, c.stderr);
+});
