@@ -5,7 +5,11 @@
 #![allow(non_camel_case_types)]
 // These functions are called from C, where `unsafe` means nothing: each one checks its pointers
 // for NULL and documents what it expects of the rest in the generated header.
-#![allow(clippy::not_unsafe_ptr_arg_deref, clippy::missing_safety_doc, clippy::too_many_arguments)]
+#![allow(
+    clippy::not_unsafe_ptr_arg_deref,
+    clippy::missing_safety_doc,
+    clippy::too_many_arguments
+)]
 
 mod callbacks;
 mod config;
