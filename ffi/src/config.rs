@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use roomcast::limits::RateLimit;
-use roomcast::RealtimeConfig;
+use engine::limits::RateLimit;
+use engine::RealtimeConfig;
 
 use crate::error::{fail, guard, roomcast_result};
 use crate::strings::borrow_str;

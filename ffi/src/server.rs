@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use parking_lot::Mutex;
-use roomcast::{
+use engine::{
     AckSender, Args, AuthDecision, AuthRequest, Identity, RealtimeServer, SocketRef,
     ValidatorResult,
 };
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use crate::callbacks::{roomcast_free_fn, UserData};
