@@ -17,6 +17,9 @@ mod error;
 mod server;
 mod strings;
 
+#[cfg(test)]
+mod abi_tests;
+
 pub use callbacks::roomcast_free_fn;
 pub use config::*;
 pub use error::*;

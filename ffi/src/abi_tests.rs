@@ -1,6 +1,6 @@
 //! Misuse of the C API gets error codes and messages, never a crash.
 
-use roomcast::*;
+use crate::*;
 
 fn last_error() -> String {
     let mut buf = [0u8; 256];
