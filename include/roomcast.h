@@ -229,6 +229,14 @@ roomcast_result roomcast_config_add_cors_origin(roomcast_config *config,
                                                 size_t origin_len);
 
 /**
+ * Clusters the server through Redis (`redis://host:port`): broadcasts reach every node, in the
+ * format of the Node `@socket.io/redis-adapter`.
+ */
+roomcast_result roomcast_config_set_redis_url(roomcast_config *config,
+                                              const uint8_t *url,
+                                              size_t url_len);
+
+/**
  * Copies the calling thread's last error message into `buf` (NUL-terminated, truncated to
  * `cap`); returns the full message length (without NUL). Thread-safe; `buf` may be NULL when
  * `cap` is 0 to query the length.

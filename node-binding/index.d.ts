@@ -36,6 +36,10 @@ export interface WebSocketServerOptions {
   rateLimits?: Record<string, RateLimitSpec>;
   /** Default grace of `shutdown()` in ms (default 1000). */
   shutdownGrace?: number;
+  /** Redis URL: broadcasts reach every node (roomcast or Node Socket.IO with the redis adapter). */
+  redisUrl?: string;
+  /** Redis channel prefix, the Node adapter's `key` (default `socket.io`). */
+  redisPrefix?: string;
 }
 
 export interface Identity {

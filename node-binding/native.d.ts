@@ -114,4 +114,8 @@ export interface ServerOptions {
   /** Event name → limit; replaces the default table when given. */
   rateLimits?: Record<string, RateLimitOption>
   shutdownGrace?: number
+  /** Redis URL: clusters the server with other roomcast or Node Socket.IO nodes. */
+  redisUrl?: string
+  /** Redis channel prefix (the Node adapter's `key`), default `socket.io`. */
+  redisPrefix?: string
 }

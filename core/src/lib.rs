@@ -6,6 +6,7 @@
 //! beside them `rooms` (room index, broadcast), `auth` (connect hand-off) and `stats`. `Server`
 //! ties them together.
 
+pub mod adapters;
 pub mod auth;
 pub mod config;
 pub mod engineio;

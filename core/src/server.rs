@@ -85,6 +85,11 @@ impl Server {
             .clone()
     }
 
+    /// The namespace `name` if it exists (never creates one).
+    pub fn namespace(&self, name: &str) -> Option<Namespace> {
+        self.inner.sio.namespaces.read().get(name).cloned()
+    }
+
     /// The main namespace `/`.
     pub fn io(&self) -> Namespace {
         self.of("/")
@@ -217,6 +222,10 @@ impl Server {
             .lock()
             .as_ref()
             .and_then(|r| r.local_addr)
+    }
+
+    pub(crate) fn stats_arc(&self) -> Arc<Stats> {
+        self.inner.stats.clone()
     }
 
     pub(crate) fn stats_ref(&self) -> &Stats {

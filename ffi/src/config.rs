@@ -193,3 +193,24 @@ pub extern "C" fn roomcast_config_add_cors_origin(
         Err(code) => code,
     })
 }
+
+/// Clusters the server through Redis (`redis://host:port`): broadcasts reach every node, in the
+/// format of the Node `@socket.io/redis-adapter`.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_redis_url(
+    config: *mut roomcast_config,
+    url: *const u8,
+    url_len: usize,
+) -> roomcast_result {
+    with_config(config, |c| match borrow_str(url, url_len, "url") {
+        Ok(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
+            c.redis_url = Some(u.to_owned());
+            roomcast_result::Ok
+        }
+        Ok(_) => fail(
+            roomcast_result::ErrInvalidArgument,
+            "url must start with redis://",
+        ),
+        Err(code) => code,
+    })
+}

@@ -34,6 +34,10 @@ pub struct ServerOptions {
     /// Event name → limit; replaces the default table when given.
     pub rate_limits: Option<HashMap<String, RateLimitOption>>,
     pub shutdown_grace: Option<u32>,
+    /// Redis URL: clusters the server with other roomcast or Node Socket.IO nodes.
+    pub redis_url: Option<String>,
+    /// Redis channel prefix (the Node adapter's `key`), default `socket.io`.
+    pub redis_prefix: Option<String>,
 }
 
 fn ms(value: u32) -> Duration {
@@ -89,6 +93,10 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
                 )
             })
             .collect();
+    }
+    config.redis_url = options.redis_url;
+    if let Some(prefix) = options.redis_prefix {
+        config.redis_prefix = prefix;
     }
     if let Some(v) = options.shutdown_grace {
         config.shutdown_grace = ms(v);

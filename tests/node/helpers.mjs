@@ -131,9 +131,9 @@ export function collect(socket, event) {
 }
 
 // Starts a real redis-server on a free port (no persistence); `stop()` kills it.
-export async function startRedis() {
+export async function startRedis(fixedPort) {
   const net = await import('node:net');
-  const port = await new Promise((resolve) => {
+  const port = fixedPort || await new Promise((resolve) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {
       const p = srv.address().port;

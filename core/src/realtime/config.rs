@@ -23,6 +23,10 @@ pub struct RealtimeConfig {
     pub reconnect_window: Duration,
     /// Time between `server:shutdown` and closing every connection.
     pub shutdown_grace: Duration,
+    /// Redis URL (`redis://host:port`): broadcasts then reach every node of the cluster.
+    pub redis_url: Option<String>,
+    /// Channel prefix, as the Node adapter's `key` option (default `socket.io`).
+    pub redis_prefix: String,
     /// After the close, how long shutdown waits at most for queued packets to be written
     /// (a polling client that stopped polling cannot collect them).
     pub shutdown_drain: Duration,
@@ -45,6 +49,8 @@ impl Default for RealtimeConfig {
             reconnect_window: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(1),
             shutdown_drain: Duration::from_secs(2),
+            redis_url: None,
+            redis_prefix: "socket.io".to_owned(),
         }
     }
 }

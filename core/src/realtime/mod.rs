@@ -24,6 +24,7 @@ use subscriptions::is_subscription_room;
 use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
+use crate::adapters::redis::{RedisAdapter, RemoteBroadcast, RemoteDelivery};
 use crate::limits::{LocalSubscriptionCounter, RateLimiter, SubscriptionCounter};
 use crate::server::Server;
 use crate::socketio::namespace::Namespace;
@@ -55,6 +56,7 @@ pub(crate) struct RealtimeShared {
     violations: DashMap<Arc<str>, u32>,
     hooks: RwLock<Hooks>,
     initialized: AtomicBool,
+    redis: parking_lot::Mutex<Option<Arc<RedisAdapter>>>,
 }
 
 impl RealtimeShared {
@@ -169,6 +171,7 @@ impl RealtimeServer {
             violations: DashMap::new(),
             hooks: RwLock::new(Hooks::default()),
             initialized: AtomicBool::new(false),
+            redis: parking_lot::Mutex::new(None),
         });
         let this = Self { shared };
         this.wire();
@@ -255,21 +258,54 @@ impl RealtimeServer {
     }
 
     pub async fn start(&self) -> std::io::Result<SocketAddr> {
-        let addr = self.shared.server.start().await?;
-        self.shared.initialized.store(true, Ordering::Release);
-        Ok(addr)
+        self.start_on(self.shared.config.engine.bind).await
     }
 
     /// Starts on `addr` instead of the configured bind address.
     pub async fn start_on(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        self.start_adapter()?;
         let addr = self.shared.server.start_at(addr).await?;
         self.shared.initialized.store(true, Ordering::Release);
         Ok(addr)
     }
 
+    /// With a Redis URL configured, clusters the `/` namespace through the Redis adapter.
+    fn start_adapter(&self) -> std::io::Result<()> {
+        let Some(url) = self.shared.config.redis_url.clone() else {
+            return Ok(());
+        };
+        if self.shared.redis.lock().is_some() {
+            return Ok(());
+        }
+        let server = self.shared.server.clone();
+        let deliver: RemoteDelivery = Arc::new(move |remote: RemoteBroadcast| {
+            if let Some(ns) = server.namespace(&remote.namespace) {
+                ns.deliver_remote(&remote.target, &remote.event, &remote.args);
+            }
+        });
+        let stats = self.shared.server.stats_arc();
+        let adapter = RedisAdapter::start(&url, &self.shared.config.redis_prefix, deliver, stats)
+            .map_err(std::io::Error::other)?;
+        self.shared.io.set_adapter(Some(adapter.clone()));
+        *self.shared.redis.lock() = Some(adapter);
+        Ok(())
+    }
+
+    /// Whether the Redis adapter is connected (false when not configured).
+    pub fn redis_connected(&self) -> bool {
+        self.shared
+            .redis
+            .lock()
+            .as_ref()
+            .is_some_and(|a| crate::adapters::Adapter::is_connected(a.as_ref()))
+    }
+
     /// Starts without a listener: the host passes requests in (see `Server::handle_http` and
     /// `Server::adopt_websocket`, reachable through `engine()`).
     pub fn start_detached(&self) {
+        if let Err(error) = self.start_adapter() {
+            tracing::error!(%error, "redis adapter not started");
+        }
         self.shared.server.start_detached();
         self.shared.initialized.store(true, Ordering::Release);
     }
@@ -338,13 +374,21 @@ impl RealtimeServer {
             "timestamp": iso_now(),
         });
         if let Ok(args) = Args::serialize(&notice) {
-            self.emit_to_all("server:shutdown", &args);
+            // This node's clients only: the other nodes of a cluster keep running.
+            let everyone = crate::rooms::broadcast::BroadcastTarget::default();
+            self.shared
+                .io
+                .deliver_remote(&everyone, "server:shutdown", &args);
         }
         self.shared.initialized.store(false, Ordering::Release);
         self.shared
             .server
             .shutdown(grace, self.shared.config.shutdown_drain)
             .await;
+        if let Some(adapter) = self.shared.redis.lock().take() {
+            self.shared.io.set_adapter(None);
+            adapter.close();
+        }
     }
 
     pub(crate) fn is_initialized(&self) -> bool {

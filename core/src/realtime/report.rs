@@ -43,7 +43,7 @@ impl RealtimeStats {
             initialized: server.is_initialized(),
             total_connections,
             unique_users,
-            redis_adapter: false,
+            redis_adapter: server.redis_connected(),
             uptime: server.engine().uptime().as_secs(),
             reconnections_per_minute: engine.reconnections_per_minute,
             event_latency: LatencySummary {

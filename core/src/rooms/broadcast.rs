@@ -14,7 +14,7 @@ pub trait Recipient {
 
 /// Where a broadcast goes: every member of the namespace when `rooms` is empty, otherwise the
 /// members of any listed room, minus the members of any `except` room.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BroadcastTarget {
     pub rooms: Vec<Arc<str>>,
     pub except: Vec<Arc<str>>,

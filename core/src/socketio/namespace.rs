@@ -7,6 +7,7 @@ use parking_lot::RwLock;
 
 use super::packet::{encode_event, Args};
 use super::socket::{ClientEvent, SocketRef};
+use crate::adapters::Adapter;
 use crate::auth::Middleware;
 use crate::rooms::broadcast::{deliver, BroadcastTarget, Recipient};
 use crate::rooms::room_index::RoomIndex;
@@ -31,6 +32,8 @@ pub(crate) struct NamespaceShared {
     /// Handlers are read on every event; they are swapped whole so a read is one lock + one clone.
     handlers: RwLock<Arc<Handlers>>,
     pub(crate) stats: Arc<Stats>,
+    /// Carries this namespace's broadcasts to other nodes, when clustered.
+    adapter: RwLock<Option<Arc<dyn Adapter>>>,
 }
 
 impl NamespaceShared {
@@ -52,7 +55,25 @@ impl NamespaceShared {
         }
     }
 
+    fn publish(&self, target: &BroadcastTarget, event: &str, args: &Args) {
+        let adapter = self.adapter.read().clone();
+        if let Some(adapter) = adapter {
+            adapter.publish(&self.name, target, event, args);
+        }
+    }
+
     fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
+        self.publish(target, event, args);
+        self.broadcast_local(target, event, args)
+    }
+
+    /// Delivers to this node's members only (what came from another node).
+    pub(crate) fn broadcast_local(
+        &self,
+        target: &BroadcastTarget,
+        event: &str,
+        args: &Args,
+    ) -> usize {
         let frames = encode_event(&self.name, event, None, args);
         deliver(
             &self.rooms,
@@ -82,6 +103,7 @@ impl Namespace {
                 rooms: RoomIndex::default(),
                 handlers: RwLock::new(Arc::default()),
                 stats,
+                adapter: RwLock::new(None),
             }),
         }
     }
@@ -95,6 +117,16 @@ impl Namespace {
         let mut handlers = (**guard).clone();
         f(&mut handlers);
         *guard = Arc::new(handlers);
+    }
+
+    /// Clusters this namespace: broadcasts are also published through `adapter`.
+    pub fn set_adapter(&self, adapter: Option<Arc<dyn Adapter>>) {
+        *self.shared.adapter.write() = adapter;
+    }
+
+    /// Delivers a broadcast that came from another node to this node's members.
+    pub fn deliver_remote(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
+        self.shared.broadcast_local(target, event, args)
     }
 
     /// Sets the connect middleware; it runs for every connect to this namespace.
@@ -137,6 +169,13 @@ impl Namespace {
     /// Emits to the members of one room: the hot path of host broadcasts, with no target to
     /// build and nothing encoded when the room is empty.
     pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {
+        if self.shared.adapter.read().is_some() {
+            let target = BroadcastTarget {
+                rooms: vec![Arc::from(room)],
+                ..BroadcastTarget::default()
+            };
+            return self.shared.broadcast(&target, event, args);
+        }
         if self.shared.rooms.member_count(room) == 0 {
             return 0;
         }

@@ -44,7 +44,7 @@ fn config_from_args() -> RealtimeConfig {
     if args.iter().any(|a| a == "--help") {
         println!(
             "realtime-host [--port N] [--ping-interval MS] [--ping-timeout MS] [--auth-timeout MS]\n  \
-             [--rate-limit N-per-minute] [--max-subscriptions N] [--max-violations N]\n\
+             [--rate-limit N-per-minute] [--max-subscriptions N] [--max-violations N] [--redis URL]\n\
              Reads JSON commands on stdin, writes JSON events on stdout."
         );
         std::process::exit(0);
@@ -60,6 +60,10 @@ fn config_from_args() -> RealtimeConfig {
     }
     config.max_subscriptions = flag(&args, "--max-subscriptions", 50) as u32;
     config.max_rate_violations = flag(&args, "--max-violations", 20) as u32;
+    config.redis_url = args
+        .windows(2)
+        .find(|w| w[0] == "--redis")
+        .map(|w| w[1].clone());
     config
 }
 

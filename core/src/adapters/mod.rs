@@ -1,0 +1,14 @@
+//! Adapters carry broadcasts between nodes. A namespace with an adapter publishes every
+//! broadcast it delivers locally; what arrives from other nodes is delivered locally only.
+
+pub mod redis;
+
+use crate::rooms::broadcast::BroadcastTarget;
+use crate::socketio::packet::Args;
+
+pub trait Adapter: Send + Sync + 'static {
+    /// Sends a broadcast already delivered locally to the other nodes. Never blocks.
+    fn publish(&self, namespace: &str, target: &BroadcastTarget, event: &str, args: &Args);
+    /// Whether the adapter is currently connected to its backend.
+    fn is_connected(&self) -> bool;
+}

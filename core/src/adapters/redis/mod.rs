@@ -1,0 +1,194 @@
+//! `RedisAdapter`: cross-node broadcasts over Redis pub/sub in the format of the Node
+//! `@socket.io/redis-adapter`, so `@socket.io/redis-emitter` and Node Socket.IO servers using
+//! that adapter share a cluster with roomcast nodes.
+//!
+//! Publishing never waits on Redis: broadcasts go into a bounded channel drained by one task
+//! that sends them as pipelines on a dedicated, self-reconnecting connection. Receiving runs on a
+//! pattern subscription that is re-established with backoff whenever Redis goes away; meanwhile
+//! local delivery goes on and `is_connected` reports the truth.
+//!
+//! The adapter does not subscribe to the request channel (fetchSockets, serverSideEmit, …):
+//! Node nodes count request subscribers to know how many answers to wait for, so staying off
+//! that channel keeps their requests from waiting on a node that would not answer.
+
+pub mod wire;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::Adapter;
+use crate::rooms::broadcast::BroadcastTarget;
+use crate::socketio::packet::Args;
+use crate::stats::Stats;
+pub use wire::RemoteBroadcast;
+
+/// Where the adapter hands broadcasts that came from other nodes.
+pub type RemoteDelivery = Arc<dyn Fn(RemoteBroadcast) + Send + Sync>;
+
+const PUBLISH_QUEUE: usize = 65_536;
+const PIPELINE_MAX: usize = 512;
+
+pub struct RedisAdapter {
+    uid: String,
+    prefix: String,
+    outbox: mpsc::Sender<(String, Vec<u8>)>,
+    connected: Arc<AtomicBool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    stats: Arc<Stats>,
+}
+
+impl RedisAdapter {
+    /// Connects (in the background: a Redis that is down now is retried with backoff) and
+    /// starts publishing and receiving. Must run inside a tokio runtime.
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        deliver: RemoteDelivery,
+        stats: Arc<Stats>,
+    ) -> Result<Arc<Self>, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
+        let uid = crate::ids::new_wire_id()[..6].to_owned();
+        let (outbox, inbox) = mpsc::channel(PUBLISH_QUEUE);
+        let connected = Arc::new(AtomicBool::new(false));
+        let adapter = Arc::new(Self {
+            uid: uid.clone(),
+            prefix: prefix.to_owned(),
+            outbox,
+            connected: connected.clone(),
+            tasks: Mutex::new(Vec::new()),
+            stats: stats.clone(),
+        });
+        let publisher = tokio::spawn(publish_loop(client.clone(), inbox, stats));
+        let subscriber = tokio::spawn(subscribe_loop(
+            client,
+            format!("{prefix}#*"),
+            uid,
+            deliver,
+            connected,
+        ));
+        adapter.tasks.lock().extend([publisher, subscriber]);
+        Ok(adapter)
+    }
+
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// Stops both tasks (shutdown).
+    pub fn close(&self) {
+        for task in self.tasks.lock().drain(..) {
+            task.abort();
+        }
+        self.connected.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for RedisAdapter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn publish(&self, namespace: &str, target: &BroadcastTarget, event: &str, args: &Args) {
+        let channel = wire::channel(&self.prefix, namespace, target);
+        match wire::encode(&self.uid, namespace, target, event, args) {
+            Ok(bytes) => {
+                if self.outbox.try_send((channel, bytes)).is_err() {
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("redis publish queue full: broadcast not sent to other nodes");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot encode broadcast for redis"),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+}
+
+async fn publish_loop(
+    client: redis::Client,
+    mut inbox: mpsc::Receiver<(String, Vec<u8>)>,
+    stats: Arc<Stats>,
+) {
+    let mut connection: Option<redis::aio::ConnectionManager> = None;
+    let mut batch = Vec::with_capacity(PIPELINE_MAX);
+    while inbox.recv_many(&mut batch, PIPELINE_MAX).await > 0 {
+        if connection.is_none() {
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_secs(2)))
+                .set_max_delay(Duration::from_secs(5));
+            match redis::aio::ConnectionManager::new_with_config(client.clone(), config).await {
+                Ok(c) => connection = Some(c),
+                Err(error) => tracing::warn!(%error, "redis publisher cannot connect"),
+            }
+        }
+        let sent = match connection.as_mut() {
+            Some(conn) => {
+                let mut pipe = redis::pipe();
+                for (channel, payload) in &batch {
+                    pipe.publish(channel, payload.as_slice()).ignore();
+                }
+                match pipe.query_async::<()>(conn).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::warn!(%error, "redis publish failed");
+                        false
+                    }
+                }
+            }
+            None => false,
+        };
+        if !sent {
+            stats
+                .dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        batch.clear();
+    }
+}
+
+async fn subscribe_loop(
+    client: redis::Client,
+    pattern: String,
+    uid: String,
+    deliver: RemoteDelivery,
+    connected: Arc<AtomicBool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.psubscribe(&pattern).await {
+                Ok(()) => {
+                    connected.store(true, Ordering::Release);
+                    backoff = Duration::from_millis(100);
+                    tracing::info!(%pattern, "redis adapter subscribed");
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        match wire::decode(message.get_payload_bytes()) {
+                            Ok(remote) if remote.uid != uid => deliver(remote),
+                            Ok(_) => {} // our own broadcast, already delivered locally
+                            Err(error) => {
+                                tracing::debug!(%error, "undecodable redis message ignored")
+                            }
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "redis psubscribe failed"),
+            },
+            Err(error) => tracing::warn!(%error, "redis subscriber cannot connect"),
+        }
+        connected.store(false, Ordering::Release);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,276 @@
+//! The message format of the Node `@socket.io/redis-adapter` (classic pub/sub) and
+//! `@socket.io/redis-emitter`: msgpack of `[uid, packet, opts]` where `packet` is
+//! `{type: 2, data: [event, ...args], nsp}` and `opts` is `{rooms: [...], except: [...], flags}`,
+//! published on `<prefix>#<nsp>#` or, for a single room, `<prefix>#<nsp>#<room>#`.
+//!
+//! Socket.IO arguments are JSON with binary leaves; here JSON text with `_placeholder` markers
+//! plus attachments (`Args`) converts to and from msgpack values with `bin` leaves.
+
+use bytes::Bytes;
+use rmpv::Value;
+use serde_json::Value as Json;
+
+use crate::rooms::broadcast::BroadcastTarget;
+use crate::socketio::packet::Args;
+
+/// A broadcast decoded from another node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteBroadcast {
+    pub uid: String,
+    pub namespace: String,
+    pub target: BroadcastTarget,
+    pub event: String,
+    pub args: Args,
+}
+
+/// The channel a broadcast is published on.
+pub fn channel(prefix: &str, namespace: &str, target: &BroadcastTarget) -> String {
+    match target.rooms.as_slice() {
+        [room] => format!("{prefix}#{namespace}#{room}#"),
+        _ => format!("{prefix}#{namespace}#"),
+    }
+}
+
+pub fn encode(
+    uid: &str,
+    namespace: &str,
+    target: &BroadcastTarget,
+    event: &str,
+    args: &Args,
+) -> Result<Vec<u8>, String> {
+    let json: Json = serde_json::from_str(&args.to_json_array()).map_err(|e| e.to_string())?;
+    let mut data = vec![Value::from(event)];
+    if let Json::Array(items) = json {
+        for item in items {
+            data.push(json_to_msgpack(item, args.attachments()));
+        }
+    }
+    let packet = Value::Map(vec![
+        (Value::from("type"), Value::from(2)),
+        (Value::from("data"), Value::Array(data)),
+        (Value::from("nsp"), Value::from(namespace)),
+    ]);
+    let strings = |list: &[std::sync::Arc<str>]| {
+        Value::Array(list.iter().map(|r| Value::from(r.as_ref())).collect())
+    };
+    let mut flags = Vec::new();
+    if target.volatile {
+        flags.push((Value::from("volatile"), Value::from(true)));
+    }
+    let opts = Value::Map(vec![
+        (Value::from("rooms"), strings(&target.rooms)),
+        (Value::from("except"), strings(&target.except)),
+        (Value::from("flags"), Value::Map(flags)),
+    ]);
+    let message = Value::Array(vec![Value::from(uid), packet, opts]);
+    let mut out = Vec::with_capacity(64);
+    rmpv::encode::write_value(&mut out, &message).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+pub fn decode(bytes: &[u8]) -> Result<RemoteBroadcast, String> {
+    let mut reader = bytes;
+    let message =
+        rmpv::decode::read_value_with_max_depth(&mut reader, 64).map_err(|e| e.to_string())?;
+    let Value::Array(mut parts) = message else {
+        return Err("message is not an array".into());
+    };
+    if parts.len() < 2 {
+        return Err("message too short".into());
+    }
+    let opts = if parts.len() > 2 {
+        parts.remove(2)
+    } else {
+        Value::Nil
+    };
+    let packet = parts.remove(1);
+    let uid = parts.remove(0).as_str().unwrap_or_default().to_owned();
+    let namespace = field(&packet, "nsp")
+        .and_then(Value::as_str)
+        .unwrap_or("/")
+        .to_owned();
+    match field(&packet, "type").and_then(Value::as_u64) {
+        Some(2) | Some(5) => {}
+        other => return Err(format!("unsupported packet type {other:?}")),
+    }
+    let Some(Value::Array(data)) = field(&packet, "data") else {
+        return Err("packet data is not an array".into());
+    };
+    let Some(event) = data.first().and_then(Value::as_str) else {
+        return Err("packet has no event name".into());
+    };
+    let mut attachments = Vec::new();
+    let mut json_args = String::from("[");
+    for (i, arg) in data[1..].iter().enumerate() {
+        if i > 0 {
+            json_args.push(',');
+        }
+        json_args.push_str(&msgpack_to_json(arg, &mut attachments).to_string());
+    }
+    json_args.push(']');
+    let args = Args::with_attachments(&json_args, attachments).map_err(|e| e.to_string())?;
+    let strings = |key: &str| -> Vec<std::sync::Arc<str>> {
+        match field(&opts, key) {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => s.as_str().map(std::sync::Arc::from),
+                    Value::Integer(n) => Some(std::sync::Arc::from(n.to_string().as_str())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let volatile = field(&opts, "flags")
+        .and_then(|f| field(f, "volatile"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(RemoteBroadcast {
+        uid,
+        namespace,
+        target: BroadcastTarget {
+            rooms: strings("rooms"),
+            except: strings("except"),
+            volatile,
+        },
+        event: event.to_owned(),
+        args,
+    })
+}
+
+fn field<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
+    match map {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// JSON → msgpack, turning `{"_placeholder":true,"num":i}` back into the i-th attachment.
+fn json_to_msgpack(value: Json, attachments: &[Bytes]) -> Value {
+    match value {
+        Json::Null => Value::Nil,
+        Json::Bool(b) => Value::Boolean(b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (_, Some(u)) => Value::from(u),
+            _ => Value::from(n.as_f64().unwrap_or(0.0)),
+        },
+        Json::String(s) => Value::from(s),
+        Json::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| json_to_msgpack(v, attachments))
+                .collect(),
+        ),
+        Json::Object(map) => {
+            if map.get("_placeholder") == Some(&Json::Bool(true)) {
+                if let Some(bytes) = map
+                    .get("num")
+                    .and_then(Json::as_u64)
+                    .and_then(|n| attachments.get(n as usize))
+                {
+                    return Value::Binary(bytes.to_vec());
+                }
+            }
+            Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (Value::from(k), json_to_msgpack(v, attachments)))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// msgpack → JSON, turning `bin` leaves into placeholders and collecting the bytes.
+fn msgpack_to_json(value: &Value, attachments: &mut Vec<Bytes>) -> Json {
+    match value {
+        Value::Nil | Value::Ext(..) => Json::Null,
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Integer(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Json::from(i),
+            (_, Some(u)) => Json::from(u),
+            _ => Json::Null,
+        },
+        Value::F32(f) => {
+            serde_json::Number::from_f64(f64::from(*f)).map_or(Json::Null, Json::Number)
+        }
+        Value::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.as_str().unwrap_or_default().to_owned()),
+        Value::Binary(bytes) => {
+            attachments.push(Bytes::copy_from_slice(bytes));
+            serde_json::json!({ "_placeholder": true, "num": attachments.len() - 1 })
+        }
+        Value::Array(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| msgpack_to_json(v, attachments))
+                .collect(),
+        ),
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::String(s) => s.as_str().unwrap_or_default().to_owned(),
+                        other => other.to_string(),
+                    };
+                    (key, msgpack_to_json(v, attachments))
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn round_trips_rooms_flags_and_binary() {
+        let target = BroadcastTarget {
+            rooms: vec![Arc::from("watchlist:AAPL")],
+            except: vec![Arc::from("muted")],
+            volatile: true,
+        };
+        let args = Args::with_attachments(
+            r#"[{"price":185.5,"n":-3,"chart":{"_placeholder":true,"num":0}},"x"]"#,
+            vec![Bytes::from_static(&[1, 2, 3])],
+        )
+        .unwrap();
+        let bytes = encode("abc123", "/", &target, "quote:update", &args).unwrap();
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back.uid, "abc123");
+        assert_eq!(back.namespace, "/");
+        assert_eq!(back.event, "quote:update");
+        assert_eq!(back.target.rooms, target.rooms);
+        assert_eq!(back.target.except, target.except);
+        assert!(back.target.volatile);
+        assert_eq!(back.args, args);
+        assert_eq!(
+            channel("socket.io", "/", &target),
+            "socket.io#/#watchlist:AAPL#"
+        );
+        assert_eq!(
+            channel("socket.io", "/", &BroadcastTarget::default()),
+            "socket.io#/#"
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            &b""[..],
+            b"\x91",
+            b"\x93\xa1a\xc0\xc0",
+            b"\xff\xff",
+            b"\x92\xa1a\x81\xa4type\x03",
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?}");
+        }
+    }
+}
