@@ -152,3 +152,16 @@ test('Redis down: local delivery goes on, the adapter reports it, and cross-node
   }, 10_000);
   assert.ok(remote.length >= 1);
 });
+
+test('disconnectUser on one node disconnects that user on every node', async () => {
+  const [n1, n2] = [await node(), await node()];
+  const a1 = client(n1, 'sa', 'ua');
+  const a2 = client(n2, 'sa', 'ua');
+  const b2 = client(n2, 'sb', 'ub');
+  await Promise.all([a1, a2, b2].map((s) => waitFor(s, 'connected')));
+  const gone = [a1, a2].map((s) => waitFor(s, 'disconnect'));
+  assert.equal(await n1.send('disconnectUser', { userId: 'ua' }), 1, 'local count');
+  for (const g of gone) assert.equal((await g)[0], 'io server disconnect');
+  await sleep(100);
+  assert.equal(b2.connected, true);
+});

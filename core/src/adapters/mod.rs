@@ -9,6 +9,8 @@ use crate::socketio::packet::Args;
 pub trait Adapter: Send + Sync + 'static {
     /// Sends a broadcast already delivered locally to the other nodes. Never blocks.
     fn publish(&self, namespace: &str, target: &BroadcastTarget, event: &str, args: &Args);
+    /// Asks the other nodes to disconnect the members of `rooms`.
+    fn publish_disconnect(&self, namespace: &str, rooms: &[std::sync::Arc<str>], close: bool);
     /// Whether the adapter is currently connected to its backend.
     fn is_connected(&self) -> bool;
 }

@@ -24,7 +24,7 @@ use subscriptions::is_subscription_room;
 use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
-use crate::adapters::redis::{RedisAdapter, RemoteBroadcast, RemoteDelivery};
+use crate::adapters::redis::{RedisAdapter, Remote, RemoteDelivery};
 use crate::limits::{LocalSubscriptionCounter, RateLimiter, SubscriptionCounter};
 use crate::server::Server;
 use crate::socketio::namespace::Namespace;
@@ -278,9 +278,16 @@ impl RealtimeServer {
             return Ok(());
         }
         let server = self.shared.server.clone();
-        let deliver: RemoteDelivery = Arc::new(move |remote: RemoteBroadcast| {
-            if let Some(ns) = server.namespace(&remote.namespace) {
-                ns.deliver_remote(&remote.target, &remote.event, &remote.args);
+        let deliver: RemoteDelivery = Arc::new(move |remote: Remote| match remote {
+            Remote::Broadcast(b) => {
+                if let Some(ns) = server.namespace(&b.namespace) {
+                    ns.deliver_remote(&b.target, &b.event, &b.args);
+                }
+            }
+            Remote::Disconnect { namespace, request } => {
+                if let Some(ns) = server.namespace(&namespace) {
+                    ns.disconnect_local(&request.rooms, &request.except, request.close);
+                }
             }
         });
         let stats = self.shared.server.stats_arc();
@@ -331,19 +338,12 @@ impl RealtimeServer {
         self.io().emit(event, args)
     }
 
-    /// Disconnects every connection of `user_id` (they see `io server disconnect`).
+    /// Disconnects every connection of `user_id` on every node (they see
+    /// `io server disconnect`); returns how many were on this node.
     pub fn disconnect_user(&self, user_id: &str, reason: &str) -> usize {
-        let ids = self.shared.connections.sockets_of(user_id);
-        let ns = self.io();
-        let mut count = 0;
-        for id in ids {
-            if let Some(socket) = ns.socket(&id) {
-                tracing::info!(sid = %id, user = user_id, reason, "disconnecting user");
-                socket.disconnect(true);
-                count += 1;
-            }
-        }
-        count
+        tracing::info!(user = user_id, reason, "disconnecting user");
+        let room: Arc<str> = Arc::from(format!("user:{user_id}").as_str());
+        self.io().disconnect_rooms(&[room], true)
     }
 
     pub fn subscription_count(&self, user_id: &str) -> u32 {

@@ -124,6 +124,25 @@ impl Namespace {
         *self.shared.adapter.write() = adapter;
     }
 
+    /// Disconnects this node's members of `rooms` (minus `except`); with `close` their whole
+    /// connection. Returns how many were disconnected.
+    pub fn disconnect_local(&self, rooms: &[Arc<str>], except: &[Arc<str>], close: bool) -> usize {
+        let members = self.shared.rooms.members_of(rooms, except);
+        for socket in &members {
+            socket.disconnect(close);
+        }
+        members.len()
+    }
+
+    /// Disconnects the members of `rooms` on every node (through the adapter, when clustered).
+    pub fn disconnect_rooms(&self, rooms: &[Arc<str>], close: bool) -> usize {
+        let adapter = self.shared.adapter.read().clone();
+        if let Some(adapter) = adapter {
+            adapter.publish_disconnect(&self.shared.name, rooms, close);
+        }
+        self.disconnect_local(rooms, &[], close)
+    }
+
     /// Delivers a broadcast that came from another node to this node's members.
     pub fn deliver_remote(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
         self.shared.broadcast_local(target, event, args)

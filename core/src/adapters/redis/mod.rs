@@ -26,10 +26,21 @@ use super::Adapter;
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::packet::Args;
 use crate::stats::Stats;
-pub use wire::RemoteBroadcast;
+pub use wire::{RemoteBroadcast, RemoteDisconnect};
 
-/// Where the adapter hands broadcasts that came from other nodes.
-pub type RemoteDelivery = Arc<dyn Fn(RemoteBroadcast) + Send + Sync>;
+/// What another node asked this one to do.
+#[derive(Debug, Clone)]
+pub enum Remote {
+    Broadcast(RemoteBroadcast),
+    /// Disconnect members of rooms in the `/` namespace (or the one of the channel).
+    Disconnect {
+        namespace: String,
+        request: RemoteDisconnect,
+    },
+}
+
+/// Where the adapter hands what came from other nodes.
+pub type RemoteDelivery = Arc<dyn Fn(Remote) + Send + Sync>;
 
 const PUBLISH_QUEUE: usize = 65_536;
 const PIPELINE_MAX: usize = 512;
@@ -65,13 +76,11 @@ impl RedisAdapter {
             stats: stats.clone(),
         });
         let publisher = tokio::spawn(publish_loop(client.clone(), inbox, stats));
-        let subscriber = tokio::spawn(subscribe_loop(
-            client,
-            format!("{prefix}#*"),
-            uid,
-            deliver,
-            connected,
-        ));
+        let patterns = Patterns {
+            broadcasts: format!("{prefix}#"),
+            commands: format!("{prefix}-roomcast#"),
+        };
+        let subscriber = tokio::spawn(subscribe_loop(client, patterns, uid, deliver, connected));
         adapter.tasks.lock().extend([publisher, subscriber]);
         Ok(adapter)
     }
@@ -109,8 +118,54 @@ impl Adapter for RedisAdapter {
         }
     }
 
+    fn publish_disconnect(&self, namespace: &str, rooms: &[Arc<str>], close: bool) {
+        let request = wire::encode_disconnect(&self.uid, rooms, close);
+        // Node nodes listen on the request channel; roomcast nodes on their own command channel
+        // (subscribing to the request channel would make Node nodes wait for our answers).
+        let node_channel = format!("{}-request#{namespace}#", self.prefix);
+        let roomcast_channel = format!("{}-roomcast#{namespace}#", self.prefix);
+        for channel in [node_channel, roomcast_channel] {
+            if self
+                .outbox
+                .try_send((channel, request.clone().into_bytes()))
+                .is_err()
+            {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
+    }
+}
+
+/// Channel prefixes the subscriber listens to (each as a `prefix*` pattern).
+struct Patterns {
+    broadcasts: String,
+    commands: String,
+}
+
+fn handle_message(
+    patterns: &Patterns,
+    uid: &str,
+    channel: &str,
+    payload: &[u8],
+    deliver: &RemoteDelivery,
+) {
+    if let Some(rest) = channel.strip_prefix(&patterns.commands) {
+        let namespace = rest.trim_end_matches('#').to_owned();
+        match wire::decode_disconnect(payload) {
+            Ok(request) if request.uid != uid => deliver(Remote::Disconnect { namespace, request }),
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "undecodable redis command ignored"),
+        }
+        return;
+    }
+    match wire::decode(payload) {
+        Ok(remote) if remote.uid != uid => deliver(Remote::Broadcast(remote)),
+        Ok(_) => {} // our own broadcast, already delivered locally
+        Err(error) => tracing::debug!(%error, "undecodable redis message ignored"),
     }
 }
 
@@ -159,28 +214,33 @@ async fn publish_loop(
 
 async fn subscribe_loop(
     client: redis::Client,
-    pattern: String,
+    patterns: Patterns,
     uid: String,
     deliver: RemoteDelivery,
     connected: Arc<AtomicBool>,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let subscription = [
+        format!("{}*", patterns.broadcasts),
+        format!("{}*", patterns.commands),
+    ];
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.psubscribe(&pattern).await {
+            Ok(mut pubsub) => match pubsub.psubscribe(&subscription).await {
                 Ok(()) => {
                     connected.store(true, Ordering::Release);
                     backoff = Duration::from_millis(100);
-                    tracing::info!(%pattern, "redis adapter subscribed");
+                    tracing::info!(?subscription, "redis adapter subscribed");
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        match wire::decode(message.get_payload_bytes()) {
-                            Ok(remote) if remote.uid != uid => deliver(remote),
-                            Ok(_) => {} // our own broadcast, already delivered locally
-                            Err(error) => {
-                                tracing::debug!(%error, "undecodable redis message ignored")
-                            }
-                        }
+                        let channel = message.get_channel_name();
+                        handle_message(
+                            &patterns,
+                            &uid,
+                            channel,
+                            message.get_payload_bytes(),
+                            &deliver,
+                        );
                     }
                 }
                 Err(error) => tracing::warn!(%error, "redis psubscribe failed"),

@@ -23,6 +23,53 @@ pub struct RemoteBroadcast {
     pub args: Args,
 }
 
+/// A request to disconnect the members of some rooms: the JSON the Node adapter publishes for
+/// `io.in(room).disconnectSockets(close)` (`type` 4 = REMOTE_DISCONNECT).
+pub fn encode_disconnect(uid: &str, rooms: &[std::sync::Arc<str>], close: bool) -> String {
+    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
+    serde_json::json!({
+        "uid": uid,
+        "type": 4,
+        "opts": { "rooms": rooms, "except": [] },
+        "close": close,
+    })
+    .to_string()
+}
+
+/// A decoded disconnect request: (uid, rooms, except, close).
+pub fn decode_disconnect(bytes: &[u8]) -> Result<RemoteDisconnect, String> {
+    let value: Json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if value["type"] != 4 {
+        return Err("not a disconnect request".into());
+    }
+    let list = |key: &str| -> Vec<std::sync::Arc<str>> {
+        value["opts"][key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Json::as_str)
+                    .map(std::sync::Arc::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(RemoteDisconnect {
+        uid: value["uid"].as_str().unwrap_or_default().to_owned(),
+        rooms: list("rooms"),
+        except: list("except"),
+        close: value["close"].as_bool().unwrap_or(false),
+    })
+}
+
+/// Disconnect the members of `rooms` (minus `except`) on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDisconnect {
+    pub uid: String,
+    pub rooms: Vec<std::sync::Arc<str>>,
+    pub except: Vec<std::sync::Arc<str>>,
+    pub close: bool,
+}
+
 /// The channel a broadcast is published on.
 pub fn channel(prefix: &str, namespace: &str, target: &BroadcastTarget) -> String {
     match target.rooms.as_slice() {
@@ -259,6 +306,16 @@ mod tests {
             channel("socket.io", "/", &BroadcastTarget::default()),
             "socket.io#/#"
         );
+    }
+
+    #[test]
+    fn disconnect_requests_round_trip() {
+        let json = encode_disconnect("u1", &[Arc::from("user:7")], true);
+        let back = decode_disconnect(json.as_bytes()).unwrap();
+        assert_eq!(back.rooms, vec![Arc::<str>::from("user:7")]);
+        assert!(back.close);
+        assert_eq!(back.uid, "u1");
+        assert!(decode_disconnect(b"{\"type\":7}").is_err());
     }
 
     #[test]
