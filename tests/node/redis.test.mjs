@@ -29,8 +29,8 @@ after(async () => {
   await redis.stop();
 });
 
-async function node() {
-  const h = await startHost(['--redis', redis.url, '--ping-interval', '1000', '--ping-timeout', '1000']);
+async function node(extra = []) {
+  const h = await startHost(['--redis', redis.url, '--ping-interval', '1000', '--ping-timeout', '1000', ...extra]);
   hosts.push(h);
   await h.send('session', { sessionID: 'sa', userId: 'ua' });
   await h.send('session', { sessionID: 'sb', userId: 'ub' });
@@ -164,4 +164,33 @@ test('disconnectUser on one node disconnects that user on every node', async () 
   for (const g of gone) assert.equal((await g)[0], 'io server disconnect');
   await sleep(100);
   assert.equal(b2.connected, true);
+});
+
+test('the subscription cap holds across nodes, and a dead node\'s counts expire', async () => {
+  const limits = ['--max-subscriptions', '3', '--rate-limit', '1000', '--node-ttl', '1500'];
+  const [n1, n2] = [await node(limits), await node(limits)];
+  const a1 = client(n1, 'sa', 'ua');
+  const a2 = client(n2, 'sa', 'ua');
+  await Promise.all([a1, a2].map((s) => waitFor(s, 'connected')));
+  assert.equal((await a1.timeout(3000).emitWithAck('subscribe:watchlist', { symbols: ['A', 'B'] })).success, true);
+  const refused = await a2.timeout(3000).emitWithAck('subscribe:watchlist', { symbols: ['C', 'D'] });
+  assert.equal(refused.error.code, 'SUBSCRIPTION_LIMIT');
+  assert.equal((await a2.timeout(3000).emitWithAck('subscribe:watchlist', { symbols: ['C'] })).success, true);
+  assert.equal(await n1.send('subscriptions', { userId: 'ua' }), 3);
+  assert.equal(await n2.send('subscriptions', { userId: 'ua' }), 3);
+
+  // Unsubscribing on one node frees room on the other.
+  await a1.timeout(3000).emitWithAck('unsubscribe:watchlist', { symbols: ['A'] });
+  assert.equal((await a2.timeout(3000).emitWithAck('subscribe:watchlist', { symbols: ['D'] })).success, true);
+  assert.equal(await n2.send('subscriptions', { userId: 'ua' }), 3);
+
+  // n1 dies without a shutdown: once its liveness key expires, its share no longer counts.
+  n1.proc.kill('SIGKILL');
+  await n1.exited;
+  await waitUntil(async () => (await n2.send('subscriptions', { userId: 'ua' })) === 2, 10_000);
+  assert.equal((await a2.timeout(3000).emitWithAck('subscribe:trades')).success, true);
+
+  // A clean disconnect brings the cluster count back to zero.
+  a2.close();
+  await waitUntil(async () => (await n2.send('subscriptions', { userId: 'ua' })) === 0, 5_000);
 });

@@ -27,6 +27,8 @@ pub struct RealtimeConfig {
     pub redis_url: Option<String>,
     /// Channel prefix, as the Node adapter's `key` option (default `socket.io`).
     pub redis_prefix: String,
+    /// How long a node's subscription counts outlive it in Redis if it dies without a shutdown.
+    pub redis_node_ttl: Duration,
     /// After the close, how long shutdown waits at most for queued packets to be written
     /// (a polling client that stopped polling cannot collect them).
     pub shutdown_drain: Duration,
@@ -51,6 +53,7 @@ impl Default for RealtimeConfig {
             shutdown_drain: Duration::from_secs(2),
             redis_url: None,
             redis_prefix: "socket.io".to_owned(),
+            redis_node_ttl: Duration::from_secs(15),
         }
     }
 }

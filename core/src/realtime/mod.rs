@@ -25,7 +25,9 @@ use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
 use crate::adapters::redis::{RedisAdapter, Remote, RemoteDelivery};
-use crate::limits::{LocalSubscriptionCounter, RateLimiter, SubscriptionCounter};
+use crate::limits::{
+    LocalSubscriptionCounter, RateLimiter, RedisSubscriptionCounter, SubscriptionCounter,
+};
 use crate::server::Server;
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::Args;
@@ -57,6 +59,7 @@ pub(crate) struct RealtimeShared {
     hooks: RwLock<Hooks>,
     initialized: AtomicBool,
     redis: parking_lot::Mutex<Option<Arc<RedisAdapter>>>,
+    cluster_counter: parking_lot::Mutex<Option<Arc<RedisSubscriptionCounter>>>,
 }
 
 impl RealtimeShared {
@@ -150,8 +153,20 @@ pub struct RealtimeServer {
 }
 
 impl RealtimeServer {
+    /// With a Redis URL in the config, subscription caps hold across the cluster.
     pub fn new(config: RealtimeConfig) -> Self {
-        Self::with_subscription_counter(config, Arc::new(LocalSubscriptionCounter::default()))
+        let cluster = config.redis_url.as_deref().and_then(|url| {
+            RedisSubscriptionCounter::new(url, &config.redis_prefix, config.redis_node_ttl)
+                .map_err(|error| tracing::error!(%error, "cluster subscription counter disabled"))
+                .ok()
+        });
+        let counter: Arc<dyn SubscriptionCounter> = match &cluster {
+            Some(c) => c.clone(),
+            None => Arc::new(LocalSubscriptionCounter::default()),
+        };
+        let this = Self::with_subscription_counter(config, counter);
+        *this.shared.cluster_counter.lock() = cluster;
+        this
     }
 
     /// With a custom subscription counter (the Redis adapter supplies a cluster-wide one).
@@ -172,6 +187,7 @@ impl RealtimeServer {
             hooks: RwLock::new(Hooks::default()),
             initialized: AtomicBool::new(false),
             redis: parking_lot::Mutex::new(None),
+            cluster_counter: parking_lot::Mutex::new(None),
         });
         let this = Self { shared };
         this.wire();
@@ -295,6 +311,9 @@ impl RealtimeServer {
             .map_err(std::io::Error::other)?;
         self.shared.io.set_adapter(Some(adapter.clone()));
         *self.shared.redis.lock() = Some(adapter);
+        if let Some(counter) = self.shared.cluster_counter.lock().as_ref() {
+            counter.start_heartbeat();
+        }
         Ok(())
     }
 
@@ -385,9 +404,14 @@ impl RealtimeServer {
             .server
             .shutdown(grace, self.shared.config.shutdown_drain)
             .await;
-        if let Some(adapter) = self.shared.redis.lock().take() {
+        let adapter = self.shared.redis.lock().take();
+        if let Some(adapter) = adapter {
             self.shared.io.set_adapter(None);
             adapter.close();
+        }
+        let counter = self.shared.cluster_counter.lock().clone();
+        if let Some(counter) = counter {
+            counter.stop().await;
         }
     }
 

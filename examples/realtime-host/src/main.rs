@@ -60,6 +60,7 @@ fn config_from_args() -> RealtimeConfig {
     }
     config.max_subscriptions = flag(&args, "--max-subscriptions", 50) as u32;
     config.max_rate_violations = flag(&args, "--max-violations", 20) as u32;
+    config.redis_node_ttl = Duration::from_millis(flag(&args, "--node-ttl", 15_000));
     config.redis_url = args
         .windows(2)
         .find(|w| w[0] == "--redis")
