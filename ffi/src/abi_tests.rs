@@ -104,7 +104,7 @@ fn bad_arguments_are_error_codes_with_messages() {
         roomcast_result::Ok
     );
     assert!(String::from_utf8(buf)
-        .unwrap()
+        .unwrap() // ok: test code (this module is compiled only under cfg(test), see lib.rs)
         .contains("roomcast_connections 0"));
 
     let mut stats = roomcast_stats::default();
