@@ -36,6 +36,8 @@ export interface WebSocketServerOptions {
   rateLimits?: Record<string, RateLimitSpec>;
   /** Default grace of `shutdown()` in ms (default 1000). */
   shutdownGrace?: number;
+  /** Socket.IO connection-state recovery (off when absent). */
+  connectionStateRecovery?: { maxDisconnectionDuration?: number; maxPackets?: number };
   /** Redis URL: broadcasts reach every node (roomcast or Node Socket.IO with the redis adapter). */
   redisUrl?: string;
   /** Redis channel prefix, the Node adapter's `key` (default `socket.io`). */
@@ -91,6 +93,8 @@ export interface Stats {
   dropped: number;
   slowConsumers: number;
   rateLimited: number;
+  recovered: number;
+  notRecovered: number;
   memoryRssBytes: number;
 }
 

@@ -20,6 +20,7 @@ function toNativeOptions(options) {
     const origin = options.cors.origin;
     if (origin !== '*') out.corsOrigins = Array.isArray(origin) ? origin : [origin];
   }
+  if (options.connectionStateRecovery) out.connectionStateRecovery = options.connectionStateRecovery;
   if (options.rateLimits) {
     out.rateLimits = {};
     for (const [event, { max, window }] of Object.entries(options.rateLimits)) {

@@ -81,6 +81,13 @@ export interface RateLimitOption {
   windowMs: number
 }
 
+export interface RecoveryOption {
+  /** How long a dropped session stays recoverable, in ms (default 120000). */
+  maxDisconnectionDuration?: number
+  /** Most broadcasts kept for replay (default 10000). */
+  maxPackets?: number
+}
+
 /** One notification for JavaScript: `connection`, `disconnect` or `event`. */
 export interface ServerEvent {
   kind: string
@@ -99,6 +106,8 @@ export interface ServerEvent {
 }
 
 export interface ServerOptions {
+  /** Socket.IO connection-state recovery; off when absent. */
+  connectionStateRecovery?: RecoveryOption
   /** Socket.IO path, default `/socket.io/`. */
   path?: string
   pingInterval?: number

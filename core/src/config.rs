@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub ws_read_buffer: usize,
     /// Listen backlog; tokio's default of 128 drops SYNs in connection storms.
     pub backlog: u32,
+    /// Connection-state recovery; off unless set.
+    pub recovery: Option<crate::socketio::recovery::RecoveryConfig>,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +56,7 @@ impl Default for EngineConfig {
             max_json_depth: 64,
             ws_read_buffer: 512,
             backlog: 4096,
+            recovery: None,
         }
     }
 }

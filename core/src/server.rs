@@ -81,7 +81,9 @@ impl Server {
         let mut namespaces = self.inner.sio.namespaces.write();
         namespaces
             .entry(Arc::from(name.as_str()))
-            .or_insert_with(|| Namespace::new(&name, self.inner.stats.clone()))
+            .or_insert_with(|| {
+                Namespace::new(&name, self.inner.stats.clone(), self.inner.config.recovery)
+            })
             .clone()
     }
 

@@ -18,7 +18,18 @@ pub struct RateLimitOption {
 
 #[napi(object)]
 #[derive(Default)]
+pub struct RecoveryOption {
+    /// How long a dropped session stays recoverable, in ms (default 120000).
+    pub max_disconnection_duration: Option<u32>,
+    /// Most broadcasts kept for replay (default 10000).
+    pub max_packets: Option<u32>,
+}
+
+#[napi(object)]
+#[derive(Default)]
 pub struct ServerOptions {
+    /// Socket.IO connection-state recovery; off when absent.
+    pub connection_state_recovery: Option<RecoveryOption>,
     /// Socket.IO path, default `/socket.io/`.
     pub path: Option<String>,
     pub ping_interval: Option<u32>,
@@ -93,6 +104,17 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
                 )
             })
             .collect();
+    }
+    if let Some(recovery) = options.connection_state_recovery {
+        let defaults = roomcast::socketio::recovery::RecoveryConfig::default();
+        config.engine.recovery = Some(roomcast::socketio::recovery::RecoveryConfig {
+            max_disconnection: recovery
+                .max_disconnection_duration
+                .map_or(defaults.max_disconnection, ms),
+            max_packets: recovery
+                .max_packets
+                .map_or(defaults.max_packets, |n| n as usize),
+        });
     }
     config.redis_url = options.redis_url;
     if let Some(prefix) = options.redis_prefix {

@@ -94,6 +94,17 @@ impl RealtimeShared {
             self.engine_stats().reconnections.record();
         }
         socket.join(&format!("user:{}", identity.user_id));
+        if socket.recovered() {
+            // Its subscription rooms came back with it: count them again (they were released
+            // when it dropped). The cap was checked when they were first taken.
+            let held = socket
+                .rooms()
+                .iter()
+                .filter(|r| is_subscription_room(r))
+                .count() as u32;
+            self.subscriptions
+                .try_reserve(&identity.user_id, held, u32::MAX);
+        }
         tracing::info!(sid = socket.id(), user = %identity.user_id, "websocket connected");
         let welcome = json!({
             "socketId": socket.id(),

@@ -32,6 +32,9 @@ pub struct RealtimeStats {
     pub dropped: u64,
     pub slow_consumers: u64,
     pub rate_limited: u64,
+    /// Reconnects restored by connection-state recovery, and those that had to start fresh.
+    pub recovered: u64,
+    pub not_recovered: u64,
     pub memory_rss_bytes: u64,
 }
 
@@ -60,6 +63,8 @@ impl RealtimeStats {
             dropped: engine.dropped,
             slow_consumers: engine.slow_consumers,
             rate_limited: engine.rate_limited,
+            recovered: engine.recovered,
+            not_recovered: engine.not_recovered,
             memory_rss_bytes: engine.rss_bytes,
         }
     }

@@ -12,8 +12,8 @@ use super::namespace::{Namespace, NamespaceShared};
 use super::packet::{
     decode, encode_connect, encode_connect_error, event_name, Args, DecodeLimits, SioType,
 };
-use super::socket::{AckSender, ClientEvent, Socket, SocketRef};
-use crate::auth::{ConnectRequest, ConnectResult};
+use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
+use crate::auth::{ConnectRequest, ConnectResult, Identity};
 use crate::engineio::endpoint::{EngineHandler, HandshakeRequest};
 use crate::engineio::session::{CloseReason, Message, Session, SessionHandler};
 use crate::stats::Stats;
@@ -262,6 +262,7 @@ impl Client {
                 return;
             }
         };
+        let (start, restored) = recovery_start(ns, &auth, identity.as_ref());
         let key = self.shared.next_socket_key.fetch_add(1, Ordering::Relaxed);
         let socket = Arc::new(Socket::new(
             key,
@@ -269,6 +270,7 @@ impl Client {
             self.session.clone(),
             identity,
             auth,
+            start,
         ));
         {
             let mut state = self.state.lock();
@@ -280,10 +282,72 @@ impl Client {
         }
         ns.add_socket(&socket);
         self.session.mark_connected();
+        let (rooms, missed) = restored.unwrap_or_default();
+        for room in &rooms {
+            socket.join(room);
+        }
         self.session
-            .send(encode_connect(&ns.name, socket.id()), false);
+            .send(encode_connect(&ns.name, socket.id(), socket.pid()), false);
+        for frames in &missed {
+            let _ = socket.send(frames, false);
+        }
         if let Some(handler) = &ns.handlers().connection {
             handler(&socket);
+        }
+    }
+}
+
+type Restored = (Vec<Arc<str>>, Vec<Vec<crate::engineio::packet::OutFrame>>);
+
+/// With recovery on: a fresh private session id, or — when the client presents a `pid` and an
+/// `offset` that are still recoverable, for the same user — the old socket id, its rooms and the
+/// broadcasts it missed. The middleware has already accepted this connect, so a session that was
+/// logged out in between never gets here.
+fn recovery_start(
+    ns: &NamespaceShared,
+    auth: &str,
+    identity: Option<&Identity>,
+) -> (SocketStart, Option<Restored>) {
+    let fresh = SocketStart {
+        id: None,
+        pid: None,
+        recovered: false,
+    };
+    let Some(store) = &ns.recovery else {
+        return (fresh, None);
+    };
+    let new_pid = || Some(crate::ids::new_wire_id());
+    let claim: serde_json::Value = serde_json::from_str(auth).unwrap_or_default();
+    let (Some(pid), Some(offset)) = (claim["pid"].as_str(), claim["offset"].as_str()) else {
+        return (
+            SocketStart {
+                pid: new_pid(),
+                ..fresh
+            },
+            None,
+        );
+    };
+    match store.recover(pid, offset) {
+        Some((saved, missed))
+            if saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id) =>
+        {
+            ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
+            let start = SocketStart {
+                id: Some(saved.sid),
+                pid: Some(Box::from(pid)),
+                recovered: true,
+            };
+            (start, Some((saved.rooms, missed)))
+        }
+        _ => {
+            ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
+            (
+                SocketStart {
+                    pid: new_pid(),
+                    ..fresh
+                },
+                None,
+            )
         }
     }
 }

@@ -4,4 +4,5 @@
 pub mod client;
 pub mod namespace;
 pub mod packet;
+pub mod recovery;
 pub mod socket;

@@ -6,6 +6,7 @@ use dashmap::DashMap;
 use parking_lot::RwLock;
 
 use super::packet::{encode_event, Args};
+use super::recovery::{RecoveryConfig, RecoveryStore};
 use super::socket::{ClientEvent, SocketRef};
 use crate::adapters::Adapter;
 use crate::auth::Middleware;
@@ -34,6 +35,8 @@ pub(crate) struct NamespaceShared {
     pub(crate) stats: Arc<Stats>,
     /// Carries this namespace's broadcasts to other nodes, when clustered.
     adapter: RwLock<Option<Arc<dyn Adapter>>>,
+    /// The packet log and saved sessions, when connection-state recovery is on.
+    pub(crate) recovery: Option<RecoveryStore>,
 }
 
 impl NamespaceShared {
@@ -74,7 +77,10 @@ impl NamespaceShared {
         event: &str,
         args: &Args,
     ) -> usize {
-        let frames = encode_event(&self.name, event, None, args);
+        let frames = match &self.recovery {
+            Some(store) if !target.volatile => store.log_broadcast(&self.name, target, event, args),
+            _ => encode_event(&self.name, event, None, args),
+        };
         deliver(
             &self.rooms,
             |visit| {
@@ -95,7 +101,7 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: &str, stats: Arc<Stats>) -> Self {
+    pub(crate) fn new(name: &str, stats: Arc<Stats>, recovery: Option<RecoveryConfig>) -> Self {
         Self {
             shared: Arc::new(NamespaceShared {
                 name: Arc::from(name),
@@ -104,6 +110,7 @@ impl Namespace {
                 handlers: RwLock::new(Arc::default()),
                 stats,
                 adapter: RwLock::new(None),
+                recovery: recovery.map(RecoveryStore::new),
             }),
         }
     }
@@ -188,7 +195,7 @@ impl Namespace {
     /// Emits to the members of one room: the hot path of host broadcasts, with no target to
     /// build and nothing encoded when the room is empty.
     pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {
-        if self.shared.adapter.read().is_some() {
+        if self.shared.adapter.read().is_some() || self.shared.recovery.is_some() {
             let target = BroadcastTarget {
                 rooms: vec![Arc::from(room)],
                 ..BroadcastTarget::default()

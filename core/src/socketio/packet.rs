@@ -331,6 +331,20 @@ impl Args {
         Ok(args)
     }
 
+    /// These arguments plus one trailing string (the recovery offset).
+    pub(crate) fn with_trailing_string(&self, value: &str) -> Self {
+        let quoted = serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_owned());
+        let inner = if self.inner.is_empty() {
+            quoted
+        } else {
+            format!("{},{}", self.inner, quoted)
+        };
+        Self {
+            inner,
+            attachments: self.attachments.clone(),
+        }
+    }
+
     pub(crate) fn set_attachments(&mut self, attachments: Vec<Bytes>) {
         self.attachments = attachments;
     }
@@ -406,11 +420,15 @@ fn with_attachments(text: String, args: &Args) -> Vec<OutFrame> {
     frames
 }
 
-pub fn encode_connect(nsp: &str, sid: &str) -> OutFrame {
+pub fn encode_connect(nsp: &str, sid: &str, pid: Option<&str>) -> OutFrame {
     let mut out = String::from("40");
     push_nsp(&mut out, nsp);
     out.push_str(r#"{"sid":""#);
     out.push_str(sid);
+    if let Some(pid) = pid {
+        out.push_str(r#"","pid":""#);
+        out.push_str(pid);
+    }
     out.push_str("\"}");
     OutFrame::Text(out.into())
 }
@@ -535,8 +553,12 @@ mod tests {
         assert_eq!(text(&bin), "451-[\"b\",{\"_placeholder\":true,\"num\":0}]");
         assert_eq!(bin[1], OutFrame::Binary(Bytes::from_static(&[1, 2])));
         assert_eq!(
-            encode_connect("/", "abc"),
+            encode_connect("/", "abc", None),
             OutFrame::Text("40{\"sid\":\"abc\"}".into())
+        );
+        assert_eq!(
+            encode_connect("/", "abc", Some("p")),
+            OutFrame::Text("40{\"sid\":\"abc\",\"pid\":\"p\"}".into())
         );
         assert_eq!(encode_disconnect("/a"), OutFrame::Text("41/a,".into()));
         assert_eq!(

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::namespace::NamespaceShared;
 use super::packet::{encode_ack, encode_disconnect, encode_event, Args};
+use super::recovery::{is_recoverable, RecoveryStore};
 use crate::auth::Identity;
 use crate::engineio::outbound::PushOutcome;
 use crate::engineio::packet::OutFrame;
@@ -82,6 +83,16 @@ pub struct Socket {
     acks: Mutex<Option<Box<PendingAcks>>>,
     next_ack: AtomicU64,
     connected: AtomicBool,
+    /// Private session id for connection-state recovery (when enabled).
+    pid: Option<Box<str>>,
+    recovered: bool,
+}
+
+/// How a socket starts: fresh, or restored from a recovered session.
+pub(crate) struct SocketStart {
+    pub id: Option<Box<str>>,
+    pub pid: Option<Box<str>>,
+    pub recovered: bool,
 }
 
 impl std::fmt::Debug for Socket {
@@ -100,10 +111,13 @@ impl Socket {
         session: Arc<Session>,
         identity: Option<Identity>,
         auth: Arc<str>,
+        start: SocketStart,
     ) -> Self {
         Self {
             key,
-            id: crate::ids::new_wire_id(),
+            id: start.id.unwrap_or_else(crate::ids::new_wire_id),
+            pid: start.pid,
+            recovered: start.recovered,
             ns,
             session,
             identity,
@@ -129,6 +143,15 @@ impl Socket {
         crate::socketio::namespace::Namespace {
             shared: self.ns.clone(),
         }
+    }
+
+    /// True when this socket is a recovered session (its rooms and missed broadcasts restored).
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.pid.as_deref()
     }
 
     pub fn identity(&self) -> Option<&Identity> {
@@ -281,6 +304,16 @@ impl Socket {
         }
         self.acks.lock().take();
         self.ns.remove_socket(self);
+        if let (Some(store), Some(pid)) = (&self.ns.recovery, &self.pid) {
+            if is_recoverable(reason) {
+                let saved = RecoveryStore::new_session(
+                    self.id.clone(),
+                    self.identity.clone(),
+                    rooms.clone(),
+                );
+                store.save(pid, saved);
+            }
+        }
         self.ns.notify_disconnect(self, reason);
         self.rooms.lock().clear();
     }

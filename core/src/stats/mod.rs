@@ -22,6 +22,9 @@ pub struct Stats {
     pub bad_requests: AtomicU64,
     pub parse_errors: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Reconnects that presented a recovery session id: restored, or connected as new.
+    pub recovered: AtomicU64,
+    pub not_recovered: AtomicU64,
     /// Errors of any kind (parse errors, refused handshakes, error replies) in the last minute.
     pub errors: MinuteRate,
     /// Connections of a user who disconnected shortly before.
@@ -44,6 +47,8 @@ pub struct StatsSnapshot {
     pub bad_requests: u64,
     pub parse_errors: u64,
     pub rate_limited: u64,
+    pub recovered: u64,
+    pub not_recovered: u64,
     pub errors_per_minute: u64,
     pub errors_total: u64,
     pub reconnections_per_minute: u64,
@@ -68,6 +73,8 @@ impl Stats {
             bad_requests: get(&self.bad_requests),
             parse_errors: get(&self.parse_errors),
             rate_limited: get(&self.rate_limited),
+            recovered: get(&self.recovered),
+            not_recovered: get(&self.not_recovered),
             errors_per_minute: self.errors.per_minute(),
             errors_total: self.errors.total(),
             reconnections_per_minute: self.reconnections.per_minute(),

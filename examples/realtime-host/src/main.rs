@@ -60,6 +60,13 @@ fn config_from_args() -> RealtimeConfig {
     }
     config.max_subscriptions = flag(&args, "--max-subscriptions", 50) as u32;
     config.max_rate_violations = flag(&args, "--max-violations", 20) as u32;
+    let recovery_ms = flag(&args, "--recovery-ms", 0);
+    if recovery_ms > 0 {
+        config.engine.recovery = Some(roomcast::socketio::recovery::RecoveryConfig {
+            max_disconnection: Duration::from_millis(recovery_ms),
+            max_packets: flag(&args, "--recovery-packets", 10_000) as usize,
+        });
+    }
     config.redis_node_ttl = Duration::from_millis(flag(&args, "--node-ttl", 15_000));
     config.redis_url = args
         .windows(2)

@@ -1,0 +1,113 @@
+// Connection-state recovery with the unmodified socket.io-client: a client whose transport
+// drops gets, on reconnect within the window, its socket id, rooms and every trade it missed, in
+// order and once, with `recovered === true`; outside the window, past the packet bound, or after
+// a logout it starts fresh (or is refused) instead.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
+import { startHost, waitFor, sleep } from './helpers.mjs';
+
+const clients = [];
+const hosts = [];
+after(async () => {
+  for (const c of clients) c.close();
+  for (const h of hosts) await h.stop();
+});
+
+async function host(args) {
+  const h = await startHost(['--ping-interval', '1000', '--ping-timeout', '1000', ...args]);
+  hosts.push(h);
+  await h.send('session', { sessionID: 'sa', userId: 'ua' });
+  return h;
+}
+
+function client(h) {
+  const socket = io(h.url, {
+    auth: { sessionID: 'sa', userId: 'ua' },
+    transports: ['websocket'],
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 100,
+    forceNew: true,
+  });
+  clients.push(socket);
+  return socket;
+}
+
+// Trades as the client's handlers see them (the last argument of a recovered-capable broadcast
+// is its offset, which socket.io-client records).
+function trades(socket) {
+  const got = [];
+  socket.on('trade:executed', (trade) => got.push(trade.n));
+  return got;
+}
+
+// Drops the transport under the client (as a network cut would) and waits for the drop.
+async function cut(socket) {
+  const dropped = waitFor(socket, 'disconnect');
+  socket.io.engine.close();
+  await dropped;
+}
+
+test('a dropped client recovers its id, rooms and every missed trade, once and in order', async () => {
+  const h = await host(['--recovery-ms', '5000']);
+  const s = client(h);
+  await waitFor(s, 'connected');
+  await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['AAPL'] });
+  const got = trades(s);
+  await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+  await sleep(100);
+  const id = s.id;
+  const reconnected = waitFor(s, 'connect', 5000);
+  s.io.reconnectionDelay(500).reconnectionDelayMax(500); // stay away long enough to miss trades
+  await cut(s);
+  for (let n = 1; n <= 5; n++) await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+  await reconnected;
+  assert.equal(s.recovered, true);
+  assert.equal(s.id, id);
+  await sleep(200);
+  assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);
+  // Rooms came back: the watchlist still reaches it.
+  assert.equal(await h.send('emitToRoom', { room: 'watchlist:AAPL', event: 'quote:update', data: 1 }), 1);
+  const stats = await h.send('stats');
+  assert.equal(stats.recovered, 1);
+  assert.equal(await h.send('subscriptions', { userId: 'ua' }), 1, 'subscription counted again');
+});
+
+test('outside the window, or past the packet bound, the client starts fresh', async () => {
+  const h = await host(['--recovery-ms', '300', '--recovery-packets', '3']);
+  const late = client(h);
+  await waitFor(late, 'connected');
+  await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+  await sleep(50);
+  late.io.reconnectionDelay(800).reconnectionDelayMax(800).randomizationFactor(0);
+  const back = waitFor(late, 'connect', 5000);
+  await cut(late);
+  await back;
+  assert.equal(late.recovered, false);
+
+  const flooded = client(h);
+  await waitFor(flooded, 'connected');
+  await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+  await sleep(50);
+  flooded.io.reconnectionDelay(300).reconnectionDelayMax(300).randomizationFactor(0);
+  const again = waitFor(flooded, 'connect', 5000);
+  await cut(flooded);
+  for (let n = 1; n <= 6; n++) await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+  await again;
+  assert.equal(flooded.recovered, false, 'the missed trades exceeded the bound');
+  const stats = await h.send('stats');
+  assert.ok(stats.notRecovered >= 2);
+});
+
+test('a session logged out meanwhile does not recover', async () => {
+  const h = await host(['--recovery-ms', '5000']);
+  const s = client(h);
+  await waitFor(s, 'connected');
+  s.io.reconnectionDelay(300).reconnectionDelayMax(300).randomizationFactor(0);
+  const refused = waitFor(s, 'connect_error', 5000);
+  await cut(s);
+  await h.send('logout', { sessionID: 'sa' });
+  assert.equal((await refused).message, 'UNAUTHORIZED: Invalid session or user mismatch');
+  assert.equal((await h.send('stats')).recovered, 0);
+  s.close();
+});
