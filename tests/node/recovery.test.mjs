@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { startHost, waitFor, sleep } from './helpers.mjs';
+import net from 'node:net';
+import { startHost, startRedis, waitFor, sleep } from './helpers.mjs';
 
 const clients = [];
 const hosts = [];
@@ -13,6 +14,35 @@ after(async () => {
   for (const c of clients) c.close();
   for (const h of hosts) await h.stop();
 });
+
+// A TCP proxy standing in for the load balancer: it can cut every connection and point new
+// ones at another node.
+async function proxy(targetPort) {
+  let target = targetPort;
+  const open = new Set();
+  const server = net.createServer((downstream) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    open.add(downstream);
+    open.add(upstream);
+    const end = () => {
+      downstream.destroy();
+      upstream.destroy();
+      open.delete(downstream);
+      open.delete(upstream);
+    };
+    downstream.pipe(upstream).on('error', end);
+    upstream.pipe(downstream).on('error', end);
+    downstream.on('close', end);
+    upstream.on('close', end);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    retarget: (port) => (target = port),
+    cut: () => open.forEach((s) => s.destroy()),
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
 
 async function host(args) {
   const h = await startHost(['--ping-interval', '1000', '--ping-timeout', '1000', ...args]);
@@ -110,4 +140,50 @@ test('a session logged out meanwhile does not recover', async () => {
   assert.equal((await refused).message, 'UNAUTHORIZED: Invalid session or user mismatch');
   assert.equal((await h.send('stats')).recovered, 0);
   s.close();
+});
+
+test('across a Redis cluster: the client reconnects to the other node and still recovers', async () => {
+  const redis = await startRedis();
+  try {
+    const flags = ['--redis', redis.url, '--recovery-ms', '5000'];
+    const [n1, n2] = [await host(flags), await host(flags)];
+    for (const n of [n1, n2]) {
+      while (!(await n.send('stats')).redisAdapter) await sleep(50);
+    }
+    const lb = await proxy(n1.port);
+    const s = io(lb.url, {
+      auth: { sessionID: 'sa', userId: 'ua' },
+      transports: ['websocket'],
+      reconnectionDelay: 400,
+      reconnectionDelayMax: 400,
+      randomizationFactor: 0,
+      forceNew: true,
+    });
+    clients.push(s);
+    await waitFor(s, 'connected');
+    await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['TSLA'] });
+    const got = trades(s);
+    await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+    await sleep(150);
+    const id = s.id;
+
+    lb.retarget(n2.port);
+    const back = waitFor(s, 'connect', 5000);
+    const dropped = waitFor(s, 'disconnect');
+    lb.cut();
+    await dropped;
+    for (let n = 1; n <= 3; n++) await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+    await back;
+    assert.equal(s.recovered, true);
+    assert.equal(s.id, id);
+    await sleep(200);
+    assert.deepEqual(got, [0, 1, 2, 3]);
+    assert.equal((await n2.send('stats')).recovered, 1);
+    // Its rooms came back on the new node.
+    assert.equal(await n2.send('emitToRoom', { room: 'watchlist:TSLA', event: 'quote:update', data: 1 }), 1);
+    s.close();
+    await lb.close();
+  } finally {
+    await redis.stop();
+  }
 });

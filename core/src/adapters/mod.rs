@@ -8,7 +8,15 @@ use crate::socketio::packet::Args;
 
 pub trait Adapter: Send + Sync + 'static {
     /// Sends a broadcast already delivered locally to the other nodes. Never blocks.
-    fn publish(&self, namespace: &str, target: &BroadcastTarget, event: &str, args: &Args);
+    /// `offset` is the broadcast's recovery offset, when connection-state recovery is on.
+    fn publish(
+        &self,
+        namespace: &str,
+        target: &BroadcastTarget,
+        event: &str,
+        args: &Args,
+        offset: Option<&str>,
+    );
     /// Asks the other nodes to disconnect the members of `rooms`.
     fn publish_disconnect(&self, namespace: &str, rooms: &[std::sync::Arc<str>], close: bool);
     /// Whether the adapter is currently connected to its backend.

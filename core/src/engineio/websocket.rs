@@ -283,8 +283,13 @@ fn on_frame(
 }
 
 fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
+    use tungstenite::error::ProtocolError;
     match error {
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        // The peer (or the network) dropped the TCP connection: a transport close, which
+        // connection-state recovery treats as recoverable, not a protocol violation.
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             CloseReason::TransportClose
         }
         tungstenite::Error::Protocol(_)

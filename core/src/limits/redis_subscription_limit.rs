@@ -15,6 +15,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::subscription_limit::{LocalSubscriptionCounter, SubscriptionCounter};
+use crate::adapters::redis::commands::RedisCommands;
 
 const RESERVE: &str = r#"
 local fields = redis.call('HGETALL', KEYS[1])
@@ -47,8 +48,7 @@ return total
 "#;
 
 pub struct RedisSubscriptionCounter {
-    client: redis::Client,
-    connection: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    redis: RedisCommands,
     node_id: String,
     prefix: String,
     node_ttl: Duration,
@@ -58,10 +58,8 @@ pub struct RedisSubscriptionCounter {
 
 impl RedisSubscriptionCounter {
     pub fn new(url: &str, prefix: &str, node_ttl: Duration) -> Result<Arc<Self>, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
         Ok(Arc::new(Self {
-            client,
-            connection: tokio::sync::Mutex::new(None),
+            redis: RedisCommands::new(url)?,
             node_id: crate::ids::new_wire_id().to_string(),
             prefix: format!("{prefix}:roomcast"),
             node_ttl,
@@ -89,16 +87,13 @@ impl RedisSubscriptionCounter {
                 };
                 let key = format!("{}{}", counter.node_prefix(), counter.node_id);
                 let ttl = counter.node_ttl.as_millis() as u64;
-                let _ = counter
-                    .run::<()>(
-                        redis::cmd("SET")
-                            .arg(&key)
-                            .arg(1)
-                            .arg("PX")
-                            .arg(ttl)
-                            .clone(),
-                    )
-                    .await;
+                let set = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ttl)
+                    .clone();
+                let _ = counter.redis.run::<()>(set).await;
                 drop(counter);
                 tokio::time::sleep(period).await;
             }
@@ -112,64 +107,10 @@ impl RedisSubscriptionCounter {
             task.abort();
         }
         let key = format!("{}{}", self.node_prefix(), self.node_id);
-        let _ = self.run::<()>(redis::cmd("DEL").arg(&key).clone()).await;
-    }
-
-    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> redis::RedisResult<T> {
-        let mut guard = self.connection.lock().await;
-        if guard.is_none() {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(1)))
-                .set_response_timeout(Some(Duration::from_secs(1)));
-            *guard = Some(
-                self.client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await?,
-            );
-        }
-        let Some(connection) = guard.as_mut() else {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "no connection",
-            )));
-        };
-        let result = cmd.query_async(connection).await;
-        if result.is_err() {
-            *guard = None; // reconnect on the next call
-        }
-        result
-    }
-
-    async fn script<T: redis::FromRedisValue>(
-        &self,
-        script: &str,
-        key: String,
-        args: &[String],
-    ) -> redis::RedisResult<T> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(1).arg(key);
-        for arg in args {
-            cmd.arg(arg);
-        }
-        self.run(cmd).await
-    }
-
-    /// Runs `future` to completion from synchronous code on a multi-threaded runtime.
-    fn wait<T>(future: impl std::future::Future<Output = redis::RedisResult<T>>) -> Option<T> {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            tracing::warn!(
-                "cluster subscription counts need a multi-threaded runtime; counting locally"
-            );
-            return None;
-        }
-        match tokio::task::block_in_place(|| handle.block_on(future)) {
-            Ok(value) => Some(value),
-            Err(error) => {
-                tracing::warn!(%error, "redis subscription count unavailable; counting locally");
-                None
-            }
-        }
+        let _ = self
+            .redis
+            .run::<()>(redis::cmd("DEL").arg(&key).clone())
+            .await;
     }
 }
 
@@ -181,7 +122,11 @@ impl SubscriptionCounter for RedisSubscriptionCounter {
             max.to_string(),
             self.node_prefix(),
         ];
-        let cluster = Self::wait(self.script::<i64>(RESERVE, self.user_key(user), &args));
+        let cluster = RedisCommands::wait(self.redis.script::<i64>(
+            RESERVE,
+            self.user_key(user),
+            &args,
+        ));
         match cluster {
             Some(1) => {
                 // Mirror locally so a Redis outage later still knows this node's share.
@@ -199,12 +144,15 @@ impl SubscriptionCounter for RedisSubscriptionCounter {
         }
         self.local.release(user, n);
         let args = [self.node_id.clone(), n.to_string()];
-        let _ = Self::wait(self.script::<i64>(RELEASE, self.user_key(user), &args));
+        let _ = RedisCommands::wait(
+            self.redis
+                .script::<i64>(RELEASE, self.user_key(user), &args),
+        );
     }
 
     fn count(&self, user: &str) -> u32 {
         let args = [self.node_prefix()];
-        Self::wait(self.script::<i64>(COUNT, self.user_key(user), &args))
+        RedisCommands::wait(self.redis.script::<i64>(COUNT, self.user_key(user), &args))
             .map(|n| n.max(0) as u32)
             .unwrap_or_else(|| self.local.count(user))
     }

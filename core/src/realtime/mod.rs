@@ -24,6 +24,7 @@ use subscriptions::is_subscription_room;
 use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
+use crate::adapters::redis::commands::RedisCommands;
 use crate::adapters::redis::{RedisAdapter, Remote, RemoteDelivery};
 use crate::limits::{
     LocalSubscriptionCounter, RateLimiter, RedisSubscriptionCounter, SubscriptionCounter,
@@ -308,7 +309,7 @@ impl RealtimeServer {
         let deliver: RemoteDelivery = Arc::new(move |remote: Remote| match remote {
             Remote::Broadcast(b) => {
                 if let Some(ns) = server.namespace(&b.namespace) {
-                    ns.deliver_remote(&b.target, &b.event, &b.args);
+                    ns.deliver_remote(&b.target, &b.event, &b.args, b.offset.as_deref());
                 }
             }
             Remote::Disconnect { namespace, request } => {
@@ -324,6 +325,12 @@ impl RealtimeServer {
         *self.shared.redis.lock() = Some(adapter);
         if let Some(counter) = self.shared.cluster_counter.lock().as_ref() {
             counter.start_heartbeat();
+        }
+        if self.shared.config.engine.recovery.is_some() {
+            let redis = Arc::new(RedisCommands::new(&url).map_err(std::io::Error::other)?);
+            self.shared
+                .io
+                .share_recovery_sessions(redis, &self.shared.config.redis_prefix);
         }
         Ok(())
     }
@@ -408,7 +415,7 @@ impl RealtimeServer {
             let everyone = crate::rooms::broadcast::BroadcastTarget::default();
             self.shared
                 .io
-                .deliver_remote(&everyone, "server:shutdown", &args);
+                .deliver_remote(&everyone, "server:shutdown", &args, None);
         }
         self.shared.initialized.store(false, Ordering::Release);
         self.shared

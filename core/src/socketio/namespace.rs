@@ -58,16 +58,22 @@ impl NamespaceShared {
         }
     }
 
-    fn publish(&self, target: &BroadcastTarget, event: &str, args: &Args) {
+    fn publish(&self, target: &BroadcastTarget, event: &str, args: &Args, offset: Option<&str>) {
         let adapter = self.adapter.read().clone();
         if let Some(adapter) = adapter {
-            adapter.publish(&self.name, target, event, args);
+            adapter.publish(&self.name, target, event, args, offset);
         }
     }
 
     fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
-        self.publish(target, event, args);
-        self.broadcast_local(target, event, args)
+        // With recovery on, the offset is chosen here, once, so every node logs the broadcast
+        // under the same offset and a client can recover on any of them.
+        let offset = match &self.recovery {
+            Some(store) if !target.volatile => Some(store.next_offset()),
+            _ => None,
+        };
+        self.publish(target, event, args, offset.as_deref());
+        self.broadcast_local(target, event, args, offset.as_deref())
     }
 
     /// Delivers to this node's members only (what came from another node).
@@ -76,9 +82,15 @@ impl NamespaceShared {
         target: &BroadcastTarget,
         event: &str,
         args: &Args,
+        offset: Option<&str>,
     ) -> usize {
-        let frames = match &self.recovery {
-            Some(store) if !target.volatile => store.log_broadcast(&self.name, target, event, args),
+        let frames = match (&self.recovery, offset) {
+            (Some(store), Some(offset)) => {
+                store.log_broadcast(&self.name, target, event, args, offset)
+            }
+            (Some(store), None) if !target.volatile => {
+                store.log_broadcast(&self.name, target, event, args, &store.next_offset())
+            }
             _ => encode_event(&self.name, event, None, args),
         };
         deliver(
@@ -150,9 +162,30 @@ impl Namespace {
         self.disconnect_local(rooms, &[], close)
     }
 
-    /// Delivers a broadcast that came from another node to this node's members.
-    pub fn deliver_remote(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
-        self.shared.broadcast_local(target, event, args)
+    /// Delivers a broadcast that came from another node to this node's members, logged under
+    /// the origin's recovery offset when it has one.
+    pub fn deliver_remote(
+        &self,
+        target: &BroadcastTarget,
+        event: &str,
+        args: &Args,
+        offset: Option<&str>,
+    ) -> usize {
+        self.shared.broadcast_local(target, event, args, offset)
+    }
+
+    /// Keeps this namespace's recoverable sessions in Redis (clustered recovery).
+    pub(crate) fn share_recovery_sessions(
+        &self,
+        redis: Arc<crate::adapters::redis::commands::RedisCommands>,
+        prefix: &str,
+    ) {
+        if let Some(store) = &self.shared.recovery {
+            store.share_sessions(super::recovery::SharedSessions {
+                redis,
+                prefix: format!("{prefix}:roomcast{}", self.shared.name),
+            });
+        }
     }
 
     /// Sets the connect middleware; it runs for every connect to this namespace.

@@ -15,6 +15,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::packet::{encode_event, Args};
+use crate::adapters::redis::commands::RedisCommands;
 use crate::auth::Identity;
 use crate::engineio::clock::now_ms;
 use crate::engineio::packet::OutFrame;
@@ -38,7 +39,7 @@ impl Default for RecoveryConfig {
 }
 
 struct LoggedPacket {
-    offset: u64,
+    offset: Box<str>,
     at_ms: u64,
     target: BroadcastTarget,
     frames: Vec<OutFrame>,
@@ -55,9 +56,20 @@ pub(crate) struct SavedSession {
 
 pub(crate) struct RecoveryStore {
     config: RecoveryConfig,
+    /// Offsets are `<node>-<counter>`: unique across a cluster, so every node logs a broadcast
+    /// under the offset its origin gave it.
+    node: Box<str>,
     next_offset: AtomicU64,
     log: Mutex<VecDeque<LoggedPacket>>,
     sessions: Mutex<HashMap<Box<str>, SavedSession>>,
+    /// When clustered: saved sessions live in Redis, so any node can restore them.
+    shared: parking_lot::RwLock<Option<SharedSessions>>,
+}
+
+/// Saved sessions in Redis (`<prefix>:session:<pid>`, expiring with the window).
+pub(crate) struct SharedSessions {
+    pub redis: Arc<RedisCommands>,
+    pub prefix: String,
 }
 
 /// Disconnect reasons after which the client may come back and recover (as in Node).
@@ -76,31 +88,46 @@ impl RecoveryStore {
     pub fn new(config: RecoveryConfig) -> Self {
         Self {
             config,
+            node: Box::from(&crate::ids::new_wire_id()[..8]),
             next_offset: AtomicU64::new(1),
             log: Mutex::new(VecDeque::new()),
             sessions: Mutex::new(HashMap::new()),
+            shared: parking_lot::RwLock::new(None),
         }
+    }
+
+    pub fn share_sessions(&self, shared: SharedSessions) {
+        *self.shared.write() = Some(shared);
+    }
+
+    /// A new offset for a broadcast that starts on this node.
+    pub fn next_offset(&self) -> String {
+        format!(
+            "{}-{}",
+            self.node,
+            self.next_offset.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     fn window_ms(&self) -> u64 {
         self.config.max_disconnection.as_millis() as u64
     }
 
-    /// Encodes a broadcast with its offset appended as the last argument and logs it.
+    /// Encodes a broadcast with `offset` appended as its last argument and logs it.
     pub fn log_broadcast(
         &self,
         namespace: &str,
         target: &BroadcastTarget,
         event: &str,
         args: &Args,
+        offset: &str,
     ) -> Vec<OutFrame> {
-        let offset = self.next_offset.fetch_add(1, Ordering::Relaxed);
-        let with_offset = args.with_trailing_string(&offset.to_string());
+        let with_offset = args.with_trailing_string(offset);
         let frames = encode_event(namespace, event, None, &with_offset);
         let now = now_ms();
         let mut log = self.log.lock();
         log.push_back(LoggedPacket {
-            offset,
+            offset: Box::from(offset),
             at_ms: now,
             target: target.clone(),
             frames: frames.clone(),
@@ -121,6 +148,19 @@ impl RecoveryStore {
     }
 
     pub fn save(&self, pid: &str, session: SavedSession) {
+        if let Some(shared) = self.shared.read().as_ref() {
+            let key = format!("{}:session:{pid}", shared.prefix);
+            let ttl = self.window_ms().max(1);
+            let cmd = redis::cmd("SET")
+                .arg(&key)
+                .arg(session.to_json())
+                .arg("PX")
+                .arg(ttl)
+                .clone();
+            if RedisCommands::wait(shared.redis.run::<()>(cmd)).is_some() {
+                return;
+            }
+        }
         let now = now_ms();
         let window = self.window_ms();
         let mut sessions = self.sessions.lock();
@@ -151,14 +191,10 @@ impl RecoveryStore {
     /// in the log; returns it with the frames of every later broadcast it would have received.
     pub fn recover(&self, pid: &str, offset: &str) -> Option<(SavedSession, Vec<Vec<OutFrame>>)> {
         let now = now_ms();
-        let session = self.sessions.lock().remove(pid)?;
-        if now.saturating_sub(session.at_ms) > self.window_ms() {
-            return None;
-        }
-        let offset: u64 = offset.parse().ok()?;
+        let session = self.take_session(pid, now)?;
         let mut log = self.log.lock();
         self.prune_log(&mut log, now);
-        let start = log.iter().position(|p| p.offset == offset)? + 1;
+        let start = log.iter().position(|p| &*p.offset == offset)? + 1;
         let missed = log
             .iter()
             .skip(start)
@@ -166,6 +202,52 @@ impl RecoveryStore {
             .map(|p| p.frames.clone())
             .collect();
         Some((session, missed))
+    }
+}
+
+impl RecoveryStore {
+    fn take_session(&self, pid: &str, now: u64) -> Option<SavedSession> {
+        if let Some(shared) = self.shared.read().as_ref() {
+            let key = format!("{}:session:{pid}", shared.prefix);
+            let cmd = redis::cmd("GETDEL").arg(&key).clone();
+            if let Some(found) = RedisCommands::wait(shared.redis.run::<Option<String>>(cmd)) {
+                return found.and_then(|json| SavedSession::from_json(&json, now));
+            }
+        }
+        let session = self.sessions.lock().remove(pid)?;
+        (now.saturating_sub(session.at_ms) <= self.window_ms()).then_some(session)
+    }
+}
+
+impl SavedSession {
+    fn to_json(&self) -> String {
+        let identity = self.identity.as_ref().map(|i| {
+            serde_json::json!({ "userId": &*i.user_id, "userName": &*i.user_name, "userRole": &*i.user_role })
+        });
+        let rooms: Vec<&str> = self.rooms.iter().map(|r| r.as_ref()).collect();
+        serde_json::json!({ "sid": &*self.sid, "identity": identity, "rooms": rooms }).to_string()
+    }
+
+    fn from_json(json: &str, now: u64) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(json).ok()?;
+        let identity = value["identity"].as_object().and_then(|i| {
+            Some(Identity {
+                user_id: Arc::from(i.get("userId")?.as_str()?),
+                user_name: Arc::from(i.get("userName")?.as_str()?),
+                user_role: Arc::from(i.get("userRole")?.as_str()?),
+            })
+        });
+        let rooms = value["rooms"]
+            .as_array()?
+            .iter()
+            .filter_map(|r| r.as_str().map(Arc::from))
+            .collect();
+        Some(Self {
+            sid: Box::from(value["sid"].as_str()?),
+            identity,
+            rooms,
+            at_ms: now,
+        })
     }
 }
 
@@ -193,27 +275,30 @@ mod tests {
         }
     }
 
+    fn log(store: &RecoveryStore, rooms: &[&str], json: &str, offset: &str) -> Vec<OutFrame> {
+        let args = Args::json(json).unwrap();
+        store.log_broadcast("/", &target(rooms), "t", &args, offset)
+    }
+
     #[test]
     fn replays_what_the_rooms_missed_in_order() {
         let store = RecoveryStore::new(RecoveryConfig::default());
-        let first = store.log_broadcast("/", &target(&["user:1"]), "t", &Args::json("1").unwrap());
-        assert_eq!(text(&first), "42[\"t\",1,\"1\"]");
-        store.log_broadcast("/", &target(&["user:1"]), "t", &Args::json("2").unwrap());
-        store.log_broadcast(
-            "/",
-            &target(&["user:2"]),
-            "t",
-            &Args::json("\"x\"").unwrap(),
+        assert_eq!(
+            text(&log(&store, &["user:1"], "1", "o1")),
+            "42[\"t\",1,\"o1\"]"
         );
-        store.log_broadcast("/", &BroadcastTarget::default(), "all", &Args::none());
+        log(&store, &["user:1"], "2", "o2");
+        log(&store, &["user:2"], "3", "o3");
+        log(&store, &[], "4", "o4");
+        assert!(store.next_offset().ends_with("-1"));
         let rooms = vec![Arc::from("user:1")];
         store.save("pid", RecoveryStore::new_session("sid".into(), None, rooms));
-        let (session, missed) = store.recover("pid", "1").unwrap();
+        let (session, missed) = store.recover("pid", "o1").unwrap();
         assert_eq!(&*session.sid, "sid");
         let texts: Vec<String> = missed.iter().map(|f| text(f)).collect();
-        assert_eq!(texts, vec!["42[\"t\",2,\"2\"]", "42[\"all\",\"4\"]"]);
+        assert_eq!(texts, vec!["42[\"t\",2,\"o2\"]", "42[\"t\",4,\"o4\"]"]);
         assert!(
-            store.recover("pid", "1").is_none(),
+            store.recover("pid", "o1").is_none(),
             "a session recovers once"
         );
     }
@@ -224,24 +309,39 @@ mod tests {
             max_disconnection: Duration::from_secs(60),
             max_packets: 3,
         });
-        for i in 0..5 {
-            store.log_broadcast(
-                "/",
-                &BroadcastTarget::default(),
-                "t",
-                &Args::json(&i.to_string()).unwrap(),
-            );
+        for i in 1..=5 {
+            log(&store, &[], &i.to_string(), &format!("o{i}"));
         }
         store.save(
             "pid",
             RecoveryStore::new_session("sid".into(), None, Vec::new()),
         );
-        assert!(store.recover("pid", "1").is_none(), "offset 1 was evicted");
+        assert!(
+            store.recover("pid", "o1").is_none(),
+            "offset o1 was evicted"
+        );
         store.save(
             "pid",
             RecoveryStore::new_session("sid".into(), None, Vec::new()),
         );
-        assert_eq!(store.recover("pid", "3").unwrap().1.len(), 2);
-        assert!(store.recover("unknown", "3").is_none());
+        assert_eq!(store.recover("pid", "o3").unwrap().1.len(), 2);
+        assert!(store.recover("unknown", "o3").is_none());
+    }
+
+    #[test]
+    fn saved_sessions_serialize_for_redis() {
+        let identity = Identity {
+            user_id: Arc::from("u"),
+            user_name: Arc::from("N"),
+            user_role: Arc::from("r"),
+        };
+        let saved =
+            RecoveryStore::new_session("sid".into(), Some(identity.clone()), vec![Arc::from("a")]);
+        let back = SavedSession::from_json(&saved.to_json(), 5).unwrap();
+        assert_eq!(
+            (&*back.sid, back.identity, back.rooms),
+            ("sid", Some(identity), vec![Arc::from("a")])
+        );
+        assert!(SavedSession::from_json("{}", 0).is_none());
     }
 }

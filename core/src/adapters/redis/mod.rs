@@ -11,6 +11,7 @@
 //! Node nodes count request subscribers to know how many answers to wait for, so staying off
 //! that channel keeps their requests from waiting on a node that would not answer.
 
+pub mod commands;
 pub mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,9 +106,16 @@ impl Drop for RedisAdapter {
 }
 
 impl Adapter for RedisAdapter {
-    fn publish(&self, namespace: &str, target: &BroadcastTarget, event: &str, args: &Args) {
+    fn publish(
+        &self,
+        namespace: &str,
+        target: &BroadcastTarget,
+        event: &str,
+        args: &Args,
+        offset: Option<&str>,
+    ) {
         let channel = wire::channel(&self.prefix, namespace, target);
-        match wire::encode(&self.uid, namespace, target, event, args) {
+        match wire::encode(&self.uid, namespace, target, event, args, offset) {
             Ok(bytes) => {
                 if self.outbox.try_send((channel, bytes)).is_err() {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -21,6 +21,8 @@ pub struct RemoteBroadcast {
     pub target: BroadcastTarget,
     pub event: String,
     pub args: Args,
+    /// roomcast's recovery offset (an extra `opts` field other implementations ignore).
+    pub offset: Option<String>,
 }
 
 /// A request to disconnect the members of some rooms: the JSON the Node adapter publishes for
@@ -84,6 +86,7 @@ pub fn encode(
     target: &BroadcastTarget,
     event: &str,
     args: &Args,
+    offset: Option<&str>,
 ) -> Result<Vec<u8>, String> {
     let json: Json = serde_json::from_str(&args.to_json_array()).map_err(|e| e.to_string())?;
     let mut data = vec![Value::from(event)];
@@ -104,11 +107,15 @@ pub fn encode(
     if target.volatile {
         flags.push((Value::from("volatile"), Value::from(true)));
     }
-    let opts = Value::Map(vec![
+    let mut opts = vec![
         (Value::from("rooms"), strings(&target.rooms)),
         (Value::from("except"), strings(&target.except)),
         (Value::from("flags"), Value::Map(flags)),
-    ]);
+    ];
+    if let Some(offset) = offset {
+        opts.push((Value::from("roomcastOffset"), Value::from(offset)));
+    }
+    let opts = Value::Map(opts);
     let message = Value::Array(vec![Value::from(uid), packet, opts]);
     let mut out = Vec::with_capacity(64);
     rmpv::encode::write_value(&mut out, &message).map_err(|e| e.to_string())?;
@@ -183,6 +190,9 @@ pub fn decode(bytes: &[u8]) -> Result<RemoteBroadcast, String> {
         },
         event: event.to_owned(),
         args,
+        offset: field(&opts, "roomcastOffset")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -289,7 +299,7 @@ mod tests {
             vec![Bytes::from_static(&[1, 2, 3])],
         )
         .unwrap();
-        let bytes = encode("abc123", "/", &target, "quote:update", &args).unwrap();
+        let bytes = encode("abc123", "/", &target, "quote:update", &args, Some("n-1")).unwrap();
         let back = decode(&bytes).unwrap();
         assert_eq!(back.uid, "abc123");
         assert_eq!(back.namespace, "/");
@@ -298,6 +308,7 @@ mod tests {
         assert_eq!(back.target.except, target.except);
         assert!(back.target.volatile);
         assert_eq!(back.args, args);
+        assert_eq!(back.offset.as_deref(), Some("n-1"));
         assert_eq!(
             channel("socket.io", "/", &target),
             "socket.io#/#watchlist:AAPL#"
