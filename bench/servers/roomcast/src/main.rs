@@ -1,0 +1,106 @@
+//! Benchmark server on roomcast's Rust API (the same behaviour as bench/servers/node-socketio.mjs):
+//! token auth in the connect payload; each client joins `user:<token>`, its `room` and `all`;
+//! the event `blast {room, rooms, n, size, rate}` makes the server emit `n` events of `size`
+//! bytes to that room (or round-robin to `room0..room<rooms-1>` when `rooms` > 0), at `rate` per second (0 = as fast as possible), stamping `ts` (actual send) and
+//! `due` (scheduled) in each payload. Prints `listening on <port>`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use roomcast::{Args, ConnectError, EngineConfig, Identity, Server};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let config = EngineConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], port)),
+        queue_capacity: 4096,
+        ..EngineConfig::default()
+    };
+    let server = Server::new(config);
+    let io = server.io();
+    io.set_middleware(Arc::new(|request: roomcast::ConnectRequest| {
+        Box::pin(async move {
+            match request.auth["token"].as_str() {
+                Some(token) if token.starts_with('t') => Ok(Some(Identity {
+                    user_id: Arc::from(token),
+                    user_name: Arc::from("bench"),
+                    user_role: Arc::from("user"),
+                })),
+                _ => Err(ConnectError::new("UNAUTHORIZED")),
+            }
+        })
+    }));
+    io.on_connection(|socket| {
+        let room = serde_json::from_str::<serde_json::Value>(socket.auth_json())
+            .ok()
+            .and_then(|a| a["room"].as_str().map(str::to_owned));
+        if let Some(user) = socket.identity().map(|i| i.user_id.clone()) {
+            socket.join(&format!("user:{user}"));
+        }
+        if let Some(room) = room {
+            socket.join(&room);
+        }
+        socket.join("all");
+    });
+    let ns = io.clone();
+    io.on_event(move |_socket, event| {
+        if event.name != "blast" {
+            return;
+        }
+        let spec: Vec<serde_json::Value> =
+            serde_json::from_str(&event.args.to_json_array()).unwrap_or_default();
+        let Some(spec) = spec.first().cloned() else {
+            return;
+        };
+        let room = spec["room"].as_str().unwrap_or("all").to_owned();
+        let n = spec["n"].as_u64().unwrap_or(0);
+        let size = spec["size"].as_u64().unwrap_or(100) as usize;
+        let rate = spec["rate"].as_u64().unwrap_or(0);
+        let rooms = spec["rooms"].as_u64().unwrap_or(0);
+        let ns = ns.clone();
+        tokio::spawn(async move {
+            let pad = "x".repeat(size.saturating_sub(40));
+            let start = now_ms();
+            let interval = if rate > 0 { 1000.0 / rate as f64 } else { 0.0 };
+            for i in 0..n {
+                let due = start + (i as f64 * interval) as u64;
+                if rate > 0 {
+                    let wait = due.saturating_sub(now_ms());
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                }
+                let payload = format!(r#"{{"i":{i},"ts":{},"due":{due},"pad":"{pad}"}}"#, now_ms());
+                let target = if rooms > 0 {
+                    format!("room{}", i % rooms)
+                } else {
+                    room.clone()
+                };
+                ns.emit_to_room(&target, "tick", &Args::trusted_json(payload));
+                if rate == 0 && i % 16 == 15 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+    });
+    match server.start().await {
+        Ok(addr) => println!("listening on {}", addr.port()),
+        Err(error) => {
+            eprintln!("cannot listen: {error}");
+            std::process::exit(1);
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
