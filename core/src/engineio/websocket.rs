@@ -23,8 +23,11 @@ pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
     let max = endpoint.config.max_payload;
     let mut config = WebSocketConfig::default();
     config.read_buffer_size = endpoint.config.ws_read_buffer;
-    // Write straight through on flush: batching is done by draining the queue before one flush.
-    config.write_buffer_size = 0;
+    // Frames collect in tungstenite's buffer and leave in writes of ~4 KiB, plus one flush per
+    // drained batch. Writing each frame straight through (0) cost one syscall per message and
+    // halved fan-out throughput (≈ 400k → 850k deliveries/s measured with bench/run.mjs); a
+    // larger buffer gained little and would stay allocated per connection after a burst.
+    config.write_buffer_size = 4 * 1024;
     config.max_write_buffer_size = usize::MAX;
     config.max_message_size = Some(max);
     config.max_frame_size = Some(max);
