@@ -4,7 +4,7 @@
 //   cargo build --release -p loadgen -p bench-server-roomcast -p bench-blaster && node bench/run.mjs [clients]
 //
 // Servers: roomcast (Rust API) and the real Node socket.io 4.8 from npm. Scenarios: idle memory
-// per connected, authenticated client; fan-out (all clients in one room, 200 emits of ~100 B as
+// per connected, authenticated client; connection storm (all clients at once, token auth); fan-out (all clients in one room, 200 emits of ~100 B as
 // fast as possible); paced (clients over 10 rooms, 20 emits/s for 10 s round-robin over the
 // rooms, latency against the schedule).
 import { spawn } from 'node:child_process';
@@ -78,6 +78,15 @@ async function bench(server) {
   s.proc.kill('SIGKILL');
   await sleep(500);
 
+  // Connection storm: every client at once, through the server's auth middleware.
+  s = await startServer(server);
+  const cpuStart = cpuSeconds(s.proc.pid);
+  const storm = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '0', '--wave', String(CLIENTS)]);
+  const stormCpu = cpuSeconds(s.proc.pid) - cpuStart;
+  result.storm = { ...storm, serverCpuSeconds: stormCpu, cpuMicrosPerConnection: (stormCpu * 1e6) / Math.max(1, storm.connected) };
+  s.proc.kill('SIGKILL');
+  await sleep(500);
+
   // Fan-out.
   s = await startServer(server);
   let cpuBefore = 0;
@@ -124,7 +133,8 @@ const rows = [
   ['paced p50 vs schedule (ms)', (r) => r.paced.latencyVsDue.p50, 0, 'lower'],
   ['paced p99 vs schedule (ms)', (r) => r.paced.latencyVsDue.p99, 0, 'lower'],
   ['paced max vs schedule (ms)', (r) => r.paced.latencyVsDue.max, 0, 'lower'],
-  ['connect time for all clients (s)', (r) => r.idle.connectSeconds, 2, 'lower'],
+  ['storm: handshakes/s (validator in Rust / in Node)', (r) => r.storm.handshakesPerSecond, 0, 'higher'],
+  ['storm: server CPU per connection (µs)', (r) => r.storm.cpuMicrosPerConnection, 0, 'lower'],
 ];
 const table = rows.map(([label, get, d, better]) => {
   const a = get(rc);

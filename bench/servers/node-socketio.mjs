@@ -36,4 +36,5 @@ io.on('connection', (socket) => {
     step();
   });
 });
-httpServer.listen(port, '127.0.0.1', () => console.log(`listening on ${httpServer.address().port}`));
+// The same raised backlog as roomcast's listener, so a storm measures the server, not SYN drops.
+httpServer.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => console.log(`listening on ${httpServer.address().port}`));

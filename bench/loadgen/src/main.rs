@@ -2,7 +2,8 @@
 //! addresses 127.0.0.x to avoid ephemeral-port exhaustion), authenticates them with a token,
 //! answers pings, and runs a scenario:
 //!
-//! - `idle`: connect everyone, report, hold the connections for `--hold-ms`.
+//! - `idle`: connect everyone (in waves of `--wave`; a storm when the wave is everyone), report
+//!   handshakes/s, hold the connections for `--hold-ms`.
 //! - `fanout`: connect, then ask the server (event `blast`) to emit `--messages` events of
 //!   `--size` bytes to the room all clients are in, as fast as it can; report deliveries/s and
 //!   the time from trigger to last delivery.
@@ -30,6 +31,8 @@ struct Options {
     rate: u64,
     hold_ms: u64,
     rooms: usize,
+    /// Clients started before waiting for them to connect (a storm: all of them).
+    wave: usize,
 }
 
 fn parse() -> Options {
@@ -50,6 +53,7 @@ fn parse() -> Options {
         rate: num("--rate", "20"),
         hold_ms: num("--hold-ms", "2000"),
         rooms: num("--rooms", "1").max(1) as usize,
+        wave: num("--wave", "500").max(1) as usize,
     }
 }
 
@@ -210,7 +214,7 @@ async fn main() {
     let mut control_rx = Some(control_rx);
     let started = Instant::now();
     // Connect in waves so the accept queue is not the thing measured.
-    let wave = 500;
+    let wave = options.wave;
     let mut handles = Vec::with_capacity(options.clients);
     for index in 0..options.clients {
         let control = if index == 0 { control_rx.take() } else { None };
@@ -233,6 +237,7 @@ async fn main() {
     }
     let connect_seconds = started.elapsed().as_secs_f64();
     let connected = counters.connected.load(Ordering::Relaxed);
+    let handshakes_per_second = connected as f64 / connect_seconds.max(0.001);
     eprintln!(
         "connected {connected}/{} in {connect_seconds:.2} s",
         options.clients
@@ -249,6 +254,7 @@ async fn main() {
         "connected": connected,
         "failed": counters.failed.load(Ordering::Relaxed),
         "connectSeconds": connect_seconds,
+        "handshakesPerSecond": handshakes_per_second.round(),
     });
     match options.scenario.as_str() {
         "fanout" | "paced" => {
