@@ -1,7 +1,8 @@
 // Runs the benchmark scenarios against every server in one invocation and writes BENCHMARKS.md
 // (with a ratio chart, bench/ratios.svg). Loopback only, bounded in time.
 //
-//   cargo build --release -p loadgen -p bench-server-roomcast -p bench-blaster && node bench/run.mjs [clients]
+//   cargo build --release -p loadgen -p bench-server-roomcast -p bench-blaster \\
+//     && npm run build --workspace roomcast && node bench/run.mjs [clients]
 //
 // Servers: roomcast (Rust API) and the real Node socket.io 4.8 from npm. Scenarios: idle memory
 // per connected, authenticated client; connection storm (all clients at once, token auth); fan-out (all clients in one room, 200 emits of ~100 B as
@@ -122,6 +123,19 @@ for (const server of servers) {
   console.error(`== ${server.name}`);
   results.push(await bench(server));
 }
+
+// The storm again with the validator in JavaScript, through the addon.
+console.error('== roomcast addon (validator in Node)');
+let addonStorm = null;
+{
+  const s = await startServer({ name: 'roomcast addon', cmd: process.execPath, args: [path.join(root, 'bench/servers/roomcast-addon.mjs')] });
+  const cpuStart = cpuSeconds(s.proc.pid);
+  const storm = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '0', '--wave', String(CLIENTS)]);
+  const cpu = cpuSeconds(s.proc.pid) - cpuStart;
+  addonStorm = { ...storm, serverCpuSeconds: cpu, cpuMicrosPerConnection: (cpu * 1e6) / Math.max(1, storm.connected) };
+  s.proc.kill('SIGKILL');
+  await sleep(500);
+}
 const [rc, node] = results;
 const fmt = (n, d = 0) => Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const ratio = (a, b) => `${fmt(a / b, 1)}×`;
@@ -171,6 +185,10 @@ wall-clock rates for that reason.
 | metric (${CLIENTS} clients) | roomcast | Node socket.io 4.8 | roomcast advantage |
 |---|---:|---:|---:|
 ${table.map((t) => `| ${t.label} | ${t.rc} | ${t.node} | ${fmt(t.advantage, 1)}× |`).join('\n')}
+
+Connection storm with the validator in JavaScript (the addon, \`bench/servers/roomcast-addon.mjs\`):
+${fmt(addonStorm.handshakesPerSecond)} handshakes/s, ${fmt(addonStorm.cpuMicrosPerConnection)} µs server CPU per connection
+(${addonStorm.connected}/${CLIENTS} connected).
 
 Load generator ceiling: against \`bench-blaster\` (pre-encoded frames, no rooms or queues) the same
 fan-out reached ${fmt(loadgenCeiling.deliveriesPerSecond)} deliveries/s, so wall-clock fan-out rates above are

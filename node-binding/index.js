@@ -97,6 +97,9 @@ class WebSocketServer extends EventEmitter {
       this._rejectListening(error);
       throw error;
     }
+    // The engine's threads and its weak callbacks do not keep Node's event loop alive, and a
+    // pending promise does not either: hold one timer until shutdown, as a net.Server would.
+    this._keepAlive = setInterval(() => {}, 2 ** 30);
     this._resolveListening({ port: this.port, host });
     this.emit('listening', this.port);
     return this._closed;
@@ -243,6 +246,7 @@ class WebSocketServer extends EventEmitter {
   /** The seed's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */
   async shutdown(graceMs = this.options.shutdownGrace ?? 1000) {
     await this._native.shutdown(graceMs);
+    clearInterval(this._keepAlive);
     this._resolveClosed();
     this.emit('close');
   }

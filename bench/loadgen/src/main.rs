@@ -158,8 +158,9 @@ async fn client(
             return;
         }
     };
+    // `sessionID`/`userId` too: servers with the seed's auth hand-off require them.
     let auth = format!(
-        "40{{\"token\":\"t{index}\",\"room\":\"room{}\"}}",
+        "40{{\"token\":\"t{index}\",\"sessionID\":\"s{index}\",\"userId\":\"t{index}\",\"room\":\"room{}\"}}",
         index % rooms
     );
     let mut control = control;
