@@ -203,7 +203,7 @@ pub extern "C" fn roomcast_server_set_auth_callback(
                 let id = next.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = oneshot::channel();
                 pending.insert(id, tx);
-                let json = request_json(&request);
+                let json = request.to_json();
                 callback(userdata.ptr(), id, json.as_ptr(), json.len());
                 let pending = pending.clone();
                 Box::pin(async move {
@@ -226,24 +226,6 @@ impl Drop for PendingGuard {
     fn drop(&mut self) {
         self.pending.remove(&self.id);
     }
-}
-
-fn request_json(request: &AuthRequest) -> String {
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &request.headers {
-        if let Ok(value) = value.to_str() {
-            headers.insert(
-                name.as_str().to_owned(),
-                serde_json::Value::String(value.to_owned()),
-            );
-        }
-    }
-    serde_json::json!({
-        "auth": request.auth,
-        "headers": headers,
-        "address": request.remote_addr.ip().to_string(),
-    })
-    .to_string()
 }
 
 fn complete(

@@ -8,7 +8,7 @@ use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
 use roomcast::{AuthDecision, AuthRequest, Identity, SessionValidator};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub type ValidatorFn =
     ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
@@ -17,7 +17,7 @@ pub fn bridge(tsfn: Arc<ValidatorFn>) -> SessionValidator {
     Arc::new(move |request: AuthRequest| {
         let tsfn = tsfn.clone();
         Box::pin(async move {
-            let payload = request_json(&request);
+            let payload = request.to_json();
             let promise = tsfn
                 .call_async_catch(payload)
                 .await
@@ -31,22 +31,6 @@ pub fn bridge(tsfn: Arc<ValidatorFn>) -> SessionValidator {
             }
         })
     })
-}
-
-fn request_json(request: &AuthRequest) -> String {
-    let mut headers = serde_json::Map::new();
-    for (name, value) in &request.headers {
-        if let Ok(value) = value.to_str() {
-            headers.insert(name.as_str().to_owned(), Value::String(value.to_owned()));
-        }
-    }
-    json!({
-        "auth": request.auth,
-        "headers": headers,
-        "address": request.remote_addr.ip().to_string(),
-        "port": request.remote_addr.port(),
-    })
-    .to_string()
 }
 
 /// `{"userId": "...", "userName"?: "...", "userRole"?: "..."}`; anything else is a failure.

@@ -1,7 +1,7 @@
 //! One sweeper task per endpoint replaces a timer per connection: with tens of thousands of idle
 //! clients, per-connection timers would cost more memory and wake-ups than one pass over the map.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use super::endpoint::Endpoint;
@@ -29,10 +29,6 @@ pub(crate) async fn run(endpoint: Weak<Endpoint>) {
         let Some(endpoint) = endpoint.upgrade() else {
             return;
         };
-        sweep_once(&endpoint);
+        endpoint.sweep();
     }
-}
-
-fn sweep_once(endpoint: &Arc<Endpoint>) {
-    endpoint.sweep();
 }

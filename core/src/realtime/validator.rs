@@ -26,6 +26,31 @@ pub struct AuthRequest {
     pub remote_addr: SocketAddr,
 }
 
+impl AuthRequest {
+    /// The request as JSON for hosts across a language boundary (Node, C):
+    /// `{"auth": {...}, "headers": {name: value}, "address": "...", "port": n}`.
+    pub fn to_json(&self) -> String {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((
+                    name.as_str().to_owned(),
+                    serde_json::Value::String(value.to_owned()),
+                ))
+            })
+            .collect();
+        serde_json::json!({
+            "auth": self.auth,
+            "headers": headers,
+            "address": self.remote_addr.ip().to_string(),
+            "port": self.remote_addr.port(),
+        })
+        .to_string()
+    }
+}
+
 /// The validator's answer when it could decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthDecision {

@@ -93,7 +93,7 @@ impl NamespaceShared {
             }
             _ => encode_event(&self.name, event, None, args),
         };
-        deliver(
+        let delivered = deliver(
             &self.rooms,
             |visit| {
                 for entry in self.sockets.iter() {
@@ -102,7 +102,16 @@ impl NamespaceShared {
             },
             target,
             &frames,
-        )
+        );
+        self.count_out(delivered)
+    }
+
+    /// One counter update per broadcast, not one per recipient.
+    fn count_out(&self, delivered: usize) -> usize {
+        self.stats
+            .messages_out
+            .fetch_add(delivered as u64, std::sync::atomic::Ordering::Relaxed);
+        delivered
     }
 }
 
@@ -243,7 +252,7 @@ impl Namespace {
         self.shared.rooms.for_each_member(room, |member| {
             delivered += member.deliver(&frames, false) as usize;
         });
-        delivered
+        self.shared.count_out(delivered)
     }
 
     /// Emits to every socket of the namespace; returns how many queued it.

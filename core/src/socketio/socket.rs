@@ -216,14 +216,18 @@ impl Socket {
     }
 
     pub(crate) fn send(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
+        self.push(frames, volatile)?;
+        self.ns.stats.messages_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Queues without counting: broadcasts count their deliveries once, not per recipient.
+    fn push(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
         if !self.is_connected() {
             return Err(EmitError::Closed);
         }
         match self.session.send_all(frames, volatile) {
-            PushOutcome::Queued => {
-                self.ns.stats.messages_out.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
+            PushOutcome::Queued => Ok(()),
             PushOutcome::Closed => Err(EmitError::Closed),
             PushOutcome::DroppedVolatile | PushOutcome::Overflow => Err(EmitError::QueueFull),
         }
@@ -321,7 +325,7 @@ impl Socket {
 
 impl Recipient for SocketRef {
     fn deliver(&self, frames: &[OutFrame], volatile: bool) -> bool {
-        self.send(frames, volatile).is_ok()
+        self.push(frames, volatile).is_ok()
     }
 }
 
