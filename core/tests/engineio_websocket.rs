@@ -121,6 +121,11 @@ async fn a_polling_client_that_stops_polling_is_cut_off_at_the_queue_bound() {
         200
     );
     assert_eq!(server.stats().slow_consumers, 1);
+    // The socket layer hears of the close on a task of its own (see Session::close_outside_delivery).
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while server.io().socket_count() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(server.io().socket_count(), 0);
 }
 
@@ -187,4 +192,36 @@ async fn a_client_close_packet_ends_the_session() {
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     assert_eq!(http(addr, "POST", &path, b"40\x1e1").await.0, 200);
     assert_eq!(http(addr, "GET", &path, b"").await.0, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_room_member_is_cut_off_by_broadcasts_without_stalling_them() {
+    let (server, addr) = start(test_config()).await;
+    let mut stalled = sio_client(addr).await;
+    stalled
+        .send(Message::Text("42[\"join\"]".into()))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.io().room_size("room") < 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The stalled client never reads: its queue overflows in the middle of a room broadcast,
+    // which closes it from inside the delivery loop. That must not wait on the room's own lock.
+    let io = server.io();
+    let flood = tokio::task::spawn_blocking(move || {
+        let args = Args::serialize(&"x".repeat(4000)).unwrap();
+        for _ in 0..20_000 {
+            io.emit_to_room("room", "flood", &args);
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(20), flood)
+        .await
+        .expect("broadcasts finished (no deadlock)")
+        .unwrap();
+    assert_eq!(server.stats().slow_consumers, 1);
+    assert_eq!(server.io().room_size("room"), 0);
+    let mut fresh = sio_client(addr).await;
+    assert_echo(&mut fresh, "still serving").await;
+    drop(stalled);
 }

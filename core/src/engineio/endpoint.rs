@@ -92,6 +92,10 @@ pub struct Endpoint {
     /// False once shutdown began: new sessions are refused, existing ones are still served (a
     /// polling client needs new requests, often new TCP connections, to receive its last packets).
     accepting: AtomicBool,
+    /// The runtime the endpoint was started on: work that must not run inside a caller's locks
+    /// (closing a slow consumer mid-broadcast) is moved onto it, even when the caller is a
+    /// host thread outside any runtime.
+    pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Endpoint {
@@ -105,6 +109,7 @@ impl Endpoint {
             path: EngineConfig::normalized_path(path),
             config,
             sessions: DashMap::new(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
             handler,
             stats,
             live_sockets: AtomicUsize::new(0),

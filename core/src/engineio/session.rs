@@ -177,7 +177,7 @@ impl Session {
                     .stats
                     .slow_consumers
                     .fetch_add(1, Ordering::Relaxed);
-                self.close(CloseReason::SlowConsumer);
+                self.close_outside_delivery(CloseReason::SlowConsumer);
             }
             PushOutcome::DroppedVolatile => {
                 self.endpoint.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -190,8 +190,33 @@ impl Session {
     /// Closes the session. Frames already queued are still written when `reason` is a server-side
     /// close (the client must see the final `41`/`server:shutdown`); transport failures discard them.
     pub fn close(&self, reason: CloseReason) {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if let Some(handler) = self.shut(reason) {
+            handler.on_close(reason);
+        }
+    }
+
+    /// Closes the session from inside a delivery: the caller may be a broadcast holding a room's
+    /// lock, and the upper layer's close handler leaves rooms. The queue is shut at once (nothing
+    /// more is accepted); the handler runs on the endpoint's runtime.
+    fn close_outside_delivery(&self, reason: CloseReason) {
+        let Some(handler) = self.shut(reason) else {
             return;
+        };
+        match &self.endpoint.runtime {
+            Some(runtime) => {
+                runtime.spawn(async move { handler.on_close(reason) });
+            }
+            None => {
+                std::thread::spawn(move || handler.on_close(reason));
+            }
+        }
+    }
+
+    /// Marks the session closed (once) and shuts its queue; returns the upper layer's handler to
+    /// notify, or None when it was already closed.
+    fn shut(&self, reason: CloseReason) -> Option<Arc<dyn SessionHandler>> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return None;
         }
         self.closed_at_ms.store(now_ms(), Ordering::Release);
         let graceful = matches!(
@@ -208,11 +233,8 @@ impl Session {
         if !(graceful && self.transport() == TransportKind::Polling) {
             self.endpoint.remove_session(&self.id);
         }
-        let handler = self.handler.lock().take();
         tracing::debug!(sid = %self.id, reason = reason.as_str(), "session closed");
-        if let Some(handler) = handler {
-            handler.on_close(reason);
-        }
+        self.handler.lock().take()
     }
 
     pub(crate) fn switch_to_websocket(&self) {
