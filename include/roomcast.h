@@ -203,6 +203,17 @@ roomcast_result roomcast_config_set_ping(roomcast_config *config,
 roomcast_result roomcast_config_set_max_payload(roomcast_config *config, uint32_t bytes);
 
 /**
+ * Turns on Socket.IO connection-state recovery: a client that drops and comes back within
+ * `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back. The replay log
+ * keeps at most `max_packets` broadcasts and `max_bytes` encoded bytes per namespace.
+ * `max_disconnection_ms == 0` turns recovery off again.
+ */
+roomcast_result roomcast_config_set_recovery(roomcast_config *config,
+                                             uint32_t max_disconnection_ms,
+                                             uint32_t max_packets,
+                                             uint64_t max_bytes);
+
+/**
  * Time the auth callback has to complete a request before the handshake fails.
  */
 roomcast_result roomcast_config_set_auth_timeout(roomcast_config *config, uint32_t timeout_ms);

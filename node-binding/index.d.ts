@@ -37,7 +37,7 @@ export interface WebSocketServerOptions {
   /** Default grace of `shutdown()` in ms (default 1000). */
   shutdownGrace?: number;
   /** Socket.IO connection-state recovery (off when absent). */
-  connectionStateRecovery?: { maxDisconnectionDuration?: number; maxPackets?: number };
+  connectionStateRecovery?: { maxDisconnectionDuration?: number; maxPackets?: number; maxBytes?: number };
   /** Redis URL: broadcasts reach every node (roomcast or Node Socket.IO with the redis adapter). */
   redisUrl?: string;
   /** Redis channel prefix, the Node adapter's `key` (default `socket.io`). */

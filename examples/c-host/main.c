@@ -125,6 +125,8 @@ int main(int argc, char **argv) {
   roomcast_config_set_listen(config, S("127.0.0.1"), port);
   roomcast_config_set_ping(config, 1000, 1000);
   roomcast_config_set_auth_timeout(config, 2000);
+  /* A client that drops for up to 5 s gets the quotes it missed (at most 1000 packets / 1 MiB). */
+  roomcast_config_set_recovery(config, 5000, 1000, 1 << 20);
   /* Misuse is an error code with a message, not a crash. */
   if (roomcast_config_set_listen(config, S("not-an-ip"), 1) != ROOMCAST_RESULT_ERR_INVALID_ARGUMENT) return 2;
 

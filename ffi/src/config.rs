@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use engine::limits::RateLimit;
+use engine::socketio::recovery::RecoveryConfig;
 use engine::RealtimeConfig;
 
 use crate::error::{fail, guard, roomcast_result};
@@ -121,6 +122,27 @@ pub extern "C" fn roomcast_config_set_max_payload(
 ) -> roomcast_result {
     with_config(config, |c| {
         c.engine.max_payload = bytes as usize;
+        roomcast_result::Ok
+    })
+}
+
+/// Turns on Socket.IO connection-state recovery: a client that drops and comes back within
+/// `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back. The replay log
+/// keeps at most `max_packets` broadcasts and `max_bytes` encoded bytes per namespace.
+/// `max_disconnection_ms == 0` turns recovery off again.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_recovery(
+    config: *mut roomcast_config,
+    max_disconnection_ms: u32,
+    max_packets: u32,
+    max_bytes: u64,
+) -> roomcast_result {
+    with_config(config, |c| {
+        c.engine.recovery = (max_disconnection_ms > 0).then(|| RecoveryConfig {
+            max_disconnection: Duration::from_millis(u64::from(max_disconnection_ms)),
+            max_packets: max_packets as usize,
+            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+        });
         roomcast_result::Ok
     })
 }

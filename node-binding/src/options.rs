@@ -23,6 +23,8 @@ pub struct RecoveryOption {
     pub max_disconnection_duration: Option<u32>,
     /// Most broadcasts kept for replay (default 10000).
     pub max_packets: Option<u32>,
+    /// Most encoded bytes kept for replay (default 32 MiB).
+    pub max_bytes: Option<u32>,
 }
 
 #[napi(object)]
@@ -114,6 +116,9 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
             max_packets: recovery
                 .max_packets
                 .map_or(defaults.max_packets, |n| n as usize),
+            max_bytes: recovery
+                .max_bytes
+                .map_or(defaults.max_bytes, |n| n as usize),
         });
     }
     config.redis_url = options.redis_url;

@@ -1,7 +1,7 @@
 // The C ABI from a real C program (examples/c-host, compiled here against libroomcast.a) driven
 // by the official socket.io-client: delivery, a bad token refused, a failing store, acks,
 // clean shutdown; the same run under valgrind with no errors or leaks; the header as C++17.
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -17,9 +17,15 @@ before(() => {
   assert.equal(make.status, 0, make.stdout + make.stderr);
 });
 
+// A failed assertion must not leave a host running (it would hold the test run open).
+const running = new Set();
+after(() => running.forEach((p) => p.kill('SIGKILL')));
+
 function startHost(prefix = []) {
   const [cmd, ...args] = [...prefix, hostBin, '0'];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
   let stdout = '';
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
@@ -42,7 +48,9 @@ async function scenario(host) {
   assert.equal(welcome.userId, 'alice');
   const sub = await alice.timeout(20_000).emitWithAck('subscribe:watchlist', { symbols: ['aapl'] });
   assert.deepEqual(sub.symbols, ['AAPL']);
-  const quote = await waitFor(alice, 'quote:update', 20_000);
+  // Recovery is on in the C host: a room broadcast carries its offset as a last argument.
+  const [quote, offset] = await waitFor(alice, 'quote:update', 20_000);
+  assert.equal(typeof offset, 'string');
   assert.equal(quote.symbol, 'AAPL');
   assert.ok(quote.quote.price > 180 && quote.quote.price < 190);
   assert.equal(await alice.timeout(20_000).emitWithAck('echo', 'from-client', 2), 'from-client');
@@ -55,7 +63,7 @@ async function scenario(host) {
   const notice = waitFor(alice, 'server:shutdown', 20_000);
   const gone = waitFor(alice, 'disconnect', 20_000);
   host.proc.kill('SIGTERM');
-  assert.equal((await notice).message, 'Server is shutting down for maintenance');
+  assert.equal((await notice)[0].message, 'Server is shutting down for maintenance');
   assert.equal((await gone)[0], 'io server disconnect');
   assert.equal(await host.exited, 0);
   assert.match(host.output().stdout, /stopped \(userdata freed: 1\)/);
@@ -65,6 +73,40 @@ async function scenario(host) {
 
 test('a C host starts the engine, validates tokens on its own thread, publishes quotes, stops cleanly', async () => {
   await scenario(startHost());
+});
+
+test('a client cut off from the C host recovers: the quote sequence has no gap and no repeat', async () => {
+  const host = startHost();
+  const url = `http://127.0.0.1:${await host.port}`;
+  const carol = io(url, {
+    auth: { sessionID: 'tok-alice', userId: 'alice' },
+    transports: ['websocket'],
+    reconnectionDelay: 400,
+    reconnectionDelayMax: 400,
+    randomizationFactor: 0,
+  });
+  try {
+    await waitFor(carol, 'connected', 20_000);
+    await carol.timeout(20_000).emitWithAck('subscribe:watchlist', { symbols: ['MSFT'] });
+    const seqs = [];
+    carol.on('quote:update', (q) => seqs.push(q.quote.seq));
+    await waitFor(carol, 'quote:update', 20_000);
+    const id = carol.id;
+    // Quotes keep flowing every 50 ms while the client is away (≈ 8 of them) and while it is
+    // being restored: each must arrive exactly once, replayed or live.
+    const back = waitFor(carol, 'connect', 10_000);
+    carol.io.engine.close();
+    await back;
+    assert.equal(carol.recovered, true);
+    assert.equal(carol.id, id);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(seqs.length >= 10, `quotes seen: ${seqs.length}`);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, `sequence ${seqs.join(',')}`);
+  } finally {
+    carol.close();
+    host.proc.kill('SIGTERM');
+    await host.exited;
+  }
 });
 
 test('the same run under valgrind: no memory errors, nothing definitely lost', { timeout: 120_000 }, async () => {

@@ -129,6 +129,23 @@ test('outside the window, or past the packet bound, the client starts fresh', as
   assert.ok(stats.notRecovered >= 2);
 });
 
+test('past the byte bound of the replay log, the client starts fresh', async () => {
+  const h = await host(['--recovery-ms', '5000', '--recovery-bytes', '2000']);
+  const s = client(h);
+  await waitFor(s, 'connected');
+  await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+  await sleep(50);
+  s.io.reconnectionDelay(300).reconnectionDelayMax(300).randomizationFactor(0);
+  const back = waitFor(s, 'connect', 5000);
+  await cut(s);
+  // Three 1 KB trades push the client's offset out of a 2,000-byte log.
+  const pad = 'x'.repeat(1000);
+  for (let n = 1; n <= 3; n++) await h.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n, pad } });
+  await back;
+  assert.equal(s.recovered, false);
+  assert.equal((await h.send('stats')).notRecovered, 1);
+});
+
 test('a session logged out meanwhile does not recover', async () => {
   const h = await host(['--recovery-ms', '5000']);
   const s = client(h);

@@ -12,6 +12,7 @@ use super::namespace::{Namespace, NamespaceShared};
 use super::packet::{
     decode, encode_connect, encode_connect_error, event_name, Args, DecodeLimits, SioType,
 };
+use super::recovery::{Missed, RecoveryStore, SavedSession};
 use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
 use crate::auth::{ConnectRequest, ConnectResult, Identity};
 use crate::engineio::endpoint::{EngineHandler, HandshakeRequest};
@@ -262,7 +263,57 @@ impl Client {
                 return;
             }
         };
-        let (start, restored) = recovery_start(ns, &auth, identity.as_ref());
+        let attached = match recovery_claim(ns, &auth, identity.as_ref()) {
+            RecoveryClaim::Off => {
+                self.attach_socket(ns, identity, auth, SocketStart::fresh(None), None)
+            }
+            RecoveryClaim::Fresh => {
+                let start = SocketStart::fresh(Some(crate::ids::new_wire_id()));
+                self.attach_socket(ns, identity, auth, start, None)
+            }
+            RecoveryClaim::Restore {
+                store,
+                pid,
+                offset,
+                saved,
+            } => {
+                // Under the log's lock: every broadcast is either replayed here or delivered
+                // live after the socket joined its rooms (see recovery.rs).
+                store.replay(&offset, &saved.rooms, |missed| match missed {
+                    Some(missed) => {
+                        ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
+                        let start = SocketStart {
+                            id: Some(saved.sid.clone()),
+                            pid: Some(pid.clone()),
+                            recovered: true,
+                        };
+                        self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed)))
+                    }
+                    None => {
+                        ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
+                        let start = SocketStart::fresh(Some(crate::ids::new_wire_id()));
+                        self.attach_socket(ns, identity, auth, start, None)
+                    }
+                })
+            }
+        };
+        // The host's handler runs outside the recovery lock: it may broadcast.
+        if let (Some(socket), Some(handler)) = (attached, &ns.handlers().connection) {
+            handler(&socket);
+        }
+    }
+
+    /// Creates the socket, adds it to the namespace, restores rooms and missed packets when
+    /// recovering, and sends the connect reply. None when the client closed meanwhile or already
+    /// has a socket in this namespace.
+    fn attach_socket(
+        &self,
+        ns: &Arc<NamespaceShared>,
+        identity: Option<Identity>,
+        auth: Arc<str>,
+        start: SocketStart,
+        restored: Option<(&[Arc<str>], &Missed)>,
+    ) -> Option<SocketRef> {
         let key = self.shared.next_socket_key.fetch_add(1, Ordering::Relaxed);
         let socket = Arc::new(Socket::new(
             key,
@@ -276,78 +327,72 @@ impl Client {
             let mut state = self.state.lock();
             state.sockets.retain(|s| s.is_connected());
             if state.closed || state.sockets.iter().any(|s| s.namespace() == &*ns.name) {
-                return;
+                return None;
             }
             state.sockets.push(socket.clone());
         }
         ns.add_socket(&socket);
         self.session.mark_connected();
-        let (rooms, missed) = restored.unwrap_or_default();
-        for room in &rooms {
-            socket.join(room);
+        if let Some((rooms, _)) = restored {
+            for room in rooms {
+                socket.join(room);
+            }
         }
         self.session
             .send(encode_connect(&ns.name, socket.id(), socket.pid()), false);
-        for frames in &missed {
-            let _ = socket.send(frames, false);
+        if let Some((_, missed)) = restored {
+            for frames in missed {
+                let _ = socket.send(frames, false);
+            }
         }
-        if let Some(handler) = &ns.handlers().connection {
-            handler(&socket);
-        }
+        Some(socket)
     }
 }
 
-type Restored = (Vec<Arc<str>>, Vec<Vec<crate::engineio::packet::OutFrame>>);
+/// What a connect asks of connection-state recovery.
+enum RecoveryClaim<'a> {
+    /// Recovery is off in this namespace.
+    Off,
+    /// A new session (no claim, or one that cannot be honoured).
+    Fresh,
+    /// A saved session of the same user, to be restored if its offset is still in the log.
+    Restore {
+        store: &'a RecoveryStore,
+        pid: Box<str>,
+        offset: String,
+        saved: SavedSession,
+    },
+}
 
-/// With recovery on: a fresh private session id, or — when the client presents a `pid` and an
-/// `offset` that are still recoverable, for the same user — the old socket id, its rooms and the
-/// broadcasts it missed. The middleware has already accepted this connect, so a session that was
-/// logged out in between never gets here.
-fn recovery_start(
-    ns: &NamespaceShared,
+/// Reads `{pid, offset}` from the connect payload and takes the saved session. The middleware
+/// has already accepted this connect, so a session that was logged out in between never gets
+/// here; a session saved for another user is not handed over.
+fn recovery_claim<'a>(
+    ns: &'a NamespaceShared,
     auth: &str,
     identity: Option<&Identity>,
-) -> (SocketStart, Option<Restored>) {
-    let fresh = SocketStart {
-        id: None,
-        pid: None,
-        recovered: false,
-    };
+) -> RecoveryClaim<'a> {
     let Some(store) = &ns.recovery else {
-        return (fresh, None);
+        return RecoveryClaim::Off;
     };
-    let new_pid = || Some(crate::ids::new_wire_id());
     let claim: serde_json::Value = serde_json::from_str(auth).unwrap_or_default();
     let (Some(pid), Some(offset)) = (claim["pid"].as_str(), claim["offset"].as_str()) else {
-        return (
-            SocketStart {
-                pid: new_pid(),
-                ..fresh
-            },
-            None,
-        );
+        return RecoveryClaim::Fresh;
     };
-    match store.recover(pid, offset) {
-        Some((saved, missed))
+    match store.take_session(pid) {
+        Some(saved)
             if saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id) =>
         {
-            ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
-            let start = SocketStart {
-                id: Some(saved.sid),
-                pid: Some(Box::from(pid)),
-                recovered: true,
-            };
-            (start, Some((saved.rooms, missed)))
+            RecoveryClaim::Restore {
+                store,
+                pid: Box::from(pid),
+                offset: offset.to_owned(),
+                saved,
+            }
         }
         _ => {
             ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
-            (
-                SocketStart {
-                    pid: new_pid(),
-                    ..fresh
-                },
-                None,
-            )
+            RecoveryClaim::Fresh
         }
     }
 }

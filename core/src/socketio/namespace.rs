@@ -10,6 +10,7 @@ use super::recovery::{RecoveryConfig, RecoveryStore};
 use super::socket::{ClientEvent, SocketRef};
 use crate::adapters::Adapter;
 use crate::auth::Middleware;
+use crate::engineio::packet::OutFrame;
 use crate::rooms::broadcast::{deliver, BroadcastTarget, Recipient};
 use crate::rooms::room_index::RoomIndex;
 use crate::stats::Stats;
@@ -84,25 +85,32 @@ impl NamespaceShared {
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        let frames = match (&self.recovery, offset) {
-            (Some(store), Some(offset)) => {
-                store.log_broadcast(&self.name, target, event, args, offset)
-            }
-            (Some(store), None) if !target.volatile => {
-                store.log_broadcast(&self.name, target, event, args, &store.next_offset())
-            }
-            _ => encode_event(&self.name, event, None, args),
+        let deliver_frames = |frames: &[OutFrame]| {
+            deliver(
+                &self.rooms,
+                |visit| {
+                    for entry in self.sockets.iter() {
+                        visit(*entry.key(), entry.value());
+                    }
+                },
+                target,
+                frames,
+            )
         };
-        let delivered = deliver(
-            &self.rooms,
-            |visit| {
-                for entry in self.sockets.iter() {
-                    visit(*entry.key(), entry.value());
-                }
-            },
-            target,
-            &frames,
-        );
+        let delivered = match (&self.recovery, offset) {
+            (Some(store), _) if !target.volatile => {
+                let local_offset;
+                let offset = match offset {
+                    Some(offset) => offset,
+                    None => {
+                        local_offset = store.next_offset();
+                        &local_offset
+                    }
+                };
+                store.log_and_deliver(&self.name, target, event, args, offset, deliver_frames)
+            }
+            _ => deliver_frames(&encode_event(&self.name, event, None, args)),
+        };
         self.count_out(delivered)
     }
 

@@ -3,9 +3,15 @@
 //! that comes back within the window with `{pid, offset}` gets its socket id and rooms back plus
 //! every broadcast it missed, in order, exactly once (`socket.recovered` is then true).
 //!
-//! Memory is bounded twice: the packet log keeps at most `max_packets` broadcasts and none older
-//! than the window; a saved session lives only for the window. A client whose offset fell out of
-//! the log is not recoverable and connects as new. Volatile emits are never logged.
+//! Memory is bounded: the packet log keeps at most `max_packets` broadcasts of at most `max_bytes`
+//! encoded bytes in all, and none older than the window; a saved session lives only for the
+//! window. A client whose offset fell out of the log is not recoverable and connects as new.
+//! Volatile emits are never logged.
+//!
+//! Exactly once, in order: a broadcast is logged and delivered under the log's lock, and a
+//! recovering socket is attached (rooms joined, missed packets queued) under the same lock. So
+//! every broadcast either precedes the attach (it is in the log after the client's offset, and
+//! replayed) or follows it (delivered live), never both and never neither.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +33,8 @@ pub struct RecoveryConfig {
     pub max_disconnection: Duration,
     /// Most broadcasts kept for replay, per namespace.
     pub max_packets: usize,
+    /// Most encoded bytes kept for replay, per namespace.
+    pub max_bytes: usize,
 }
 
 impl Default for RecoveryConfig {
@@ -34,6 +42,7 @@ impl Default for RecoveryConfig {
         Self {
             max_disconnection: Duration::from_secs(120),
             max_packets: 10_000,
+            max_bytes: 32 << 20,
         }
     }
 }
@@ -43,7 +52,18 @@ struct LoggedPacket {
     at_ms: u64,
     target: BroadcastTarget,
     frames: Vec<OutFrame>,
+    bytes: usize,
 }
+
+/// The broadcasts of the window, oldest first, with their total encoded size.
+#[derive(Default)]
+struct PacketLog {
+    packets: VecDeque<LoggedPacket>,
+    bytes: usize,
+}
+
+/// Missed broadcasts to replay, each as the frames of one packet.
+pub(crate) type Missed = Vec<Vec<OutFrame>>;
 
 /// What is kept of a socket that dropped, to restore it.
 #[derive(Debug, Clone)]
@@ -60,7 +80,7 @@ pub(crate) struct RecoveryStore {
     /// under the offset its origin gave it.
     node: Box<str>,
     next_offset: AtomicU64,
-    log: Mutex<VecDeque<LoggedPacket>>,
+    log: Mutex<PacketLog>,
     sessions: Mutex<HashMap<Box<str>, SavedSession>>,
     /// When clustered: saved sessions live in Redis, so any node can restore them.
     shared: parking_lot::RwLock<Option<SharedSessions>>,
@@ -90,7 +110,7 @@ impl RecoveryStore {
             config,
             node: Box::from(&crate::ids::new_wire_id()[..8]),
             next_offset: AtomicU64::new(1),
-            log: Mutex::new(VecDeque::new()),
+            log: Mutex::new(PacketLog::default()),
             sessions: Mutex::new(HashMap::new()),
             shared: parking_lot::RwLock::new(None),
         }
@@ -113,37 +133,48 @@ impl RecoveryStore {
         self.config.max_disconnection.as_millis() as u64
     }
 
-    /// Encodes a broadcast with `offset` appended as its last argument and logs it.
-    pub fn log_broadcast(
+    /// Encodes a broadcast with `offset` appended as its last argument, logs it and hands the
+    /// frames to `deliver` while the log is still locked (see the module note).
+    #[allow(clippy::too_many_arguments)]
+    pub fn log_and_deliver<R>(
         &self,
         namespace: &str,
         target: &BroadcastTarget,
         event: &str,
         args: &Args,
         offset: &str,
-    ) -> Vec<OutFrame> {
+        deliver: impl FnOnce(&[OutFrame]) -> R,
+    ) -> R {
         let with_offset = args.with_trailing_string(offset);
         let frames = encode_event(namespace, event, None, &with_offset);
+        let bytes = frames.iter().map(OutFrame::len).sum::<usize>() + offset.len();
         let now = now_ms();
         let mut log = self.log.lock();
-        log.push_back(LoggedPacket {
+        log.bytes += bytes;
+        log.packets.push_back(LoggedPacket {
             offset: Box::from(offset),
             at_ms: now,
             target: target.clone(),
             frames: frames.clone(),
+            bytes,
         });
         self.prune_log(&mut log, now);
-        frames
+        deliver(&frames)
     }
 
-    fn prune_log(&self, log: &mut VecDeque<LoggedPacket>, now: u64) {
+    fn prune_log(&self, log: &mut PacketLog, now: u64) {
         let window = self.window_ms();
-        while log.len() > self.config.max_packets
+        while log.packets.len() > self.config.max_packets
+            || log.bytes > self.config.max_bytes
             || log
+                .packets
                 .front()
                 .is_some_and(|p| now.saturating_sub(p.at_ms) > window)
         {
-            log.pop_front();
+            match log.packets.pop_front() {
+                Some(evicted) => log.bytes -= evicted.bytes,
+                None => break,
+            }
         }
     }
 
@@ -187,26 +218,36 @@ impl RecoveryStore {
         }
     }
 
-    /// Takes the saved session for `pid` if it is still within the window and `offset` is still
-    /// in the log; returns it with the frames of every later broadcast it would have received.
-    pub fn recover(&self, pid: &str, offset: &str) -> Option<(SavedSession, Vec<Vec<OutFrame>>)> {
-        let now = now_ms();
-        let session = self.take_session(pid, now)?;
+    /// With the log locked: the broadcasts after `offset` that reached `rooms`, or None when
+    /// `offset` is no longer in the log; then `attach` runs, still under the lock, so no
+    /// broadcast slips between the replay and the socket joining its rooms.
+    pub fn replay<R>(
+        &self,
+        offset: &str,
+        rooms: &[Arc<str>],
+        attach: impl FnOnce(Option<Missed>) -> R,
+    ) -> R {
         let mut log = self.log.lock();
-        self.prune_log(&mut log, now);
-        let start = log.iter().position(|p| &*p.offset == offset)? + 1;
+        self.prune_log(&mut log, now_ms());
         let missed = log
+            .packets
             .iter()
-            .skip(start)
-            .filter(|p| reaches(&p.target, &session.rooms))
-            .map(|p| p.frames.clone())
-            .collect();
-        Some((session, missed))
+            .position(|p| &*p.offset == offset)
+            .map(|at| {
+                log.packets
+                    .iter()
+                    .skip(at + 1)
+                    .filter(|p| reaches(&p.target, rooms))
+                    .map(|p| p.frames.clone())
+                    .collect()
+            });
+        attach(missed)
     }
-}
 
-impl RecoveryStore {
-    fn take_session(&self, pid: &str, now: u64) -> Option<SavedSession> {
+    /// Takes the saved session for `pid` if it is still within the window (a session is
+    /// restored at most once).
+    pub fn take_session(&self, pid: &str) -> Option<SavedSession> {
+        let now = now_ms();
         if let Some(shared) = self.shared.read().as_ref() {
             let key = format!("{}:session:{pid}", shared.prefix);
             let cmd = redis::cmd("GETDEL").arg(&key).clone();
@@ -277,7 +318,19 @@ mod tests {
 
     fn log(store: &RecoveryStore, rooms: &[&str], json: &str, offset: &str) -> Vec<OutFrame> {
         let args = Args::json(json).unwrap();
-        store.log_broadcast("/", &target(rooms), "t", &args, offset)
+        store.log_and_deliver("/", &target(rooms), "t", &args, offset, |f| f.to_vec())
+    }
+
+    /// Takes the session and replays, as a reconnect does.
+    fn recover(store: &RecoveryStore, pid: &str, offset: &str) -> Option<(SavedSession, Missed)> {
+        let session = store.take_session(pid)?;
+        let missed = store.replay(offset, &session.rooms, |m| m)?;
+        Some((session, missed))
+    }
+
+    fn save(store: &RecoveryStore, rooms: &[&str]) {
+        let rooms = rooms.iter().map(|r| Arc::from(*r)).collect();
+        store.save("pid", RecoveryStore::new_session("sid".into(), None, rooms));
     }
 
     #[test]
@@ -291,14 +344,13 @@ mod tests {
         log(&store, &["user:2"], "3", "o3");
         log(&store, &[], "4", "o4");
         assert!(store.next_offset().ends_with("-1"));
-        let rooms = vec![Arc::from("user:1")];
-        store.save("pid", RecoveryStore::new_session("sid".into(), None, rooms));
-        let (session, missed) = store.recover("pid", "o1").unwrap();
+        save(&store, &["user:1"]);
+        let (session, missed) = recover(&store, "pid", "o1").unwrap();
         assert_eq!(&*session.sid, "sid");
         let texts: Vec<String> = missed.iter().map(|f| text(f)).collect();
         assert_eq!(texts, vec!["42[\"t\",2,\"o2\"]", "42[\"t\",4,\"o4\"]"]);
         assert!(
-            store.recover("pid", "o1").is_none(),
+            recover(&store, "pid", "o1").is_none(),
             "a session recovers once"
         );
     }
@@ -306,26 +358,59 @@ mod tests {
     #[test]
     fn bounded_log_makes_old_offsets_unrecoverable() {
         let store = RecoveryStore::new(RecoveryConfig {
-            max_disconnection: Duration::from_secs(60),
             max_packets: 3,
+            ..RecoveryConfig::default()
         });
         for i in 1..=5 {
             log(&store, &[], &i.to_string(), &format!("o{i}"));
         }
-        store.save(
-            "pid",
-            RecoveryStore::new_session("sid".into(), None, Vec::new()),
-        );
+        save(&store, &[]);
         assert!(
-            store.recover("pid", "o1").is_none(),
+            recover(&store, "pid", "o1").is_none(),
             "offset o1 was evicted"
         );
-        store.save(
-            "pid",
-            RecoveryStore::new_session("sid".into(), None, Vec::new()),
+        save(&store, &[]);
+        assert_eq!(recover(&store, "pid", "o3").unwrap().1.len(), 2);
+        assert!(recover(&store, "unknown", "o3").is_none());
+    }
+
+    #[test]
+    fn the_log_is_bounded_in_bytes_too() {
+        let store = RecoveryStore::new(RecoveryConfig {
+            max_bytes: 1000,
+            ..RecoveryConfig::default()
+        });
+        let big = format!("\"{}\"", "x".repeat(300));
+        for i in 1..=10 {
+            log(&store, &[], &big, &format!("o{i}"));
+        }
+        let kept = store.log.lock();
+        assert_eq!(
+            kept.packets.len(),
+            3,
+            "three 300-byte packets fit in 1000 bytes"
         );
-        assert_eq!(store.recover("pid", "o3").unwrap().1.len(), 2);
-        assert!(store.recover("unknown", "o3").is_none());
+        assert!(kept.bytes <= 1000);
+        assert_eq!(&*kept.packets[0].offset, "o8");
+        drop(kept);
+        save(&store, &[]);
+        assert!(recover(&store, "pid", "o5").is_none(), "o5 was evicted");
+        save(&store, &[]);
+        assert_eq!(recover(&store, "pid", "o8").unwrap().1.len(), 2);
+    }
+
+    #[test]
+    fn expired_sessions_and_packets_do_not_recover() {
+        let store = RecoveryStore::new(RecoveryConfig {
+            max_disconnection: Duration::from_millis(30),
+            ..RecoveryConfig::default()
+        });
+        log(&store, &[], "1", "o1");
+        save(&store, &[]);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(store.take_session("pid").is_none());
+        assert!(store.replay("o1", &[], |m| m).is_none());
+        assert_eq!(store.log.lock().bytes, 0);
     }
 
     #[test]

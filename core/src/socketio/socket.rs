@@ -95,6 +95,17 @@ pub(crate) struct SocketStart {
     pub recovered: bool,
 }
 
+impl SocketStart {
+    /// A new socket id; `pid` when recovery is on.
+    pub fn fresh(pid: Option<Box<str>>) -> Self {
+        Self {
+            id: None,
+            pid,
+            recovered: false,
+        }
+    }
+}
+
 impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
