@@ -3,10 +3,27 @@
 // n events of size bytes with ts/due stamps. Prints `listening on <port>`.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
 
-const port = Number(process.argv[2] || 0);
+// `[--recovery] [--redis URL] <port>`: --recovery turns on connection-state recovery (2 min
+// window); --redis clusters it through @socket.io/redis-adapter (classic pub/sub).
+const port = Number(process.argv.at(-1) || 0);
+const recovery = process.argv.includes('--recovery');
 const httpServer = createServer();
-const io = new Server(httpServer, { transports: ['websocket', 'polling'], pingInterval: 25000, pingTimeout: 60000 });
+const io = new Server(httpServer, {
+  transports: ['websocket', 'polling'],
+  pingInterval: 25000,
+  pingTimeout: 60000,
+  ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: false } } : {}),
+});
+const redisAt = process.argv.indexOf('--redis');
+if (redisAt > 0) {
+  const pub = createClient({ url: process.argv[redisAt + 1] });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
 io.use((socket, next) => {
   const token = socket.handshake.auth && socket.handshake.auth.token;
   if (typeof token === 'string' && token.startsWith('t')) next();

@@ -10,6 +10,15 @@
 //! - `paced`: like fanout at `--rate` emits/s; latency is measured against the send stamp (`ts`)
 //!   and against the schedule (`due`), so a server that emits late cannot hide it.
 //!
+//! - `recovery`: like paced, and every `--drop-every-ms` a `--drop-percent` share of the clients
+//!   loses its TCP connection (no close frame: a network cut) and reconnects `--away-ms` later
+//!   with its `pid` and last offset (connection-state recovery, to `--alt-port` when given: a
+//!   load balancer moving it to another node). Reports the share of the scheduled messages that
+//!   arrived, duplicates, and recovered / fresh reconnects.
+//!
+//! With `--control-port`, client 0 (which triggers the emits) connects to another node, so every
+//! delivery to the others crosses the cluster.
+//!
 //! Prints one JSON line with the results on stdout; progress goes to stderr.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -33,6 +42,14 @@ struct Options {
     rooms: usize,
     /// Clients started before waiting for them to connect (a storm: all of them).
     wave: usize,
+    drop_every_ms: u64,
+    drop_percent: u64,
+    away_ms: u64,
+    /// Where dropped clients reconnect (default: `port`).
+    alt_port: u16,
+    /// Where client 0, which triggers the emits, connects (default: `port`): another node makes
+    /// every delivery cross the cluster.
+    control_port: u16,
 }
 
 fn parse() -> Options {
@@ -54,6 +71,11 @@ fn parse() -> Options {
         hold_ms: num("--hold-ms", "2000"),
         rooms: num("--rooms", "1").max(1) as usize,
         wave: num("--wave", "500").max(1) as usize,
+        drop_every_ms: num("--drop-every-ms", "2000").max(100),
+        drop_percent: num("--drop-percent", "10").clamp(1, 100),
+        away_ms: num("--away-ms", "500"),
+        alt_port: num("--alt-port", "0") as u16,
+        control_port: num("--control-port", "0") as u16,
     }
 }
 
@@ -69,7 +91,13 @@ struct Counters {
     connected: AtomicU64,
     failed: AtomicU64,
     received: AtomicU64,
+    /// Messages (by index `i`) a client saw a second time.
+    duplicates: AtomicU64,
     last_receive_ms: AtomicU64,
+    reconnects: AtomicU64,
+    recovered: AtomicU64,
+    fresh: AtomicU64,
+    failed_reconnects: AtomicU64,
     /// Latency histograms in ms buckets (0..=9999, then overflow).
     late_vs_ts: Histogram,
     late_vs_due: Histogram,
@@ -121,66 +149,210 @@ fn number_after(text: &str, key: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-async fn client(
+/// What a client keeps across reconnections.
+struct ClientState {
     index: usize,
-    port: u16,
     rooms: usize,
-    counters: Arc<Counters>,
-    ready: Arc<Semaphore>,
-    stop: Arc<tokio::sync::Notify>,
-    control: Option<tokio::sync::mpsc::Receiver<String>>,
-) {
+    /// Private session id and last offset seen, for connection-state recovery.
+    pid: Option<String>,
+    offset: Option<String>,
+    /// Message indexes seen, one bit each, to count duplicates.
+    seen: Vec<u64>,
+}
+
+impl ClientState {
+    fn connect_packet(&self) -> String {
+        // `sessionID`/`userId` too: servers with the seed's auth hand-off require them.
+        let mut auth = format!(
+            "40{{\"token\":\"t{i}\",\"sessionID\":\"s{i}\",\"userId\":\"t{i}\",\"room\":\"room{}\"",
+            self.index % self.rooms,
+            i = self.index
+        );
+        if let (Some(pid), Some(offset)) = (&self.pid, &self.offset) {
+            auth.push_str(&format!(",\"pid\":\"{pid}\",\"offset\":\"{offset}\""));
+        }
+        auth.push('}');
+        auth
+    }
+
+    /// Records message `i`; false when it was seen before.
+    fn first_sighting(&mut self, i: u64) -> bool {
+        let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if self.seen.len() <= word {
+            self.seen.resize(word + 1, 0);
+        }
+        let new = self.seen[word] & bit == 0;
+        self.seen[word] |= bit;
+        new
+    }
+}
+
+/// The string after the last `,"` when a packet's last argument is a string (the recovery offset).
+fn trailing_string(text: &str) -> Option<&str> {
+    let body = text.strip_suffix("\"]")?;
+    let at = body.rfind(",\"")?;
+    let offset = &body[at + 2..];
+    (!offset.contains('"')).then_some(offset)
+}
+
+/// A string value after `"key":"` (the connect reply's `pid`).
+fn string_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let at = text.find(key)? + key.len();
+    let rest = text[at..].strip_prefix('"')?;
+    rest.split('"').next()
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn open(index: usize, port: u16) -> std::io::Result<Ws> {
     let source = IpAddr::V4(Ipv4Addr::new(
         127,
         0,
         (index / 250 % 250) as u8,
         (index % 250 + 2) as u8,
     ));
-    let result = async {
-        let socket = TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::new(source, 0))?;
-        let stream = socket
-            .connect(SocketAddr::from(([127, 0, 0, 1], port)))
-            .await?;
-        stream.set_nodelay(true)?;
-        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::client_async(url, stream)
-            .await
-            .map_err(std::io::Error::other)?;
-        Ok::<_, std::io::Error>(ws)
-    }
-    .await;
-    let mut ws = match result {
-        Ok(ws) => ws,
-        Err(_) => {
-            counters.failed.fetch_add(1, Ordering::Relaxed);
-            ready.add_permits(1);
-            return;
-        }
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    let stream = socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await?;
+    stream.set_nodelay(true)?;
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let (ws, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .map_err(std::io::Error::other)?;
+    Ok(ws)
+}
+
+/// How one connection ended.
+enum Ended {
+    Stopped,
+    /// Dropped on purpose by the recovery scenario: reconnect.
+    Cut,
+    /// The server closed it or it failed.
+    Lost,
+}
+
+struct Signals {
+    ready: Arc<Semaphore>,
+    stop: Arc<tokio::sync::Notify>,
+    /// Drop rounds: each round cuts the clients whose index falls in its share.
+    drops: tokio::sync::watch::Receiver<u64>,
+}
+
+async fn client(
+    index: usize,
+    options: Arc<Options>,
+    counters: Arc<Counters>,
+    mut signals: Signals,
+    control: Option<tokio::sync::mpsc::Receiver<String>>,
+) {
+    let mut state = ClientState {
+        index,
+        rooms: options.rooms,
+        pid: None,
+        offset: None,
+        seen: Vec::new(),
     };
-    // `sessionID`/`userId` too: servers with the seed's auth hand-off require them.
-    let auth = format!(
-        "40{{\"token\":\"t{index}\",\"sessionID\":\"s{index}\",\"userId\":\"t{index}\",\"room\":\"room{}\"}}",
-        index % rooms
-    );
     let mut control = control;
+    let mut port = match options.control_port {
+        p if index == 0 && p != 0 => p,
+        _ => options.port,
+    };
+    let mut first = true;
+    loop {
+        let (ended, connected) = match open(index, port).await {
+            Ok(ws) => {
+                session(
+                    ws,
+                    &mut state,
+                    &counters,
+                    &mut signals,
+                    &mut control,
+                    &options,
+                    first,
+                )
+                .await
+            }
+            Err(_) => (Ended::Lost, false),
+        };
+        match (ended, connected) {
+            (Ended::Cut, _) => {}
+            (_, false) if first => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                signals.ready.add_permits(1);
+                return;
+            }
+            (Ended::Lost, false) => {
+                counters.failed_reconnects.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            _ => return,
+        }
+        first = false;
+        if options.alt_port != 0 {
+            port = if port == options.port {
+                options.alt_port
+            } else {
+                options.port
+            };
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(options.away_ms)) => {}
+            _ = signals.stop.notified() => return,
+        }
+    }
+}
+
+/// Drives one connection until the scenario stops, the drop round cuts it, or it is lost.
+async fn session(
+    mut ws: Ws,
+    state: &mut ClientState,
+    counters: &Counters,
+    signals: &mut Signals,
+    control: &mut Option<tokio::sync::mpsc::Receiver<String>>,
+    options: &Options,
+    first: bool,
+) -> (Ended, bool) {
     let mut connected = false;
+    // Client 0 carries the control channel and is never cut.
+    let share = options.drop_percent as usize;
+    let index = state.index;
+    let mut drops_open = true;
+    let my_round = |round: u64| index_in_round(index, round, share);
     loop {
         tokio::select! {
             message = ws.next() => {
-                let Some(Ok(message)) = message else { break };
+                let Some(Ok(message)) = message else { return (Ended::Lost, connected) };
                 let Message::Text(text) = message else { continue };
                 let text = text.as_str();
                 if text.starts_with('0') {
-                    let _ = ws.send(Message::Text(auth.clone().into())).await;
+                    let _ = ws.send(Message::Text(state.connect_packet().into())).await;
                 } else if text == "2" {
                     let _ = ws.send(Message::Text("3".into())).await;
                 } else if text.starts_with("40") && !connected {
                     connected = true;
-                    counters.connected.fetch_add(1, Ordering::Relaxed);
-                    ready.add_permits(1);
+                    let pid = string_after(text, "\"pid\":");
+                    if first {
+                        counters.connected.fetch_add(1, Ordering::Relaxed);
+                        signals.ready.add_permits(1);
+                    } else {
+                        counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        let recovered = pid.is_some() && pid == state.pid.as_deref();
+                        let counter = if recovered { &counters.recovered } else { &counters.fresh };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    state.pid = pid.map(str::to_owned);
                 } else if text.starts_with("42") {
                     let now = now_ms();
+                    if let Some(offset) = trailing_string(text) {
+                        state.offset = Some(offset.to_owned());
+                    }
+                    let new = number_after(text, "\"i\":").is_none_or(|i| state.first_sighting(i));
+                    if !new {
+                        counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     counters.last_receive_ms.fetch_max(now, Ordering::Relaxed);
                     if let Some(ts) = number_after(text, "\"ts\":") {
@@ -196,21 +368,37 @@ async fn client(
                     let _ = ws.send(Message::Text(command.into())).await;
                 }
             }
-            _ = stop.notified() => break,
+            changed = async { if drops_open { signals.drops.changed().await } else { std::future::pending().await } } => {
+                if changed.is_err() {
+                    // No more drop rounds (or none in this scenario).
+                    drops_open = false;
+                    continue;
+                }
+                let round = *signals.drops.borrow_and_update();
+                if connected && index != 0 && my_round(round) {
+                    // Dropping the stream closes the TCP connection without a close frame.
+                    return (Ended::Cut, true);
+                }
+            }
+            _ = signals.stop.notified() => return (Ended::Stopped, connected),
         }
     }
-    if !connected {
-        counters.failed.fetch_add(1, Ordering::Relaxed);
-        ready.add_permits(1);
-    }
+}
+
+/// Whether client `index` is in the `share` percent cut in drop round `round` (rounds walk
+/// through the clients so each round cuts different ones).
+fn index_in_round(index: usize, round: u64, share: usize) -> bool {
+    let slots = (100 / share.max(1)).max(1);
+    round > 0 && index % slots == (round as usize - 1) % slots
 }
 
 #[tokio::main]
 async fn main() {
-    let options = parse();
+    let options = Arc::new(parse());
     let counters = Arc::new(Counters::default());
     let ready = Arc::new(Semaphore::new(0));
     let stop = Arc::new(tokio::sync::Notify::new());
+    let (drops_tx, drops_rx) = tokio::sync::watch::channel(0u64);
     let (control_tx, control_rx) = tokio::sync::mpsc::channel::<String>(4);
     let mut control_rx = Some(control_rx);
     let started = Instant::now();
@@ -219,13 +407,16 @@ async fn main() {
     let mut handles = Vec::with_capacity(options.clients);
     for index in 0..options.clients {
         let control = if index == 0 { control_rx.take() } else { None };
+        let signals = Signals {
+            ready: ready.clone(),
+            stop: stop.clone(),
+            drops: drops_rx.clone(),
+        };
         handles.push(tokio::spawn(client(
             index,
-            options.port,
-            options.rooms,
+            options.clone(),
             counters.clone(),
-            ready.clone(),
-            stop.clone(),
+            signals,
             control,
         )));
         if index % wave == wave - 1 {
@@ -258,42 +449,25 @@ async fn main() {
         "handshakesPerSecond": handshakes_per_second.round(),
     });
     match options.scenario.as_str() {
-        "fanout" | "paced" => {
-            // Fan-out: every emit to everyone. Paced: emits go round-robin to the `--rooms` rooms,
-            // so each reaches its share of the clients (below saturation).
-            let paced = options.scenario == "paced";
-            let (rate, rooms) = if paced {
-                (options.rate, options.rooms)
-            } else {
-                (0, 0)
-            };
-            let expected = if paced {
-                connected * options.messages / options.rooms as u64
-            } else {
-                connected * options.messages
-            };
-            let command = format!(
-                "42[\"blast\",{{\"room\":\"all\",\"rooms\":{rooms},\"n\":{},\"size\":{},\"rate\":{rate}}}]",
-                options.messages, options.size
-            );
-            let trigger = now_ms();
-            let _ = control_tx.send(command).await;
-            let budget = Duration::from_secs(60)
-                + Duration::from_millis(options.messages * 1000 / options.rate.max(1));
-            let deadline = Instant::now() + budget;
-            while counters.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+        "fanout" | "paced" | "recovery" => {
+            let cutter = (options.scenario == "recovery").then(|| {
+                let every = Duration::from_millis(options.drop_every_ms);
+                // Cuts stop one drop period before the schedule ends, so the last ones can
+                // come back while messages still flow.
+                let rounds = (options.messages * 1000 / options.rate.max(1))
+                    .saturating_sub(options.drop_every_ms)
+                    / options.drop_every_ms;
+                tokio::spawn(async move {
+                    for round in 1..=rounds {
+                        tokio::time::sleep(every).await;
+                        let _ = drops_tx.send(round);
+                    }
+                })
+            });
+            run_broadcast(&options, &counters, connected, &control_tx, &mut result).await;
+            if let Some(cutter) = cutter {
+                cutter.abort();
             }
-            let received = counters.received.load(Ordering::Relaxed);
-            let last = counters.last_receive_ms.load(Ordering::Relaxed);
-            let seconds = (last.saturating_sub(trigger) as f64 / 1000.0).max(0.001);
-            result["expected"] = expected.into();
-            result["received"] = received.into();
-            result["triggerToLastMs"] = last.saturating_sub(trigger).into();
-            result["deliveriesPerSecond"] = ((received as f64) / seconds).round().into();
-            result["latencyVsTs"] = serde_json::json!({ "p50": counters.late_vs_ts.quantile(0.5), "p99": counters.late_vs_ts.quantile(0.99), "max": counters.late_vs_ts.max() });
-            result["latencyVsDue"] = serde_json::json!({ "p50": counters.late_vs_due.quantile(0.5), "p99": counters.late_vs_due.quantile(0.99), "max": counters.late_vs_due.max() });
         }
         _ => tokio::time::sleep(Duration::from_millis(options.hold_ms)).await,
     }
@@ -301,5 +475,129 @@ async fn main() {
     stop.notify_waiters();
     for handle in handles {
         handle.abort();
+    }
+}
+
+/// Fan-out: every emit to everyone. Paced and recovery: emits go round-robin to the `--rooms`
+/// rooms, so each reaches its share of the clients (below saturation).
+async fn run_broadcast(
+    options: &Options,
+    counters: &Counters,
+    connected: u64,
+    control: &tokio::sync::mpsc::Sender<String>,
+    result: &mut serde_json::Value,
+) {
+    let paced = options.scenario != "fanout";
+    let (rate, rooms) = if paced {
+        (options.rate, options.rooms)
+    } else {
+        (0, 0)
+    };
+    let expected = if paced {
+        expected_paced(connected, options.messages, options.rooms as u64)
+    } else {
+        connected * options.messages
+    };
+    let command = format!(
+        "42[\"blast\",{{\"room\":\"all\",\"rooms\":{rooms},\"n\":{},\"size\":{},\"rate\":{rate}}}]",
+        options.messages, options.size
+    );
+    let trigger = now_ms();
+    let _ = control.send(command).await;
+    let budget = Duration::from_secs(if options.scenario == "recovery" {
+        20
+    } else {
+        60
+    }) + Duration::from_millis(options.messages * 1000 / options.rate.max(1));
+    let deadline = Instant::now() + budget;
+    while counters.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if options.scenario == "recovery" {
+        // Late duplicates would show up here.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let received = counters.received.load(Ordering::Relaxed);
+    let last = counters.last_receive_ms.load(Ordering::Relaxed);
+    let seconds = (last.saturating_sub(trigger) as f64 / 1000.0).max(0.001);
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    result["expected"] = expected.into();
+    result["received"] = received.into();
+    result["deliveredShare"] = (received as f64 / expected.max(1) as f64).into();
+    result["duplicates"] = load(&counters.duplicates).into();
+    result["reconnects"] = load(&counters.reconnects).into();
+    result["recovered"] = load(&counters.recovered).into();
+    result["fresh"] = load(&counters.fresh).into();
+    result["failedReconnects"] = load(&counters.failed_reconnects).into();
+    result["triggerToLastMs"] = last.saturating_sub(trigger).into();
+    result["deliveriesPerSecond"] = ((received as f64) / seconds).round().into();
+    result["latencyVsTs"] = serde_json::json!({ "p50": counters.late_vs_ts.quantile(0.5), "p99": counters.late_vs_ts.quantile(0.99), "max": counters.late_vs_ts.max() });
+    result["latencyVsDue"] = serde_json::json!({ "p50": counters.late_vs_due.quantile(0.5), "p99": counters.late_vs_due.quantile(0.99), "max": counters.late_vs_due.max() });
+}
+
+/// Messages `0..messages` go to room `i % rooms`; client `c` is in room `c % rooms`.
+fn expected_paced(clients: u64, messages: u64, rooms: u64) -> u64 {
+    let rooms = rooms.max(1);
+    (0..rooms)
+        .map(|room| {
+            let members = clients / rooms + u64::from(room < clients % rooms);
+            let per_member = messages / rooms + u64::from(room < messages % rooms);
+            members * per_member
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_offsets_and_pids() {
+        assert_eq!(
+            trailing_string(r#"42["tick",{"i":1},"ab-12"]"#),
+            Some("ab-12")
+        );
+        assert_eq!(trailing_string(r#"42["tick",{"pad":"x"}]"#), None);
+        assert_eq!(
+            string_after(r#"40{"sid":"s","pid":"p1"}"#, "\"pid\":"),
+            Some("p1")
+        );
+        assert_eq!(number_after(r#"{"i":42,"ts":1}"#, "\"i\":"), Some(42));
+    }
+
+    #[test]
+    fn counts_messages_once() {
+        let mut state = ClientState {
+            index: 3,
+            rooms: 10,
+            pid: Some("p".into()),
+            offset: Some("o".into()),
+            seen: Vec::new(),
+        };
+        assert!(state.first_sighting(130));
+        assert!(!state.first_sighting(130));
+        assert!(state.first_sighting(0));
+        assert!(state
+            .connect_packet()
+            .ends_with(r#""room":"room3","pid":"p","offset":"o"}"#));
+    }
+
+    #[test]
+    fn drop_rounds_cut_a_share_each() {
+        let cut = |round| (0..1000).filter(|&i| index_in_round(i, round, 10)).count();
+        assert_eq!(cut(0), 0);
+        assert_eq!(cut(1), 100);
+        assert_eq!(cut(7), 100);
+        let overlap = (0..1000)
+            .filter(|&i| index_in_round(i, 1, 10) && index_in_round(i, 2, 10))
+            .count();
+        assert_eq!(overlap, 0, "consecutive rounds cut different clients");
+    }
+
+    #[test]
+    fn expected_counts_follow_the_round_robin() {
+        assert_eq!(expected_paced(10, 20, 10), 20);
+        assert_eq!(expected_paced(11, 20, 10), 22);
+        assert_eq!(expected_paced(10, 21, 10), 21);
     }
 }

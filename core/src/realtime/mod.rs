@@ -24,8 +24,7 @@ use subscriptions::is_subscription_room;
 use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
-use crate::adapters::redis::commands::RedisCommands;
-use crate::adapters::redis::{RedisAdapter, Remote, RemoteDelivery};
+use crate::adapters::redis::RedisAdapter;
 use crate::limits::{
     LocalSubscriptionCounter, RateLimiter, RedisSubscriptionCounter, SubscriptionCounter,
 };
@@ -305,32 +304,14 @@ impl RealtimeServer {
         if self.shared.redis.lock().is_some() {
             return Ok(());
         }
-        let server = self.shared.server.clone();
-        let deliver: RemoteDelivery = Arc::new(move |remote: Remote| match remote {
-            Remote::Broadcast(b) => {
-                if let Some(ns) = server.namespace(&b.namespace) {
-                    ns.deliver_remote(&b.target, &b.event, &b.args, b.offset.as_deref());
-                }
-            }
-            Remote::Disconnect { namespace, request } => {
-                if let Some(ns) = server.namespace(&namespace) {
-                    ns.disconnect_local(&request.rooms, &request.except, request.close);
-                }
-            }
-        });
-        let stats = self.shared.server.stats_arc();
-        let adapter = RedisAdapter::start(&url, &self.shared.config.redis_prefix, deliver, stats)
-            .map_err(std::io::Error::other)?;
-        self.shared.io.set_adapter(Some(adapter.clone()));
+        let adapter = crate::adapters::redis::cluster_through_redis(
+            &self.shared.server,
+            &url,
+            &self.shared.config.redis_prefix,
+        )?;
         *self.shared.redis.lock() = Some(adapter);
         if let Some(counter) = self.shared.cluster_counter.lock().as_ref() {
             counter.start_heartbeat();
-        }
-        if self.shared.config.engine.recovery.is_some() {
-            let redis = Arc::new(RedisCommands::new(&url).map_err(std::io::Error::other)?);
-            self.shared
-                .io
-                .share_recovery_sessions(redis, &self.shared.config.redis_prefix);
         }
         Ok(())
     }

@@ -2,12 +2,15 @@
 //! token auth in the connect payload; each client joins `user:<token>`, its `room` and `all`;
 //! the event `blast {room, rooms, n, size, rate}` makes the server emit `n` events of `size`
 //! bytes to that room (or round-robin to `room0..room<rooms-1>` when `rooms` > 0), at `rate` per second (0 = as fast as possible), stamping `ts` (actual send) and
-//! `due` (scheduled) in each payload. Prints `listening on <port>`.
+//! `due` (scheduled) in each payload. `--recovery` turns on connection-state recovery (2 min
+//! window, as Node's bench server does); `--redis URL` clusters it through Redis. Prints
+//! `listening on <port>`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use roomcast::socketio::recovery::RecoveryConfig;
 use roomcast::{Args, ConnectError, EngineConfig, Identity, Server};
 
 fn now_ms() -> u64 {
@@ -19,13 +22,17 @@ fn now_ms() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    // `[--recovery] [--redis URL] <port>`
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = args.last().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let recovery = args
+        .iter()
+        .any(|a| a == "--recovery")
+        .then(RecoveryConfig::default);
     let config = EngineConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         queue_capacity: 4096,
+        recovery,
         ..EngineConfig::default()
     };
     let server = Server::new(config);
@@ -95,6 +102,14 @@ async fn main() {
             }
         });
     });
+    if let Some(url) = args.windows(2).find(|w| w[0] == "--redis").map(|w| &w[1]) {
+        if let Err(error) =
+            roomcast::adapters::redis::cluster_through_redis(&server, url, "socket.io")
+        {
+            eprintln!("cannot use Redis: {error}");
+            std::process::exit(1);
+        }
+    }
     match server.start().await {
         Ok(addr) => println!("listening on {}", addr.port()),
         Err(error) => {

@@ -11,6 +11,7 @@
 //! Node nodes count request subscribers to know how many answers to wait for, so staying off
 //! that channel keeps their requests from waiting on a node that would not answer.
 
+mod cluster;
 pub mod commands;
 pub mod wire;
 
@@ -27,6 +28,7 @@ use super::Adapter;
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::packet::Args;
 use crate::stats::Stats;
+pub use cluster::cluster_through_redis;
 pub use wire::{RemoteBroadcast, RemoteDisconnect};
 
 /// What another node asked this one to do.
