@@ -1,25 +1,35 @@
 // Runs the benchmark scenarios against every server in one invocation and writes BENCHMARKS.md
-// (with a ratio chart, bench/ratios.svg). Loopback only, bounded in time.
+// (with a ratio chart, bench/ratios.svg). Loopback only, bounded in time (≈ 10 min at 10k).
 //
-//   cargo build --release -p loadgen -p bench-server-roomcast -p bench-blaster \\
-//     && npm run build --workspace roomcast && node bench/run.mjs [clients]
+//   cargo build --release -p loadgen -p bench-server-roomcast -p bench-server-socketioxide \
+//     -p bench-blaster && npm run build --workspace roomcast && node bench/run.mjs [clients]
 //
-// Servers: roomcast (Rust API) and the real Node socket.io 4.8 from npm. Scenarios: idle memory
-// per connected, authenticated client; connection storm (all clients at once, token auth); fan-out (all clients in one room, 200 emits of ~100 B as
-// fast as possible); paced (clients over 10 rooms, 20 emits/s for 10 s round-robin over the
-// rooms, latency against the schedule).
-import { spawn } from 'node:child_process';
+// Servers (bench/servers/, the same behaviour each): roomcast (Rust API), the real Node
+// socket.io 4.8 from npm, socketioxide 0.18 from crates.io; roomcast through the Node addon for
+// the storm with the validator in JavaScript. Scenarios: idle memory per connected,
+// authenticated client (at [clients] and at 19k); connection storm; fan-out (all clients in one
+// room, 200 emits of ~100 B as fast as possible); paced (clients over 10 rooms, 20 emits/s for
+// 10 s, latency against the schedule); recovery (paced for 15 s while 10% of the clients are cut
+// every 2 s and reconnect with pid+offset), on one node and across two nodes behind Redis;
+// cross-node delivery through Redis; addon emit cost.
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startRedis } from '../tests/node/helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLIENTS = Number(process.argv[2] || 10000);
+// A process may hold 20,000 descriptors here: 19k clients leave room for the rest.
+const IDLE_MAX = Number(process.env.IDLE_MAX || 19000);
 const loadgen = path.join(root, 'target/release/loadgen');
+const release = (name) => path.join(root, 'target/release', name);
 const servers = [
-  { name: 'roomcast', cmd: path.join(root, 'target/release/bench-server-roomcast'), args: [] },
-  { name: 'node socket.io 4.8', cmd: process.execPath, args: [path.join(root, 'bench/servers/node-socketio.mjs')] },
+  { key: 'roomcast', name: 'roomcast', cmd: release('bench-server-roomcast'), args: [], recovery: true },
+  { key: 'node', name: 'Node socket.io 4.8', cmd: process.execPath, args: [path.join(root, 'bench/servers/node-socketio.mjs')], recovery: true },
+  // socketioxide 0.18 has no connection-state recovery.
+  { key: 'socketioxide', name: 'socketioxide 0.18', cmd: release('bench-server-socketioxide'), args: [], recovery: false },
 ];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -29,8 +39,8 @@ const cpuSeconds = (pid) => {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
 };
 
-function startServer(server) {
-  const proc = spawn(server.cmd, [...server.args, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startServer(server, extra = []) {
+  const proc = spawn(server.cmd, [...server.args, ...extra, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {
@@ -40,6 +50,11 @@ function startServer(server) {
     });
     proc.on('exit', (code) => reject(new Error(`${server.name} exited ${code}`)));
   });
+}
+
+async function stopServer(s) {
+  s.proc.kill('SIGKILL');
+  await sleep(500);
 }
 
 // Runs the load generator; `onConnected` runs when all clients are in (before the scenario).
@@ -66,143 +81,265 @@ function runLoad(port, args, onConnected) {
   });
 }
 
-async function bench(server) {
-  const result = { name: server.name };
-  // Idle memory.
-  let s = await startServer(server);
+const PACED = ['--rooms', '10', '--scenario', 'paced', '--messages', '200', '--rate', '20', '--size', '100'];
+const RECOVERY = ['--rooms', '10', '--scenario', 'recovery', '--messages', '300', '--rate', '20', '--size', '100',
+  '--drop-every-ms', '2000', '--drop-percent', '10', '--away-ms', '500'];
+
+async function idle(server, clients) {
+  const s = await startServer(server);
   await sleep(300);
   const base = rssBytes(s.proc.pid);
-  await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '4000'], async (line) => {
+  let result = null;
+  await runLoad(s.port, ['--clients', String(clients), '--scenario', 'idle', '--hold-ms', '4000'], async (line) => {
     await sleep(2500);
-    result.idle = { connected: line.connected, connectSeconds: line.seconds, bytesPerClient: (rssBytes(s.proc.pid) - base) / line.connected };
+    result = { connected: line.connected, connectSeconds: line.seconds, bytesPerClient: (rssBytes(s.proc.pid) - base) / line.connected };
   });
-  s.proc.kill('SIGKILL');
-  await sleep(500);
+  await stopServer(s);
+  return result;
+}
 
-  // Connection storm: every client at once, through the server's auth middleware.
-  s = await startServer(server);
+async function storm(server) {
+  const s = await startServer(server);
   const cpuStart = cpuSeconds(s.proc.pid);
-  const storm = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '0', '--wave', String(CLIENTS)]);
-  const stormCpu = cpuSeconds(s.proc.pid) - cpuStart;
-  result.storm = { ...storm, serverCpuSeconds: stormCpu, cpuMicrosPerConnection: (stormCpu * 1e6) / Math.max(1, storm.connected) };
-  s.proc.kill('SIGKILL');
-  await sleep(500);
+  const r = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '0', '--wave', String(CLIENTS)]);
+  const cpu = cpuSeconds(s.proc.pid) - cpuStart;
+  await stopServer(s);
+  return { ...r, serverCpuSeconds: cpu, cpuMicrosPerConnection: (cpu * 1e6) / Math.max(1, r.connected) };
+}
 
-  // Fan-out.
-  s = await startServer(server);
+async function bench(server) {
+  const result = { name: server.name };
+  console.error(`  idle ${CLIENTS}`);
+  result.idle = await idle(server, CLIENTS);
+  console.error(`  idle ${IDLE_MAX}`);
+  result.idleMax = await idle(server, IDLE_MAX);
+  console.error('  storm');
+  result.storm = await storm(server);
+
+  console.error('  fan-out');
+  let s = await startServer(server);
   let cpuBefore = 0;
   const fan = await runLoad(s.port, ['--clients', String(CLIENTS), '--rooms', '10', '--scenario', 'fanout', '--messages', '200', '--size', '100'], async () => {
     cpuBefore = cpuSeconds(s.proc.pid);
   });
   const cpu = Math.max(0.01, cpuSeconds(s.proc.pid) - cpuBefore);
   result.fanout = { ...fan, serverCpuSeconds: cpu, deliveriesPerCpuSecond: fan.received / cpu };
-  s.proc.kill('SIGKILL');
-  await sleep(500);
+  await stopServer(s);
 
-  // Paced.
+  console.error('  paced');
   s = await startServer(server);
-  result.paced = await runLoad(s.port, ['--clients', String(CLIENTS), '--rooms', '10', '--scenario', 'paced', '--messages', '200', '--rate', '20', '--size', '100']);
-  s.proc.kill('SIGKILL');
-  await sleep(500);
+  result.paced = await runLoad(s.port, ['--clients', String(CLIENTS), ...PACED]);
+  await stopServer(s);
+
+  if (server.recovery) {
+    console.error('  recovery (one node)');
+    s = await startServer(server, ['--recovery']);
+    result.recovery = await runLoad(s.port, ['--clients', String(CLIENTS), ...RECOVERY]);
+    await stopServer(s);
+  }
   return result;
+}
+
+// Two nodes of `server` on one Redis: `fn(a, b)` runs with both up.
+async function twoNodes(server, extra, fn) {
+  const redis = await startRedis();
+  const flags = [...extra, '--redis', redis.url];
+  const a = await startServer(server, flags);
+  const b = await startServer(server, flags);
+  await sleep(1000); // both subscribed
+  try {
+    return await fn(a, b);
+  } finally {
+    await stopServer(a);
+    await stopServer(b);
+    await redis.stop();
+  }
+}
+
+// Cross-node delivery: the same paced run with the emitting client on the clients' node (local)
+// and on the other node (every delivery crosses Redis), then a fan-out across nodes.
+async function crossNode(server) {
+  return twoNodes(server, [], async (a, b) => {
+    const local = await runLoad(b.port, ['--clients', String(CLIENTS), ...PACED]);
+    const cross = await runLoad(b.port, ['--clients', String(CLIENTS), '--control-port', String(a.port), ...PACED]);
+    const cpuB = cpuSeconds(b.proc.pid);
+    const fan = await runLoad(b.port, ['--clients', String(CLIENTS), '--control-port', String(a.port), '--scenario', 'fanout', '--messages', '200', '--size', '100']);
+    const cpu = Math.max(0.01, cpuSeconds(b.proc.pid) - cpuB);
+    return { local, cross, fanout: { ...fan, receivingNodeCpuSeconds: cpu } };
+  });
+}
+
+// Recovery behind a load balancer: cut clients reconnect to the other node.
+async function recoveryTwoNodes(server) {
+  return twoNodes(server, ['--recovery'], (a, b) =>
+    runLoad(b.port, ['--clients', String(CLIENTS), '--control-port', String(a.port), '--alt-port', String(a.port), ...RECOVERY]));
+}
+
+async function addonStorm() {
+  const server = { name: 'roomcast addon', cmd: process.execPath, args: [path.join(root, 'bench/servers/roomcast-addon.mjs')] };
+  return storm(server);
+}
+
+// ns per call, parsed from bench/scripts/addon-emit.mjs.
+function addonEmit() {
+  const run = spawnSync(process.execPath, [path.join(root, 'bench/scripts/addon-emit.mjs')], { encoding: 'utf8' });
+  const figures = {};
+  for (const line of run.stdout.split('\n')) {
+    const m = line.match(/^(.+?)\s+(\d+) ns\/(call|item)$/);
+    if (m) figures[m[1].trim()] = Number(m[2]);
+  }
+  return { output: run.stdout.trim(), figures };
 }
 
 // The load generator's own ceiling: fan-out against a server that does no work at all.
 async function ceiling() {
-  const s = await startServer({ name: 'blaster', cmd: path.join(root, 'target/release/bench-blaster'), args: [] });
+  const s = await startServer({ name: 'blaster', cmd: release('bench-blaster'), args: [] });
   const r = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'fanout', '--messages', '200', '--size', '100']);
-  s.proc.kill('SIGKILL');
-  await sleep(500);
+  await stopServer(s);
   return r;
 }
 
+const started = Date.now();
 console.error('== load generator ceiling (bench-blaster)');
 const loadgenCeiling = await ceiling();
-const results = [];
+const results = {};
 for (const server of servers) {
   console.error(`== ${server.name}`);
-  results.push(await bench(server));
+  results[server.key] = await bench(server);
 }
+console.error('== roomcast addon: storm with the validator in Node');
+const addon = { storm: await addonStorm() };
+console.error('== roomcast addon: emit cost');
+addon.emit = addonEmit();
+const cluster = {};
+for (const server of servers.filter((s) => s.key !== 'socketioxide')) {
+  console.error(`== ${server.name}: two nodes on Redis`);
+  cluster[server.key] = { crossNode: await crossNode(server), recovery: await recoveryTwoNodes(server) };
+}
+const minutes = (Date.now() - started) / 60000;
 
-// The storm again with the validator in JavaScript, through the addon.
-console.error('== roomcast addon (validator in Node)');
-let addonStorm = null;
-{
-  const s = await startServer({ name: 'roomcast addon', cmd: process.execPath, args: [path.join(root, 'bench/servers/roomcast-addon.mjs')] });
-  const cpuStart = cpuSeconds(s.proc.pid);
-  const storm = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '0', '--wave', String(CLIENTS)]);
-  const cpu = cpuSeconds(s.proc.pid) - cpuStart;
-  addonStorm = { ...storm, serverCpuSeconds: cpu, cpuMicrosPerConnection: (cpu * 1e6) / Math.max(1, storm.connected) };
-  s.proc.kill('SIGKILL');
-  await sleep(500);
-}
-const [rc, node] = results;
-const fmt = (n, d = 0) => Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const ratio = (a, b) => `${fmt(a / b, 1)}×`;
+// ---- report ----
+const fmt = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const pct = (share) => (share === undefined ? '—' : `${fmt(share * 100, 2)} %`);
+const { roomcast: rc, node, socketioxide: sx } = results;
 const rows = [
-  ['idle memory per client (KiB)', (r) => r.idle.bytesPerClient / 1024, 1, 'lower'],
+  [`idle memory per client at ${CLIENTS / 1000}k (KiB)`, (r) => r.idle.bytesPerClient / 1024, 1, 'lower'],
+  [`idle memory per client at ${IDLE_MAX / 1000}k (KiB)`, (r) => r.idleMax.bytesPerClient / 1024, 1, 'lower'],
   ['fan-out deliveries/s', (r) => r.fanout.deliveriesPerSecond, 0, 'higher'],
   ['fan-out deliveries per server CPU-s', (r) => r.fanout.deliveriesPerCpuSecond, 0, 'higher'],
   ['fan-out trigger → last delivery (ms)', (r) => r.fanout.triggerToLastMs, 0, 'lower'],
   ['paced p50 vs schedule (ms)', (r) => r.paced.latencyVsDue.p50, 0, 'lower'],
   ['paced p99 vs schedule (ms)', (r) => r.paced.latencyVsDue.p99, 0, 'lower'],
   ['paced max vs schedule (ms)', (r) => r.paced.latencyVsDue.max, 0, 'lower'],
-  ['storm: handshakes/s (validator in Rust / in Node)', (r) => r.storm.handshakesPerSecond, 0, 'higher'],
-  ['storm: server CPU per connection (µs)', (r) => r.storm.cpuMicrosPerConnection, 0, 'lower'],
+  ['storm handshakes/s (validator in Rust / in Node)', (r) => r.storm.handshakesPerSecond, 0, 'higher'],
+  ['storm server CPU per connection (µs)', (r) => r.storm.cpuMicrosPerConnection, 0, 'lower'],
 ];
 const table = rows.map(([label, get, d, better]) => {
-  const a = get(rc);
-  const b = get(node);
-  const advantage = better === 'higher' ? a / b : b / Math.max(a, 1e-9);
-  return { label, rc: fmt(a, d), node: fmt(b, d), advantage };
+  const [a, b, c] = [get(rc), get(node), get(sx)];
+  const adv = (x) => (better === 'higher' ? a / x : x / Math.max(a, 1e-9));
+  return { label, values: [fmt(a, d), fmt(b, d), fmt(c, d)], vsNode: adv(b), vsSx: adv(c) };
 });
 
-const width = 640;
-const bar = 26;
-const max = Math.max(...table.map((t) => Math.log10(Math.max(t.advantage, 1)) || 0.01));
-const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${table.length * (bar + 8) + 40}" font-family="sans-serif" font-size="12">`,
-  `<text x="10" y="20" font-size="14">roomcast advantage over Node socket.io (× better, log scale)</text>`,
+const width = 760;
+const bar = 12;
+const rowH = 2 * bar + 12;
+const max = Math.max(...table.flatMap((t) => [t.vsNode, t.vsSx]).map((v) => Math.log10(Math.max(v, 1))), 0.01);
+const barOf = (v, y, color) => {
+  const w = Math.max(2, (Math.log10(Math.max(v, 1)) / max) * 300);
+  return `<rect x="330" y="${y}" width="${w}" height="${bar}" fill="${color}"/><text x="${336 + w}" y="${y + 10}">${fmt(v, 1)}×</text>`;
+};
+const svg = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${table.length * rowH + 60}" font-family="sans-serif" font-size="12">`,
+  `<text x="10" y="20" font-size="14">roomcast advantage (× better, log scale) over <tspan fill="#2f7ed8">Node socket.io 4.8</tspan> and <tspan fill="#e07b39">socketioxide 0.18</tspan></text>`,
   ...table.map((t, i) => {
-    const y = 34 + i * (bar + 8);
-    const w = Math.max(2, (Math.log10(Math.max(t.advantage, 1)) / max) * 260);
-    return `<text x="10" y="${y + 17}">${t.label}</text><rect x="300" y="${y}" width="${w}" height="${bar}" fill="#2f7ed8"/><text x="${306 + w}" y="${y + 17}">${fmt(t.advantage, 1)}×</text>`;
+    const y = 36 + i * rowH;
+    return `<text x="10" y="${y + 16}">${t.label}</text>${barOf(t.vsNode, y, '#2f7ed8')}${barOf(t.vsSx, y + bar + 2, '#e07b39')}`;
   }),
   '</svg>'].join('\n');
 writeFileSync(path.join(root, 'bench/ratios.svg'), svg);
 
-const cpu = os.cpus()[0]?.model ?? 'unknown';
+const version = (pkg) => JSON.parse(readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+const lock = readFileSync(path.join(root, 'Cargo.lock'), 'utf8');
+const crate = (name) => lock.match(new RegExp(`name = "${name}"\\nversion = "([^"]+)"`))?.[1];
+const cpuModel = os.cpus()[0]?.model ?? 'unknown';
+const rec = (r) => (r ? `${pct(r.deliveredShare)} (${fmt(r.received)}/${fmt(r.expected)}; ${r.recovered}/${r.reconnects} recovered, ${r.duplicates} duplicates)` : '—');
+const cn = (k) => cluster[k]?.crossNode;
 const md = `# Benchmarks
 
-Generated by \`node bench/run.mjs ${CLIENTS}\` (after \`cargo build --release -p loadgen -p bench-server-roomcast -p bench-blaster\`)
-on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB,
-Linux ${os.release()}, Node ${process.version}. Both servers run the same behaviour (bench/servers/),
-driven by the same Rust load generator (bench/loadgen) in the same run. **Caveat:** the load generator
-shares the 2 cores with the server, so rates are bounded by both; server CPU-seconds are reported beside
-wall-clock rates for that reason.
+Generated by \`node bench/run.mjs ${CLIENTS}\` on ${new Date().toISOString().slice(0, 10)} in ${fmt(minutes, 1)} min:
+${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}.
+Versions: roomcast ${crate('roomcast-core')}, Node socket.io ${version('socket.io')} (@socket.io/redis-adapter ${version('@socket.io/redis-adapter')}),
+socketioxide ${crate('socketioxide')}, tokio ${crate('tokio')}, tokio-tungstenite ${crate('tokio-tungstenite')}, redis-server ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1]}.
+
+Reproduce: \`cargo build --release -p loadgen -p bench-server-roomcast -p bench-server-socketioxide -p bench-blaster && npm run build --workspace roomcast && node bench/run.mjs ${CLIENTS}\`.
+
+Every server runs the same behaviour (bench/servers/: token auth in the connect payload, rooms
+\`user:<id>\` + one of 10 rooms + \`all\`, a \`blast\` event that emits N events of a given size at a
+given rate stamped with \`ts\` and \`due\`), driven by the same Rust load generator (bench/loadgen)
+in the same run. **Caveat:** the load generator shares the 2 cores with the server, so wall-clock
+rates are bounded by both; server CPU-seconds are reported beside them for that reason.
 
 ![ratios](bench/ratios.svg)
 
-| metric (${CLIENTS} clients) | roomcast | Node socket.io 4.8 | roomcast advantage |
-|---|---:|---:|---:|
-${table.map((t) => `| ${t.label} | ${t.rc} | ${t.node} | ${fmt(t.advantage, 1)}× |`).join('\n')}
+| metric (${CLIENTS} clients unless said) | roomcast | Node socket.io 4.8 | socketioxide 0.18 | vs Node | vs socketioxide |
+|---|---:|---:|---:|---:|---:|
+${table.map((t) => `| ${t.label} | ${t.values.join(' | ')} | ${fmt(t.vsNode, 1)}× | ${fmt(t.vsSx, 1)}× |`).join('\n')}
 
-Connection storm with the validator in JavaScript (the addon, \`bench/servers/roomcast-addon.mjs\`):
-${fmt(addonStorm.handshakesPerSecond)} handshakes/s, ${fmt(addonStorm.cpuMicrosPerConnection)} µs server CPU per connection
-(${addonStorm.connected}/${CLIENTS} connected).
+Idle runs connected ${rc.idleMax.connected}, ${node.idleMax.connected} and ${sx.idleMax.connected} of ${IDLE_MAX} clients.
 
-Load generator ceiling: against \`bench-blaster\` (pre-encoded frames, no rooms or queues) the same
-fan-out reached ${fmt(loadgenCeiling.deliveriesPerSecond)} deliveries/s, so wall-clock fan-out rates above are
-bounded by ${fmt(loadgenCeiling.deliveriesPerSecond)}/s; the paced latency floor shared by both servers (p50 ≈ 15 ms)
-is the load generator draining 1,000 sockets per emit on the shared cores.
+## Connection storm with the validator in JavaScript (the addon)
 
-Details: fan-out received ${rc.fanout.received}/${rc.fanout.expected} (roomcast) and ${node.fanout.received}/${node.fanout.expected} (Node);
-paced received ${rc.paced.received}/${rc.paced.expected} and ${node.paced.received}/${node.paced.expected}.
-Paced latency against the send stamp: roomcast p99 ${rc.paced.latencyVsTs.p99} ms, Node p99 ${node.paced.latencyVsTs.p99} ms.
+\`bench/servers/roomcast-addon.mjs\`: ${fmt(addon.storm.handshakesPerSecond)} handshakes/s,
+${fmt(addon.storm.cpuMicrosPerConnection)} µs server CPU per connection (${addon.storm.connected}/${CLIENTS} connected).
+
+## Addon emit cost (\`node bench/scripts/addon-emit.mjs\`)
+
+\`\`\`
+${addon.emit.output}
+\`\`\`
+
+## No missed trades: recovery while 10% of the clients are cut every 2 s
+
+Paced load (300 emits at 20/s over 10 rooms); every 2 s a different 10% of the clients loses its
+TCP connection and reconnects 500 ms later with its \`pid\` and last offset. Share of the scheduled
+messages delivered (each counted once), recovered reconnects, duplicates:
+
+| setup | roomcast | Node socket.io 4.8 |
+|---|---|---|
+| one node | ${rec(rc.recovery)} | ${rec(node.recovery)} |
+| two nodes on Redis, reconnecting to the other node | ${rec(cluster.roomcast?.recovery)} | ${rec(cluster.node?.recovery)} |
+
+Node's classic Redis adapter has no recovery across nodes; roomcast keeps saved sessions in Redis
+and logs every broadcast under its origin's offset on every node. Latency in these runs includes
+the replayed messages (they arrive when the client is back): roomcast one node p99
+${rc.recovery?.latencyVsDue.p99} ms vs schedule.
+
+## Two nodes on Redis: cross-node delivery
+
+Paced (20 emits/s over 10 rooms, ${CLIENTS} clients on node B) with the emitting client on node B
+(local) and on node A (every delivery crosses Redis); then a fan-out triggered on node A.
+
+| | roomcast | Node socket.io 4.8 |
+|---|---:|---:|
+| paced p50 / p99 vs schedule, local (ms) | ${cn('roomcast')?.local.latencyVsDue.p50} / ${cn('roomcast')?.local.latencyVsDue.p99} | ${cn('node')?.local.latencyVsDue.p50} / ${cn('node')?.local.latencyVsDue.p99} |
+| paced p50 / p99 vs schedule, cross-node (ms) | ${cn('roomcast')?.cross.latencyVsDue.p50} / ${cn('roomcast')?.cross.latencyVsDue.p99} | ${cn('node')?.cross.latencyVsDue.p50} / ${cn('node')?.cross.latencyVsDue.p99} |
+| cross-node fan-out deliveries/s | ${fmt(cn('roomcast')?.fanout.deliveriesPerSecond)} | ${fmt(cn('node')?.fanout.deliveriesPerSecond)} |
+| cross-node fan-out: receiving node CPU-s | ${fmt(cn('roomcast')?.fanout.receivingNodeCpuSeconds, 2)} | ${fmt(cn('node')?.fanout.receivingNodeCpuSeconds, 2)} |
+
+## Load generator ceiling
+
+Against \`bench-blaster\` (pre-encoded frames, no rooms or queues) the same fan-out reached
+${fmt(loadgenCeiling.deliveriesPerSecond)} deliveries/s: wall-clock fan-out rates above are bounded by that
+on this machine.
+
+Details: fan-out received ${rc.fanout.received}/${rc.fanout.expected} (roomcast), ${node.fanout.received}/${node.fanout.expected} (Node),
+${sx.fanout.received}/${sx.fanout.expected} (socketioxide); paced ${rc.paced.received}/${rc.paced.expected}, ${node.paced.received}/${node.paced.expected},
+${sx.paced.received}/${sx.paced.expected}. Paced latency against the send stamp (p99): roomcast ${rc.paced.latencyVsTs.p99} ms,
+Node ${node.paced.latencyVsTs.p99} ms, socketioxide ${sx.paced.latencyVsTs.p99} ms.
 
 Raw results:
 
 \`\`\`json
-${JSON.stringify(results, null, 2)}
+${JSON.stringify({ results, addon: { storm: addon.storm, emit: addon.emit.figures }, cluster, loadgenCeiling }, null, 2)}
 \`\`\`
 `;
 writeFileSync(path.join(root, 'BENCHMARKS.md'), md);

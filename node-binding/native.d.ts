@@ -86,6 +86,8 @@ export interface RecoveryOption {
   maxDisconnectionDuration?: number
   /** Most broadcasts kept for replay (default 10000). */
   maxPackets?: number
+  /** Most encoded bytes kept for replay (default 32 MiB). */
+  maxBytes?: number
 }
 
 /** One notification for JavaScript: `connection`, `disconnect` or `event`. */
