@@ -104,7 +104,8 @@ async function storm(server) {
   const r = await runLoad(s.port, ['--clients', String(CLIENTS), '--scenario', 'idle', '--hold-ms', '0', '--wave', String(CLIENTS)]);
   const cpu = cpuSeconds(s.proc.pid) - cpuStart;
   await stopServer(s);
-  return { ...r, serverCpuSeconds: cpu, cpuMicrosPerConnection: (cpu * 1e6) / Math.max(1, r.connected) };
+  const perConnection = (seconds) => (seconds * 1e6) / Math.max(1, r.connected);
+  return { ...r, serverCpuSeconds: cpu, cpuMicrosPerConnection: perConnection(cpu), loadgenCpuMicrosPerConnection: perConnection(r.loadgenCpuSecondsToConnect) };
 }
 
 async function bench(server) {
@@ -285,6 +286,12 @@ rates are bounded by both; server CPU-seconds are reported beside them for that 
 ${table.map((t) => `| ${t.label} | ${t.values.join(' | ')} | ${fmt(t.vsNode, 1)}× | ${fmt(t.vsSx, 1)}× |`).join('\n')}
 
 Idle runs connected ${rc.idleMax.connected}, ${node.idleMax.connected} and ${sx.idleMax.connected} of ${IDLE_MAX} clients.
+
+Storm ceiling: the load generator itself spent ${fmt(rc.storm.loadgenCpuMicrosPerConnection)} µs of CPU per connection in the
+roomcast storm (client handshakes, on the same 2 cores), so handshakes/s here cannot exceed
+2 cores / (server + load generator CPU per connection) ≈ ${fmt(2e6 / (rc.storm.cpuMicrosPerConnection + rc.storm.loadgenCpuMicrosPerConnection))}/s for roomcast, whatever the server does.
+On loopback the sender's CPU also pays for the receiver's TCP processing (softirq), so both
+figures include kernel network work for the other side.
 
 ## Connection storm with the validator in JavaScript (the addon)
 

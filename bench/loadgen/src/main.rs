@@ -79,6 +79,22 @@ fn parse() -> Options {
     }
 }
 
+/// This process's CPU time (user + system), to show what the load generator itself costs.
+fn self_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -447,7 +463,9 @@ async fn main() {
         "failed": counters.failed.load(Ordering::Relaxed),
         "connectSeconds": connect_seconds,
         "handshakesPerSecond": handshakes_per_second.round(),
+        "loadgenCpuSecondsToConnect": self_cpu_seconds(),
     });
+    let cpu_after_connect = self_cpu_seconds();
     match options.scenario.as_str() {
         "fanout" | "paced" | "recovery" => {
             let cutter = (options.scenario == "recovery").then(|| {
@@ -471,6 +489,7 @@ async fn main() {
         }
         _ => tokio::time::sleep(Duration::from_millis(options.hold_ms)).await,
     }
+    result["loadgenCpuSecondsAfterConnect"] = (self_cpu_seconds() - cpu_after_connect).into();
     println!("{result}");
     stop.notify_waiters();
     for handle in handles {

@@ -5,9 +5,9 @@
 //! does not leave its users' counts behind), sums the rest and increments only within the cap.
 //!
 //! The engine's subscription handlers are synchronous, and subscription requests are rare
-//! (rate limited), so each call waits for its one round trip with `block_in_place` on the
-//! multi-threaded runtime. When Redis is unreachable the node falls back to its own count, so
-//! subscriptions keep working (capped per node) instead of failing.
+//! (rate limited), so a reservation waits for its one round trip (see `RedisCommands::wait`);
+//! releases are sent without waiting. When Redis is unreachable the node falls back to its own
+//! count, so subscriptions keep working (capped per node) instead of failing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,11 +122,9 @@ impl SubscriptionCounter for RedisSubscriptionCounter {
             max.to_string(),
             self.node_prefix(),
         ];
-        let cluster = RedisCommands::wait(self.redis.script::<i64>(
-            RESERVE,
-            self.user_key(user),
-            &args,
-        ));
+        let cluster =
+            self.redis
+                .wait::<i64>(RedisCommands::script(RESERVE, self.user_key(user), &args));
         match cluster {
             Some(1) => {
                 // Mirror locally so a Redis outage later still knows this node's share.
@@ -144,15 +142,15 @@ impl SubscriptionCounter for RedisSubscriptionCounter {
         }
         self.local.release(user, n);
         let args = [self.node_id.clone(), n.to_string()];
-        let _ = RedisCommands::wait(
-            self.redis
-                .script::<i64>(RELEASE, self.user_key(user), &args),
-        );
+        // Issued in order behind this node's earlier commands; nobody needs the answer.
+        self.redis
+            .send(RedisCommands::script(RELEASE, self.user_key(user), &args));
     }
 
     fn count(&self, user: &str) -> u32 {
         let args = [self.node_prefix()];
-        RedisCommands::wait(self.redis.script::<i64>(COUNT, self.user_key(user), &args))
+        self.redis
+            .wait::<i64>(RedisCommands::script(COUNT, self.user_key(user), &args))
             .map(|n| n.max(0) as u32)
             .unwrap_or_else(|| self.local.count(user))
     }

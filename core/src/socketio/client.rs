@@ -231,28 +231,44 @@ impl Client {
             return;
         }
         let auth_text: Arc<str> = Arc::from(auth.unwrap_or("{}"));
-        let Some(middleware) = ns.shared.handlers().middleware.clone() else {
-            self.finish_connect(&ns.shared, Ok(None), auth_text);
+        let middleware = ns.shared.handlers().middleware.clone();
+        if middleware.is_none() && ns.shared.recovery.is_none() {
+            self.finish_connect(&ns.shared, Ok(None), auth_text, RecoveryClaim::Off);
             return;
-        };
-        let request = ConnectRequest {
+        }
+        let request = middleware.as_ref().map(|_| ConnectRequest {
             namespace: ns.shared.name.clone(),
             auth: serde_json::from_str(&auth_text).unwrap_or_else(|_| serde_json::json!({})),
             headers: self.request.headers(),
             remote_addr: self.request.remote_addr,
             query: self.request.query.to_string(),
-        };
+        });
         let Some(client) = self.me.upgrade() else {
             return;
         };
         let ns = ns.shared.clone();
+        // The middleware and a recovery claim (which may ask Redis) are awaited off the
+        // connection's own task.
         tokio::spawn(async move {
-            let result = middleware(request).await;
-            client.finish_connect(&ns, result, auth_text);
+            let result = match (middleware, request) {
+                (Some(middleware), Some(request)) => middleware(request).await,
+                _ => Ok(None),
+            };
+            let claim = match &result {
+                Ok(identity) => recovery_claim(&ns, &auth_text, identity.as_ref()).await,
+                Err(_) => RecoveryClaim::Off,
+            };
+            client.finish_connect(&ns, result, auth_text, claim);
         });
     }
 
-    fn finish_connect(&self, ns: &Arc<NamespaceShared>, result: ConnectResult, auth: Arc<str>) {
+    fn finish_connect(
+        &self,
+        ns: &Arc<NamespaceShared>,
+        result: ConnectResult,
+        auth: Arc<str>,
+        claim: RecoveryClaim<'_>,
+    ) {
         let identity = match result {
             Ok(identity) => identity,
             Err(error) => {
@@ -263,7 +279,7 @@ impl Client {
                 return;
             }
         };
-        let attached = match recovery_claim(ns, &auth, identity.as_ref()) {
+        let attached = match claim {
             RecoveryClaim::Off => {
                 self.attach_socket(ns, identity, auth, SocketStart::fresh(None), None)
             }
@@ -367,7 +383,7 @@ enum RecoveryClaim<'a> {
 /// Reads `{pid, offset}` from the connect payload and takes the saved session. The middleware
 /// has already accepted this connect, so a session that was logged out in between never gets
 /// here; a session saved for another user is not handed over.
-fn recovery_claim<'a>(
+async fn recovery_claim<'a>(
     ns: &'a NamespaceShared,
     auth: &str,
     identity: Option<&Identity>,
@@ -379,7 +395,7 @@ fn recovery_claim<'a>(
     let (Some(pid), Some(offset)) = (claim["pid"].as_str(), claim["offset"].as_str()) else {
         return RecoveryClaim::Fresh;
     };
-    match store.take_session(pid) {
+    match store.take_session(pid).await {
         Some(saved)
             if saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id) =>
         {

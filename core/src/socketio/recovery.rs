@@ -92,6 +92,12 @@ pub(crate) struct SharedSessions {
     pub prefix: String,
 }
 
+impl SharedSessions {
+    fn key(&self, pid: &str) -> String {
+        format!("{}:session:{pid}", self.prefix)
+    }
+}
+
 /// Disconnect reasons after which the client may come back and recover (as in Node).
 pub(crate) fn is_recoverable(reason: &str) -> bool {
     matches!(
@@ -178,19 +184,19 @@ impl RecoveryStore {
         }
     }
 
+    /// Keeps `session` for the window: in Redis when clustered (so any node can restore it;
+    /// written in the background, in order before any later command of this node, because the
+    /// disconnect that calls this must not wait on the network), else on this node.
     pub fn save(&self, pid: &str, session: SavedSession) {
         if let Some(shared) = self.shared.read().as_ref() {
-            let key = format!("{}:session:{pid}", shared.prefix);
-            let ttl = self.window_ms().max(1);
             let cmd = redis::cmd("SET")
-                .arg(&key)
+                .arg(shared.key(pid))
                 .arg(session.to_json())
                 .arg("PX")
-                .arg(ttl)
+                .arg(self.window_ms().max(1))
                 .clone();
-            if RedisCommands::wait(shared.redis.run::<()>(cmd)).is_some() {
-                return;
-            }
+            shared.redis.send(cmd);
+            return;
         }
         let now = now_ms();
         let window = self.window_ms();
@@ -246,14 +252,22 @@ impl RecoveryStore {
 
     /// Takes the saved session for `pid` if it is still within the window (a session is
     /// restored at most once).
-    pub fn take_session(&self, pid: &str) -> Option<SavedSession> {
+    pub async fn take_session(&self, pid: &str) -> Option<SavedSession> {
         let now = now_ms();
-        if let Some(shared) = self.shared.read().as_ref() {
-            let key = format!("{}:session:{pid}", shared.prefix);
-            let cmd = redis::cmd("GETDEL").arg(&key).clone();
-            if let Some(found) = RedisCommands::wait(shared.redis.run::<Option<String>>(cmd)) {
-                return found.and_then(|json| SavedSession::from_json(&json, now));
-            }
+        let shared = self
+            .shared
+            .read()
+            .as_ref()
+            .map(|s| (s.redis.clone(), s.key(pid)));
+        if let Some((redis, key)) = shared {
+            let cmd = redis::cmd("GETDEL").arg(key).clone();
+            return match redis.run::<Option<String>>(cmd).await {
+                Ok(found) => found.and_then(|json| SavedSession::from_json(&json, now)),
+                Err(error) => {
+                    tracing::warn!(%error, "redis unavailable: session not recoverable");
+                    None
+                }
+            };
         }
         let session = self.sessions.lock().remove(pid)?;
         (now.saturating_sub(session.at_ms) <= self.window_ms()).then_some(session)
@@ -323,9 +337,15 @@ mod tests {
 
     /// Takes the session and replays, as a reconnect does.
     fn recover(store: &RecoveryStore, pid: &str, offset: &str) -> Option<(SavedSession, Missed)> {
-        let session = store.take_session(pid)?;
+        let session = take(store, pid)?;
         let missed = store.replay(offset, &session.rooms, |m| m)?;
         Some((session, missed))
+    }
+
+    /// Without Redis, taking a session never waits.
+    fn take(store: &RecoveryStore, pid: &str) -> Option<SavedSession> {
+        use futures_util::FutureExt;
+        store.take_session(pid).now_or_never().flatten()
     }
 
     fn save(store: &RecoveryStore, rooms: &[&str]) {
@@ -408,7 +428,7 @@ mod tests {
         log(&store, &[], "1", "o1");
         save(&store, &[]);
         std::thread::sleep(Duration::from_millis(60));
-        assert!(store.take_session("pid").is_none());
+        assert!(take(&store, "pid").is_none());
         assert!(store.replay("o1", &[], |m| m).is_none());
         assert_eq!(store.log.lock().bytes, 0);
     }

@@ -109,7 +109,7 @@ async fn blast(io: SocketIo, spec: Blast) {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::args()
-        .last()
+        .next_back()
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     // The same per-connection queue bound as the roomcast bench server.
