@@ -107,7 +107,10 @@ export interface BatchItem {
   userId?: string;
   room?: string;
   event: string;
+  /** Serialized with JSON.stringify. */
   data?: unknown;
+  /** JSON text you already have (validated; the whole batch is refused if one is invalid). */
+  json?: string;
 }
 
 export declare class WebSocketServer extends EventEmitter {

@@ -51,10 +51,14 @@ export declare class NativeServer {
 }
 
 /**
- * Many emits in one call: `rooms[i]` gets `events[i]` with `payloads[i]` (`JSON.stringify`
- * output). Returns the total number of deliveries.
+ * Many emits in one call. `packed` holds the items separated by `\x1e`, each
+ * `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (on
+ * this machine every string argument costs ≈ 0.13 µs of napi work before any of ours). JSON
+ * text never contains raw control characters, and the JS layer sends room and event names
+ * with separators in them on their own, so the separators are unambiguous. With `validate`,
+ * every payload is checked before anything is sent (all or nothing). Returns the deliveries.
  */
-export declare function emitBatch(handle: number, rooms: Array<string>, events: Array<string>, payloads: Array<string>): number
+export declare function emitBatch(handle: number, packed: string, validate: boolean): number
 
 /** Emits one JSON payload to every connection. */
 export declare function emitToAll(handle: number, event: string, json: string, validate: boolean): number

@@ -1,6 +1,7 @@
 // Cost of one emit call from JS through the addon (release build): ~100-byte payloads to a room
 // with one connected client, via the JS layer (object → JSON.stringify → native) and straight to
-// the native method with a prepared JSON string, single and batched.
+// the native method with a prepared JSON string, single and batched (a batch crosses the
+// boundary as one string).
 // Usage: npm run build --workspace roomcast && node bench/scripts/addon-emit.mjs
 import { createRequire } from 'node:module';
 import { io } from 'socket.io-client';
@@ -37,5 +38,11 @@ time('emitJsonToRoom(JSON string, validated)', () => server.emitJsonToRoom('user
 const batch = Array.from({ length: 20 }, () => ({ userId: 'u1', event: 'quote:update', data }));
 const perBatch = time('emitBatch(20 items) via JS layer', () => server.emitBatch(batch));
 console.log(`${'  → per item'.padEnd(44)} ${(perBatch / 20).toFixed(0)} ns/item`);
+const jsonBatch = Array.from({ length: 20 }, () => ({ userId: 'u1', event: 'quote:update', json }));
+const perJsonBatch = time('emitBatch(20 JSON-text items) via JS layer', () => server.emitBatch(jsonBatch));
+console.log(`${'  → per item'.padEnd(44)} ${(perJsonBatch / 20).toFixed(0)} ns/item`);
+const packed = Array.from({ length: 20 }, () => `user:u1\x1fquote:update\x1f${json}`).join('\x1e');
+const perPacked = time('native emitBatch(20 items, one string)', () => native.emitBatch(h, packed, false));
+console.log(`${'  → per item'.padEnd(44)} ${(perPacked / 20).toFixed(0)} ns/item`);
 client.close();
 await server.shutdown(0);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::JsString;
 use napi_derive::napi;
 use roomcast::{AckSender, Args, RealtimeServer, SocketRef};
 
@@ -89,12 +90,11 @@ pub fn emit_to_room(
     handle: u32,
     room: String,
     event: String,
-    json: String,
+    json: JsString,
     validate: bool,
 ) -> Result<u32> {
-    let args = payload_args(json, validate)?;
     with_server(handle, |server| {
-        Ok(server.emit_to_room(&room, &event, &args) as u32)
+        emit_json(server, &room, &event, json, validate)
     })
 }
 
@@ -104,13 +104,30 @@ pub fn emit_to_user(
     handle: u32,
     user_id: String,
     event: String,
-    json: String,
+    json: JsString,
     validate: bool,
 ) -> Result<u32> {
-    let args = payload_args(json, validate)?;
+    let room = RealtimeServer::user_room(&user_id);
     with_server(handle, |server| {
-        Ok(server.emit_to_user(&user_id, &event, &args) as u32)
+        emit_json(server, &room, &event, json, validate)
     })
+}
+
+/// The payload crosses the boundary only when someone would receive it: converting a JS string
+/// is the largest part of an emit's cost, and emits to users who are offline are common.
+/// Payloads to validate are always converted, so invalid JSON is refused consistently.
+fn emit_json(
+    server: &RealtimeServer,
+    room: &str,
+    event: &str,
+    json: JsString,
+    validate: bool,
+) -> Result<u32> {
+    if !validate && !server.would_deliver_to_room(room) {
+        return Ok(0);
+    }
+    let args = payload_args(json.into_utf8()?.into_owned()?, validate)?;
+    Ok(server.emit_to_room(room, event, &args) as u32)
 }
 
 /// Emits one JSON payload to every connection.
@@ -123,25 +140,28 @@ pub fn emit_to_all(handle: u32, event: String, json: String, validate: bool) -> 
     )
 }
 
-/// Many emits in one call: `rooms[i]` gets `events[i]` with `payloads[i]` (`JSON.stringify`
-/// output). Returns the total number of deliveries.
+/// Many emits in one call. `packed` holds the items separated by `\x1e`, each
+/// `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (on
+/// this machine every string argument costs ≈ 0.13 µs of napi work before any of ours). JSON
+/// text never contains raw control characters, and the JS layer sends room and event names
+/// with separators in them on their own, so the separators are unambiguous. With `validate`,
+/// every payload is checked before anything is sent (all or nothing). Returns the deliveries.
 #[napi]
-pub fn emit_batch(
-    handle: u32,
-    rooms: Vec<String>,
-    events: Vec<String>,
-    payloads: Vec<String>,
-) -> Result<u32> {
-    if rooms.len() != events.len() || rooms.len() != payloads.len() {
-        return Err(invalid(
-            "rooms, events and payloads must have the same length",
-        ));
+pub fn emit_batch(handle: u32, packed: String, validate: bool) -> Result<u32> {
+    let mut items = Vec::new();
+    for item in packed.split('\x1e') {
+        let mut parts = item.splitn(3, '\x1f');
+        let (Some(room), Some(event), Some(json)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("malformed batch item"));
+        };
+        items.push((room, event, payload_args(json.to_owned(), validate)?));
     }
     with_server(handle, |server| {
-        let mut delivered = 0;
-        for ((room, event), payload) in rooms.iter().zip(&events).zip(payloads) {
-            delivered += server.emit_to_room(room, event, &Args::trusted_json(payload));
-        }
+        let delivered: usize = items
+            .iter()
+            .map(|(room, event, args)| server.emit_to_room(room, event, args))
+            .sum();
         Ok(delivered as u32)
     })
 }

@@ -98,6 +98,21 @@ test('trades reach every tab of their user only; quotes reach watchlist subscrib
     { room: 'watchlist:MSFT', event: 'quote:update', data: { symbol: 'MSFT', price: 2 } },
     { userId: 'u2', event: 'trade:failed', data: { trade: { error: 'x' } } },
   ]), 2);
+  // JSON text items are validated: one bad item refuses the whole batch, nothing is sent.
+  assert.throws(() => server.emitBatch([
+    { room: 'watchlist:AAPL', event: 'quote:update', json: '{"symbol":"AAPL","price":9}' },
+    { room: 'watchlist:AAPL', event: 'quote:update', json: '{"symbol":' },
+  ]), /JSON/);
+  // A raw separator inside JSON text is invalid JSON, so it cannot smuggle another item in.
+  assert.throws(() => server.emitBatch([
+    { room: 'watchlist:MSFT', event: 'x', json: '1\x1ewatchlist:AAPL\x1fquote:update\x1f{"symbol":"EVIL"}' },
+  ]));
+  // Names containing the separators are still delivered (on their own), in order.
+  assert.equal(server.emitBatch([
+    { room: 'watchlist:AAPL', event: 'quote:update', json: '{"symbol":"AAPL","price":3}' },
+    { room: 'watchlist:AAPL', event: 'odd\x1fname', data: 1 },
+    { room: 'watchlist:AAPL', event: 'quote:update', data: { symbol: 'AAPL', price: 4 } },
+  ]), 3);
   assert.equal(server.emitToRoom('watchlist:AAPL', 'chart', Buffer.from([1, 2, 3])), 1);
   const chart = await waitFor(b, 'chart');
   assert.deepEqual(Buffer.from(chart), Buffer.from([1, 2, 3]));
@@ -105,7 +120,7 @@ test('trades reach every tab of their user only; quotes reach watchlist subscrib
   assert.deepEqual(trades[0], [{ userId: 'u1', trade: { id: 't1' } }]);
   assert.deepEqual(trades[1], [{ userId: 'u1', trade: { id: 't1' } }]);
   assert.deepEqual(trades[2], []);
-  assert.deepEqual(quotes, [{ symbol: 'AAPL', price: 1 }]);
+  assert.deepEqual(quotes, [{ symbol: 'AAPL', price: 1 }, { symbol: 'AAPL', price: 3 }, { symbol: 'AAPL', price: 4 }]);
   assert.equal(server.emitToAll('notice', 'hello'), 3);
 });
 

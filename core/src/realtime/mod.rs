@@ -345,7 +345,18 @@ impl RealtimeServer {
 
     /// Emits to every connection of `user_id`; returns how many connections queued it.
     pub fn emit_to_user(&self, user_id: &str, event: &str, args: &Args) -> usize {
-        self.emit_to_room(&format!("user:{user_id}"), event, args)
+        self.emit_to_room(&Self::user_room(user_id), event, args)
+    }
+
+    /// The room every connection of `user_id` joins.
+    pub fn user_room(user_id: &str) -> String {
+        format!("user:{user_id}")
+    }
+
+    /// Whether an emit to `room` would reach anyone: a connection here, another node
+    /// (clustered) or the recovery log. A host can skip building a payload nobody gets.
+    pub fn would_deliver_to_room(&self, room: &str) -> bool {
+        self.io().would_deliver_to_room(room)
     }
 
     pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {

@@ -289,6 +289,14 @@ impl Namespace {
         self.shared.sockets.len()
     }
 
+    /// Whether an emit to `room` would reach anyone or anything: a member on this node,
+    /// other nodes (clustered) or the recovery log.
+    pub fn would_deliver_to_room(&self, room: &str) -> bool {
+        self.shared.adapter.read().is_some()
+            || self.shared.recovery.is_some()
+            || self.shared.rooms.member_count(room) > 0
+    }
+
     pub fn room_size(&self, room: &str) -> usize {
         self.shared.rooms.member_count(room)
     }
