@@ -143,9 +143,10 @@ pub fn emit_to_all(handle: u32, event: String, json: String, validate: bool) -> 
 /// Many emits in one call. `packed` holds the items separated by `\x1e`, each
 /// `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (on
 /// this machine every string argument costs ≈ 0.13 µs of napi work before any of ours). JSON
-/// text never contains raw control characters, and the JS layer sends room and event names
-/// with separators in them on their own, so the separators are unambiguous. With `validate`,
-/// every payload is checked before anything is sent (all or nothing). Returns the deliveries.
+/// text never contains raw control characters; the JS layer refuses JSON-text items that do and
+/// sends room and event names with separators in them on their own, so the separators are
+/// unambiguous. With `validate`, every payload is checked before anything is sent (all or
+/// nothing). Returns the deliveries.
 #[napi]
 pub fn emit_batch(handle: u32, packed: String, validate: bool) -> Result<u32> {
     let mut items = Vec::new();
