@@ -7,6 +7,10 @@ const { EventEmitter } = require('node:events');
 const native = require('./native.js');
 const { NativeServer } = native;
 
+// The hot single emits are plain Node-API callbacks (see node-binding/src/fast_emit.rs).
+const fast = {};
+native.installFastEmits(fast);
+
 // Event names of this EventEmitter itself; client events with these names arrive as
 // `clientEvent` only.
 const RESERVED = new Set(['connection', 'disconnect', 'listening', 'close', 'error', 'clientEvent', 'newListener', 'removeListener']);
@@ -196,12 +200,12 @@ class WebSocketServer extends EventEmitter {
 
   emitToUser(userId, event, data) {
     if (Buffer.isBuffer(data)) return this._native.emitBinaryToRoom(`user:${userId}`, event, data);
-    return native.emitToUser(this._handle, userId, event, payload(data), false);
+    return fast.emitToUser(this._handle, userId, event, payload(data), false);
   }
 
   emitToRoom(room, event, data) {
     if (Buffer.isBuffer(data)) return this._native.emitBinaryToRoom(room, event, data);
-    return native.emitToRoom(this._handle, room, event, payload(data), false);
+    return fast.emitToRoom(this._handle, room, event, payload(data), false);
   }
 
   emitToAll(event, data) {
@@ -210,7 +214,7 @@ class WebSocketServer extends EventEmitter {
 
   /** Emits JSON text you already have (validated by the engine, not re-serialized). */
   emitJsonToRoom(room, event, json) {
-    return native.emitToRoom(this._handle, room, event, json, true);
+    return fast.emitToRoom(this._handle, room, event, json, true);
   }
 
   /** `[{userId | room, event, data}]` in one native call; returns total deliveries. */
@@ -238,7 +242,7 @@ class WebSocketServer extends EventEmitter {
       if (SEPARATORS.test(room) || SEPARATORS.test(event)) {
         // Names that contain the batch separators travel on their own, in order.
         flush();
-        delivered += native.emitToRoom(this._handle, room, event, json, item.json !== undefined);
+        delivered += fast.emitToRoom(this._handle, room, event, json, item.json !== undefined);
         continue;
       }
       validate ||= item.json !== undefined;

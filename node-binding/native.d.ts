@@ -64,15 +64,6 @@ export declare function emitBatch(handle: number, packed: string, validate: bool
 /** Emits one JSON payload to every connection. */
 export declare function emitToAll(handle: number, event: string, json: string, validate: boolean): number
 
-/**
- * Emits one JSON payload to a room; returns the number of connections that queued it.
- * `validate` false is for `JSON.stringify` output only.
- */
-export declare function emitToRoom(handle: number, room: string, event: string, json: string, validate: boolean): number
-
-/** Emits one JSON payload to every connection of a user. */
-export declare function emitToUser(handle: number, userId: string, event: string, json: string, validate: boolean): number
-
 /** An HTTP response for the JS layer to write. */
 export interface HttpAnswer {
   status: number
@@ -80,6 +71,14 @@ export interface HttpAnswer {
   headers: Array<string>
   body: Buffer
 }
+
+/**
+ * Defines the hot single emits on `target` (see fast_emit.rs):
+ * `emitToRoom(handle, room, event, json, validate)` and
+ * `emitToUser(handle, userId, event, json, validate)`, each returning the number of
+ * connections that queued the payload. `validate` false is for `JSON.stringify` output only.
+ */
+export declare function installFastEmits(target: object): void
 
 export interface RateLimitOption {
   max: number

@@ -838,5 +838,4 @@ module.exports = nativeBinding
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.emitBatch = nativeBinding.emitBatch
 module.exports.emitToAll = nativeBinding.emitToAll
-module.exports.emitToRoom = nativeBinding.emitToRoom
-module.exports.emitToUser = nativeBinding.emitToUser
+module.exports.installFastEmits = nativeBinding.installFastEmits

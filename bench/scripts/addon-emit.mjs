@@ -31,9 +31,11 @@ function time(label, fn) {
 console.log(`payload ${json.length} bytes, ${N} calls each`);
 time('emitToUser(object) via JS layer', () => server.emitToUser('u1', 'quote:update', data));
 const native = require('roomcast/native.js');
+const fast = {};
+native.installFastEmits(fast);
 const h = server._handle;
-time('native emitToRoom(JSON string), 1 recipient', () => native.emitToRoom(h, 'user:u1', 'quote:update', json, false));
-time('native emitToRoom(JSON string), empty room', () => native.emitToRoom(h, 'user:nobody', 'quote:update', json, false));
+time('native emitToRoom(JSON string), 1 recipient', () => fast.emitToRoom(h, 'user:u1', 'quote:update', json, false));
+time('native emitToRoom(JSON string), empty room', () => fast.emitToRoom(h, 'user:nobody', 'quote:update', json, false));
 time('emitJsonToRoom(JSON string, validated)', () => server.emitJsonToRoom('user:u1', 'quote:update', json));
 const batch = Array.from({ length: 20 }, () => ({ userId: 'u1', event: 'quote:update', data }));
 const perBatch = time('emitBatch(20 items) via JS layer', () => server.emitBatch(batch));

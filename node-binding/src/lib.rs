@@ -2,6 +2,7 @@
 //! converts arguments and forwards; behaviour lives in core. Payloads cross as JSON text or
 //! Buffers (opaque), never as JS objects converted field by field.
 
+mod fast_emit;
 mod options;
 mod validator;
 
@@ -12,7 +13,6 @@ use std::time::Duration;
 use dashmap::DashMap;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::JsString;
 use napi_derive::napi;
 use roomcast::{AckSender, Args, RealtimeServer, SocketRef};
 
@@ -83,51 +83,13 @@ fn payload_args(json: String, validate: bool) -> Result<Args> {
     }
 }
 
-/// Emits one JSON payload to a room; returns the number of connections that queued it.
-/// `validate` false is for `JSON.stringify` output only.
+/// Defines the hot single emits on `target` (see fast_emit.rs):
+/// `emitToRoom(handle, room, event, json, validate)` and
+/// `emitToUser(handle, userId, event, json, validate)`, each returning the number of
+/// connections that queued the payload. `validate` false is for `JSON.stringify` output only.
 #[napi]
-pub fn emit_to_room(
-    handle: u32,
-    room: String,
-    event: String,
-    json: JsString,
-    validate: bool,
-) -> Result<u32> {
-    with_server(handle, |server| {
-        emit_json(server, &room, &event, json, validate)
-    })
-}
-
-/// Emits one JSON payload to every connection of a user.
-#[napi]
-pub fn emit_to_user(
-    handle: u32,
-    user_id: String,
-    event: String,
-    json: JsString,
-    validate: bool,
-) -> Result<u32> {
-    let room = RealtimeServer::user_room(&user_id);
-    with_server(handle, |server| {
-        emit_json(server, &room, &event, json, validate)
-    })
-}
-
-/// The payload crosses the boundary only when someone would receive it: converting a JS string
-/// is the largest part of an emit's cost, and emits to users who are offline are common.
-/// Payloads to validate are always converted, so invalid JSON is refused consistently.
-fn emit_json(
-    server: &RealtimeServer,
-    room: &str,
-    event: &str,
-    json: JsString,
-    validate: bool,
-) -> Result<u32> {
-    if !validate && !server.would_deliver_to_room(room) {
-        return Ok(0);
-    }
-    let args = payload_args(json.into_utf8()?.into_owned()?, validate)?;
-    Ok(server.emit_to_room(room, event, &args) as u32)
+pub fn install_fast_emits(env: Env, target: Object) -> Result<()> {
+    fast_emit::install(env.raw(), target.raw())
 }
 
 /// Emits one JSON payload to every connection.

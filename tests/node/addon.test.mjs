@@ -124,6 +124,30 @@ test('trades reach every tab of their user only; quotes reach watchlist subscrib
   assert.equal(server.emitToAll('notice', 'hello'), 3);
 });
 
+test('single emits carry any payload exactly, and bad arguments throw instead of crashing', async () => {
+  const { server, url } = await listen({}, lookup);
+  const alice = client(url, { sessionID: 's1', userId: 'u1' });
+  await waitFor(alice, 'connected');
+  const got = collect(alice, 'big');
+  // Larger than the reused argument buffers, with multi-byte characters.
+  const big = { text: 'é€😀'.repeat(3000), n: 1 };
+  assert.equal(server.emitToUser('u1', 'big', big), 1);
+  const longRoom = `user:u1${'x'.repeat(400)}`;
+  assert.equal(server.emitToRoom(longRoom, 'big', 1), 0, 'nobody in that room');
+  assert.equal(server.emitToRoom('user:u1', 'big', 'after'), 1);
+  await sleep(150);
+  assert.deepEqual(got, [big, 'after']);
+  assert.throws(() => server.emitJsonToRoom('user:u1', 'big', '{"unterminated'), /JSON/);
+  // The raw functions refuse wrong argument types with an exception.
+  const native = require('roomcast/native.js');
+  const fast = {};
+  native.installFastEmits(fast);
+  assert.throws(() => fast.emitToRoom(server._handle, 42, 'e', '1', false), /string/);
+  assert.throws(() => fast.emitToRoom(server._handle, 'r', 'e'), /expected/);
+  assert.throws(() => fast.emitToUser(9999, 'u1', 'e', '1', false), /handle/);
+  assert.equal(alice.connected, true);
+});
+
 test('custom client events reach the host with an ack; limits and stats come from the engine', async () => {
   const { server, url } = await listen({ maxSubscriptions: 2, rateLimits: { 'subscribe:trades': { max: 1, window: 60000 } } }, lookup);
   server.on('order:preview', (socket, order, ack) => {
