@@ -70,6 +70,15 @@ class WebSocketServer extends EventEmitter {
     this._native = new NativeServer(toNativeOptions(options));
     this._handle = this._native.handle();
     this._native.setEventHandler((event) => this._dispatch(event));
+    // Connection and disconnect events cross from Rust only while someone listens for them.
+    // `newListener` fires before the listener is added, `removeListener` after it is removed.
+    const lifecycle = (added) => (name) => {
+      if (name !== 'connection' && name !== 'disconnect') return;
+      const count = (n) => this.listenerCount(n) + (added && n === name ? 1 : 0);
+      this._native.setLifecycleListeners(count('connection') > 0, count('disconnect') > 0);
+    };
+    this.on('newListener', lifecycle(true));
+    this.on('removeListener', lifecycle(false));
     this._closed = new Promise((resolve) => (this._resolveClosed = resolve));
     this.listening = new Promise((resolve, reject) => {
       this._resolveListening = resolve;

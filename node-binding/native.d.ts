@@ -11,6 +11,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeServer {
   constructor(options?: ServerOptions | undefined | null)
+  /** Which lifecycle events JavaScript has listeners for (the JS layer keeps this current). */
+  setLifecycleListeners(connection: boolean, disconnect: boolean): void
   /** The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take. */
   handle(): number
   /**

@@ -6,7 +6,7 @@ mod fast_emit;
 mod options;
 mod validator;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,15 @@ pub struct NativeServer {
     acks: Arc<DashMap<u32, PendingAck>>,
     next_ack: Arc<AtomicU32>,
     handle: u32,
+    /// Whether JavaScript listens for `connection` / `disconnect`: without listeners those
+    /// events are not sent across (a connection storm then costs the Node thread nothing).
+    lifecycle: Arc<Lifecycle>,
+}
+
+#[derive(Default)]
+struct Lifecycle {
+    connection: AtomicBool,
+    disconnect: AtomicBool,
 }
 
 /// Servers by handle, for the hot-path free functions below. A napi class method pays for
@@ -175,7 +184,19 @@ impl NativeServer {
             server,
             acks: Arc::new(DashMap::new()),
             next_ack: Arc::new(AtomicU32::new(1)),
+            lifecycle: Arc::default(),
         })
+    }
+
+    /// Which lifecycle events JavaScript has listeners for (the JS layer keeps this current).
+    #[napi]
+    pub fn set_lifecycle_listeners(&self, connection: bool, disconnect: bool) {
+        self.lifecycle
+            .connection
+            .store(connection, Ordering::Relaxed);
+        self.lifecycle
+            .disconnect
+            .store(disconnect, Ordering::Relaxed);
     }
 
     /// The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take.
@@ -212,16 +233,23 @@ impl NativeServer {
                 .build()?,
         );
         let on_connect = tsfn.clone();
+        let lifecycle = self.lifecycle.clone();
         self.server.on_connect(move |socket| {
-            on_connect.call(
-                event("connection", socket),
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+            if lifecycle.connection.load(Ordering::Relaxed) {
+                on_connect.call(
+                    event("connection", socket),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
         });
         let on_disconnect = tsfn.clone();
         let acks = self.acks.clone();
+        let lifecycle = self.lifecycle.clone();
         self.server.on_disconnect(move |socket, reason| {
             acks.retain(|_, pending| pending.socket_id.as_ref() != socket.id());
+            if !lifecycle.disconnect.load(Ordering::Relaxed) {
+                return;
+            }
             let mut ev = event("disconnect", socket);
             ev.name = Some(reason.to_owned());
             on_disconnect.call(ev, ThreadsafeFunctionCallMode::NonBlocking);

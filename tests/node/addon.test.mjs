@@ -80,7 +80,8 @@ test('each middleware failure ends only that handshake, with the seed\'s codes',
 test('trades reach every tab of their user only; quotes reach watchlist subscribers; batch emits', async () => {
   const { server, url } = await listen({}, lookup);
   const connected = [];
-  server.on('connection', (socket) => connected.push(socket));
+  const onConnection = (socket) => connected.push(socket);
+  server.on('connection', onConnection);
   const [a1, a2, b] = [
     client(url, { sessionID: 's1', userId: 'u1' }),
     client(url, { sessionID: 's1', userId: 'u1' }, { transports: ['polling'] }),
@@ -122,6 +123,12 @@ test('trades reach every tab of their user only; quotes reach watchlist subscrib
   assert.deepEqual(trades[2], []);
   assert.deepEqual(quotes, [{ symbol: 'AAPL', price: 1 }, { symbol: 'AAPL', price: 3 }, { symbol: 'AAPL', price: 4 }]);
   assert.equal(server.emitToAll('notice', 'hello'), 3);
+  // Without a listener, connection events are no longer sent across at all.
+  server.off('connection', onConnection);
+  const late = client(url, { sessionID: 's2', userId: 'u2' });
+  await waitFor(late, 'connected');
+  await sleep(100);
+  assert.equal(connected.length, 3);
 });
 
 test('single emits carry any payload exactly, and bad arguments throw instead of crashing', async () => {
