@@ -190,3 +190,55 @@ async fn client_namespace_disconnect_runs_the_host_hook() {
         .unwrap();
     assert_eq!(reason, "transport close");
 }
+
+/// Connects to `/` with `auth` as the connect payload; returns the socket and the connect reply.
+async fn connect_with(addr: std::net::SocketAddr, auth: &str) -> (Ws, serde_json::Value) {
+    let mut ws = ws_connect(addr, "").await;
+    assert!(next_text(&mut ws).await.unwrap().starts_with('0'));
+    ws.send(Message::Text(format!("40{auth}").into()))
+        .await
+        .unwrap();
+    let reply = next_text(&mut ws).await.unwrap();
+    let reply = serde_json::from_str(reply.strip_prefix("40").unwrap()).unwrap();
+    (ws, reply)
+}
+
+#[tokio::test]
+async fn recovery_replays_missed_broadcasts_but_never_volatile_ones() {
+    let config = roomcast::EngineConfig {
+        recovery: Some(roomcast::socketio::recovery::RecoveryConfig::default()),
+        ..test_config()
+    };
+    let (server, addr) = start(config).await;
+    let io = server.io();
+    let (mut ws, reply) = connect_with(addr, "{}").await;
+    let (sid, pid) = (
+        reply["sid"].clone(),
+        reply["pid"].as_str().unwrap().to_owned(),
+    );
+    ws.send(Message::Text("42[\"join\"]".into())).await.unwrap();
+    while io.room_size("room") == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    io.to("room").emit("tick", &Args::json("1").unwrap());
+    let first = next_text(&mut ws).await.unwrap();
+    let offset: serde_json::Value = serde_json::from_str(&first[2..]).unwrap();
+    let offset = offset[2].as_str().unwrap().to_owned();
+    assert_eq!(first, format!("42[\"tick\",1,\"{offset}\"]"));
+    drop(ws); // a network cut: no close packet
+    while io.socket_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    io.to("room")
+        .volatile()
+        .emit("tick", &Args::json("2").unwrap());
+    io.to("room").emit("tick", &Args::json("3").unwrap());
+    let auth = format!("{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}");
+    let (mut ws, reply) = connect_with(addr, &auth).await;
+    assert_eq!(reply["sid"], sid, "the same socket id comes back");
+    let replayed = collect(&mut ws, Duration::from_millis(300)).await;
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    assert!(replayed[0].starts_with("42[\"tick\",3,"), "{replayed:?}");
+    assert_eq!(io.room_size("room"), 1, "rooms restored");
+    assert_eq!(server.stats().recovered, 1);
+}
