@@ -2,14 +2,17 @@
 //! broadcasts to another. A broadcast visits members under a shard read lock and only pushes
 //! shared bytes into queues (no I/O), so the lock is held for microseconds per thousand members.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
+use super::members::Members;
+
 pub struct RoomIndex<K, M> {
-    rooms: DashMap<Arc<str>, HashMap<K, M>>,
+    rooms: DashMap<Arc<str>, Members<K, M>>,
 }
 
 impl<K: Copy + Eq + Hash, M: Clone> Default for RoomIndex<K, M> {
@@ -23,14 +26,19 @@ impl<K: Copy + Eq + Hash, M: Clone> Default for RoomIndex<K, M> {
 impl<K: Copy + Eq + Hash, M: Clone> RoomIndex<K, M> {
     /// Adds `member` to `room`; returns false when it was already there.
     pub fn join(&self, room: &Arc<str>, key: K, member: M) -> bool {
-        let mut members = self.rooms.entry(room.clone()).or_default();
-        members.insert(key, member).is_none()
+        match self.rooms.entry(room.clone()) {
+            Entry::Occupied(mut members) => members.get_mut().insert(key, member),
+            Entry::Vacant(slot) => {
+                slot.insert(Members::one(key, member));
+                true
+            }
+        }
     }
 
     /// Removes `key` from `room`, dropping the room when it empties. Returns whether it was a member.
     pub fn leave(&self, room: &str, key: K) -> bool {
         let removed = match self.rooms.get_mut(room) {
-            Some(mut members) => members.remove(&key).is_some(),
+            Some(mut members) => members.remove(&key),
             None => return false,
         };
         // Dropping an empty room needs the write lock again; remove_if re-checks emptiness.
