@@ -90,8 +90,9 @@ async function idle(server, clients) {
   await sleep(300);
   const base = rssBytes(s.proc.pid);
   let result = null;
-  await runLoad(s.port, ['--clients', String(clients), '--scenario', 'idle', '--hold-ms', '4000'], async (line) => {
-    await sleep(2500);
+  // Read once the connections have settled (the same moment for every server).
+  await runLoad(s.port, ['--clients', String(clients), '--scenario', 'idle', '--hold-ms', '7000'], async (line) => {
+    await sleep(5000);
     result = { connected: line.connected, connectSeconds: line.seconds, bytesPerClient: (rssBytes(s.proc.pid) - base) / line.connected };
   });
   await stopServer(s);
