@@ -236,9 +236,18 @@ impl Client {
             self.finish_connect(&ns.shared, Ok(None), auth_text, RecoveryClaim::Off);
             return;
         }
+        // Parsed once: the middleware gets it, and the recovery claim is read from it.
+        let auth_value: serde_json::Value =
+            serde_json::from_str(&auth_text).unwrap_or_else(|_| serde_json::json!({}));
+        let claimed = ns.shared.recovery.as_ref().and_then(|_| {
+            Some((
+                auth_value["pid"].as_str()?.to_owned(),
+                auth_value["offset"].as_str()?.to_owned(),
+            ))
+        });
         let request = middleware.as_ref().map(|_| ConnectRequest {
             namespace: ns.shared.name.clone(),
-            auth: serde_json::from_str(&auth_text).unwrap_or_else(|_| serde_json::json!({})),
+            auth: auth_value,
             headers: self.request.headers(),
             remote_addr: self.request.remote_addr,
             query: self.request.query.to_string(),
@@ -255,7 +264,7 @@ impl Client {
                 _ => Ok(None),
             };
             let claim = match &result {
-                Ok(identity) => recovery_claim(&ns, &auth_text, identity.as_ref()).await,
+                Ok(identity) => recovery_claim(&ns, claimed, identity.as_ref()).await,
                 Err(_) => RecoveryClaim::Off,
             };
             client.finish_connect(&ns, result, auth_text, claim);
@@ -284,7 +293,7 @@ impl Client {
                 self.attach_socket(ns, identity, auth, SocketStart::fresh(None), None)
             }
             RecoveryClaim::Fresh => {
-                let start = SocketStart::fresh(Some(crate::ids::new_wire_id()));
+                let start = SocketStart::with_new_pid();
                 self.attach_socket(ns, identity, auth, start, None)
             }
             RecoveryClaim::Restore {
@@ -307,7 +316,7 @@ impl Client {
                     }
                     None => {
                         ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
-                        let start = SocketStart::fresh(Some(crate::ids::new_wire_id()));
+                        let start = SocketStart::with_new_pid();
                         self.attach_socket(ns, identity, auth, start, None)
                     }
                 })
@@ -385,24 +394,23 @@ enum RecoveryClaim<'a> {
 /// here; a session saved for another user is not handed over.
 async fn recovery_claim<'a>(
     ns: &'a NamespaceShared,
-    auth: &str,
+    claimed: Option<(String, String)>,
     identity: Option<&Identity>,
 ) -> RecoveryClaim<'a> {
     let Some(store) = &ns.recovery else {
         return RecoveryClaim::Off;
     };
-    let claim: serde_json::Value = serde_json::from_str(auth).unwrap_or_default();
-    let (Some(pid), Some(offset)) = (claim["pid"].as_str(), claim["offset"].as_str()) else {
+    let Some((pid, offset)) = claimed else {
         return RecoveryClaim::Fresh;
     };
-    match store.take_session(pid).await {
+    match store.take_session(&pid).await {
         Some(saved)
             if saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id) =>
         {
             RecoveryClaim::Restore {
                 store,
                 pid: Box::from(pid),
-                offset: offset.to_owned(),
+                offset,
                 saved,
             }
         }

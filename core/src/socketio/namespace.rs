@@ -252,13 +252,13 @@ impl Namespace {
             };
             return self.shared.broadcast(&target, event, args);
         }
-        if self.shared.rooms.member_count(room) == 0 {
-            return 0;
-        }
-        let frames = encode_event(&self.shared.name, event, None, args);
+        // One room lookup; the packet is encoded at the first member (never for an empty room).
+        let mut frames = None;
         let mut delivered = 0;
         self.shared.rooms.for_each_member(room, |member| {
-            delivered += member.deliver(&frames, false) as usize;
+            let frames =
+                frames.get_or_insert_with(|| encode_event(&self.shared.name, event, None, args));
+            delivered += member.deliver(frames, false) as usize;
         });
         self.shared.count_out(delivered)
     }
