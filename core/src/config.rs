@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub ws_read_buffer: usize,
     /// Listen backlog; tokio's default of 128 drops SYNs in connection storms.
     pub backlog: u32,
+    /// Whether polling sessions may upgrade to WebSocket (Node's `allowUpgrades`). When false
+    /// the open packet offers no upgrade and an upgrade request is refused.
+    pub allow_upgrades: bool,
     /// Connection-state recovery; off unless set.
     pub recovery: Option<crate::socketio::recovery::RecoveryConfig>,
 }
@@ -56,6 +59,7 @@ impl Default for EngineConfig {
             max_json_depth: 64,
             ws_read_buffer: 512,
             backlog: 4096,
+            allow_upgrades: true,
             recovery: None,
         }
     }

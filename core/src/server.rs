@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::config::EngineConfig;
+use crate::engineio::allow_request::{AllowRequest, AllowRequestSlot};
 use crate::engineio::endpoint::{Endpoint, EngineHandler};
 use crate::engineio::heartbeat;
 use crate::engineio::session::CloseReason;
@@ -34,6 +35,7 @@ struct ServerInner {
     stats: Arc<Stats>,
     raw_endpoints: Mutex<Vec<(String, Arc<dyn EngineHandler>)>>,
     extra_route: Mutex<Option<ExtraRoute>>,
+    allow_request: AllowRequestSlot,
     running: Mutex<Option<Running>>,
     started: Instant,
 }
@@ -58,6 +60,7 @@ impl Server {
                 stats,
                 raw_endpoints: Mutex::new(Vec::new()),
                 extra_route: Mutex::new(None),
+                allow_request: AllowRequestSlot::default(),
                 running: Mutex::new(None),
                 started: Instant::now(),
             }),
@@ -111,6 +114,12 @@ impl Server {
         *self.inner.extra_route.lock() = Some(route);
     }
 
+    /// Sets the handshake hook (Node's `allowRequest`): it sees every request that would open a
+    /// session and may refuse it (403) or delay it. Takes effect for the next handshake.
+    pub fn set_allow_request(&self, hook: AllowRequest) {
+        *self.inner.allow_request.write() = Some(hook);
+    }
+
     /// Binds the listener and starts serving in the background. Must run inside a tokio runtime.
     pub async fn start(&self) -> std::io::Result<SocketAddr> {
         self.start_at(self.inner.config.bind).await
@@ -152,6 +161,7 @@ impl Server {
             config.clone(),
             Arc::new(SocketIoHandler(self.inner.sio.clone())),
             self.inner.stats.clone(),
+            self.inner.allow_request.clone(),
         ))];
         for (path, handler) in self.inner.raw_endpoints.lock().iter() {
             endpoints.push(Arc::new(Endpoint::new(
@@ -159,6 +169,7 @@ impl Server {
                 config.clone(),
                 handler.clone(),
                 self.inner.stats.clone(),
+                self.inner.allow_request.clone(),
             )));
         }
         for endpoint in &endpoints {

@@ -142,6 +142,7 @@ pub extern "C" fn roomcast_config_set_recovery(
             max_disconnection: Duration::from_millis(u64::from(max_disconnection_ms)),
             max_packets: max_packets as usize,
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            ..RecoveryConfig::default()
         });
         roomcast_result::Ok
     })

@@ -119,6 +119,7 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
             max_bytes: recovery
                 .max_bytes
                 .map_or(defaults.max_bytes, |n| n as usize),
+            ..defaults
         });
     }
     config.redis_url = options.redis_url;

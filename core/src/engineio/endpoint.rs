@@ -9,6 +9,7 @@ use dashmap::DashMap;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 
+use super::allow_request::AllowRequestSlot;
 use super::clock::now_ms;
 use super::packet::{OutFrame, PacketType};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
@@ -25,6 +26,8 @@ pub struct HandshakeRequest {
     pub remote_addr: SocketAddr,
     /// The raw query string of the handshake request.
     pub query: Box<str>,
+    /// When the handshake arrived, in milliseconds since the Unix epoch.
+    pub issued_ms: u64,
 }
 
 impl HandshakeRequest {
@@ -44,7 +47,15 @@ impl HandshakeRequest {
             headers: kept.into_boxed_slice(),
             remote_addr,
             query: query.into(),
+            issued_ms: unix_ms(),
         }
+    }
+
+    /// The query parameters, percent-decoded (`+` as a space), in request order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 
     /// The request headers (minus handshake-only ones: upgrade, connection, sec-websocket-*).
@@ -64,6 +75,12 @@ impl HandshakeRequest {
     }
 }
 
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn is_handshake_only(name: &HeaderName) -> bool {
     use hyper::header;
     name == header::UPGRADE
@@ -77,8 +94,8 @@ fn is_handshake_only(name: &HeaderName) -> bool {
 
 /// The layer above Engine.IO: gives each new session its handler.
 pub trait EngineHandler: Send + Sync + 'static {
-    fn on_open(&self, session: &Arc<Session>, request: HandshakeRequest)
-        -> Arc<dyn SessionHandler>;
+    /// A session opened; its handshake request is `session.request()`.
+    fn on_open(&self, session: &Arc<Session>) -> Arc<dyn SessionHandler>;
 }
 
 pub struct Endpoint {
@@ -96,6 +113,8 @@ pub struct Endpoint {
     /// (closing a slow consumer mid-broadcast) is moved onto it, even when the caller is a
     /// host thread outside any runtime.
     pub(crate) runtime: Option<tokio::runtime::Handle>,
+    /// The host's handshake hook, if it set one.
+    pub(crate) allow_request: AllowRequestSlot,
 }
 
 impl Endpoint {
@@ -104,8 +123,10 @@ impl Endpoint {
         config: Arc<EngineConfig>,
         handler: Arc<dyn EngineHandler>,
         stats: Arc<Stats>,
+        allow_request: AllowRequestSlot,
     ) -> Self {
         Self {
+            allow_request,
             path: EngineConfig::normalized_path(path),
             config,
             sessions: DashMap::new(),
@@ -125,12 +146,7 @@ impl Endpoint {
         request: HandshakeRequest,
     ) -> (Arc<Session>, String) {
         let id = new_wire_id();
-        let session = Arc::new(Session::new(
-            id.clone(),
-            transport,
-            request.remote_addr,
-            self.clone(),
-        ));
+        let session = Arc::new(Session::new(id.clone(), transport, request, self.clone()));
         let open = self.open_packet(&id, transport == TransportKind::Polling);
         if transport == TransportKind::WebSocket {
             session.send(OutFrame::Text(open.clone().into()), false);
@@ -138,7 +154,7 @@ impl Endpoint {
         self.sessions.insert(id, session.clone());
         self.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
         self.stats.sessions_open.fetch_add(1, Ordering::Relaxed);
-        let handler = self.handler.on_open(&session, request);
+        let handler = self.handler.on_open(&session);
         session.set_handler(handler);
         tracing::debug!(sid = %session.id, ?transport, "session opened");
         (session, open)
@@ -146,7 +162,11 @@ impl Endpoint {
 
     /// The open packet: exactly the five handshake fields, in the order Node sends them.
     fn open_packet(&self, sid: &str, polling: bool) -> String {
-        let upgrades = if polling { r#"["websocket"]"# } else { "[]" };
+        let upgrades = if polling && self.config.allow_upgrades {
+            r#"["websocket"]"#
+        } else {
+            "[]"
+        };
         format!(
             r#"{}{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
             PacketType::Open.digit(),

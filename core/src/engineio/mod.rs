@@ -2,6 +2,7 @@
 //! packet and payload codecs. It knows nothing of Socket.IO; the layer above plugs in through
 //! `EngineHandler` and `SessionHandler`.
 
+pub mod allow_request;
 pub mod clock;
 pub mod endpoint;
 pub mod error;

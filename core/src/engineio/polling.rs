@@ -1,17 +1,23 @@
 //! The HTTP long-polling transport: a GET waits for queued packets and returns them as one
 //! payload; a POST carries packets from the client.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::time::Sleep;
 
 use super::outbound::{Batch, Consumer, QueueClose};
 use super::packet::{OutFrame, PacketType};
 use super::payload::{decode_payload, encode_payload};
-use super::session::{CloseReason, Session, TransportKind};
+use super::session::{CloseReason, Session, TransportKind, UpgradeState};
+
+/// How long an idle long poll waits, once an upgrade was probed, before it is released with `6`.
+pub(crate) const UPGRADE_CHECK: Duration = Duration::from_millis(100);
 
 /// The outcome of a polling request, turned into an HTTP response by the transport layer.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,18 +50,25 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
     }
     let _in_flight = InFlight(&session.poll_active);
     let mut batch = Batch::default();
+    // Only armed while an upgrade is probed: an idle poll is then released with `6` so the
+    // client can pause polling and finish the upgrade (Node's 100 ms check timer).
+    let mut release: Option<Pin<Box<Sleep>>> = None;
     let close = poll_fn(|cx| {
-        // Check the upgrade before registering: once the WebSocket owns the session, a parked
-        // poll must not take frames meant for it.
-        if session.upgrading.load(Ordering::Acquire)
-            || session.transport() != TransportKind::Polling
-        {
+        // Once the WebSocket owns the session, a parked poll must not take frames meant for it.
+        if session.transport() != TransportKind::Polling {
             return Poll::Ready(None);
         }
-        session
-            .queue
-            .poll_take(cx, Consumer::Poll, Some(&mut batch))
-            .map(Some)
+        if let Poll::Ready(close) = session.queue.poll_take(cx, Consumer::Poll, Some(&mut batch))
+        {
+            return Poll::Ready(Some(close));
+        }
+        if session.upgrade_state() == UpgradeState::Probed {
+            let timer = release.get_or_insert_with(|| Box::pin(tokio::time::sleep(UPGRADE_CHECK)));
+            if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        Poll::Pending
     })
     .await;
     if !batch.frames.is_empty() {
@@ -68,6 +81,10 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         // payload, the client would handle the close before the (deferred) Socket.IO packets and
         // report "transport close" instead of "io server disconnect".
         Some(QueueClose::Graceful) if !frames.is_empty() => {}
+        // The client closed the session itself: its parked poll just ends, as on Node.
+        Some(QueueClose::Forced) if frames.is_empty() && session.closed_by_client() => {
+            frames.push(OutFrame::control(PacketType::Noop));
+        }
         Some(QueueClose::Graceful | QueueClose::Forced) => {
             frames.push(OutFrame::control(PacketType::Close));
             session.endpoint.remove_session(&session.id);

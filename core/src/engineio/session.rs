@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::clock::now_ms;
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, HandshakeRequest};
 use super::outbound::{OutboundQueue, PushOutcome, QueueClose};
 use super::packet::{Inbound, OutFrame, PacketType};
 
@@ -66,15 +66,31 @@ pub enum TransportKind {
     WebSocket = 1,
 }
 
+/// Where a session is in a polling → WebSocket upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum UpgradeState {
+    None = 0,
+    /// A WebSocket for this sid is open and owns the upgrade; any other one is closed.
+    Claimed = 1,
+    /// `2probe` was answered: a long poll with nothing to send is released with `6` after
+    /// [`UPGRADE_CHECK`](super::polling::UPGRADE_CHECK) so the client can pause polling.
+    Probed = 2,
+}
+
 pub struct Session {
     pub(crate) id: Box<str>,
-    pub(crate) remote_addr: SocketAddr,
+    /// What the handshake request said (headers, query, address, time); kept for the session's
+    /// lifetime because every namespace connect, and the socket's handshake, read it.
+    pub(crate) request: HandshakeRequest,
     pub(crate) queue: OutboundQueue,
     transport: AtomicU8,
-    /// A WebSocket probe succeeded; a pending long poll must answer `6` so the client can pause.
-    pub(crate) upgrading: AtomicBool,
+    upgrade: AtomicU8,
     pub(crate) poll_active: AtomicBool,
     pub(crate) post_active: AtomicBool,
+    /// The client itself sent the close packet: a parked long poll is released with `6`, as
+    /// Node does, instead of the server's close packet.
+    closed_by_client: AtomicBool,
     /// `deadline_ms << 1 | awaiting_pong`: one atomic so the sweeper and a pong never disagree.
     heartbeat: AtomicU64,
     /// When the session opened, for the connect deadline.
@@ -96,19 +112,20 @@ impl Session {
     pub(crate) fn new(
         id: Box<str>,
         transport: TransportKind,
-        remote_addr: SocketAddr,
+        request: HandshakeRequest,
         endpoint: Arc<Endpoint>,
     ) -> Self {
         let now = now_ms();
         let interval = endpoint.config.ping_interval.as_millis() as u64;
         Self {
             id,
-            remote_addr,
+            request,
             queue: OutboundQueue::new(endpoint.config.queue_capacity),
             transport: AtomicU8::new(transport as u8),
-            upgrading: AtomicBool::new(false),
+            upgrade: AtomicU8::new(UpgradeState::None as u8),
             poll_active: AtomicBool::new(false),
             post_active: AtomicBool::new(false),
+            closed_by_client: AtomicBool::new(false),
             heartbeat: AtomicU64::new((now + interval) << 1),
             opened_ms: now,
             connected_upper: AtomicBool::new(false),
@@ -124,7 +141,12 @@ impl Session {
     }
 
     pub fn remote_addr(&self) -> SocketAddr {
-        self.remote_addr
+        self.request.remote_addr
+    }
+
+    /// The request that opened this session.
+    pub fn request(&self) -> &HandshakeRequest {
+        &self.request
     }
 
     pub fn transport(&self) -> TransportKind {
@@ -237,10 +259,50 @@ impl Session {
         self.handler.lock().take()
     }
 
+    /// Takes the upgrade for one WebSocket; false when the session already upgraded or another
+    /// WebSocket is upgrading it (that one is closed, as Node does).
+    pub(crate) fn claim_upgrade(&self) -> bool {
+        self.transport() == TransportKind::Polling
+            && self
+                .upgrade
+                .compare_exchange(
+                    UpgradeState::None as u8,
+                    UpgradeState::Claimed as u8,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    /// The probe was answered: from now on an idle long poll is released after the check delay.
+    pub(crate) fn mark_probed(&self) {
+        self.upgrade
+            .store(UpgradeState::Probed as u8, Ordering::Release);
+        self.queue.wake_consumer();
+    }
+
+    /// The upgrade failed; polling carries on and a later WebSocket may try again.
+    pub(crate) fn release_upgrade(&self) {
+        self.upgrade.store(UpgradeState::None as u8, Ordering::Release);
+        self.queue.wake_consumer();
+    }
+
+    pub(crate) fn upgrade_state(&self) -> UpgradeState {
+        match self.upgrade.load(Ordering::Acquire) {
+            1 => UpgradeState::Claimed,
+            2 => UpgradeState::Probed,
+            _ => UpgradeState::None,
+        }
+    }
+
+    pub(crate) fn closed_by_client(&self) -> bool {
+        self.closed_by_client.load(Ordering::Acquire)
+    }
+
     pub(crate) fn switch_to_websocket(&self) {
         self.transport
             .store(TransportKind::WebSocket as u8, Ordering::Release);
-        self.upgrading.store(false, Ordering::Release);
+        self.upgrade.store(UpgradeState::None as u8, Ordering::Release);
         // End any long poll still parked on the queue: it answers `6` and the client moves on.
         self.queue.wake_consumer();
     }
@@ -264,6 +326,7 @@ impl Session {
                 Ok(())
             }
             Inbound::Text(PacketType::Close, _) => {
+                self.closed_by_client.store(true, Ordering::Release);
                 self.close(CloseReason::TransportClose);
                 Ok(())
             }
@@ -280,6 +343,13 @@ impl Session {
             .store((now_ms() + interval) << 1, Ordering::Release);
     }
 
+    /// Whether the session has missed its pong deadline. Requests check it on arrival, so a
+    /// client sees the timeout at the exact moment Node would close it, whatever the sweep period.
+    pub(crate) fn missed_pong(&self, now: u64) -> bool {
+        let state = self.heartbeat.load(Ordering::Acquire);
+        state & 1 == 1 && now >= state >> 1
+    }
+
     /// Called by the heartbeat sweeper: sends a ping when one is due, and reports whether the
     /// session missed its pong deadline.
     pub(crate) fn heartbeat_tick(&self, now: u64) -> bool {
@@ -292,7 +362,15 @@ impl Session {
             return true;
         }
         let timeout = self.endpoint.config.ping_timeout.as_millis() as u64;
-        let next = ((now + timeout) << 1) | 1;
+        // The pong deadline counts from when the ping was due, as Node's timers do, so a sweep
+        // that ran a little late does not extend it; after a long stall the client gets the
+        // full timeout from now.
+        let base = if now - deadline < timeout / 2 {
+            deadline
+        } else {
+            now
+        };
+        let next = ((base + timeout) << 1) | 1;
         if self
             .heartbeat
             .compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire)

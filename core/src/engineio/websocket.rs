@@ -134,7 +134,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let session = endpoint.session(sid)?;
-    if session.transport() != TransportKind::Polling {
+    if !session.claim_upgrade() {
+        tracing::debug!(sid, "websocket for an upgraded or upgrading session: closed");
         return None;
     }
     let steps = async {
@@ -145,10 +146,7 @@ where
         if ws.send(WsMessage::Text("3probe".into())).await.is_err() {
             return false;
         }
-        session
-            .upgrading
-            .store(true, std::sync::atomic::Ordering::Release);
-        session.queue.wake_consumer();
+        session.mark_probed();
         matches!(ws.next().await, Some(Ok(WsMessage::Text(t))) if t.as_str() == "5")
     };
     let upgraded = tokio::time::timeout(endpoint.config.upgrade_timeout, steps)
@@ -159,9 +157,7 @@ where
         tracing::debug!(sid = %session.id, "upgraded to websocket");
         Some(session)
     } else {
-        session
-            .upgrading
-            .store(false, std::sync::atomic::Ordering::Release);
+        session.release_upgrade();
         None
     }
 }

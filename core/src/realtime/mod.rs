@@ -185,7 +185,13 @@ impl RealtimeServer {
         config: RealtimeConfig,
         counter: Arc<dyn SubscriptionCounter>,
     ) -> Self {
-        let server = Server::new(config.engine.clone());
+        let mut engine = config.engine.clone();
+        if let Some(recovery) = &mut engine.recovery {
+            // The dashboard validates the session on every connect, recovered or not: a client
+            // that logged out while away must not get its socket back.
+            recovery.skip_middlewares = false;
+        }
+        let server = Server::new(engine);
         let shared = Arc::new(RealtimeShared {
             auth: AuthGate::new(config.auth_timeout),
             rate_limiter: RateLimiter::new(config.rate_limits.clone()),

@@ -1,6 +1,13 @@
-//! Delivery of one encoded packet to many recipients: the frames are encoded once by the caller
-//! and each recipient receives clones of the same shared bytes.
+//! Delivery of one encoded packet to many recipients: the frames are encoded once, at the first
+//! recipient (never for a broadcast that reaches nobody), and each recipient receives clones of
+//! the same shared bytes.
+//!
+//! Besides the rooms of the index, every socket is implicitly in a room named by its own id
+//! (Socket.IO's `to(socket.id)`). That room has no index entry: the caller resolves an id to its
+//! socket, so a socket that is never addressed this way costs nothing.
 
+use std::cell::OnceCell;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::engineio::packet::OutFrame;
@@ -21,34 +28,178 @@ pub struct BroadcastTarget {
     pub volatile: bool,
 }
 
-/// Delivers `frames` to the target's members; returns how many recipients queued them.
-pub fn deliver<M: Recipient + Clone>(
-    index: &RoomIndex<u64, M>,
-    everyone: impl FnOnce(&mut dyn FnMut(u64, &M)),
-    target: &BroadcastTarget,
-    frames: &[OutFrame],
-) -> usize {
-    let mut delivered = 0;
-    match (target.rooms.as_slice(), target.except.is_empty()) {
-        // The common case: one room, nobody excluded — no dedup set, no member copies.
-        ([room], true) => {
-            index.for_each_member(room, |m| {
-                delivered += m.deliver(frames, target.volatile) as usize
-            });
-        }
-        ([], _) => {
-            let excluded = index.keys_of(&target.except);
-            everyone(&mut |key, m| {
-                if !excluded.contains(&key) {
-                    delivered += m.deliver(frames, target.volatile) as usize;
-                }
-            });
-        }
-        (rooms, _) => {
-            for m in index.members_of(rooms, &target.except) {
-                delivered += m.deliver(frames, target.volatile) as usize;
-            }
+/// A packet encoded on first use.
+pub struct LazyFrames<F: Fn() -> Vec<OutFrame>> {
+    encode: F,
+    frames: OnceCell<Vec<OutFrame>>,
+}
+
+impl<F: Fn() -> Vec<OutFrame>> LazyFrames<F> {
+    pub fn new(encode: F) -> Self {
+        Self {
+            encode,
+            frames: OnceCell::new(),
         }
     }
-    delivered
+
+    pub fn get(&self) -> &[OutFrame] {
+        self.frames.get_or_init(&self.encode)
+    }
+}
+
+/// The members a broadcast can reach: the room index, every member, and the implicit room of
+/// each member's own id.
+pub struct Audience<'a, M, E, O>
+where
+    E: Fn(&mut dyn FnMut(u64, &M)),
+    O: Fn(&str) -> Option<(u64, M)>,
+{
+    pub index: &'a RoomIndex<u64, M>,
+    pub everyone: E,
+    pub by_id: O,
+}
+
+impl<M, E, O> Audience<'_, M, E, O>
+where
+    M: Recipient + Clone,
+    E: Fn(&mut dyn FnMut(u64, &M)),
+    O: Fn(&str) -> Option<(u64, M)>,
+{
+    /// Delivers to the target's members; returns how many recipients queued the frames.
+    pub fn deliver<F: Fn() -> Vec<OutFrame>>(
+        &self,
+        target: &BroadcastTarget,
+        frames: &LazyFrames<F>,
+    ) -> usize {
+        if let ([room], true) = (target.rooms.as_slice(), target.except.is_empty()) {
+            return self.deliver_to_room(room, target.volatile, frames);
+        }
+        let mut delivered = 0;
+        let mut send = |m: &M| delivered += m.deliver(frames.get(), target.volatile) as usize;
+        match target.rooms.as_slice() {
+            [] => {
+                let excluded = self.keys_of(&target.except);
+                (self.everyone)(&mut |key, m| {
+                    if !excluded.contains(&key) {
+                        send(m);
+                    }
+                });
+            }
+            rooms => {
+                for m in self.members_of(rooms, &target.except) {
+                    send(&m);
+                }
+            }
+        }
+        delivered
+    }
+
+    /// The common case: one room, nobody excluded — no target to build, no dedup set, no
+    /// member copies, one room lookup.
+    pub fn deliver_to_room<F: Fn() -> Vec<OutFrame>>(
+        &self,
+        room: &str,
+        volatile: bool,
+        frames: &LazyFrames<F>,
+    ) -> usize {
+        let mut delivered = 0;
+        let mut send = |m: &M| delivered += m.deliver(frames.get(), volatile) as usize;
+        self.index.for_each_member(room, &mut send);
+        if let Some((key, own)) = (self.by_id)(room) {
+            if !self.index.contains(room, key) {
+                send(&own);
+            }
+        }
+        delivered
+    }
+
+    /// Members of any of `rooms`, each once, skipping members of any room in `except`.
+    pub fn members_of(&self, rooms: &[Arc<str>], except: &[Arc<str>]) -> Vec<M> {
+        let excluded = self.keys_of(except);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut take = |key: u64, m: &M| {
+            if !excluded.contains(&key) && seen.insert(key) {
+                out.push(m.clone());
+            }
+        };
+        for room in rooms {
+            self.index.for_each_keyed(room, &mut take);
+            if let Some((key, own)) = (self.by_id)(room) {
+                take(key, &own);
+            }
+        }
+        out
+    }
+
+    fn keys_of(&self, rooms: &[Arc<str>]) -> HashSet<u64> {
+        let mut keys = self.index.keys_of(rooms);
+        keys.extend(rooms.iter().filter_map(|room| (self.by_id)(room).map(|(key, _)| key)));
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[derive(Clone)]
+    struct Probe(u64, Rc<RefCell<Vec<u64>>>);
+
+    impl Recipient for Probe {
+        fn deliver(&self, _: &[OutFrame], _: bool) -> bool {
+            self.1.borrow_mut().push(self.0);
+            true
+        }
+    }
+
+    fn target(rooms: &[&str], except: &[&str]) -> BroadcastTarget {
+        BroadcastTarget {
+            rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
+            except: except.iter().map(|r| Arc::from(*r)).collect(),
+            volatile: false,
+        }
+    }
+
+    #[test]
+    fn own_id_rooms_resolve_without_an_index_entry_and_encode_once() {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let index: RoomIndex<u64, Probe> = RoomIndex::default();
+        let members: Vec<Probe> = (1..=3).map(|k| Probe(k, got.clone())).collect();
+        index.join(&Arc::from("a"), 1, members[0].clone());
+        index.join(&Arc::from("a"), 2, members[1].clone());
+        let audience = Audience {
+            index: &index,
+            everyone: |visit: &mut dyn FnMut(u64, &Probe)| {
+                for m in &members {
+                    visit(m.0, m);
+                }
+            },
+            by_id: |room: &str| {
+                let key: u64 = room.strip_prefix("id")?.parse().ok()?;
+                members.get(key as usize - 1).map(|m| (key, m.clone()))
+            },
+        };
+        let encoded = Rc::new(RefCell::new(0));
+        let counter = encoded.clone();
+        let frames = LazyFrames::new(move || {
+            *counter.borrow_mut() += 1;
+            Vec::new()
+        });
+        let mut run = |t: BroadcastTarget| {
+            got.borrow_mut().clear();
+            audience.deliver(&t, &frames);
+            let mut v = got.borrow().clone();
+            v.sort();
+            v
+        };
+        assert_eq!(run(target(&["id3"], &[])), vec![3]);
+        assert_eq!(run(target(&["a", "id3", "id1"], &[])), vec![1, 2, 3]);
+        assert_eq!(run(target(&["a"], &["id2"])), vec![1]);
+        assert_eq!(run(target(&[], &["id1", "a"])), vec![3]);
+        assert_eq!(run(target(&["nobody"], &[])), Vec::<u64>::new());
+        assert_eq!(*encoded.borrow(), 1, "encoded once, for the first recipient");
+    }
 }

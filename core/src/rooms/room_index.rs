@@ -74,21 +74,11 @@ impl<K: Copy + Eq + Hash, M: Clone> RoomIndex<K, M> {
         }
     }
 
-    /// Members of any of `rooms`, each once, skipping members of any room in `except`.
-    pub fn members_of(&self, rooms: &[Arc<str>], except: &[Arc<str>]) -> Vec<M> {
-        let excluded = self.keys_of(except);
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for room in rooms {
-            if let Some(members) = self.rooms.get(room.as_ref()) {
-                for (key, member) in members.iter() {
-                    if !excluded.contains(key) && seen.insert(*key) {
-                        out.push(member.clone());
-                    }
-                }
-            }
+    /// Like `for_each_member`, with each member's key.
+    pub fn for_each_keyed(&self, room: &str, mut f: impl FnMut(K, &M)) {
+        if let Some(members) = self.rooms.get(room) {
+            members.iter().for_each(|(key, member)| f(*key, member));
         }
-        out
     }
 
     /// Keys of the members of `rooms`.
@@ -125,14 +115,14 @@ mod tests {
     }
 
     #[test]
-    fn members_of_dedups_and_excludes() {
+    fn visits_members_and_collects_keys() {
         let index: RoomIndex<u64, u64> = RoomIndex::default();
         for (r, k) in [("a", 1), ("a", 2), ("b", 2), ("b", 3), ("c", 3)] {
             index.join(&room(r), k, k);
         }
-        let mut got = index.members_of(&[room("a"), room("b")], &[room("c")]);
-        got.sort();
-        assert_eq!(got, vec![1, 2]);
+        let mut keys: Vec<u64> = index.keys_of(&[room("a"), room("c")]).into_iter().collect();
+        keys.sort();
+        assert_eq!(keys, vec![1, 2, 3]);
         let mut count = 0;
         assert_eq!(index.for_each_member("a", |_| count += 1), 2);
         assert_eq!(count, 2);

@@ -15,7 +15,7 @@ use super::packet::{
 use super::recovery::{Missed, RecoveryStore, SavedSession};
 use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
 use crate::auth::{ConnectRequest, ConnectResult, Identity};
-use crate::engineio::endpoint::{EngineHandler, HandshakeRequest};
+use crate::engineio::endpoint::EngineHandler;
 use crate::engineio::session::{CloseReason, Message, Session, SessionHandler};
 use crate::stats::Stats;
 
@@ -46,16 +46,11 @@ impl SocketIoShared {
 pub(crate) struct SocketIoHandler(pub Arc<SocketIoShared>);
 
 impl EngineHandler for SocketIoHandler {
-    fn on_open(
-        &self,
-        session: &Arc<Session>,
-        request: HandshakeRequest,
-    ) -> Arc<dyn SessionHandler> {
+    fn on_open(&self, session: &Arc<Session>) -> Arc<dyn SessionHandler> {
         Arc::new_cyclic(|me| Client {
             me: me.clone(),
             session: session.clone(),
             shared: self.0.clone(),
-            request,
             state: Mutex::new(ClientState::default()),
         })
     }
@@ -83,7 +78,6 @@ struct Client {
     me: Weak<Client>,
     session: Arc<Session>,
     shared: Arc<SocketIoShared>,
-    request: HandshakeRequest,
     state: Mutex<ClientState>,
 }
 
@@ -248,23 +242,38 @@ impl Client {
         let request = middleware.as_ref().map(|_| ConnectRequest {
             namespace: ns.shared.name.clone(),
             auth: auth_value,
-            headers: self.request.headers(),
-            remote_addr: self.request.remote_addr,
-            query: self.request.query.to_string(),
+            headers: self.session.request().headers(),
+            remote_addr: self.session.remote_addr(),
+            query: self.session.request().query.to_string(),
         });
         let Some(client) = self.me.upgrade() else {
             return;
         };
         let ns = ns.shared.clone();
+        let skip_middlewares = ns.recovery.as_ref().is_some_and(|r| r.skip_middlewares());
         // The middleware and a recovery claim (which may ask Redis) are awaited off the
         // connection's own task.
         tokio::spawn(async move {
+            let mut claimed = claimed;
+            if skip_middlewares && claimed.is_some() {
+                // Node's order: a session that recovers keeps its identity and data and never
+                // meets the middleware again; one that cannot recover connects as new.
+                if let RecoveryClaim::Restore(restore) =
+                    recovery_claim(&ns, claimed.take(), None).await
+                {
+                    let identity = restore.saved.identity.clone();
+                    if let Some(attached) = client.restore(&ns, identity, auth_text.clone(), restore) {
+                        client.connected(&ns, attached);
+                        return;
+                    }
+                }
+            }
             let result = match (middleware, request) {
                 (Some(middleware), Some(request)) => middleware(request).await,
                 _ => Ok(None),
             };
             let claim = match &result {
-                Ok(identity) => recovery_claim(&ns, claimed, identity.as_ref()).await,
+                Ok(identity) => recovery_claim(&ns, claimed, identity.as_ref().map(Some)).await,
                 Err(_) => RecoveryClaim::Off,
             };
             client.finish_connect(&ns, result, auth_text, claim);
@@ -296,36 +305,57 @@ impl Client {
                 let start = SocketStart::with_new_pid();
                 self.attach_socket(ns, identity, auth, start, None)
             }
-            RecoveryClaim::Restore {
-                store,
-                pid,
-                offset,
-                saved,
-            } => {
-                // Under the log's lock: every broadcast is either replayed here or delivered
-                // live after the socket joined its rooms (see recovery.rs).
-                store.replay(&offset, &saved.rooms, |missed| match missed {
-                    Some(missed) => {
-                        ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
-                        let start = SocketStart {
-                            id: Some(saved.sid.clone()),
-                            pid: Some(pid.clone()),
-                            recovered: true,
-                        };
-                        self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed)))
-                    }
+            RecoveryClaim::Restore(restore) => {
+                match self.restore(ns, identity.clone(), auth.clone(), restore) {
+                    Some(attached) => attached,
                     None => {
-                        ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
                         let start = SocketStart::with_new_pid();
                         self.attach_socket(ns, identity, auth, start, None)
                     }
-                })
+                }
             }
         };
-        // The host's handler runs outside the recovery lock: it may broadcast.
+        self.connected(ns, attached);
+    }
+
+    /// The host's connection handler, outside the recovery lock: it may broadcast.
+    fn connected(&self, ns: &Arc<NamespaceShared>, attached: Option<SocketRef>) {
         if let (Some(socket), Some(handler)) = (attached, &ns.handlers().connection) {
             handler(&socket);
         }
+    }
+
+    /// Restores a saved session when its offset is still in the log: `Some` with the attached
+    /// socket (None if the client left meanwhile), or `None` when it is too late to recover.
+    /// Under the log's lock: every broadcast is either replayed here or delivered live after the
+    /// socket joined its rooms (see recovery.rs).
+    fn restore(
+        &self,
+        ns: &Arc<NamespaceShared>,
+        identity: Option<Identity>,
+        auth: Arc<str>,
+        restore: Restore<'_>,
+    ) -> Option<Option<SocketRef>> {
+        let Restore {
+            store,
+            pid,
+            offset,
+            saved,
+        } = restore;
+        store.replay(&offset, &saved.sid, &saved.rooms, |missed| {
+            let Some(missed) = missed else {
+                ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
+            let start = SocketStart {
+                id: Some(saved.sid.clone()),
+                pid: Some(pid),
+                recovered: true,
+                data: saved.data.clone(),
+            };
+            Some(self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed))))
+        })
     }
 
     /// Creates the socket, adds it to the namespace, restores rooms and missed packets when
@@ -380,22 +410,24 @@ enum RecoveryClaim<'a> {
     Off,
     /// A new session (no claim, or one that cannot be honoured).
     Fresh,
-    /// A saved session of the same user, to be restored if its offset is still in the log.
-    Restore {
-        store: &'a RecoveryStore,
-        pid: Box<str>,
-        offset: String,
-        saved: SavedSession,
-    },
+    /// A saved session, to be restored if its offset is still in the log.
+    Restore(Restore<'a>),
 }
 
-/// Reads `{pid, offset}` from the connect payload and takes the saved session. The middleware
-/// has already accepted this connect, so a session that was logged out in between never gets
-/// here; a session saved for another user is not handed over.
+struct Restore<'a> {
+    store: &'a RecoveryStore,
+    pid: Box<str>,
+    offset: String,
+    saved: SavedSession,
+}
+
+/// Reads `{pid, offset}` from the connect payload and takes the saved session. With
+/// `identity` (the middleware ran and accepted this connect) a session saved for another user
+/// is not handed over; a session logged out in between never gets here.
 async fn recovery_claim<'a>(
     ns: &'a NamespaceShared,
     claimed: Option<(String, String)>,
-    identity: Option<&Identity>,
+    identity: Option<Option<&Identity>>,
 ) -> RecoveryClaim<'a> {
     let Some(store) = &ns.recovery else {
         return RecoveryClaim::Off;
@@ -403,17 +435,17 @@ async fn recovery_claim<'a>(
     let Some((pid, offset)) = claimed else {
         return RecoveryClaim::Fresh;
     };
+    let same_user = |saved: &SavedSession| match identity {
+        None => true,
+        Some(identity) => saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id),
+    };
     match store.take_session(&pid).await {
-        Some(saved)
-            if saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id) =>
-        {
-            RecoveryClaim::Restore {
-                store,
-                pid: Box::from(pid),
-                offset,
-                saved,
-            }
-        }
+        Some(saved) if same_user(&saved) => RecoveryClaim::Restore(Restore {
+            store,
+            pid: Box::from(pid),
+            offset,
+            saved,
+        }),
         _ => {
             ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
             RecoveryClaim::Fresh

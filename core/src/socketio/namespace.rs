@@ -10,8 +10,7 @@ use super::recovery::{RecoveryConfig, RecoveryStore};
 use super::socket::{ClientEvent, SocketRef};
 use crate::adapters::Adapter;
 use crate::auth::Middleware;
-use crate::engineio::packet::OutFrame;
-use crate::rooms::broadcast::{deliver, BroadcastTarget, Recipient};
+use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
 use crate::rooms::room_index::RoomIndex;
 use crate::stats::Stats;
 
@@ -29,7 +28,8 @@ pub(crate) struct Handlers {
 
 pub(crate) struct NamespaceShared {
     pub(crate) name: Arc<str>,
-    sockets: DashMap<u64, SocketRef>,
+    /// By socket id: resolves the implicit room of each socket's own id, and `socket(id)`.
+    sockets: DashMap<Arc<str>, SocketRef>,
     pub(crate) rooms: RoomIndex<u64, SocketRef>,
     /// Handlers are read on every event; they are swapped whole so a read is one lock + one clone.
     handlers: RwLock<Arc<Handlers>>,
@@ -46,11 +46,37 @@ impl NamespaceShared {
     }
 
     pub(crate) fn add_socket(&self, socket: &SocketRef) {
-        self.sockets.insert(socket.key, socket.clone());
+        self.sockets.insert(socket.shared_id(), socket.clone());
     }
 
     pub(crate) fn remove_socket(&self, socket: &SocketRef) {
-        self.sockets.remove(&socket.key);
+        self.sockets
+            .remove_if(socket.id(), |_, s| Arc::ptr_eq(s, socket));
+    }
+
+    /// Everyone this namespace can address: room members, all sockets, each socket's own id.
+    fn audience(
+        &self,
+    ) -> Audience<
+        '_,
+        SocketRef,
+        impl Fn(&mut dyn FnMut(u64, &SocketRef)) + '_,
+        impl Fn(&str) -> Option<(u64, SocketRef)> + '_,
+    > {
+        Audience {
+            index: &self.rooms,
+            everyone: |visit: &mut dyn FnMut(u64, &SocketRef)| {
+                for entry in self.sockets.iter() {
+                    visit(entry.value().key, entry.value());
+                }
+            },
+            by_id: |id: &str| self.sockets.get(id).map(|s| (s.key, s.value().clone())),
+        }
+    }
+
+    /// Whether `room` has a member here: an index entry or a socket of that id.
+    fn has_member(&self, room: &str) -> bool {
+        self.rooms.member_count(room) > 0 || self.sockets.contains_key(room)
     }
 
     pub(crate) fn notify_disconnect(&self, socket: &SocketRef, reason: &str) {
@@ -66,7 +92,7 @@ impl NamespaceShared {
         }
     }
 
-    fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
+    pub(crate) fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
         // With recovery on, the offset is chosen here, once, so every node logs the broadcast
         // under the same offset and a client can recover on any of them.
         let offset = match &self.recovery {
@@ -85,18 +111,7 @@ impl NamespaceShared {
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        let deliver_frames = |frames: &[OutFrame]| {
-            deliver(
-                &self.rooms,
-                |visit| {
-                    for entry in self.sockets.iter() {
-                        visit(*entry.key(), entry.value());
-                    }
-                },
-                target,
-                frames,
-            )
-        };
+        let audience = self.audience();
         let delivered = match (&self.recovery, offset) {
             (Some(store), _) if !target.volatile => {
                 let local_offset;
@@ -107,9 +122,14 @@ impl NamespaceShared {
                         &local_offset
                     }
                 };
-                store.log_and_deliver(&self.name, target, event, args, offset, deliver_frames)
+                store.log_and_deliver(&self.name, target, event, args, offset, |frames| {
+                    audience.deliver(target, &LazyFrames::new(|| frames.to_vec()))
+                })
             }
-            _ => deliver_frames(&encode_event(&self.name, event, None, args)),
+            _ => audience.deliver(
+                target,
+                &LazyFrames::new(|| encode_event(&self.name, event, None, args)),
+            ),
         };
         self.count_out(delivered)
     }
@@ -163,7 +183,7 @@ impl Namespace {
     /// Disconnects this node's members of `rooms` (minus `except`); with `close` their whole
     /// connection. Returns how many were disconnected.
     pub fn disconnect_local(&self, rooms: &[Arc<str>], except: &[Arc<str>], close: bool) -> usize {
-        let members = self.shared.rooms.members_of(rooms, except);
+        let members = self.shared.audience().members_of(rooms, except);
         for socket in &members {
             socket.disconnect(close);
         }
@@ -252,14 +272,8 @@ impl Namespace {
             };
             return self.shared.broadcast(&target, event, args);
         }
-        // One room lookup; the packet is encoded at the first member (never for an empty room).
-        let mut frames = None;
-        let mut delivered = 0;
-        self.shared.rooms.for_each_member(room, |member| {
-            let frames =
-                frames.get_or_insert_with(|| encode_event(&self.shared.name, event, None, args));
-            delivered += member.deliver(frames, false) as usize;
-        });
+        let frames = LazyFrames::new(|| encode_event(&self.shared.name, event, None, args));
+        let delivered = self.shared.audience().deliver_to_room(room, false, &frames);
         self.shared.count_out(delivered)
     }
 
@@ -270,11 +284,7 @@ impl Namespace {
     }
 
     pub fn socket(&self, id: &str) -> Option<SocketRef> {
-        self.shared
-            .sockets
-            .iter()
-            .find(|e| e.value().id() == id)
-            .map(|e| e.value().clone())
+        self.shared.sockets.get(id).map(|s| s.value().clone())
     }
 
     pub fn sockets(&self) -> Vec<SocketRef> {
@@ -294,7 +304,7 @@ impl Namespace {
     pub fn would_deliver_to_room(&self, room: &str) -> bool {
         self.shared.adapter.read().is_some()
             || self.shared.recovery.is_some()
-            || self.shared.rooms.member_count(room) > 0
+            || self.shared.has_member(room)
     }
 
     pub fn room_size(&self, room: &str) -> usize {

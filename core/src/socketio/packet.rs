@@ -150,6 +150,9 @@ pub fn decode(text: &str, limits: DecodeLimits) -> Result<SioPacket<'_>, SioDeco
         serde_json::from_str::<&RawValue>(json).map_err(|_| SioDecodeError::InvalidJson)?;
     }
     validate_payload(kind, data)?;
+    if kind.is_binary() {
+        check_placeholders(data.unwrap_or("null"), attachments)?;
+    }
     if id.is_some()
         && !matches!(
             kind,
@@ -203,6 +206,35 @@ pub fn event_name(json: &str) -> Option<(String, Vec<&RawValue>)> {
     }
     items.remove(0);
     Some((name, items))
+}
+
+/// Every placeholder of a binary packet must be exactly `{"_placeholder":true,"num":i}` with
+/// `0 <= i < attachments`, as the reference parser requires before it puts the buffers in; an
+/// object that looks like a placeholder but is not one is refused too, so it can never be
+/// mistaken for an attachment later. The depth is already bounded; the walk uses its own stack.
+fn check_placeholders(json: &str, attachments: usize) -> Result<(), SioDecodeError> {
+    use serde_json::Value;
+    let root: Value = serde_json::from_str(json).map_err(|_| SioDecodeError::InvalidJson)?;
+    let mut stack = vec![&root];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) if map.contains_key("_placeholder") => {
+                let valid = map.len() == 2
+                    && map.get("_placeholder") == Some(&Value::Bool(true))
+                    && map
+                        .get("num")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|num| (num as usize) < attachments);
+                if !valid {
+                    return Err(SioDecodeError::BadAttachments);
+                }
+            }
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Rejects JSON nested deeper than `max` without recursing (strings are skipped correctly).
@@ -523,6 +555,39 @@ mod tests {
         ] {
             assert_eq!(decode(input, LIMITS), Err(error), "input {input:?}");
         }
+    }
+
+    #[test]
+    fn binary_placeholders_must_point_at_an_attachment() {
+        let bad = [
+            r#"51-["x",{"_placeholder":true,"num":5}]"#,
+            r#"51-["x",{"_placeholder":true,"num":1}]"#,
+            r#"51-["x",{"_placeholder":true,"num":-1}]"#,
+            r#"51-["x",{"_placeholder":true,"num":0.5}]"#,
+            r#"51-["x",{"_placeholder":true,"num":"0"}]"#,
+            r#"51-["x",{"_placeholder":true}]"#,
+            r#"51-["x",{"_placeholder":"true","num":0}]"#,
+            r#"51-["x",{"_placeholder":true,"num":0,"extra":1}]"#,
+            r#"51-["x",{"deep":[{"_placeholder":true,"num":3}]}]"#,
+            r#"61-1[{"_placeholder":true,"num":1}]"#,
+        ];
+        for text in bad {
+            assert_eq!(
+                decode(text, LIMITS),
+                Err(SioDecodeError::BadAttachments),
+                "{text}"
+            );
+        }
+        let good = [
+            r#"52-["x",{"_placeholder":true,"num":1},{"a":{"_placeholder":true,"num":0}}]"#,
+            r#"61-1[{"_placeholder":true,"num":0}]"#,
+            r#"51-["x","no placeholder at all"]"#,
+        ];
+        for text in good {
+            assert!(decode(text, LIMITS).is_ok(), "{text}");
+        }
+        // In a plain event the marker is just data, as on Node.
+        assert!(decode(r#"2["x",{"_placeholder":true,"num":9}]"#, LIMITS).is_ok());
     }
 
     #[test]

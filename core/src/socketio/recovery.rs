@@ -31,6 +31,9 @@ use crate::rooms::broadcast::BroadcastTarget;
 pub struct RecoveryConfig {
     /// How long a disconnected session stays recoverable (Node's `maxDisconnectionDuration`).
     pub max_disconnection: Duration,
+    /// A recovered socket skips the connect middlewares and keeps the identity and data it had
+    /// (Node's `skipMiddlewares`, on by default). Turn it off to validate every connect.
+    pub skip_middlewares: bool,
     /// Most broadcasts kept for replay, per namespace.
     pub max_packets: usize,
     /// Most encoded bytes kept for replay, per namespace.
@@ -41,6 +44,7 @@ impl Default for RecoveryConfig {
     fn default() -> Self {
         Self {
             max_disconnection: Duration::from_secs(120),
+            skip_middlewares: true,
             max_packets: 10_000,
             max_bytes: 32 << 20,
         }
@@ -71,6 +75,8 @@ pub(crate) struct SavedSession {
     pub sid: Box<str>,
     pub identity: Option<Identity>,
     pub rooms: Vec<Arc<str>>,
+    /// The host's `socket.data`.
+    pub data: Option<serde_json::Value>,
     at_ms: u64,
 }
 
@@ -120,6 +126,10 @@ impl RecoveryStore {
             sessions: Mutex::new(HashMap::new()),
             shared: parking_lot::RwLock::new(None),
         }
+    }
+
+    pub fn skip_middlewares(&self) -> bool {
+        self.config.skip_middlewares
     }
 
     pub fn share_sessions(&self, shared: SharedSessions) {
@@ -215,11 +225,13 @@ impl RecoveryStore {
         sid: Box<str>,
         identity: Option<Identity>,
         rooms: Vec<Arc<str>>,
+        data: Option<serde_json::Value>,
     ) -> SavedSession {
         SavedSession {
             sid,
             identity,
             rooms,
+            data,
             at_ms: 0,
         }
     }
@@ -230,6 +242,7 @@ impl RecoveryStore {
     pub fn replay<R>(
         &self,
         offset: &str,
+        sid: &str,
         rooms: &[Arc<str>],
         attach: impl FnOnce(Option<Missed>) -> R,
     ) -> R {
@@ -243,7 +256,7 @@ impl RecoveryStore {
                 log.packets
                     .iter()
                     .skip(at + 1)
-                    .filter(|p| reaches(&p.target, rooms))
+                    .filter(|p| reaches(&p.target, sid, rooms))
                     .map(|p| p.frames.clone())
                     .collect()
             });
@@ -280,7 +293,8 @@ impl SavedSession {
             serde_json::json!({ "userId": &*i.user_id, "userName": &*i.user_name, "userRole": &*i.user_role })
         });
         let rooms: Vec<&str> = self.rooms.iter().map(|r| r.as_ref()).collect();
-        serde_json::json!({ "sid": &*self.sid, "identity": identity, "rooms": rooms }).to_string()
+        serde_json::json!({ "sid": &*self.sid, "identity": identity, "rooms": rooms, "data": self.data })
+            .to_string()
     }
 
     fn from_json(json: &str, now: u64) -> Option<Self> {
@@ -297,19 +311,23 @@ impl SavedSession {
             .iter()
             .filter_map(|r| r.as_str().map(Arc::from))
             .collect();
+        let data = Some(value["data"].clone()).filter(|d| !d.is_null());
         Some(Self {
             sid: Box::from(value["sid"].as_str()?),
             identity,
             rooms,
+            data,
             at_ms: now,
         })
     }
 }
 
-/// Whether a broadcast to `target` reached a socket in `rooms`.
-fn reaches(target: &BroadcastTarget, rooms: &[Arc<str>]) -> bool {
-    let included = target.rooms.is_empty() || target.rooms.iter().any(|r| rooms.contains(r));
-    included && !target.except.iter().any(|r| rooms.contains(r))
+/// Whether a broadcast to `target` reached the socket `sid` (which is in its own room) in
+/// `rooms`.
+fn reaches(target: &BroadcastTarget, sid: &str, rooms: &[Arc<str>]) -> bool {
+    let is_in = |r: &Arc<str>| &**r == sid || rooms.contains(r);
+    let included = target.rooms.is_empty() || target.rooms.iter().any(is_in);
+    included && !target.except.iter().any(is_in)
 }
 
 #[cfg(test)]
@@ -338,7 +356,7 @@ mod tests {
     /// Takes the session and replays, as a reconnect does.
     fn recover(store: &RecoveryStore, pid: &str, offset: &str) -> Option<(SavedSession, Missed)> {
         let session = take(store, pid)?;
-        let missed = store.replay(offset, &session.rooms, |m| m)?;
+        let missed = store.replay(offset, &session.sid, &session.rooms, |m| m)?;
         Some((session, missed))
     }
 
@@ -350,7 +368,7 @@ mod tests {
 
     fn save(store: &RecoveryStore, rooms: &[&str]) {
         let rooms = rooms.iter().map(|r| Arc::from(*r)).collect();
-        store.save("pid", RecoveryStore::new_session("sid".into(), None, rooms));
+        store.save("pid", RecoveryStore::new_session("sid".into(), None, rooms, None));
     }
 
     #[test]
@@ -363,12 +381,22 @@ mod tests {
         log(&store, &["user:1"], "2", "o2");
         log(&store, &["user:2"], "3", "o3");
         log(&store, &[], "4", "o4");
+        log(&store, &["sid"], "5", "o5");
+        log(&store, &["other-sid"], "6", "o6");
         assert!(store.next_offset().ends_with("-1"));
         save(&store, &["user:1"]);
         let (session, missed) = recover(&store, "pid", "o1").unwrap();
         assert_eq!(&*session.sid, "sid");
         let texts: Vec<String> = missed.iter().map(|f| text(f)).collect();
-        assert_eq!(texts, vec!["42[\"t\",2,\"o2\"]", "42[\"t\",4,\"o4\"]"]);
+        assert_eq!(
+            texts,
+            vec![
+                "42[\"t\",2,\"o2\"]",
+                "42[\"t\",4,\"o4\"]",
+                "42[\"t\",5,\"o5\"]"
+            ],
+            "the socket's own room is replayed too"
+        );
         assert!(
             recover(&store, "pid", "o1").is_none(),
             "a session recovers once"
@@ -429,7 +457,7 @@ mod tests {
         save(&store, &[]);
         std::thread::sleep(Duration::from_millis(60));
         assert!(take(&store, "pid").is_none());
-        assert!(store.replay("o1", &[], |m| m).is_none());
+        assert!(store.replay("o1", "sid", &[], |m| m).is_none());
         assert_eq!(store.log.lock().bytes, 0);
     }
 
@@ -440,12 +468,17 @@ mod tests {
             user_name: Arc::from("N"),
             user_role: Arc::from("r"),
         };
-        let saved =
-            RecoveryStore::new_session("sid".into(), Some(identity.clone()), vec![Arc::from("a")]);
+        let data = Some(serde_json::json!({"k": [1]}));
+        let saved = RecoveryStore::new_session(
+            "sid".into(),
+            Some(identity.clone()),
+            vec![Arc::from("a")],
+            data.clone(),
+        );
         let back = SavedSession::from_json(&saved.to_json(), 5).unwrap();
         assert_eq!(
-            (&*back.sid, back.identity, back.rooms),
-            ("sid", Some(identity), vec![Arc::from("a")])
+            (&*back.sid, back.identity, back.rooms, back.data),
+            ("sid", Some(identity), vec![Arc::from("a")], data)
         );
         assert!(SavedSession::from_json("{}", 0).is_none());
     }

@@ -73,7 +73,7 @@ type PendingAcks = HashMap<u64, oneshot::Sender<AckReply>>;
 
 pub struct Socket {
     pub(crate) key: u64,
-    id: Box<str>,
+    id: Arc<str>,
     pub(crate) ns: Arc<NamespaceShared>,
     pub(crate) session: Arc<Session>,
     identity: Option<Identity>,
@@ -86,6 +86,8 @@ pub struct Socket {
     /// Private session id for connection-state recovery (when enabled).
     pid: Option<Box<str>>,
     recovered: bool,
+    /// What the host attached to this socket (Node's `socket.data`); kept across a recovery.
+    data: Mutex<Option<Box<serde_json::Value>>>,
 }
 
 /// How a socket starts: fresh, or restored from a recovered session.
@@ -93,6 +95,7 @@ pub(crate) struct SocketStart {
     pub id: Option<Box<str>>,
     pub pid: Option<Box<str>>,
     pub recovered: bool,
+    pub data: Option<serde_json::Value>,
 }
 
 impl SocketStart {
@@ -102,6 +105,7 @@ impl SocketStart {
             id: None,
             pid,
             recovered: false,
+            data: None,
         }
     }
 
@@ -131,9 +135,10 @@ impl Socket {
     ) -> Self {
         Self {
             key,
-            id: start.id.unwrap_or_else(crate::ids::new_wire_id),
+            id: Arc::from(start.id.unwrap_or_else(crate::ids::new_wire_id)),
             pid: start.pid,
             recovered: start.recovered,
+            data: Mutex::new(start.data.map(Box::new)),
             ns,
             session,
             identity,
@@ -148,6 +153,34 @@ impl Socket {
     /// The Socket.IO id the client sees as `socket.id`.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub(crate) fn shared_id(&self) -> Arc<str> {
+        self.id.clone()
+    }
+
+    /// What the host attached to this socket, if anything.
+    pub fn data(&self) -> Option<serde_json::Value> {
+        self.data.lock().as_deref().cloned()
+    }
+
+    /// Attaches host data to this socket (replacing what was there); a recovered socket gets
+    /// it back.
+    pub fn set_data(&self, data: serde_json::Value) {
+        *self.data.lock() = Some(Box::new(data));
+    }
+
+    /// The handshake this socket connected with: headers, query, address, time, url, auth.
+    pub fn handshake(&self) -> Handshake {
+        let request = self.session.request();
+        Handshake {
+            headers: request.headers(),
+            query: request.query_pairs(),
+            address: request.remote_addr,
+            issued_ms: request.issued_ms,
+            url: format!("{}?{}", self.session.endpoint.path, request.query),
+            auth: serde_json::from_str(&self.auth).unwrap_or_else(|_| serde_json::json!({})),
+        }
     }
 
     pub fn namespace(&self) -> &str {
@@ -191,8 +224,25 @@ impl Socket {
         self.connected.load(Ordering::Acquire)
     }
 
+    /// Emits to this client. With connection-state recovery on, the packet goes through the
+    /// socket's own room as a broadcast does (as Node routes it): it carries an offset and is
+    /// logged, so the client's last offset always names a packet the server can replay from.
     pub fn emit(&self, event: &str, args: &Args) -> Result<(), EmitError> {
-        self.send(&encode_event(&self.ns.name, event, None, args), false)
+        if self.ns.recovery.is_none() {
+            return self.send(&encode_event(&self.ns.name, event, None, args), false);
+        }
+        if !self.is_connected() {
+            return Err(EmitError::Closed);
+        }
+        let target = crate::rooms::broadcast::BroadcastTarget {
+            rooms: vec![self.id.clone()],
+            ..Default::default()
+        };
+        match self.ns.broadcast(&target, event, args) {
+            0 if !self.is_connected() => Err(EmitError::Closed),
+            0 => Err(EmitError::QueueFull),
+            _ => Ok(()),
+        }
     }
 
     /// An emit that is dropped, not queued, when the client is behind.
@@ -327,9 +377,10 @@ impl Socket {
         if let (Some(store), Some(pid)) = (&self.ns.recovery, &self.pid) {
             if is_recoverable(reason) {
                 let saved = RecoveryStore::new_session(
-                    self.id.clone(),
+                    Box::from(&*self.id),
                     self.identity.clone(),
                     rooms.clone(),
+                    self.data(),
                 );
                 store.save(pid, saved);
             }
@@ -374,5 +425,54 @@ pub struct ClientEvent {
 impl ClientEvent {
     pub fn attachments(&self) -> &[Bytes] {
         self.args.attachments()
+    }
+}
+
+/// The request a socket connected with, in the shape of socket.io's `socket.handshake`.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    pub headers: hyper::HeaderMap,
+    /// Query parameters, percent-decoded, in request order.
+    pub query: Vec<(String, String)>,
+    pub address: SocketAddr,
+    /// When the Engine.IO handshake arrived, in milliseconds since the Unix epoch.
+    pub issued_ms: u64,
+    /// Path and query of the handshake request.
+    pub url: String,
+    /// The `auth` payload of the namespace connect (`{}` when the client sent none).
+    pub auth: serde_json::Value,
+}
+
+impl Handshake {
+    /// As socket.io shows it: `{headers, time, address, xdomain, secure, issued, url, query,
+    /// auth}`. Repeated headers and query keys keep their first value, as Node's do not
+    /// (it joins headers and lists query values); hosts that need all values read the fields.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &self.headers {
+            if let Ok(value) = value.to_str() {
+                headers
+                    .entry(name.as_str())
+                    .or_insert_with(|| serde_json::Value::from(value));
+            }
+        }
+        let mut query = serde_json::Map::new();
+        for (key, value) in &self.query {
+            query
+                .entry(key.as_str())
+                .or_insert_with(|| serde_json::Value::from(value.as_str()));
+        }
+        let time = std::time::UNIX_EPOCH + Duration::from_millis(self.issued_ms);
+        serde_json::json!({
+            "headers": headers,
+            "time": humantime::format_rfc3339_millis(time).to_string(),
+            "address": self.address.ip().to_string(),
+            "xdomain": self.headers.contains_key(hyper::header::ORIGIN),
+            "secure": false,
+            "issued": self.issued_ms,
+            "url": self.url,
+            "query": query,
+            "auth": self.auth,
+        })
     }
 }

@@ -15,10 +15,12 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::query;
+use crate::engineio::allow_request::{self, IncomingRequest};
+use crate::engineio::clock::now_ms;
 use crate::engineio::endpoint::{Endpoint, HandshakeRequest};
 use crate::engineio::error::EngineError;
 use crate::engineio::polling::{self, PollAnswer};
-use crate::engineio::session::TransportKind;
+use crate::engineio::session::{CloseReason, TransportKind};
 use crate::engineio::websocket;
 
 pub(crate) type HttpResponse = Response<Full<Bytes>>;
@@ -154,6 +156,19 @@ async fn route<B: RequestBody>(
             Bytes::from_static(b"Server shutting down"),
         );
     }
+    if sid.is_none() && req.method() == Method::GET && allow_request::is_set(&endpoint.allow_request)
+    {
+        let incoming = IncomingRequest {
+            method: req.method().to_string(),
+            url: req.uri().to_string(),
+            headers: req.headers().clone(),
+            remote_addr,
+        };
+        if let Err(refused) = allow_request::check(&endpoint.allow_request, incoming).await {
+            tracing::debug!(%remote_addr, ?refused.message, "handshake refused by the host");
+            return plain(403, "application/json", Bytes::from(refused.body()));
+        }
+    }
     match (transport, is_upgrade) {
         (TransportKind::WebSocket, true) if req.method() == Method::GET => {
             upgrade(endpoint, req, sid, query_string, remote_addr, start_ws)
@@ -181,6 +196,12 @@ async fn polling_request<B: RequestBody>(
     let Some(session) = endpoint.session(sid) else {
         return engine_error(EngineError::UnknownSid);
     };
+    // The sweeper runs every few milliseconds; a request arriving after the pong deadline must
+    // find the session gone, as it would be on Node, not still open until the next sweep.
+    if session.missed_pong(now_ms()) {
+        session.close(CloseReason::PingTimeout);
+        return engine_error(EngineError::UnknownSid);
+    }
     let answer = match *req.method() {
         Method::GET => polling::get(session).await,
         Method::POST => {
@@ -192,7 +213,7 @@ async fn polling_request<B: RequestBody>(
                         .downcast_ref::<http_body_util::LengthLimitError>()
                         .is_some();
                     tracing::debug!(sid, %error, "polling body refused");
-                    session.close(crate::engineio::session::CloseReason::ParseError);
+                    session.close(CloseReason::ParseError);
                     if too_large {
                         return plain(413, "text/plain", Bytes::from_static(b"Payload Too Large"));
                     }
@@ -241,12 +262,15 @@ fn upgrade<B: RequestBody>(
         return engine_error(EngineError::BadRequest);
     };
     if let Some(sid) = &sid {
-        match endpoint.session(sid) {
-            None => return engine_error(EngineError::UnknownSid),
-            Some(s) if s.transport() != TransportKind::Polling => {
-                return engine_error(EngineError::BadRequest)
-            }
-            Some(_) => {}
+        if !endpoint.config.allow_upgrades {
+            tracing::debug!(sid, "upgrade refused: upgrades are off");
+            return engine_error(EngineError::BadRequest);
+        }
+        // A WebSocket for a session that already upgraded, or is upgrading over another
+        // WebSocket, completes its handshake and is then closed by the probe (as Node does):
+        // only an unknown sid is refused here.
+        if endpoint.session(sid).is_none() {
+            return engine_error(EngineError::UnknownSid);
         }
     }
     let accept = derive_accept_key(key);

@@ -14,19 +14,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use roomcast::engineio::allow_request::{AllowRequest, IncomingRequest, RequestRefused};
+use roomcast::socketio::recovery::RecoveryConfig;
 use roomcast::{
-    Args, EngineConfig, EngineHandler, HandshakeRequest, Message, OutFrame, Server, Session,
+    Args, EngineConfig, EngineHandler, Message, OutFrame, Server, Session,
     SessionHandler, SocketRef,
 };
 
 const HELP: &str = "echo-server: roomcast interoperability server
 
 USAGE: echo-server [--port N] [--ping-interval MS] [--ping-timeout MS] [--max-payload BYTES]
+                   [--recovery-ms MS] [--no-upgrades] [--deny-header NAME]
 
   --port N              port to listen on, 0 for any free port (default 3000)
   --ping-interval MS    Engine.IO pingInterval in milliseconds (default 300)
   --ping-timeout MS     Engine.IO pingTimeout in milliseconds (default 200)
   --max-payload BYTES   largest accepted message in bytes (default 1000000)
+  --recovery-ms MS      connection-state recovery with this window (default off)
+  --no-upgrades         polling sessions may not upgrade (allowUpgrades: false)
+  --deny-header NAME    handshake hook: after a short delay, refuse requests carrying this
+                        header, with its value as the message
   --help                this text
 ";
 
@@ -35,6 +42,9 @@ struct Options {
     ping_interval: u64,
     ping_timeout: u64,
     max_payload: usize,
+    recovery_ms: u64,
+    allow_upgrades: bool,
+    deny_header: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -43,12 +53,19 @@ fn parse_args() -> Result<Options, String> {
         ping_interval: 300,
         ping_timeout: 200,
         max_payload: 1_000_000,
+        recovery_ms: 0,
+        allow_upgrades: true,
+        deny_header: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             print!("{HELP}");
             std::process::exit(0);
+        }
+        if flag == "--no-upgrades" {
+            options.allow_upgrades = false;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |_| format!("{flag}: not a number: {value}");
@@ -57,6 +74,8 @@ fn parse_args() -> Result<Options, String> {
             "--ping-interval" => options.ping_interval = value.parse().map_err(bad)?,
             "--ping-timeout" => options.ping_timeout = value.parse().map_err(bad)?,
             "--max-payload" => options.max_payload = value.parse().map_err(bad)?,
+            "--recovery-ms" => options.recovery_ms = value.parse().map_err(bad)?,
+            "--deny-header" => options.deny_header = Some(value),
             _ => return Err(format!("unknown flag {flag}\n\n{HELP}")),
         }
     }
@@ -69,7 +88,7 @@ struct EngineEcho;
 struct EchoSession(Arc<Session>);
 
 impl EngineHandler for EngineEcho {
-    fn on_open(&self, session: &Arc<Session>, _: HandshakeRequest) -> Arc<dyn SessionHandler> {
+    fn on_open(&self, session: &Arc<Session>) -> Arc<dyn SessionHandler> {
         session.mark_connected();
         Arc::new(EchoSession(session.clone()))
     }
@@ -105,6 +124,30 @@ fn wire_namespace(server: &Server, name: &str) {
             }
         }
         "join" | "leave" | "emit-to-room" => room_helper(socket, &event),
+        // Answers with what the server knows of this socket.
+        "handshake" => {
+            if let (Some(ack), Ok(args)) = (event.ack, Args::serialize(&socket.handshake().to_json())) {
+                let _ = ack.send(&args);
+            }
+        }
+        "set-data" => {
+            if let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(&event.args.to_json_array()) {
+                socket.set_data(values.into_iter().next().unwrap_or_default());
+            }
+            if let Some(ack) = event.ack {
+                let _ = ack.send(&Args::none());
+            }
+        }
+        "get-data" => {
+            if let (Some(ack), Ok(args)) = (event.ack, Args::serialize(&socket.data())) {
+                let _ = ack.send(&args);
+            }
+        }
+        "whoami" => {
+            if let (Some(ack), Ok(args)) = (event.ack, Args::serialize(socket.id())) {
+                let _ = ack.send(&args);
+            }
+        }
         "server-ack" => {
             let socket = socket.clone();
             tokio::spawn(async move {
@@ -145,6 +188,21 @@ fn room_helper(socket: &SocketRef, event: &roomcast::ClientEvent) {
     }
 }
 
+/// The handshake hook of `--deny-header`: decides after a short delay, as a session-store
+/// lookup would.
+fn deny_by_header(header: String) -> AllowRequest {
+    Arc::new(move |request: IncomingRequest| {
+        let header = header.clone();
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            match request.headers.get(header.as_str()) {
+                Some(value) => Err(RequestRefused::new(value.to_str().unwrap_or("denied"))),
+                None => Ok(()),
+            }
+        })
+    })
+}
+
 fn wire_private(server: &Server) {
     let ns = server.of("/private");
     ns.set_middleware(Arc::new(|request: roomcast::ConnectRequest| {
@@ -158,6 +216,7 @@ fn wire_private(server: &Server) {
             }
         })
     }));
+    wire_namespace(server, "/private");
     ns.on_connection(|socket: &SocketRef| {
         let _ = socket.emit("welcome", &Args::none());
     });
@@ -183,9 +242,17 @@ async fn main() {
         ping_interval: Duration::from_millis(options.ping_interval),
         ping_timeout: Duration::from_millis(options.ping_timeout),
         max_payload: options.max_payload,
+        allow_upgrades: options.allow_upgrades,
+        recovery: (options.recovery_ms > 0).then(|| RecoveryConfig {
+            max_disconnection: Duration::from_millis(options.recovery_ms),
+            ..RecoveryConfig::default()
+        }),
         ..EngineConfig::default()
     };
     let server = Server::new(config);
+    if let Some(header) = options.deny_header {
+        server.set_allow_request(deny_by_header(header));
+    }
     server.mount_engineio("/engine.io/", Arc::new(EngineEcho));
     wire_namespace(&server, "/");
     wire_namespace(&server, "/custom");

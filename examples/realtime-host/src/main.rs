@@ -66,6 +66,7 @@ fn config_from_args() -> RealtimeConfig {
             max_disconnection: Duration::from_millis(recovery_ms),
             max_packets: flag(&args, "--recovery-packets", 10_000) as usize,
             max_bytes: flag(&args, "--recovery-bytes", 32 << 20) as usize,
+            ..Default::default()
         });
     }
     config.redis_node_ttl = Duration::from_millis(flag(&args, "--node-ttl", 15_000));
