@@ -66,6 +66,10 @@ typedef enum {
    * A bug inside roomcast was caught before it could cross the C boundary.
    */
   ROOMCAST_RESULT_ERR_PANIC = 10,
+  /**
+   * No connected socket has that id.
+   */
+  ROOMCAST_RESULT_ERR_NOT_FOUND = 11,
 } roomcast_result;
 
 typedef enum {
@@ -90,6 +94,22 @@ typedef struct roomcast_config roomcast_config;
 typedef struct roomcast_server roomcast_server;
 
 /**
+ * Called for each request that would open a session, with a request id and the request as
+ * JSON (`{"method","url","query":{...},"headers":{...},"address","port"}`, borrowed for the
+ * call). Answer later, from any thread, with roomcast_request_allow or roomcast_request_refuse;
+ * until then the handshake waits.
+ */
+typedef void (*roomcast_allow_request_fn)(void *userdata,
+                                          uint64_t request_id,
+                                          const uint8_t *request_json,
+                                          size_t request_json_len);
+
+/**
+ * Frees the userdata of a callback (may be NULL).
+ */
+typedef void (*roomcast_free_fn)(void *userdata);
+
+/**
  * Called for each handshake with a request id and the request as JSON
  * (`{"auth":{...},"headers":{...},"address":"..."}`, borrowed for the call). Complete it later,
  * from any thread, with roomcast_auth_accept / roomcast_auth_reject / roomcast_auth_fail.
@@ -98,11 +118,6 @@ typedef void (*roomcast_auth_fn)(void *userdata,
                                  uint64_t request_id,
                                  const uint8_t *request_json,
                                  size_t request_json_len);
-
-/**
- * Frees the userdata of a callback (may be NULL).
- */
-typedef void (*roomcast_free_fn)(void *userdata);
 
 /**
  * One notification. Every pointer is borrowed for the duration of the callback only.
@@ -164,6 +179,37 @@ extern "C" {
 const char *roomcast_version(void);
 
 /**
+ * Registers the handshake hook.
+ *
+ * Parameters: `callback` (not NULL) runs on engine threads; `userdata` is passed back to it;
+ * `free_userdata` (may be NULL) is called once with `userdata` when the hook is replaced or
+ * the server is freed.
+ * Returns: ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_NULL_POINTER.
+ * Memory: the request JSON is borrowed for the duration of the callback only.
+ */
+roomcast_result roomcast_server_set_allow_request_callback(roomcast_server *server,
+                                                           roomcast_allow_request_fn callback,
+                                                           void *userdata,
+                                                           roomcast_free_fn free_userdata);
+
+/**
+ * Lets the handshake `request_id` proceed. Thread-safe.
+ * Returns: ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was
+ * already answered (or never issued).
+ */
+roomcast_result roomcast_request_allow(const roomcast_server *server, uint64_t request_id);
+
+/**
+ * Refuses the handshake `request_id`: the client gets HTTP 403
+ * `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0). Thread-safe.
+ * Memory: `message` is borrowed for the call.
+ */
+roomcast_result roomcast_request_refuse(const roomcast_server *server,
+                                        uint64_t request_id,
+                                        const uint8_t *message,
+                                        size_t message_len);
+
+/**
  * A config with the seed's defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
  * 50 subscriptions per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
  */
@@ -196,6 +242,12 @@ roomcast_result roomcast_config_set_path(roomcast_config *config,
 roomcast_result roomcast_config_set_ping(roomcast_config *config,
                                          uint32_t interval_ms,
                                          uint32_t timeout_ms);
+
+/**
+ * Whether polling clients may upgrade to WebSocket (default true). When false the open packet
+ * offers no upgrade and an upgrade request is refused with HTTP 400.
+ */
+roomcast_result roomcast_config_set_allow_upgrades(roomcast_config *config, bool allow);
 
 /**
  * Largest accepted message, in bytes.
@@ -394,6 +446,46 @@ roomcast_result roomcast_server_health(const roomcast_server *server,
                                        uint8_t *buf,
                                        size_t cap,
                                        size_t *out_len);
+
+/**
+ * The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
+ * (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
+ *
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
+ * ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
+ * Memory: `socket_id` is borrowed for the call; `buf` (caller-owned, `cap` bytes) receives the
+ * JSON, not NUL-terminated. Thread-safe.
+ */
+roomcast_result roomcast_socket_handshake(const roomcast_server *server,
+                                          const uint8_t *socket_id,
+                                          size_t socket_id_len,
+                                          uint8_t *buf,
+                                          size_t cap,
+                                          size_t *out_len);
+
+/**
+ * Attaches `data_json` (any JSON value) to a connected socket, replacing what was there; a
+ * recovered socket gets it back.
+ *
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
+ * Memory: both strings are borrowed for the call. Thread-safe.
+ */
+roomcast_result roomcast_socket_set_data(const roomcast_server *server,
+                                         const uint8_t *socket_id,
+                                         size_t socket_id_len,
+                                         const uint8_t *data_json,
+                                         size_t data_json_len);
+
+/**
+ * The data attached to a connected socket as JSON (`null` when none), into `buf` like
+ * roomcast_socket_handshake.
+ */
+roomcast_result roomcast_socket_data(const roomcast_server *server,
+                                     const uint8_t *socket_id,
+                                     size_t socket_id_len,
+                                     uint8_t *buf,
+                                     size_t cap,
+                                     size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,9 +10,26 @@ export interface RateLimitSpec {
   window: number;
 }
 
+/** What `allowRequest` sees of a handshake request. */
+export interface IncomingRequest {
+  method: string;
+  url: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  address: string;
+  port: number;
+}
+
 export interface WebSocketServerOptions {
   /** Socket.IO path (default `/socket.io/`). */
   path?: string;
+  /** Whether polling clients may upgrade to WebSocket (default true). */
+  allowUpgrades?: boolean;
+  /**
+   * Sees every request that would open a session; `callback(null, true)` accepts it,
+   * `callback(message, false)` refuses it with HTTP 403 (socket.io's `allowRequest`).
+   */
+  allowRequest?: (req: IncomingRequest, callback: (err: string | null | undefined, success: boolean) => void) => void;
   /** Engine.IO heartbeat interval in ms (default 25000). */
   pingInterval?: number;
   /** Engine.IO heartbeat timeout in ms (default 60000). */
@@ -62,6 +79,19 @@ export type AuthPayload = Record<string, unknown>;
 /** Resolve an identity to accept, `null`/`false` to reject; throw/reject for a failure. */
 export type AuthMiddleware = (auth: AuthPayload, handshake: Handshake) =>
   Identity | null | false | Promise<Identity | null | false>;
+
+/** A connected socket's handshake, in socket.io's `socket.handshake` shape. */
+export interface SocketHandshake {
+  headers: Record<string, string>;
+  time: string;
+  address: string;
+  xdomain: boolean;
+  secure: boolean;
+  issued: number;
+  url: string;
+  query: Record<string, string>;
+  auth: Record<string, unknown>;
+}
 
 export interface SocketInfo {
   id: string;
@@ -127,7 +157,11 @@ export declare class WebSocketServer extends EventEmitter {
   /** Undoes `attach`, restoring the http.Server's own request listeners. */
   detach(): this;
   emitToUser(userId: string, event: string, data?: unknown): number;
+  /** `room` may be a socket id: it reaches that socket (socket.io's implicit room). */
   emitToRoom(room: string, event: string, data?: unknown): number;
+  getHandshake(socketId: string): SocketHandshake | undefined;
+  getSocketData(socketId: string): unknown;
+  setSocketData(socketId: string, data: unknown): boolean;
   emitToAll(event: string, data?: unknown): number;
   emitBatch(items: BatchItem[]): number;
   /** Emits JSON text you already have; the engine validates it (throws on invalid JSON). */

@@ -17,7 +17,7 @@ const RESERVED = new Set(['connection', 'disconnect', 'listening', 'close', 'err
 
 function toNativeOptions(options) {
   const out = {};
-  const keys = ['path', 'pingInterval', 'pingTimeout', 'maxPayload', 'corsOrigins', 'queueCapacity', 'authTimeout',
+  const keys = ['path', 'allowUpgrades', 'pingInterval', 'pingTimeout', 'maxPayload', 'corsOrigins', 'queueCapacity', 'authTimeout',
     'maxSubscriptions', 'maxSymbolsPerRequest', 'maxRateViolations', 'shutdownGrace', 'redisUrl', 'redisPrefix'];
   for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
   if (options.cors && options.cors.origin !== undefined) {
@@ -70,6 +70,7 @@ class WebSocketServer extends EventEmitter {
     this._native = new NativeServer(toNativeOptions(options));
     this._handle = this._native.handle();
     this._native.setEventHandler((event) => this._dispatch(event));
+    if (options.allowRequest !== undefined) this._setAllowRequest(options.allowRequest);
     // Connection and disconnect events cross from Rust only while someone listens for them.
     // `newListener` fires before the listener is added, `removeListener` after it is removed.
     const lifecycle = (added) => (name) => {
@@ -103,6 +104,22 @@ class WebSocketServer extends EventEmitter {
         .then(normalizeIdentity),
     );
     return this;
+  }
+
+  // socket.io's `allowRequest(req, callback)`: `callback(err, success)`; a refusal's `err` (a
+  // string, or an Error's message) is the message the client gets.
+  _setAllowRequest(hook) {
+    if (typeof hook !== 'function') throw new TypeError('allowRequest must be a function (req, callback)');
+    this._native.setAllowRequest(
+      (requestJson) =>
+        new Promise((resolve, reject) => {
+          const request = JSON.parse(requestJson);
+          hook(request, (err, success) => {
+            if (success) return resolve(null);
+            resolve(err == null ? '' : String(err instanceof Error ? err.message : err));
+          });
+        }),
+    );
   }
 
   /** Listens on its own port. Resolves when the server has shut down. */
@@ -279,6 +296,23 @@ class WebSocketServer extends EventEmitter {
 
   subscriptionCount(userId) {
     return this._native.subscriptionCount(userId);
+  }
+
+  /** socket.io's `socket.handshake` of a connected socket, or undefined. */
+  getHandshake(socketId) {
+    const json = this._native.handshakeJson(socketId);
+    return json == null ? undefined : JSON.parse(json);
+  }
+
+  /** The data attached to a connected socket (socket.io's `socket.data`), or undefined. */
+  getSocketData(socketId) {
+    const json = this._native.socketDataJson(socketId);
+    return json == null ? undefined : JSON.parse(json) ?? undefined;
+  }
+
+  /** Attaches JSON-serializable data to a connected socket; false when it is not connected. */
+  setSocketData(socketId, data) {
+    return this._native.setSocketData(socketId, payload(data));
   }
 
   /** The seed's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */

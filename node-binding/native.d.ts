@@ -20,6 +20,23 @@ export declare class NativeServer {
    * reject, a rejection for a failure. The JS layer normalises the user's middleware to this.
    */
   setValidator(validator: (arg: string) => Promise<string | undefined | null>): void
+  /**
+   * `hook(requestJson) => Promise<string | null>`: null accepts the handshake, a string
+   * refuses it with that message (empty: `Forbidden`); a throw or rejection refuses it.
+   */
+  setAllowRequest(hook: (arg: string) => Promise<string | undefined | null>): void
+  /**
+   * The handshake of a connected socket (socket.io's `socket.handshake` shape) as JSON, or
+   * null when no such socket is connected.
+   */
+  handshakeJson(socketId: string): string | null
+  /**
+   * The data attached to a connected socket as JSON (`null` when none), or None when no
+   * such socket is connected.
+   */
+  socketDataJson(socketId: string): string | null
+  /** Attaches data (JSON text) to a connected socket; false when no such socket. */
+  setSocketData(socketId: string, json: string): boolean
   /** Receives connection, disconnect and custom client events. */
   setEventHandler(handler: (arg: ServerEvent) => void): void
   /** Binds `host:port` and serves; resolves with the bound port. */
@@ -118,6 +135,8 @@ export interface ServerOptions {
   connectionStateRecovery?: RecoveryOption
   /** Socket.IO path, default `/socket.io/`. */
   path?: string
+  /** Whether polling clients may upgrade to WebSocket (default true). */
+  allowUpgrades?: boolean
   pingInterval?: number
   pingTimeout?: number
   maxPayload?: number

@@ -286,3 +286,56 @@ async fn cors_preflight_and_origin_check() {
         .to_ascii_lowercase()
         .contains("access-control-allow-methods: get, post"));
 }
+
+#[tokio::test]
+async fn the_handshake_hook_sees_new_sessions_only_and_a_panic_refuses_just_that_request() {
+    use roomcast::engineio::allow_request::{IncomingRequest, RequestRefused};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (server, addr) = start(test_config()).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    server.set_allow_request(Arc::new(move |request: IncomingRequest| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        let desk = request
+            .query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == "desk")
+            .map(|(_, v)| v);
+        Box::pin(async move {
+            match desk.as_deref() {
+                Some("panic") => panic!("host bug"),
+                Some("closed desk") => Err(RequestRefused::new("desk closed")),
+                Some("default") => Err(RequestRefused::from_message("")),
+                _ => Ok(()),
+            }
+        })
+    }));
+    let base = "/socket.io/?EIO=4&transport=polling";
+    let (status, body) = http(addr, "GET", &format!("{base}&desk=closed%20desk"), b"").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (403, r#"{"code":4,"message":"desk closed"}"#)
+    );
+    let (status, body) = http(addr, "GET", &format!("{base}&desk=default"), b"").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (403, r#"{"code":4,"message":"Forbidden"}"#)
+    );
+    let (status, _) = http(addr, "GET", &format!("{base}&desk=panic"), b"").await;
+    assert_eq!(status, 403, "a panicking hook refuses only that handshake");
+    let (status, body) = http(addr, "GET", &format!("{base}&desk=open"), b"").await;
+    assert_eq!(status, 200);
+    let before = calls.load(Ordering::Relaxed);
+    let sid = serde_json::from_str::<serde_json::Value>(&body[1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = http(addr, "POST", &format!("{base}&sid={sid}"), b"40").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        before,
+        "requests of an open session skip the hook"
+    );
+}

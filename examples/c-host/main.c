@@ -107,11 +107,54 @@ static void *auth_worker(void *arg) {
   }
 }
 
-/* ---- events: answer `echo` acks, log the rest ---- */
+/* ---- the handshake hook: refuse requests that carry an `x-deny` header (answered inline;
+ * a host may as well answer later from another thread) ---- */
+
+static void on_allow_request(void *userdata, uint64_t id, const uint8_t *json, size_t len) {
+  roomcast_server **server = userdata;
+  char *request = strndup((const char *)json, len);
+  char reason[128] = {0};
+  if (request && field(request, "x-deny", reason, sizeof reason)) {
+    roomcast_request_refuse(*server, id, (const uint8_t *)reason, strlen(reason));
+  } else {
+    roomcast_request_allow(*server, id);
+  }
+  free(request);
+}
+
+/* Answers an ack with the one JSON value that `read` writes for the event's socket. */
+typedef roomcast_result (*socket_read_fn)(const roomcast_server *, const uint8_t *, size_t,
+                                          uint8_t *, size_t, size_t *);
+
+static void ack_with(roomcast_server *server, const roomcast_event *ev, socket_read_fn read) {
+  size_t needed = 0;
+  read(server, ev->socket_id, ev->socket_id_len, NULL, 0, &needed);
+  char *out = malloc(needed + 2);
+  if (!out) return;
+  out[0] = '[';
+  if (read(server, ev->socket_id, ev->socket_id_len, (uint8_t *)out + 1, needed, &needed) ==
+      ROOMCAST_RESULT_OK) {
+    out[needed + 1] = ']';
+    roomcast_server_ack(server, ev->ack_id, (const uint8_t *)out, needed + 2);
+  }
+  free(out);
+}
+
+/* ---- events: `handshake`, `get-data` and `set-data` per socket; other acks echo ---- */
 
 static void on_event(void *userdata, const roomcast_event *ev) {
   roomcast_server **server = userdata;
-  if (ev->kind == ROOMCAST_EVENT_KIND_CLIENT_EVENT && ev->ack_id != 0) {
+  if (ev->kind != ROOMCAST_EVENT_KIND_CLIENT_EVENT || ev->ack_id == 0) return;
+  if (ev->name_len == 9 && memcmp(ev->name, "handshake", 9) == 0) {
+    ack_with(*server, ev, roomcast_socket_handshake);
+  } else if (ev->name_len == 8 && memcmp(ev->name, "get-data", 8) == 0) {
+    ack_with(*server, ev, roomcast_socket_data);
+  } else if (ev->name_len == 8 && memcmp(ev->name, "set-data", 8) == 0 && ev->args_json_len >= 2) {
+    /* args_json is `[<value>]`: the value is what lies between the brackets. */
+    roomcast_socket_set_data(*server, ev->socket_id, ev->socket_id_len, ev->args_json + 1,
+                             ev->args_json_len - 2);
+    roomcast_server_ack(*server, ev->ack_id, S("[]"));
+  } else {
     roomcast_server_ack(*server, ev->ack_id, ev->args_json, ev->args_json_len);
   }
 }
@@ -142,6 +185,7 @@ int main(int argc, char **argv) {
   pthread_create(&worker, NULL, auth_worker, &queue);
   roomcast_server_set_auth_callback(server, on_auth, &queue, free_auth_queue);
   roomcast_server_set_event_callback(server, on_event, &server, NULL);
+  roomcast_server_set_allow_request_callback(server, on_allow_request, &server, NULL);
 
   uint16_t bound = 0;
   if (roomcast_server_start(server, &bound) != ROOMCAST_RESULT_OK) {

@@ -114,6 +114,19 @@ pub extern "C" fn roomcast_config_set_ping(
     })
 }
 
+/// Whether polling clients may upgrade to WebSocket (default true). When false the open packet
+/// offers no upgrade and an upgrade request is refused with HTTP 400.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_allow_upgrades(
+    config: *mut roomcast_config,
+    allow: bool,
+) -> roomcast_result {
+    with_config(config, |c| {
+        c.engine.allow_upgrades = allow;
+        roomcast_result::Ok
+    })
+}
+
 /// Largest accepted message, in bytes.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_max_payload(

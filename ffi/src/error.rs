@@ -28,6 +28,8 @@ pub enum roomcast_result {
     ErrBufferTooSmall = 9,
     /// A bug inside roomcast was caught before it could cross the C boundary.
     ErrPanic = 10,
+    /// No connected socket has that id.
+    ErrNotFound = 11,
 }
 
 thread_local! {

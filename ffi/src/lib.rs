@@ -11,19 +11,23 @@
     clippy::too_many_arguments
 )]
 
+mod allow_request;
 mod callbacks;
 mod config;
 mod error;
 mod server;
+mod socket;
 mod strings;
 
 #[cfg(test)]
 mod abi_tests;
 
+pub use allow_request::*;
 pub use callbacks::roomcast_free_fn;
 pub use config::*;
 pub use error::*;
 pub use server::*;
+pub use socket::*;
 
 /// The library version, as a static NUL-terminated string.
 #[no_mangle]

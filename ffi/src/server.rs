@@ -22,7 +22,9 @@ use crate::strings::{borrow_str, write_out};
 /// which must not run concurrently with any other call on the same server.
 pub struct roomcast_server {
     runtime: tokio::runtime::Runtime,
-    server: RealtimeServer,
+    pub(crate) server: RealtimeServer,
+    pub(crate) pending_requests: Arc<crate::allow_request::PendingRequests>,
+    pub(crate) next_request: Arc<AtomicU64>,
     port: Mutex<Option<u16>>,
     pending_auth: Arc<DashMap<u64, oneshot::Sender<ValidatorResult>>>,
     next_auth: Arc<AtomicU64>,
@@ -95,7 +97,9 @@ pub struct roomcast_stats {
     pub emit_latency_p99_ms: f64,
 }
 
-fn server_ref<'a>(server: *const roomcast_server) -> Result<&'a roomcast_server, roomcast_result> {
+pub(crate) fn server_ref<'a>(
+    server: *const roomcast_server,
+) -> Result<&'a roomcast_server, roomcast_result> {
     if server.is_null() {
         return Err(fail(roomcast_result::ErrNullPointer, "server is NULL"));
     }
@@ -111,6 +115,7 @@ macro_rules! try_ffi {
         }
     };
 }
+pub(crate) use try_ffi;
 
 /// Creates a server from `config` (copied; the config may be freed right after).
 #[no_mangle]
@@ -146,6 +151,8 @@ pub extern "C" fn roomcast_server_new(
             port: Mutex::new(None),
             pending_auth: Arc::new(DashMap::new()),
             next_auth: Arc::new(AtomicU64::new(1)),
+            pending_requests: Arc::new(DashMap::new()),
+            next_request: Arc::new(AtomicU64::new(1)),
             acks: Arc::new(DashMap::new()),
             next_ack: Arc::new(AtomicU64::new(1)),
         });

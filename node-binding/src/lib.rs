@@ -14,6 +14,7 @@ use dashmap::DashMap;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use roomcast::engineio::allow_request::{IncomingRequest, RequestRefused};
 use roomcast::{AckSender, Args, RealtimeServer, SocketRef};
 
 pub use options::ServerOptions;
@@ -220,6 +221,66 @@ impl NativeServer {
         self.server
             .set_session_validator(validator::bridge(Arc::new(tsfn)));
         Ok(())
+    }
+
+    /// `hook(requestJson) => Promise<string | null>`: null accepts the handshake, a string
+    /// refuses it with that message (empty: `Forbidden`); a throw or rejection refuses it.
+    #[napi]
+    pub fn set_allow_request(&self, hook: Function<String, Promise<Option<String>>>) -> Result<()> {
+        let tsfn = Arc::new(
+            hook.build_threadsafe_function()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        self.server
+            .engine()
+            .set_allow_request(Arc::new(move |request: IncomingRequest| {
+                let tsfn = tsfn.clone();
+                Box::pin(async move {
+                    let answer = match tsfn.call_async_catch(request.to_json()).await {
+                        Ok(promise) => promise.await,
+                        Err(error) => Err(error),
+                    };
+                    match answer {
+                        Ok(None) => Ok(()),
+                        Ok(Some(message)) => Err(RequestRefused::from_message(&message)),
+                        Err(error) => {
+                            tracing::warn!(reason = %error.reason, "allowRequest failed: refused");
+                            Err(RequestRefused::default())
+                        }
+                    }
+                })
+            }));
+        Ok(())
+    }
+
+    /// The handshake of a connected socket (socket.io's `socket.handshake` shape) as JSON, or
+    /// null when no such socket is connected.
+    #[napi]
+    pub fn handshake_json(&self, socket_id: String) -> Option<String> {
+        let socket = self.server.socket(&socket_id)?;
+        Some(socket.handshake().to_json().to_string())
+    }
+
+    /// The data attached to a connected socket as JSON (`null` when none), or None when no
+    /// such socket is connected.
+    #[napi]
+    pub fn socket_data_json(&self, socket_id: String) -> Option<String> {
+        let socket = self.server.socket(&socket_id)?;
+        Some(serde_json::to_string(&socket.data()).unwrap_or_else(|_| "null".to_owned()))
+    }
+
+    /// Attaches data (JSON text) to a connected socket; false when no such socket.
+    #[napi]
+    pub fn set_socket_data(&self, socket_id: String, json: String) -> Result<bool> {
+        let data: serde_json::Value = serde_json::from_str(&json)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("data is not JSON: {e}")))?;
+        let Some(socket) = self.server.socket(&socket_id) else {
+            return Ok(false);
+        };
+        socket.set_data(data);
+        Ok(true)
     }
 
     /// Receives connection, disconnect and custom client events.

@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub connection_state_recovery: Option<RecoveryOption>,
     /// Socket.IO path, default `/socket.io/`.
     pub path: Option<String>,
+    /// Whether polling clients may upgrade to WebSocket (default true).
+    pub allow_upgrades: Option<bool>,
     pub ping_interval: Option<u32>,
     pub ping_timeout: Option<u32>,
     pub max_payload: Option<u32>,
@@ -65,6 +67,9 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
             return Err(Error::new(Status::InvalidArg, "path must start with '/'"));
         }
         engine.path = path;
+    }
+    if let Some(v) = options.allow_upgrades {
+        engine.allow_upgrades = v;
     }
     if let Some(v) = options.ping_interval {
         engine.ping_interval = ms(v.max(1));

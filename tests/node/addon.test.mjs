@@ -244,3 +244,44 @@ test('attach(httpServer) serves Express-style routes and Socket.IO (both transpo
   httpServer.closeAllConnections();
   await new Promise((r) => httpServer.close(r));
 });
+
+test('allowRequest and allowUpgrades from JavaScript; handshake, data and the socket\'s own room per socket', async () => {
+  const seen = [];
+  const { server, url } = await listen(
+    {
+      allowUpgrades: false,
+      allowRequest: (req, callback) => {
+        seen.push(req);
+        setTimeout(() => (req.headers['x-deny'] ? callback(req.headers['x-deny'], false) : callback(null, true)), 10);
+      },
+    },
+    lookup,
+  );
+  const refused = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { 'x-deny': 'closed today' } });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(await refused.json(), { code: 4, message: 'closed today' });
+  const open = await fetch(`${url}/socket.io/?EIO=4&transport=polling&desk=fx`);
+  assert.deepEqual(JSON.parse((await open.text()).slice(1)).upgrades, []);
+  const last = seen.at(-1);
+  assert.equal(last.method, 'GET');
+  assert.equal(last.query.desk, 'fx');
+  assert.match(last.address, /127\.0\.0\.1/);
+
+  const connected = waitFor(server, 'connection');
+  const socket = client(url, { sessionID: 's1', userId: 'u1' }, { query: { desk: 'rates eu' }, extraHeaders: { 'x-app': 'dash' } });
+  await waitFor(socket, 'connected');
+  const info = await connected;
+  const handshake = server.getHandshake(info.id);
+  assert.equal(handshake.query.desk, 'rates eu');
+  assert.equal(handshake.headers['x-app'], 'dash');
+  assert.deepEqual(handshake.auth, { sessionID: 's1', userId: 'u1' });
+  assert.ok(handshake.url.startsWith('/socket.io/?'));
+  assert.equal(server.getHandshake('no-such-socket'), undefined);
+  assert.equal(server.getSocketData(info.id), undefined);
+  assert.equal(server.setSocketData(info.id, { book: 'A' }), true);
+  assert.deepEqual(server.getSocketData(info.id), { book: 'A' });
+  assert.equal(server.setSocketData('no-such-socket', 1), false);
+  const direct = waitFor(socket, 'direct');
+  assert.equal(server.emitToRoom(info.id, 'direct', { only: 'you' }), 1);
+  assert.deepEqual(await direct, { only: 'you' });
+});

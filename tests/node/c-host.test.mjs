@@ -43,9 +43,19 @@ function startHost(prefix = []) {
 
 async function scenario(host) {
   const url = `http://127.0.0.1:${await host.port}`;
-  const alice = io(url, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false });
-  const welcome = await waitFor(alice, 'connected', 20_000);
+  const refused = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { 'x-deny': 'maintenance' } });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(await refused.json(), { code: 4, message: 'maintenance' });
+  const alice = io(url, {
+    auth: { sessionID: 'tok-alice', userId: 'alice' },
+    query: { desk: 'fx spot' },
+    transports: ['websocket'],
+    reconnection: false,
+  });
+  // Recovery is on in the C host: every event, the direct welcome included, carries its offset.
+  const [welcome, welcomeOffset] = await waitFor(alice, 'connected', 20_000);
   assert.equal(welcome.userId, 'alice');
+  assert.equal(typeof welcomeOffset, 'string');
   const sub = await alice.timeout(20_000).emitWithAck('subscribe:watchlist', { symbols: ['aapl'] });
   assert.deepEqual(sub.symbols, ['AAPL']);
   // Recovery is on in the C host: a room broadcast carries its offset as a last argument.
@@ -54,6 +64,13 @@ async function scenario(host) {
   assert.equal(quote.symbol, 'AAPL');
   assert.ok(quote.quote.price > 180 && quote.quote.price < 190);
   assert.equal(await alice.timeout(20_000).emitWithAck('echo', 'from-client', 2), 'from-client');
+  // The C host reads the socket's handshake and keeps data on it.
+  const handshake = await alice.timeout(20_000).emitWithAck('handshake');
+  assert.equal(handshake.query.desk, 'fx spot');
+  assert.deepEqual(handshake.auth, { sessionID: 'tok-alice', userId: 'alice' });
+  assert.equal(await alice.timeout(20_000).emitWithAck('get-data'), null);
+  await alice.timeout(20_000).emitWithAck('set-data', { book: 'B', n: [1, 2] });
+  assert.deepEqual(await alice.timeout(20_000).emitWithAck('get-data'), { book: 'B', n: [1, 2] });
 
   const bad = io(url, { auth: { sessionID: 'tok-bob', userId: 'alice' }, transports: ['polling'], reconnection: false });
   assert.equal((await waitFor(bad, 'connect_error', 20_000)).message, 'UNAUTHORIZED: Invalid session or user mismatch');

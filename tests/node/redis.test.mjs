@@ -74,6 +74,18 @@ test('emits on one node reach the matching sockets on every node exactly once', 
   assert.deepEqual(notices.map((n) => n.length), [1, 1, 1]);
 });
 
+test('to(socket.id) on one node reaches that socket on another node, and only it', async () => {
+  const [n1, n2] = [await node(), await node()];
+  const target = client(n2, 'sa', 'ua');
+  const sameUser = client(n2, 'sa', 'ua');
+  await Promise.all([target, sameUser].map((s) => waitFor(s, 'connected')));
+  const got = [target, sameUser].map((s) => collect(s, 'direct'));
+  assert.equal(await n1.send('emitToRoom', { room: target.id, event: 'direct', data: { to: 'one' } }), 0, 'no local member');
+  await sleep(400);
+  assert.deepEqual(got.map((g) => g.length), [1, 0]);
+  assert.deepEqual(got[0][0], { to: 'one' });
+});
+
 test('the unmodified @socket.io/redis-emitter reaches roomcast users', async () => {
   const n1 = await node();
   const a = client(n1, 'sa', 'ua');

@@ -21,6 +21,34 @@ pub struct IncomingRequest {
 }
 
 impl IncomingRequest {
+    /// The shape every host's hook receives: `{method, url, query, headers, address, port}`
+    /// (repeated headers and query keys keep their first value).
+    pub fn to_json(&self) -> String {
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &self.headers {
+            if let Ok(value) = value.to_str() {
+                headers
+                    .entry(name.as_str())
+                    .or_insert_with(|| serde_json::Value::from(value));
+            }
+        }
+        let mut query = serde_json::Map::new();
+        for (key, value) in self.query_pairs() {
+            query
+                .entry(key)
+                .or_insert_with(|| serde_json::Value::from(value));
+        }
+        serde_json::json!({
+            "method": self.method,
+            "url": self.url,
+            "query": query,
+            "headers": headers,
+            "address": self.remote_addr.ip().to_string(),
+            "port": self.remote_addr.port(),
+        })
+        .to_string()
+    }
+
     /// The query parameters, percent-decoded, in request order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         let query = self.url.split_once('?').map_or("", |(_, q)| q);
@@ -41,6 +69,13 @@ impl RequestRefused {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: Some(message.into()),
+        }
+    }
+
+    /// A refusal as hosts state it: an empty message means the default `Forbidden`.
+    pub fn from_message(message: &str) -> Self {
+        Self {
+            message: (!message.is_empty()).then(|| message.to_owned()),
         }
     }
 }

@@ -58,7 +58,9 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         if session.transport() != TransportKind::Polling {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(close) = session.queue.poll_take(cx, Consumer::Poll, Some(&mut batch))
+        if let Poll::Ready(close) = session
+            .queue
+            .poll_take(cx, Consumer::Poll, Some(&mut batch))
         {
             return Poll::Ready(Some(close));
         }

@@ -283,7 +283,8 @@ impl Session {
 
     /// The upgrade failed; polling carries on and a later WebSocket may try again.
     pub(crate) fn release_upgrade(&self) {
-        self.upgrade.store(UpgradeState::None as u8, Ordering::Release);
+        self.upgrade
+            .store(UpgradeState::None as u8, Ordering::Release);
         self.queue.wake_consumer();
     }
 
@@ -302,7 +303,8 @@ impl Session {
     pub(crate) fn switch_to_websocket(&self) {
         self.transport
             .store(TransportKind::WebSocket as u8, Ordering::Release);
-        self.upgrade.store(UpgradeState::None as u8, Ordering::Release);
+        self.upgrade
+            .store(UpgradeState::None as u8, Ordering::Release);
         // End any long poll still parked on the queue: it answers `6` and the client moves on.
         self.queue.wake_consumer();
     }

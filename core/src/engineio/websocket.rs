@@ -135,7 +135,10 @@ where
 {
     let session = endpoint.session(sid)?;
     if !session.claim_upgrade() {
-        tracing::debug!(sid, "websocket for an upgraded or upgrading session: closed");
+        tracing::debug!(
+            sid,
+            "websocket for an upgraded or upgrading session: closed"
+        );
         return None;
     }
     let steps = async {

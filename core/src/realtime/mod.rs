@@ -350,6 +350,11 @@ impl RealtimeServer {
     }
 
     /// Emits to every connection of `user_id`; returns how many connections queued it.
+    /// The connected socket with this id in the main namespace.
+    pub fn socket(&self, socket_id: &str) -> Option<SocketRef> {
+        self.shared.io.socket(socket_id)
+    }
+
     pub fn emit_to_user(&self, user_id: &str, event: &str, args: &Args) -> usize {
         self.emit_to_room(&Self::user_room(user_id), event, args)
     }

@@ -48,25 +48,16 @@ impl<F: Fn() -> Vec<OutFrame>> LazyFrames<F> {
 }
 
 /// The members a broadcast can reach: the room index, every member, and the implicit room of
-/// each member's own id.
-pub struct Audience<'a, M, E, O>
-where
-    E: Fn(&mut dyn FnMut(u64, &M)),
-    O: Fn(&str) -> Option<(u64, M)>,
-{
-    pub index: &'a RoomIndex<u64, M>,
-    pub everyone: E,
-    pub by_id: O,
-}
+/// each member's own id. The delivery routines are provided; implementors say where members are.
+pub trait Audience<M: Recipient + Clone> {
+    fn index(&self) -> &RoomIndex<u64, M>;
+    /// Visits every member.
+    fn for_each(&self, visit: &mut dyn FnMut(u64, &M));
+    /// The member whose id is `id`, if any (the implicit room of that id).
+    fn by_id(&self, id: &str) -> Option<(u64, M)>;
 
-impl<M, E, O> Audience<'_, M, E, O>
-where
-    M: Recipient + Clone,
-    E: Fn(&mut dyn FnMut(u64, &M)),
-    O: Fn(&str) -> Option<(u64, M)>,
-{
     /// Delivers to the target's members; returns how many recipients queued the frames.
-    pub fn deliver<F: Fn() -> Vec<OutFrame>>(
+    fn deliver<F: Fn() -> Vec<OutFrame>>(
         &self,
         target: &BroadcastTarget,
         frames: &LazyFrames<F>,
@@ -79,7 +70,7 @@ where
         match target.rooms.as_slice() {
             [] => {
                 let excluded = self.keys_of(&target.except);
-                (self.everyone)(&mut |key, m| {
+                self.for_each(&mut |key, m| {
                     if !excluded.contains(&key) {
                         send(m);
                     }
@@ -96,7 +87,7 @@ where
 
     /// The common case: one room, nobody excluded — no target to build, no dedup set, no
     /// member copies, one room lookup.
-    pub fn deliver_to_room<F: Fn() -> Vec<OutFrame>>(
+    fn deliver_to_room<F: Fn() -> Vec<OutFrame>>(
         &self,
         room: &str,
         volatile: bool,
@@ -104,9 +95,9 @@ where
     ) -> usize {
         let mut delivered = 0;
         let mut send = |m: &M| delivered += m.deliver(frames.get(), volatile) as usize;
-        self.index.for_each_member(room, &mut send);
-        if let Some((key, own)) = (self.by_id)(room) {
-            if !self.index.contains(room, key) {
+        self.index().for_each_member(room, &mut send);
+        if let Some((key, own)) = self.by_id(room) {
+            if !self.index().contains(room, key) {
                 send(&own);
             }
         }
@@ -114,7 +105,7 @@ where
     }
 
     /// Members of any of `rooms`, each once, skipping members of any room in `except`.
-    pub fn members_of(&self, rooms: &[Arc<str>], except: &[Arc<str>]) -> Vec<M> {
+    fn members_of(&self, rooms: &[Arc<str>], except: &[Arc<str>]) -> Vec<M> {
         let excluded = self.keys_of(except);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -124,17 +115,22 @@ where
             }
         };
         for room in rooms {
-            self.index.for_each_keyed(room, &mut take);
-            if let Some((key, own)) = (self.by_id)(room) {
+            self.index().for_each_keyed(room, &mut take);
+            if let Some((key, own)) = self.by_id(room) {
                 take(key, &own);
             }
         }
         out
     }
 
+    /// Keys of the members of `rooms`.
     fn keys_of(&self, rooms: &[Arc<str>]) -> HashSet<u64> {
-        let mut keys = self.index.keys_of(rooms);
-        keys.extend(rooms.iter().filter_map(|room| (self.by_id)(room).map(|(key, _)| key)));
+        let mut keys = self.index().keys_of(rooms);
+        keys.extend(
+            rooms
+                .iter()
+                .filter_map(|room| self.by_id(room).map(|(key, _)| key)),
+        );
         keys
     }
 }
@@ -155,6 +151,24 @@ mod tests {
         }
     }
 
+    struct TestAudience {
+        index: RoomIndex<u64, Probe>,
+        members: Vec<Probe>,
+    }
+
+    impl Audience<Probe> for TestAudience {
+        fn index(&self) -> &RoomIndex<u64, Probe> {
+            &self.index
+        }
+        fn for_each(&self, visit: &mut dyn FnMut(u64, &Probe)) {
+            self.members.iter().for_each(|m| visit(m.0, m));
+        }
+        fn by_id(&self, id: &str) -> Option<(u64, Probe)> {
+            let key: u64 = id.strip_prefix("id")?.parse().ok()?;
+            self.members.get(key as usize - 1).map(|m| (key, m.clone()))
+        }
+    }
+
     fn target(rooms: &[&str], except: &[&str]) -> BroadcastTarget {
         BroadcastTarget {
             rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
@@ -170,25 +184,14 @@ mod tests {
         let members: Vec<Probe> = (1..=3).map(|k| Probe(k, got.clone())).collect();
         index.join(&Arc::from("a"), 1, members[0].clone());
         index.join(&Arc::from("a"), 2, members[1].clone());
-        let audience = Audience {
-            index: &index,
-            everyone: |visit: &mut dyn FnMut(u64, &Probe)| {
-                for m in &members {
-                    visit(m.0, m);
-                }
-            },
-            by_id: |room: &str| {
-                let key: u64 = room.strip_prefix("id")?.parse().ok()?;
-                members.get(key as usize - 1).map(|m| (key, m.clone()))
-            },
-        };
+        let audience = TestAudience { index, members };
         let encoded = Rc::new(RefCell::new(0));
         let counter = encoded.clone();
         let frames = LazyFrames::new(move || {
             *counter.borrow_mut() += 1;
             Vec::new()
         });
-        let mut run = |t: BroadcastTarget| {
+        let run = |t: BroadcastTarget| {
             got.borrow_mut().clear();
             audience.deliver(&t, &frames);
             let mut v = got.borrow().clone();
@@ -200,6 +203,10 @@ mod tests {
         assert_eq!(run(target(&["a"], &["id2"])), vec![1]);
         assert_eq!(run(target(&[], &["id1", "a"])), vec![3]);
         assert_eq!(run(target(&["nobody"], &[])), Vec::<u64>::new());
-        assert_eq!(*encoded.borrow(), 1, "encoded once, for the first recipient");
+        assert_eq!(
+            *encoded.borrow(),
+            1,
+            "encoded once, for the first recipient"
+        );
     }
 }

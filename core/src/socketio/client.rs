@@ -262,7 +262,9 @@ impl Client {
                     recovery_claim(&ns, claimed.take(), None).await
                 {
                     let identity = restore.saved.identity.clone();
-                    if let Some(attached) = client.restore(&ns, identity, auth_text.clone(), restore) {
+                    if let Some(attached) =
+                        client.restore(&ns, identity, auth_text.clone(), *restore)
+                    {
                         client.connected(&ns, attached);
                         return;
                     }
@@ -306,7 +308,7 @@ impl Client {
                 self.attach_socket(ns, identity, auth, start, None)
             }
             RecoveryClaim::Restore(restore) => {
-                match self.restore(ns, identity.clone(), auth.clone(), restore) {
+                match self.restore(ns, identity.clone(), auth.clone(), *restore) {
                     Some(attached) => attached,
                     None => {
                         let start = SocketStart::with_new_pid();
@@ -411,7 +413,7 @@ enum RecoveryClaim<'a> {
     /// A new session (no claim, or one that cannot be honoured).
     Fresh,
     /// A saved session, to be restored if its offset is still in the log.
-    Restore(Restore<'a>),
+    Restore(Box<Restore<'a>>),
 }
 
 struct Restore<'a> {
@@ -437,15 +439,17 @@ async fn recovery_claim<'a>(
     };
     let same_user = |saved: &SavedSession| match identity {
         None => true,
-        Some(identity) => saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id),
+        Some(identity) => {
+            saved.identity.as_ref().map(|i| &i.user_id) == identity.map(|i| &i.user_id)
+        }
     };
     match store.take_session(&pid).await {
-        Some(saved) if same_user(&saved) => RecoveryClaim::Restore(Restore {
+        Some(saved) if same_user(&saved) => RecoveryClaim::Restore(Box::new(Restore {
             store,
             pid: Box::from(pid),
             offset,
             saved,
-        }),
+        })),
         _ => {
             ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
             RecoveryClaim::Fresh

@@ -40,6 +40,23 @@ pub(crate) struct NamespaceShared {
     pub(crate) recovery: Option<RecoveryStore>,
 }
 
+/// Everyone this namespace can address: room members, all sockets, each socket's own id.
+impl Audience<SocketRef> for NamespaceShared {
+    fn index(&self) -> &RoomIndex<u64, SocketRef> {
+        &self.rooms
+    }
+
+    fn for_each(&self, visit: &mut dyn FnMut(u64, &SocketRef)) {
+        for entry in self.sockets.iter() {
+            visit(entry.value().key, entry.value());
+        }
+    }
+
+    fn by_id(&self, id: &str) -> Option<(u64, SocketRef)> {
+        self.sockets.get(id).map(|s| (s.key, s.value().clone()))
+    }
+}
+
 impl NamespaceShared {
     pub(crate) fn handlers(&self) -> Arc<Handlers> {
         self.handlers.read().clone()
@@ -52,26 +69,6 @@ impl NamespaceShared {
     pub(crate) fn remove_socket(&self, socket: &SocketRef) {
         self.sockets
             .remove_if(socket.id(), |_, s| Arc::ptr_eq(s, socket));
-    }
-
-    /// Everyone this namespace can address: room members, all sockets, each socket's own id.
-    fn audience(
-        &self,
-    ) -> Audience<
-        '_,
-        SocketRef,
-        impl Fn(&mut dyn FnMut(u64, &SocketRef)) + '_,
-        impl Fn(&str) -> Option<(u64, SocketRef)> + '_,
-    > {
-        Audience {
-            index: &self.rooms,
-            everyone: |visit: &mut dyn FnMut(u64, &SocketRef)| {
-                for entry in self.sockets.iter() {
-                    visit(entry.value().key, entry.value());
-                }
-            },
-            by_id: |id: &str| self.sockets.get(id).map(|s| (s.key, s.value().clone())),
-        }
     }
 
     /// Whether `room` has a member here: an index entry or a socket of that id.
@@ -111,7 +108,6 @@ impl NamespaceShared {
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        let audience = self.audience();
         let delivered = match (&self.recovery, offset) {
             (Some(store), _) if !target.volatile => {
                 let local_offset;
@@ -123,10 +119,10 @@ impl NamespaceShared {
                     }
                 };
                 store.log_and_deliver(&self.name, target, event, args, offset, |frames| {
-                    audience.deliver(target, &LazyFrames::new(|| frames.to_vec()))
+                    self.deliver(target, &LazyFrames::new(|| frames.to_vec()))
                 })
             }
-            _ => audience.deliver(
+            _ => self.deliver(
                 target,
                 &LazyFrames::new(|| encode_event(&self.name, event, None, args)),
             ),
@@ -183,7 +179,7 @@ impl Namespace {
     /// Disconnects this node's members of `rooms` (minus `except`); with `close` their whole
     /// connection. Returns how many were disconnected.
     pub fn disconnect_local(&self, rooms: &[Arc<str>], except: &[Arc<str>], close: bool) -> usize {
-        let members = self.shared.audience().members_of(rooms, except);
+        let members = self.shared.members_of(rooms, except);
         for socket in &members {
             socket.disconnect(close);
         }
@@ -273,7 +269,7 @@ impl Namespace {
             return self.shared.broadcast(&target, event, args);
         }
         let frames = LazyFrames::new(|| encode_event(&self.shared.name, event, None, args));
-        let delivered = self.shared.audience().deliver_to_room(room, false, &frames);
+        let delivered = self.shared.deliver_to_room(room, false, &frames);
         self.shared.count_out(delivered)
     }
 

@@ -368,7 +368,10 @@ mod tests {
 
     fn save(store: &RecoveryStore, rooms: &[&str]) {
         let rooms = rooms.iter().map(|r| Arc::from(*r)).collect();
-        store.save("pid", RecoveryStore::new_session("sid".into(), None, rooms, None));
+        store.save(
+            "pid",
+            RecoveryStore::new_session("sid".into(), None, rooms, None),
+        );
     }
 
     #[test]

@@ -156,7 +156,9 @@ async fn route<B: RequestBody>(
             Bytes::from_static(b"Server shutting down"),
         );
     }
-    if sid.is_none() && req.method() == Method::GET && allow_request::is_set(&endpoint.allow_request)
+    if sid.is_none()
+        && req.method() == Method::GET
+        && allow_request::is_set(&endpoint.allow_request)
     {
         let incoming = IncomingRequest {
             method: req.method().to_string(),

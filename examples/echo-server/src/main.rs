@@ -17,8 +17,8 @@ use std::time::Duration;
 use roomcast::engineio::allow_request::{AllowRequest, IncomingRequest, RequestRefused};
 use roomcast::socketio::recovery::RecoveryConfig;
 use roomcast::{
-    Args, EngineConfig, EngineHandler, Message, OutFrame, Server, Session,
-    SessionHandler, SocketRef,
+    Args, EngineConfig, EngineHandler, Message, OutFrame, Server, Session, SessionHandler,
+    SocketRef,
 };
 
 const HELP: &str = "echo-server: roomcast interoperability server
@@ -126,12 +126,16 @@ fn wire_namespace(server: &Server, name: &str) {
         "join" | "leave" | "emit-to-room" => room_helper(socket, &event),
         // Answers with what the server knows of this socket.
         "handshake" => {
-            if let (Some(ack), Ok(args)) = (event.ack, Args::serialize(&socket.handshake().to_json())) {
+            if let (Some(ack), Ok(args)) =
+                (event.ack, Args::serialize(&socket.handshake().to_json()))
+            {
                 let _ = ack.send(&args);
             }
         }
         "set-data" => {
-            if let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(&event.args.to_json_array()) {
+            if let Ok(values) =
+                serde_json::from_str::<Vec<serde_json::Value>>(&event.args.to_json_array())
+            {
                 socket.set_data(values.into_iter().next().unwrap_or_default());
             }
             if let Some(ack) = event.ack {

@@ -1,0 +1,120 @@
+//! The handshake hook from C (socket.io's `allowRequest`): the host sees every request that
+//! would open a session and answers later, from any thread, by request id.
+
+use std::ffi::c_void;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use engine::engineio::allow_request::{IncomingRequest, RequestRefused};
+use tokio::sync::oneshot;
+
+use crate::callbacks::{roomcast_free_fn, UserData};
+use crate::error::{fail, guard, roomcast_result};
+use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::strings::borrow_str;
+
+pub(crate) type PendingRequests = DashMap<u64, oneshot::Sender<Result<(), RequestRefused>>>;
+
+/// Called for each request that would open a session, with a request id and the request as
+/// JSON (`{"method","url","query":{...},"headers":{...},"address","port"}`, borrowed for the
+/// call). Answer later, from any thread, with roomcast_request_allow or roomcast_request_refuse;
+/// until then the handshake waits.
+pub type roomcast_allow_request_fn = Option<
+    extern "C" fn(
+        userdata: *mut c_void,
+        request_id: u64,
+        request_json: *const u8,
+        request_json_len: usize,
+    ),
+>;
+
+/// Registers the handshake hook.
+///
+/// Parameters: `callback` (not NULL) runs on engine threads; `userdata` is passed back to it;
+/// `free_userdata` (may be NULL) is called once with `userdata` when the hook is replaced or
+/// the server is freed.
+/// Returns: ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: the request JSON is borrowed for the duration of the callback only.
+#[no_mangle]
+pub extern "C" fn roomcast_server_set_allow_request_callback(
+    server: *mut roomcast_server,
+    callback: roomcast_allow_request_fn,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_fn,
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        let Some(callback) = callback else {
+            return fail(roomcast_result::ErrNullPointer, "callback is NULL");
+        };
+        let userdata = Arc::new(UserData::new(userdata, free_userdata));
+        let pending = s.pending_requests.clone();
+        let next = s.next_request.clone();
+        s.server
+            .engine()
+            .set_allow_request(Arc::new(move |request: IncomingRequest| {
+                let id = next.fetch_add(1, Ordering::Relaxed);
+                let (tx, rx) = oneshot::channel();
+                pending.insert(id, tx);
+                let json = request.to_json();
+                callback(userdata.ptr(), id, json.as_ptr(), json.len());
+                let pending = pending.clone();
+                Box::pin(async move {
+                    let answer = rx.await;
+                    pending.remove(&id);
+                    answer.unwrap_or_else(|_| Err(RequestRefused::default()))
+                })
+            }));
+        roomcast_result::Ok
+    })
+}
+
+fn answer(
+    server: *const roomcast_server,
+    request_id: u64,
+    result: Result<(), RequestRefused>,
+) -> roomcast_result {
+    let s = try_ffi!(server_ref(server));
+    match s.pending_requests.remove(&request_id) {
+        Some((_, tx)) => {
+            let _ = tx.send(result);
+            roomcast_result::Ok
+        }
+        None => fail(
+            roomcast_result::ErrAlreadyCompleted,
+            format!("request {request_id} was already answered"),
+        ),
+    }
+}
+
+/// Lets the handshake `request_id` proceed. Thread-safe.
+/// Returns: ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was
+/// already answered (or never issued).
+#[no_mangle]
+pub extern "C" fn roomcast_request_allow(
+    server: *const roomcast_server,
+    request_id: u64,
+) -> roomcast_result {
+    guard(|| answer(server, request_id, Ok(())))
+}
+
+/// Refuses the handshake `request_id`: the client gets HTTP 403
+/// `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0). Thread-safe.
+/// Memory: `message` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn roomcast_request_refuse(
+    server: *const roomcast_server,
+    request_id: u64,
+    message: *const u8,
+    message_len: usize,
+) -> roomcast_result {
+    guard(|| {
+        let message = try_ffi!(borrow_str(message, message_len, "message"));
+        answer(
+            server,
+            request_id,
+            Err(RequestRefused::from_message(message)),
+        )
+    })
+}

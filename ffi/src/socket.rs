@@ -1,0 +1,89 @@
+//! Per-socket reads and writes from C: a connected socket's handshake and its host data.
+
+use crate::error::{fail, guard, roomcast_result};
+use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::strings::{borrow_str, write_out};
+
+fn socket_of(
+    server: *const roomcast_server,
+    socket_id: *const u8,
+    socket_id_len: usize,
+) -> Result<engine::SocketRef, roomcast_result> {
+    let s = server_ref(server)?;
+    let id = borrow_str(socket_id, socket_id_len, "socket_id")?;
+    s.server.socket(id).ok_or_else(|| {
+        fail(
+            roomcast_result::ErrNotFound,
+            format!("no connected socket {id}"),
+        )
+    })
+}
+
+/// The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
+/// (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
+///
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
+/// ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
+/// Memory: `socket_id` is borrowed for the call; `buf` (caller-owned, `cap` bytes) receives the
+/// JSON, not NUL-terminated. Thread-safe.
+#[no_mangle]
+pub extern "C" fn roomcast_socket_handshake(
+    server: *const roomcast_server,
+    socket_id: *const u8,
+    socket_id_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        let socket = try_ffi!(socket_of(server, socket_id, socket_id_len));
+        write_out(&socket.handshake().to_json().to_string(), buf, cap, out_len)
+    })
+}
+
+/// Attaches `data_json` (any JSON value) to a connected socket, replacing what was there; a
+/// recovered socket gets it back.
+///
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
+/// Memory: both strings are borrowed for the call. Thread-safe.
+#[no_mangle]
+pub extern "C" fn roomcast_socket_set_data(
+    server: *const roomcast_server,
+    socket_id: *const u8,
+    socket_id_len: usize,
+    data_json: *const u8,
+    data_json_len: usize,
+) -> roomcast_result {
+    guard(|| {
+        let socket = try_ffi!(socket_of(server, socket_id, socket_id_len));
+        let json = try_ffi!(borrow_str(data_json, data_json_len, "data_json"));
+        match serde_json::from_str(json) {
+            Ok(value) => {
+                socket.set_data(value);
+                roomcast_result::Ok
+            }
+            Err(error) => fail(
+                roomcast_result::ErrInvalidJson,
+                format!("data is not JSON: {error}"),
+            ),
+        }
+    })
+}
+
+/// The data attached to a connected socket as JSON (`null` when none), into `buf` like
+/// roomcast_socket_handshake.
+#[no_mangle]
+pub extern "C" fn roomcast_socket_data(
+    server: *const roomcast_server,
+    socket_id: *const u8,
+    socket_id_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        let socket = try_ffi!(socket_of(server, socket_id, socket_id_len));
+        let json = serde_json::to_string(&socket.data()).unwrap_or_else(|_| "null".to_owned());
+        write_out(&json, buf, cap, out_len)
+    })
+}
