@@ -162,6 +162,11 @@ typedef struct {
   uint64_t dropped;
   uint64_t slow_consumers;
   uint64_t rate_limited;
+  /**
+   * Reconnects restored by connection-state recovery, and those that connected as new.
+   */
+  uint64_t recovered;
+  uint64_t not_recovered;
   uint64_t memory_rss_bytes;
   double event_latency_p50_ms;
   double event_latency_p99_ms;

@@ -225,7 +225,7 @@ class WebSocketServer extends EventEmitter {
   }
 
   emitToUser(userId, event, data) {
-    if (Buffer.isBuffer(data)) return this._native.emitBinaryToRoom(`user:${userId}`, event, data);
+    if (Buffer.isBuffer(data)) return this._native.emitBinaryToUser(userId, event, data);
     return fast.emitToUser(this._handle, userId, event, payload(data), false);
   }
 

@@ -38,7 +38,7 @@ pub struct EngineConfig {
     /// the open packet offers no upgrade and an upgrade request is refused.
     pub allow_upgrades: bool,
     /// Connection-state recovery; off unless set.
-    pub recovery: Option<crate::socketio::recovery::RecoveryConfig>,
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +73,32 @@ impl EngineConfig {
             "/".to_owned()
         } else {
             format!("/{trimmed}/")
+        }
+    }
+}
+
+/// Socket.IO connection-state recovery (used by the Socket.IO layer; plain data here so the
+/// server's options stay below every layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// How long a disconnected session stays recoverable (Node's `maxDisconnectionDuration`).
+    pub max_disconnection: Duration,
+    /// A recovered socket skips the connect middlewares and keeps the identity and data it had
+    /// (Node's `skipMiddlewares`, on by default). Turn it off to validate every connect.
+    pub skip_middlewares: bool,
+    /// Most broadcasts kept for replay, per namespace.
+    pub max_packets: usize,
+    /// Most encoded bytes kept for replay, per namespace.
+    pub max_bytes: usize,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            max_disconnection: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_packets: 10_000,
+            max_bytes: 32 << 20,
         }
     }
 }

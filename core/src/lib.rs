@@ -8,6 +8,7 @@
 
 pub mod adapters;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod engineio;
 mod ids;

@@ -10,17 +10,27 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::config::EngineConfig;
+use crate::engineio::adopt::adopt;
 use crate::engineio::allow_request::{AllowRequest, AllowRequestSlot};
 use crate::engineio::endpoint::{Endpoint, EngineHandler};
 use crate::engineio::heartbeat;
+use crate::engineio::http::{handle, hyper_upgrade, ExtraRoute, Router};
 use crate::engineio::session::CloseReason;
 use crate::socketio::client::{SocketIoHandler, SocketIoShared};
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::DecodeLimits;
 use crate::stats::{Stats, StatsSnapshot};
-use crate::transport::adopt::adopt;
-use crate::transport::http::{handle, hyper_upgrade, ExtraRoute, Router};
-use crate::transport::listener::{accept_loop, bind, HttpLimits};
+use crate::transport::listener::{accept_loop, bind, HttpLimits, HttpService};
+
+/// One request of a connection the listener accepted, through the Engine.IO router.
+async fn serve_request(
+    router: Arc<Router>,
+    req: hyper::Request<hyper::body::Incoming>,
+    remote_addr: SocketAddr,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    let Ok(response) = handle(router, req, remote_addr, hyper_upgrade()).await;
+    response
+}
 
 struct Running {
     local_addr: Option<SocketAddr>,
@@ -140,7 +150,10 @@ impl Server {
             header_timeout: config.header_timeout,
             max_header_bytes: config.max_header_bytes,
         };
-        tokio::spawn(accept_loop(listener, router, limits, stop_rx));
+        let service: HttpService = Arc::new(move |req, remote_addr| {
+            Box::pin(serve_request(router.clone(), req, remote_addr))
+        });
+        tokio::spawn(accept_loop(listener, service, limits, stop_rx));
         tracing::info!(%local_addr, path = %config.path, "roomcast listening");
         Ok(local_addr)
     }
@@ -200,7 +213,7 @@ impl Server {
         remote_addr: SocketAddr,
     ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
         let Some(router) = self.router() else {
-            return crate::transport::http::plain(
+            return crate::engineio::http::plain(
                 503,
                 "text/plain",
                 bytes::Bytes::from_static(b"Not started"),

@@ -90,6 +90,9 @@ pub struct roomcast_stats {
     pub dropped: u64,
     pub slow_consumers: u64,
     pub rate_limited: u64,
+    /// Reconnects restored by connection-state recovery, and those that connected as new.
+    pub recovered: u64,
+    pub not_recovered: u64,
     pub memory_rss_bytes: u64,
     pub event_latency_p50_ms: f64,
     pub event_latency_p99_ms: f64,
@@ -273,11 +276,7 @@ pub extern "C" fn roomcast_auth_accept(
         if user_id.is_empty() {
             return fail(roomcast_result::ErrInvalidArgument, "user_id is empty");
         }
-        let identity = Identity {
-            user_id: Arc::from(user_id),
-            user_name: Arc::from(if name.is_empty() { "User" } else { name }),
-            user_role: Arc::from(if role.is_empty() { "user" } else { role }),
-        };
+        let identity = Identity::new(user_id, Some(name), Some(role));
         complete(server, request_id, Ok(AuthDecision::Accept(identity)))
     })
 }
@@ -607,6 +606,8 @@ pub extern "C" fn roomcast_server_stats(
             dropped: st.dropped,
             slow_consumers: st.slow_consumers,
             rate_limited: st.rate_limited,
+            recovered: st.recovered,
+            not_recovered: st.not_recovered,
             memory_rss_bytes: st.memory_rss_bytes,
             event_latency_p50_ms: st.event_latency.p50_ms,
             event_latency_p99_ms: st.event_latency.p99_ms,

@@ -379,6 +379,12 @@ impl NativeServer {
     }
 
     #[napi]
+    pub fn emit_binary_to_user(&self, user_id: String, event: String, data: Buffer) -> u32 {
+        let args = Args::binary(data.to_vec().into());
+        self.server.emit_to_user(&user_id, &event, &args) as u32
+    }
+
+    #[napi]
     pub fn disconnect_user(&self, user_id: String, reason: Option<String>) -> u32 {
         let reason = reason.unwrap_or_else(|| "disconnected by the server".to_owned());
         self.server.disconnect_user(&user_id, &reason) as u32

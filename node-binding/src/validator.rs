@@ -44,9 +44,5 @@ fn parse_identity(text: &str) -> Result<Identity, String> {
             .filter(|s| !s.is_empty())
     };
     let user_id = field("userId").ok_or("validator result has no userId")?;
-    Ok(Identity {
-        user_id: Arc::from(user_id),
-        user_name: Arc::from(field("userName").unwrap_or("User")),
-        user_role: Arc::from(field("userRole").unwrap_or("user")),
-    })
+    Ok(Identity::new(user_id, field("userName"), field("userRole")))
 }

@@ -15,6 +15,25 @@ pub struct Identity {
     pub user_role: Arc<str>,
 }
 
+impl Identity {
+    /// The name a user gets when the host's validator gives none.
+    pub const DEFAULT_NAME: &'static str = "User";
+    /// The role a user gets when the host's validator gives none.
+    pub const DEFAULT_ROLE: &'static str = "user";
+
+    /// An identity as hosts state it: an empty (or absent) name or role takes the default.
+    pub fn new(user_id: &str, user_name: Option<&str>, user_role: Option<&str>) -> Self {
+        let or = |value: Option<&str>, default: &str| {
+            Arc::from(value.filter(|v| !v.is_empty()).unwrap_or(default))
+        };
+        Self {
+            user_id: Arc::from(user_id),
+            user_name: or(user_name, Self::DEFAULT_NAME),
+            user_role: or(user_role, Self::DEFAULT_ROLE),
+        }
+    }
+}
+
 /// What a middleware sees of a namespace connect.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {

@@ -10,9 +10,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::HeaderMap;
 
 use super::allow_request::AllowRequestSlot;
-use super::clock::now_ms;
 use super::packet::{OutFrame, PacketType};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
+use crate::clock::now_ms;
 use crate::config::EngineConfig;
 use crate::ids::new_wire_id;
 use crate::stats::Stats;

@@ -2,14 +2,16 @@
 //! packet and payload codecs. It knows nothing of Socket.IO; the layer above plugs in through
 //! `EngineHandler` and `SessionHandler`.
 
+pub(crate) mod adopt;
 pub mod allow_request;
-pub mod clock;
 pub mod endpoint;
 pub mod error;
 pub mod heartbeat;
+pub mod http;
 pub mod outbound;
 pub mod packet;
 pub mod payload;
 pub(crate) mod polling;
+pub(crate) mod query;
 pub mod session;
 pub(crate) mod websocket;

@@ -14,8 +14,8 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
-use super::clock::now_us;
 use super::packet::OutFrame;
+use crate::clock::now_us;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {

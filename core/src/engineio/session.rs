@@ -10,10 +10,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::clock::now_ms;
 use super::endpoint::{Endpoint, HandshakeRequest};
 use super::outbound::{OutboundQueue, PushOutcome, QueueClose};
 use super::packet::{Inbound, OutFrame, PacketType};
+use crate::clock::now_ms;
 
 /// A message delivered to the layer above Engine.IO.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use crate::engineio::clock::now_ms;
+use crate::clock::now_ms;
 
 #[derive(Default)]
 pub struct ActiveConnections {

@@ -93,7 +93,7 @@ impl RealtimeShared {
         if self.connections.add(&identity.user_id, socket.id(), window) {
             self.engine_stats().reconnections.record();
         }
-        socket.join(&format!("user:{}", identity.user_id));
+        socket.join(&RealtimeServer::user_room(&identity.user_id));
         if socket.recovered() {
             // Its subscription rooms came back with it: count them again (they were released
             // when it dropped). The cap was checked when they were first taken.
@@ -328,7 +328,7 @@ impl RealtimeServer {
             .redis
             .lock()
             .as_ref()
-            .is_some_and(|a| crate::adapters::Adapter::is_connected(a.as_ref()))
+            .is_some_and(|a| crate::socketio::adapter::Adapter::is_connected(a.as_ref()))
     }
 
     /// Starts without a listener: the host passes requests in (see `Server::handle_http` and
@@ -382,7 +382,7 @@ impl RealtimeServer {
     /// `io server disconnect`); returns how many were on this node.
     pub fn disconnect_user(&self, user_id: &str, reason: &str) -> usize {
         tracing::info!(user = user_id, reason, "disconnecting user");
-        let room: Arc<str> = Arc::from(format!("user:{user_id}").as_str());
+        let room: Arc<str> = Arc::from(Self::user_room(user_id));
         self.io().disconnect_rooms(&[room], true)
     }
 

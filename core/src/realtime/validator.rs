@@ -188,11 +188,7 @@ mod tests {
     }
 
     fn identity(id: &str) -> Identity {
-        Identity {
-            user_id: Arc::from(id),
-            user_name: Arc::from("User"),
-            user_role: Arc::from("user"),
-        }
+        Identity::new(id, None, None)
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The Socket.IO v5 layer, above Engine.IO: packets, namespaces, sockets, acks, binary
-//! attachments.
+//! attachments, connection-state recovery, and the adapter trait that clusters a namespace.
 
+pub mod adapter;
 pub mod client;
 pub mod namespace;
 pub mod packet;

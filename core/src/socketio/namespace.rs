@@ -8,10 +8,10 @@ use parking_lot::RwLock;
 use super::packet::{encode_event, Args};
 use super::recovery::{RecoveryConfig, RecoveryStore};
 use super::socket::{ClientEvent, SocketRef};
-use crate::adapters::Adapter;
 use crate::auth::Middleware;
 use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
 use crate::rooms::room_index::RoomIndex;
+use crate::socketio::adapter::Adapter;
 use crate::stats::Stats;
 
 pub type ConnectionHandler = Arc<dyn Fn(&SocketRef) + Send + Sync>;
@@ -207,18 +207,16 @@ impl Namespace {
         self.shared.broadcast_local(target, event, args, offset)
     }
 
-    /// Keeps this namespace's recoverable sessions in Redis (clustered recovery).
-    pub(crate) fn share_recovery_sessions(
-        &self,
-        redis: Arc<crate::adapters::redis::commands::RedisCommands>,
-        prefix: &str,
-    ) {
-        if let Some(store) = &self.shared.recovery {
-            store.share_sessions(super::recovery::SharedSessions {
-                redis,
-                prefix: format!("{prefix}:roomcast{}", self.shared.name),
-            });
+    /// Keeps this namespace's recoverable sessions in `store` (clustered recovery).
+    pub fn share_recovery_sessions(&self, store: Arc<dyn super::recovery::SessionStore>) {
+        if let Some(recovery) = &self.shared.recovery {
+            recovery.share_sessions(store);
         }
+    }
+
+    /// Whether connection-state recovery is on in this namespace.
+    pub fn has_recovery(&self) -> bool {
+        self.shared.recovery.is_some()
     }
 
     /// Sets the connect middleware; it runs for every connect to this namespace.

@@ -16,40 +16,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::packet::{encode_event, Args};
-use crate::adapters::redis::commands::RedisCommands;
 use crate::auth::Identity;
-use crate::engineio::clock::now_ms;
+use crate::clock::now_ms;
 use crate::engineio::packet::OutFrame;
 use crate::rooms::broadcast::BroadcastTarget;
+use futures_util::future::BoxFuture;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecoveryConfig {
-    /// How long a disconnected session stays recoverable (Node's `maxDisconnectionDuration`).
-    pub max_disconnection: Duration,
-    /// A recovered socket skips the connect middlewares and keeps the identity and data it had
-    /// (Node's `skipMiddlewares`, on by default). Turn it off to validate every connect.
-    pub skip_middlewares: bool,
-    /// Most broadcasts kept for replay, per namespace.
-    pub max_packets: usize,
-    /// Most encoded bytes kept for replay, per namespace.
-    pub max_bytes: usize,
-}
-
-impl Default for RecoveryConfig {
-    fn default() -> Self {
-        Self {
-            max_disconnection: Duration::from_secs(120),
-            skip_middlewares: true,
-            max_packets: 10_000,
-            max_bytes: 32 << 20,
-        }
-    }
-}
+pub use crate::config::RecoveryConfig;
 
 struct LoggedPacket {
     offset: Box<str>,
@@ -89,19 +66,17 @@ pub(crate) struct RecoveryStore {
     log: Mutex<PacketLog>,
     sessions: Mutex<HashMap<Box<str>, SavedSession>>,
     /// When clustered: saved sessions live in Redis, so any node can restore them.
-    shared: parking_lot::RwLock<Option<SharedSessions>>,
+    shared: parking_lot::RwLock<Option<Arc<dyn SessionStore>>>,
 }
 
-/// Saved sessions in Redis (`<prefix>:session:<pid>`, expiring with the window).
-pub(crate) struct SharedSessions {
-    pub redis: Arc<RedisCommands>,
-    pub prefix: String,
-}
-
-impl SharedSessions {
-    fn key(&self, pid: &str) -> String {
-        format!("{}:session:{pid}", self.prefix)
-    }
+/// Where saved sessions live when clustered, so any node can restore them. The Redis
+/// implementation is in `adapters::redis`, above this layer.
+pub trait SessionStore: Send + Sync {
+    /// Keeps `json` under `pid` for `ttl_ms`. Never waits: the disconnect that saves a session
+    /// must not wait on the network, and a later take on this node must still find it.
+    fn save(&self, pid: &str, json: String, ttl_ms: u64);
+    /// Takes (and removes) the session saved under `pid`; None when absent or unreachable.
+    fn take(&self, pid: &str) -> BoxFuture<'static, Option<String>>;
 }
 
 /// Disconnect reasons after which the client may come back and recover (as in Node).
@@ -132,7 +107,7 @@ impl RecoveryStore {
         self.config.skip_middlewares
     }
 
-    pub fn share_sessions(&self, shared: SharedSessions) {
+    pub fn share_sessions(&self, shared: Arc<dyn SessionStore>) {
         *self.shared.write() = Some(shared);
     }
 
@@ -199,13 +174,7 @@ impl RecoveryStore {
     /// disconnect that calls this must not wait on the network), else on this node.
     pub fn save(&self, pid: &str, session: SavedSession) {
         if let Some(shared) = self.shared.read().as_ref() {
-            let cmd = redis::cmd("SET")
-                .arg(shared.key(pid))
-                .arg(session.to_json())
-                .arg("PX")
-                .arg(self.window_ms().max(1))
-                .clone();
-            shared.redis.send(cmd);
+            shared.save(pid, session.to_json(), self.window_ms().max(1));
             return;
         }
         let now = now_ms();
@@ -267,20 +236,10 @@ impl RecoveryStore {
     /// restored at most once).
     pub async fn take_session(&self, pid: &str) -> Option<SavedSession> {
         let now = now_ms();
-        let shared = self
-            .shared
-            .read()
-            .as_ref()
-            .map(|s| (s.redis.clone(), s.key(pid)));
-        if let Some((redis, key)) = shared {
-            let cmd = redis::cmd("GETDEL").arg(key).clone();
-            return match redis.run::<Option<String>>(cmd).await {
-                Ok(found) => found.and_then(|json| SavedSession::from_json(&json, now)),
-                Err(error) => {
-                    tracing::warn!(%error, "redis unavailable: session not recoverable");
-                    None
-                }
-            };
+        let shared = self.shared.read().clone();
+        if let Some(shared) = shared {
+            let found = shared.take(pid).await;
+            return found.and_then(|json| SavedSession::from_json(&json, now));
         }
         let session = self.sessions.lock().remove(pid)?;
         (now.saturating_sub(session.at_ms) <= self.window_ms()).then_some(session)
@@ -333,6 +292,7 @@ fn reaches(target: &BroadcastTarget, sid: &str, rooms: &[Arc<str>]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn target(rooms: &[&str]) -> BroadcastTarget {
         BroadcastTarget {

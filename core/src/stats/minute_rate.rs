@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::engineio::clock::now_ms;
+use crate::clock::now_ms;
 
 #[derive(Debug)]
 pub struct MinuteRate {

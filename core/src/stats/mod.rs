@@ -7,7 +7,7 @@ pub mod minute_rate;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::engineio::clock::now_us;
+use crate::clock::now_us;
 pub use histogram::LatencyHistogram;
 pub use minute_rate::MinuteRate;
 

@@ -12,7 +12,18 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::http::{handle, hyper_upgrade, Router};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+/// What serves each request of a connection: the layer above (Engine.IO's router) plugs in here.
+pub(crate) type HttpService = Arc<
+    dyn Fn(Request<Incoming>, SocketAddr) -> BoxFuture<'static, Response<Full<Bytes>>>
+        + Send
+        + Sync,
+>;
 
 pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -31,7 +42,7 @@ pub(crate) struct HttpLimits {
 /// Accepts until `stop` turns true. Each connection is served by hyper with upgrades enabled.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    router: Arc<Router>,
+    service: HttpService,
     limits: HttpLimits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -57,11 +68,13 @@ pub(crate) async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let service = service.clone();
         let builder = builder.clone();
         tokio::spawn(async move {
-            let service =
-                service_fn(move |req| handle(router.clone(), req, remote_addr, hyper_upgrade()));
+            let service = service_fn(move |req| {
+                let response = service(req, remote_addr);
+                async move { Ok::<_, std::convert::Infallible>(response.await) }
+            });
             if let Err(error) = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()

@@ -1,7 +1,6 @@
-//! HTTP and TCP: the listener, the request router, and the hand-off of upgraded connections to
-//! the Engine.IO WebSocket transport.
+//! TCP and HTTP/1.1 plumbing, below Engine.IO: the listening socket with a raised backlog, the
+//! accept loop serving each connection with hyper (upgrades enabled), and raw HTTP responses for
+//! sockets a host adopted. It serves whatever service it is given and knows nothing of Engine.IO.
 
-pub(crate) mod adopt;
-pub mod http;
 pub(crate) mod listener;
-pub(crate) mod query;
+pub(crate) mod response;

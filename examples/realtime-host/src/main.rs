@@ -95,11 +95,7 @@ fn validator(sessions: Sessions) -> roomcast::SessionValidator {
             let found = sessions.lock().map(|s| s.get(sid).cloned()).unwrap_or(None);
             Ok(match found {
                 Some((user, name, role)) if user == request.user_id => {
-                    AuthDecision::Accept(Identity {
-                        user_id: user.into(),
-                        user_name: name.into(),
-                        user_role: role.into(),
-                    })
+                    AuthDecision::Accept(Identity::new(&user, Some(&name), Some(&role)))
                 }
                 _ => AuthDecision::Reject,
             })

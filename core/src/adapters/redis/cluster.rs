@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::commands::RedisCommands;
+use super::sessions::RedisSessions;
 use super::{RedisAdapter, Remote, RemoteDelivery};
 use crate::server::Server;
 
@@ -33,9 +34,12 @@ pub fn cluster_through_redis(
         .map_err(std::io::Error::other)?;
     let io = server.io();
     io.set_adapter(Some(adapter.clone()));
-    if io.shared.recovery.is_some() {
+    if io.has_recovery() {
         let redis = Arc::new(RedisCommands::new(url).map_err(std::io::Error::other)?);
-        io.share_recovery_sessions(redis, prefix);
+        io.share_recovery_sessions(Arc::new(RedisSessions {
+            redis,
+            prefix: format!("{prefix}:roomcast{}", io.name()),
+        }));
     }
     Ok(adapter)
 }

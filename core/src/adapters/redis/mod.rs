@@ -13,6 +13,7 @@
 
 mod cluster;
 pub mod commands;
+pub mod sessions;
 pub mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};

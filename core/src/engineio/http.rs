@@ -15,8 +15,8 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::query;
+use crate::clock::now_ms;
 use crate::engineio::allow_request::{self, IncomingRequest};
-use crate::engineio::clock::now_ms;
 use crate::engineio::endpoint::{Endpoint, HandshakeRequest};
 use crate::engineio::error::EngineError;
 use crate::engineio::polling::{self, PollAnswer};

@@ -7,14 +7,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper::Request;
 use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::http::{handle, HttpResponse, Router, StartWebSocket};
-use crate::engineio::websocket;
+use super::http::{handle, Router, StartWebSocket};
+use super::websocket;
+use crate::transport::response::to_bytes;
 
 /// Serves `stream`, whose upgrade request `head` was already read, with `leftover` the bytes
 /// read past the request. Errors are answered on the stream, which is then closed.
@@ -52,39 +53,8 @@ pub(crate) async fn adopt(
     let Ok(response) = handle(router, req, remote_addr, start_ws).await;
     let unused = slot.lock().take();
     if let Some(mut stream) = unused {
-        let bytes = serialize(response).await;
+        let bytes = to_bytes(response).await;
         let _ = stream.write_all(&bytes).await;
         let _ = stream.shutdown().await;
     }
-}
-
-/// An HTTP/1.1 response as bytes, for answering an adopted socket that was not upgraded.
-async fn serialize(response: HttpResponse) -> Vec<u8> {
-    let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        parts.status.as_u16(),
-        parts.status.canonical_reason().unwrap_or("")
-    )
-    .into_bytes();
-    for (name, value) in &parts.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(
-        format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(&body);
-    out
 }
