@@ -154,7 +154,10 @@ typedef struct {
   bool redis_adapter;
   uint64_t total_connections;
   uint64_t unique_users;
-  uint64_t uptime_seconds;
+  /**
+   * Seconds since the server was created.
+   */
+  uint64_t uptime;
   uint64_t reconnections_per_minute;
   uint64_t errors_per_minute;
   uint64_t messages_in;
@@ -215,7 +218,7 @@ roomcast_result roomcast_request_refuse(const roomcast_server *server,
                                         size_t message_len);
 
 /**
- * A config with the seed's defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
+ * A config with the dashboard defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
  * 50 subscriptions per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
  */
 roomcast_config *roomcast_config_new(void);
@@ -382,7 +385,7 @@ roomcast_result roomcast_server_ack(const roomcast_server *server,
 roomcast_result roomcast_server_start(roomcast_server *server, uint16_t *out_port);
 
 /**
- * The seed's shutdown: `server:shutdown` to everyone, `grace_ms` later every connection is
+ * The dashboard shutdown: `server:shutdown` to everyone, `grace_ms` later every connection is
  * closed after its queued messages are written. Blocks until done.
  */
 roomcast_result roomcast_server_stop(roomcast_server *server, uint32_t grace_ms);
@@ -445,7 +448,7 @@ roomcast_result roomcast_server_metrics(const roomcast_server *server,
                                         size_t *out_len);
 
 /**
- * The seed's health document (JSON) into `buf`, like roomcast_server_metrics.
+ * The health document (`{status, stats: {…}}`) (JSON) into `buf`, like roomcast_server_metrics.
  */
 roomcast_result roomcast_server_health(const roomcast_server *server,
                                        uint8_t *buf,

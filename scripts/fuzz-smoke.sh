@@ -10,10 +10,12 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --bins
+# With an explicit --target, RUSTFLAGS reach only the targets, not build scripts (as cargo-fuzz).
+host="$(rustc -vV | sed -n 's/^host: //p')"
+cargo build --release --bins --target "$host"
 for target in engineio_packet polling_payload socketio_packet; do
   corpus="$(mktemp -d)"
   echo "== fuzz $target for ${seconds}s"
-  "$CARGO_TARGET_DIR/release/$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
+  "$CARGO_TARGET_DIR/$host/release/$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
   rm -rf "$corpus"
 done

@@ -1,4 +1,4 @@
-//! Engine configuration. Defaults follow the seed (`pingInterval` 25 s, `pingTimeout` 60 s) and the
+//! Engine configuration. Defaults follow the dashboard (`pingInterval` 25 s, `pingTimeout` 60 s) and the
 //! Node server's other defaults; tests shrink the timings.
 
 use std::net::SocketAddr;
@@ -14,7 +14,7 @@ pub struct EngineConfig {
     pub ping_timeout: Duration,
     /// Largest accepted WebSocket message or polling body, in bytes.
     pub max_payload: usize,
-    /// Allowed `Origin` values; `None` allows every origin (the seed's development default).
+    /// Allowed `Origin` values; `None` allows every origin (a development default).
     pub allowed_origins: Option<Vec<String>>,
     /// Frames a session may have queued before it is treated as a slow consumer.
     pub queue_capacity: usize,

@@ -16,7 +16,7 @@ pub struct roomcast_config {
     pub(crate) inner: RealtimeConfig,
 }
 
-/// A config with the seed's defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
+/// A config with the dashboard defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
 /// 50 subscriptions per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
 #[no_mangle]
 pub extern "C" fn roomcast_config_new() -> *mut roomcast_config {

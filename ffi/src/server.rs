@@ -82,7 +82,8 @@ pub struct roomcast_stats {
     pub redis_adapter: bool,
     pub total_connections: u64,
     pub unique_users: u64,
-    pub uptime_seconds: u64,
+    /// Seconds since the server was created.
+    pub uptime: u64,
     pub reconnections_per_minute: u64,
     pub errors_per_minute: u64,
     pub messages_in: u64,
@@ -460,7 +461,7 @@ pub extern "C" fn roomcast_server_start(
     })
 }
 
-/// The seed's shutdown: `server:shutdown` to everyone, `grace_ms` later every connection is
+/// The dashboard shutdown: `server:shutdown` to everyone, `grace_ms` later every connection is
 /// closed after its queued messages are written. Blocks until done.
 #[no_mangle]
 pub extern "C" fn roomcast_server_stop(
@@ -598,7 +599,7 @@ pub extern "C" fn roomcast_server_stats(
             redis_adapter: st.redis_adapter,
             total_connections: st.total_connections as u64,
             unique_users: st.unique_users as u64,
-            uptime_seconds: st.uptime,
+            uptime: st.uptime,
             reconnections_per_minute: st.reconnections_per_minute,
             errors_per_minute: st.errors_per_minute,
             messages_in: st.messages_in,
@@ -635,7 +636,7 @@ pub extern "C" fn roomcast_server_metrics(
     })
 }
 
-/// The seed's health document (JSON) into `buf`, like roomcast_server_metrics.
+/// The health document (`{status, stats: {…}}`) (JSON) into `buf`, like roomcast_server_metrics.
 #[no_mangle]
 pub extern "C" fn roomcast_server_health(
     server: *const roomcast_server,

@@ -1,9 +1,9 @@
 //! `emitToRoom` and `emitToUser`, the calls a host makes thousands of times a second, as plain
 //! Node-API callbacks instead of `#[napi]` functions.
 //!
-//! Measured here: a `#[napi]` free function costs ≈ 0.26 µs before its body runs (napi-rs 3
-//! borrow-tracking scopes and barriers on every call) and each `String` argument ≈ 0.13 µs more
-//! (a length query, an allocation, the copy). These callbacks read their arguments with one
+//! A `#[napi]` free function pays for napi-rs 3's borrow-tracking scopes and barriers before its
+//! body runs, and each `String` argument for a length query, an allocation and a copy (the
+//! figures are in BENCHMARKS.md). These callbacks read their arguments with one
 //! Node-API call each into buffers reused across calls (the JS thread is the only caller), and
 //! convert the payload only when someone would receive it. They do exactly what the `#[napi]`
 //! versions did: same arguments, same return value, errors thrown as JS exceptions, and a

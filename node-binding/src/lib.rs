@@ -63,7 +63,7 @@ struct Lifecycle {
 }
 
 /// Servers by handle, for the hot-path free functions below. A napi class method pays for
-/// receiver unwrapping and borrow tracking on every call (measured ≈ 3× a free function here);
+/// receiver unwrapping and borrow tracking on every call (several times a free function);
 /// emits are called thousands of times a second, so they take a plain handle instead.
 static REGISTRY: parking_lot::RwLock<Vec<Option<RealtimeServer>>> =
     parking_lot::RwLock::new(Vec::new());
@@ -113,8 +113,8 @@ pub fn emit_to_all(handle: u32, event: String, json: String, validate: bool) -> 
 }
 
 /// Many emits in one call. `packed` holds the items separated by `\x1e`, each
-/// `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (on
-/// this machine every string argument costs ≈ 0.13 µs of napi work before any of ours). JSON
+/// `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (every
+/// string argument costs napi work before any of ours). JSON
 /// text never contains raw control characters; the JS layer refuses JSON-text items that do and
 /// sends room and event names with separators in them on their own, so the separators are
 /// unambiguous. With `validate`, every payload is checked before anything is sent (all or
@@ -422,7 +422,7 @@ impl NativeServer {
         self.server.subscription_count(&user_id)
     }
 
-    /// The seed's shutdown; resolves when every connection is closed.
+    /// The dashboard shutdown; resolves when every connection is closed.
     #[napi]
     pub async fn shutdown(&self, grace_ms: u32) -> Result<()> {
         let server = self.server.clone();

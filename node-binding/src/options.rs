@@ -1,5 +1,5 @@
 //! Options from JavaScript → `RealtimeConfig`. Every field is optional; missing ones keep the
-//! seed's defaults.
+//! dashboard defaults.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct ServerOptions {
     pub ping_interval: Option<u32>,
     pub ping_timeout: Option<u32>,
     pub max_payload: Option<u32>,
-    /// Allowed origins; absent allows all (the seed's development default).
+    /// Allowed origins; absent allows all (a development default).
     pub cors_origins: Option<Vec<String>>,
     pub queue_capacity: Option<u32>,
     pub auth_timeout: Option<u32>,

@@ -1,6 +1,6 @@
 //! `RateLimiter`: per-user, per-event token buckets. A bucket holds `max` tokens and refills at
 //! `max / window`, which allows short bursts up to `max` and `max` per window on average — the
-//! seed's "10 per minute" without the edge-of-window double burst of fixed windows.
+//! dashboard's "10 per minute" without the edge-of-window double burst of fixed windows.
 
 use std::collections::HashMap;
 use std::sync::Arc;

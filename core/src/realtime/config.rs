@@ -1,4 +1,4 @@
-//! Configuration of the seed's behaviour on top of the engine. Defaults are the seed's.
+//! Configuration of the dashboard preset on top of the engine, with the dashboard's defaults.
 
 use std::collections::HashMap;
 use std::time::Duration;

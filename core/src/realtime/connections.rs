@@ -1,4 +1,4 @@
-//! `ActiveConnections`: user id → that user's socket ids, the seed's `activeConnections` map.
+//! `ActiveConnections`: user id → that user's socket ids, the dashboard's `activeConnections` map.
 //! Updates for one user happen under that user's shard lock, so concurrent connects and
 //! disconnects of many tabs stay exact.
 

@@ -1,4 +1,4 @@
-//! `RealtimeServer`: the seed's `WebSocketServer` as the engine's default behaviour on `/` —
+//! `RealtimeServer`: the dashboard's `WebSocketServer` as the engine's default behaviour on `/` —
 //! authentication hand-off, per-user rooms, built-in subscriptions with limits, host emits and
 //! hooks, health and metrics, graceful shutdown.
 
@@ -157,7 +157,7 @@ pub fn iso_now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-/// The seed's real-time server. Cheap to clone.
+/// The trading dashboard's real-time server: the preset over `Server`. Cheap to clone.
 #[derive(Clone)]
 pub struct RealtimeServer {
     shared: Arc<RealtimeShared>,
@@ -262,7 +262,7 @@ impl RealtimeServer {
             }));
     }
 
-    /// The engine underneath, for anything beyond the seed's API (other namespaces, raw emits).
+    /// The engine underneath, for anything beyond the preset's API (other namespaces, raw emits).
     pub fn engine(&self) -> &Server {
         &self.shared.server
     }
@@ -394,7 +394,7 @@ impl RealtimeServer {
         RealtimeStats::collect(self)
     }
 
-    /// The seed's health document.
+    /// The health document (`{status, stats: {…}}`).
     pub fn health_json(&self) -> String {
         report::health_json(&self.stats())
     }
@@ -404,7 +404,7 @@ impl RealtimeServer {
         report::prometheus(&self.stats(), self.shared.engine_stats())
     }
 
-    /// The seed's shutdown: stop accepting, `server:shutdown` to everyone, wait the grace,
+    /// The dashboard shutdown: stop accepting, `server:shutdown` to everyone, wait the grace,
     /// then disconnect everyone (clients see `io server disconnect`) after their queues are
     /// written. Anything emitted before this call is delivered.
     pub async fn shutdown(&self, grace: std::time::Duration) {

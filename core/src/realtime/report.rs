@@ -70,7 +70,7 @@ impl RealtimeStats {
     }
 }
 
-/// The seed's health document, with its field order.
+/// The health document (`{status, stats: {…}}`), with its field order.
 #[derive(Serialize)]
 struct Health<'a> {
     status: &'static str,

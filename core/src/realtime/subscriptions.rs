@@ -1,4 +1,4 @@
-//! The seed's built-in client events: `subscribe:portfolio`, `subscribe:trades`,
+//! The dashboard's built-in client events: `subscribe:portfolio`, `subscribe:trades`,
 //! `subscribe:watchlist`, `unsubscribe:watchlist` and `ping`. Rooms are always derived from the
 //! authenticated identity or from validated symbols; a client can never name a room itself.
 

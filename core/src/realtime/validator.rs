@@ -1,5 +1,5 @@
 //! The hand-off to the host's session store. The host plugs in an async validator; this module
-//! enforces the seed's error codes around it, bounds it with a timeout, isolates its failures
+//! enforces the dashboard's error codes around it, bounds it with a timeout, isolates its failures
 //! (an error, a panic or silence fail only that handshake), and coalesces concurrent handshakes
 //! of one session into one call, so a reconnect storm does not hammer the session store.
 
@@ -87,7 +87,7 @@ impl AuthGate {
         *self.validator.lock() = Some(validator);
     }
 
-    /// Runs the seed's authentication middleware for one connect.
+    /// Runs the dashboard's authentication middleware for one connect.
     pub async fn authenticate(&self, request: ConnectRequest) -> ConnectResult {
         let (Some(session_id), Some(user_id)) = (
             credential(&request.auth, "sessionID"),

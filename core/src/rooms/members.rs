@@ -1,7 +1,7 @@
 //! `Members`: the members of one room. Most rooms hold a single connection — every
 //! `user:<id>` room of a user with one tab open — so that case is stored inline; a hash map's
-//! smallest table is a separate allocation of ≈ 100 bytes, paid per connected user (measured:
-//! a user room cost ≈ 156 bytes per idle client with a map, see BENCHMARKS.md).
+//! smallest table is a separate allocation, paid per connected user (see BENCHMARKS.md for what
+//! it cost per idle client).
 
 use std::collections::HashMap;
 use std::hash::Hash;

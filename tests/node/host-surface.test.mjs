@@ -1,0 +1,45 @@
+// One host-neutral surface: the stats layout is defined once in core (`RealtimeStats`, what
+// every host's stats call returns) and the C struct and the TypeScript declarations must map it
+// field for field, so neither can drift.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startHost } from './helpers.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const hosts = [];
+after(async () => {
+  for (const h of hosts) await h.stop();
+});
+
+const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+// `{eventLatency: {p50Ms}}` → `event_latency_p50_ms`, as the flat C struct names it.
+function flatten(value, prefix = '') {
+  return Object.entries(value).flatMap(([key, v]) =>
+    v !== null && typeof v === 'object' ? flatten(v, `${prefix}${snake(key)}_`) : [`${prefix}${snake(key)}`],
+  );
+}
+
+function cStructFields(header, name) {
+  const body = header.match(new RegExp(`typedef struct (?:${name} )?\\{([^}]*)\\} ${name};`))[1];
+  return [...body.replace(/\/\*[\s\S]*?\*\//g, '').matchAll(/\b(\w+);/g)].map((m) => m[1]);
+}
+
+function tsInterfaceFields(dts, name) {
+  const body = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`))[1];
+  return [...body.replace(/\/\*\*[\s\S]*?\*\//g, '').matchAll(/^\s*(\w+)\??:/gm)].map((m) => m[1]);
+}
+
+test('the C stats struct and the TypeScript Stats type map the engine\'s stats field for field', async () => {
+  const h = await startHost();
+  hosts.push(h);
+  const stats = await h.send('stats');
+  const header = readFileSync(path.join(root, 'include/roomcast.h'), 'utf8');
+  assert.deepEqual(cStructFields(header, 'roomcast_stats').sort(), flatten(stats).sort());
+  const dts = readFileSync(path.join(root, 'node-binding/index.d.ts'), 'utf8');
+  assert.deepEqual(tsInterfaceFields(dts, 'Stats'), Object.keys(stats));
+  assert.deepEqual(tsInterfaceFields(dts, 'LatencySummary'), Object.keys(stats.eventLatency));
+});
