@@ -218,8 +218,47 @@ roomcast_result roomcast_request_refuse(const roomcast_server *server,
                                         size_t message_len);
 
 /**
- * A config with the dashboard defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
- * 50 subscriptions per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
+ * Registers the session validator. `userdata` is passed back on every call, from engine
+ * threads; `free_userdata` (may be NULL) is called once when replaced or at roomcast_server_free.
+ * Without a validator every handshake fails with AUTHENTICATION_FAILED.
+ */
+roomcast_result roomcast_server_set_auth_callback(roomcast_server *server,
+                                                  roomcast_auth_fn callback,
+                                                  void *userdata,
+                                                  roomcast_free_fn free_userdata);
+
+/**
+ * Accepts a handshake as this user (`user_name`/`user_role` may be empty: "User"/"user").
+ * Thread-safe. Completing a request twice returns ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
+ */
+roomcast_result roomcast_auth_accept(const roomcast_server *server,
+                                     uint64_t request_id,
+                                     const uint8_t *user_id,
+                                     size_t user_id_len,
+                                     const uint8_t *user_name,
+                                     size_t user_name_len,
+                                     const uint8_t *user_role,
+                                     size_t user_role_len);
+
+/**
+ * Rejects a handshake: the client gets `UNAUTHORIZED: Invalid session or user mismatch`.
+ */
+roomcast_result roomcast_auth_reject(const roomcast_server *server, uint64_t request_id);
+
+/**
+ * Fails a handshake (session store down...): the client gets `AUTHENTICATION_FAILED`; the
+ * message is logged, never sent.
+ */
+roomcast_result roomcast_auth_fail(const roomcast_server *server,
+                                   uint64_t request_id,
+                                   const uint8_t *message,
+                                   size_t message_len);
+
+/**
+ * A config with the engine's defaults, the same in every host: 127.0.0.1 on any free port
+ * (roomcast_server_start reports it; set one with roomcast_config_set_listen), path
+ * `/socket.io/`, ping 25000/60000 ms, 50 subscriptions per user, `subscribe:*` limited to 10
+ * per minute, auth timeout 5000 ms.
  */
 roomcast_config *roomcast_config_new(void);
 
@@ -308,89 +347,6 @@ roomcast_result roomcast_config_set_redis_url(roomcast_config *config,
                                               size_t url_len);
 
 /**
- * Copies the calling thread's last error message into `buf` (NUL-terminated, truncated to
- * `cap`); returns the full message length (without NUL). Thread-safe; `buf` may be NULL when
- * `cap` is 0 to query the length.
- */
-size_t roomcast_last_error_message(uint8_t *buf, size_t cap);
-
-/**
- * Creates a server from `config` (copied; the config may be freed right after).
- */
-roomcast_result roomcast_server_new(const roomcast_config *config, roomcast_server **out_server);
-
-/**
- * Stops the server if running (no grace) and releases it, calling the callbacks' free
- * functions. NULL is ignored.
- */
-void roomcast_server_free(roomcast_server *server);
-
-/**
- * Registers the session validator. `userdata` is passed back on every call, from engine
- * threads; `free_userdata` (may be NULL) is called once when replaced or at roomcast_server_free.
- * Without a validator every handshake fails with AUTHENTICATION_FAILED.
- */
-roomcast_result roomcast_server_set_auth_callback(roomcast_server *server,
-                                                  roomcast_auth_fn callback,
-                                                  void *userdata,
-                                                  roomcast_free_fn free_userdata);
-
-/**
- * Accepts a handshake as this user (`user_name`/`user_role` may be empty: "User"/"user").
- * Thread-safe. Completing a request twice returns ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
- */
-roomcast_result roomcast_auth_accept(const roomcast_server *server,
-                                     uint64_t request_id,
-                                     const uint8_t *user_id,
-                                     size_t user_id_len,
-                                     const uint8_t *user_name,
-                                     size_t user_name_len,
-                                     const uint8_t *user_role,
-                                     size_t user_role_len);
-
-/**
- * Rejects a handshake: the client gets `UNAUTHORIZED: Invalid session or user mismatch`.
- */
-roomcast_result roomcast_auth_reject(const roomcast_server *server, uint64_t request_id);
-
-/**
- * Fails a handshake (session store down...): the client gets `AUTHENTICATION_FAILED`; the
- * message is logged, never sent.
- */
-roomcast_result roomcast_auth_fail(const roomcast_server *server,
-                                   uint64_t request_id,
-                                   const uint8_t *message,
-                                   size_t message_len);
-
-/**
- * Registers the event callback (connect, disconnect, custom client events), called on engine
- * threads; it must not block for long. `free_userdata` as for the auth callback.
- */
-roomcast_result roomcast_server_set_event_callback(roomcast_server *server,
-                                                   roomcast_event_fn callback,
-                                                   void *userdata,
-                                                   roomcast_free_fn free_userdata);
-
-/**
- * Answers a client event's ack with a JSON array of arguments.
- */
-roomcast_result roomcast_server_ack(const roomcast_server *server,
-                                    uint64_t ack_id,
-                                    const uint8_t *json_array,
-                                    size_t json_array_len);
-
-/**
- * Binds and serves in the background; writes the bound port to `out_port` (may be NULL).
- */
-roomcast_result roomcast_server_start(roomcast_server *server, uint16_t *out_port);
-
-/**
- * The dashboard shutdown: `server:shutdown` to everyone, `grace_ms` later every connection is
- * closed after its queued messages are written. Blocks until done.
- */
-roomcast_result roomcast_server_stop(roomcast_server *server, uint32_t grace_ms);
-
-/**
  * Emits `event` with one JSON argument to every connection of `user_id`; the number of
  * connections reached goes to `out_count` (may be NULL). Thread-safe, non-blocking.
  */
@@ -434,26 +390,50 @@ roomcast_result roomcast_server_disconnect_user(const roomcast_server *server,
                                                 uint32_t *out_count);
 
 /**
- * Fills `out_stats` (caller-owned).
+ * Copies the calling thread's last error message into `buf` (NUL-terminated, truncated to
+ * `cap`); returns the full message length (without NUL). Thread-safe; `buf` may be NULL when
+ * `cap` is 0 to query the length.
  */
-roomcast_result roomcast_server_stats(const roomcast_server *server, roomcast_stats *out_stats);
+size_t roomcast_last_error_message(uint8_t *buf, size_t cap);
 
 /**
- * Prometheus text into `buf` (not NUL-terminated); its length goes to `out_len`. When `cap` is
- * too small: ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len`.
+ * Registers the event callback (connect, disconnect, custom client events), called on engine
+ * threads; it must not block for long. `free_userdata` as for the auth callback.
  */
-roomcast_result roomcast_server_metrics(const roomcast_server *server,
-                                        uint8_t *buf,
-                                        size_t cap,
-                                        size_t *out_len);
+roomcast_result roomcast_server_set_event_callback(roomcast_server *server,
+                                                   roomcast_event_fn callback,
+                                                   void *userdata,
+                                                   roomcast_free_fn free_userdata);
 
 /**
- * The health document (`{status, stats: {…}}`) (JSON) into `buf`, like roomcast_server_metrics.
+ * Answers a client event's ack with a JSON array of arguments.
  */
-roomcast_result roomcast_server_health(const roomcast_server *server,
-                                       uint8_t *buf,
-                                       size_t cap,
-                                       size_t *out_len);
+roomcast_result roomcast_server_ack(const roomcast_server *server,
+                                    uint64_t ack_id,
+                                    const uint8_t *json_array,
+                                    size_t json_array_len);
+
+/**
+ * Creates a server from `config` (copied; the config may be freed right after).
+ */
+roomcast_result roomcast_server_new(const roomcast_config *config, roomcast_server **out_server);
+
+/**
+ * Stops the server if running (no grace) and releases it, calling the callbacks' free
+ * functions. NULL is ignored.
+ */
+void roomcast_server_free(roomcast_server *server);
+
+/**
+ * Binds and serves in the background; writes the bound port to `out_port` (may be NULL).
+ */
+roomcast_result roomcast_server_start(roomcast_server *server, uint16_t *out_port);
+
+/**
+ * The dashboard shutdown: `server:shutdown` to everyone, `grace_ms` later every connection is
+ * closed after its queued messages are written. Blocks until done.
+ */
+roomcast_result roomcast_server_stop(roomcast_server *server, uint32_t grace_ms);
 
 /**
  * The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
@@ -494,6 +474,28 @@ roomcast_result roomcast_socket_data(const roomcast_server *server,
                                      uint8_t *buf,
                                      size_t cap,
                                      size_t *out_len);
+
+/**
+ * Fills `out_stats` (caller-owned).
+ */
+roomcast_result roomcast_server_stats(const roomcast_server *server, roomcast_stats *out_stats);
+
+/**
+ * Prometheus text into `buf` (not NUL-terminated); its length goes to `out_len`. When `cap` is
+ * too small: ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len`.
+ */
+roomcast_result roomcast_server_metrics(const roomcast_server *server,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *out_len);
+
+/**
+ * The health document (`{status, stats: {…}}`) (JSON) into `buf`, like roomcast_server_metrics.
+ */
+roomcast_result roomcast_server_health(const roomcast_server *server,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

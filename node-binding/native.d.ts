@@ -10,11 +10,10 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeServer {
-  constructor(options?: ServerOptions | undefined | null)
-  /** Which lifecycle events JavaScript has listeners for (the JS layer keeps this current). */
-  setLifecycleListeners(connection: boolean, disconnect: boolean): void
-  /** The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take. */
-  handle(): number
+  /** One binary argument (a Buffer) to a room. */
+  emitBinaryToRoom(room: string, event: string, data: Buffer): number
+  emitBinaryToUser(userId: string, event: string, data: Buffer): number
+  disconnectUser(userId: string, reason?: string | undefined | null): number
   /**
    * `validator(requestJson) => Promise<string | null>`: identity JSON to accept, null to
    * reject, a rejection for a failure. The JS layer normalises the user's middleware to this.
@@ -25,6 +24,23 @@ export declare class NativeServer {
    * refuses it with that message (empty: `Forbidden`); a throw or rejection refuses it.
    */
   setAllowRequest(hook: (arg: string) => Promise<string | undefined | null>): void
+  /** Receives connection, disconnect and custom client events. */
+  setEventHandler(handler: (arg: ServerEvent) => void): void
+  /**
+   * Answers a client's ack with a JSON array of arguments. False when the ack is unknown
+   * (already answered, or the client left).
+   */
+  ack(ackId: number, jsonArray: string): boolean
+  /**
+   * Same-port mode: takes over the socket (by file descriptor, which is duplicated; the
+   * caller destroys its own handle afterwards) of an upgrade request Node already parsed.
+   */
+  adoptWebsocket(fd: number, method: string, url: string, headers: Array<string>, head: Buffer): void
+  /**
+   * Same-port mode: serves a polling (or health) request Node received. `headers` is Node's
+   * flat `rawHeaders` list.
+   */
+  handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
   /**
    * The handshake of a connected socket (socket.io's `socket.handshake` shape) as JSON, or
    * null when no such socket is connected.
@@ -37,42 +53,27 @@ export declare class NativeServer {
   socketDataJson(socketId: string): string | null
   /** Attaches data (JSON text) to a connected socket; false when no such socket. */
   setSocketData(socketId: string, json: string): boolean
-  /** Receives connection, disconnect and custom client events. */
-  setEventHandler(handler: (arg: ServerEvent) => void): void
+  constructor(options?: ServerOptions | undefined | null)
+  /** Which lifecycle events JavaScript has listeners for (the JS layer keeps this current). */
+  setLifecycleListeners(connection: boolean, disconnect: boolean): void
+  /** The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take. */
+  handle(): number
   /** Binds `host:port` and serves; resolves with the bound port. */
   start(port: number, host: string): Promise<number>
   /** Starts without a listener (same-port mode: requests come from `attach`). */
   startDetached(): void
-  /** One binary argument (a Buffer) to a room. */
-  emitBinaryToRoom(room: string, event: string, data: Buffer): number
-  disconnectUser(userId: string, reason?: string | undefined | null): number
-  /**
-   * Answers a client's ack with a JSON array of arguments. False when the ack is unknown
-   * (already answered, or the client left).
-   */
-  ack(ackId: number, jsonArray: string): boolean
   statsJson(): string
   healthJson(): string
   metrics(): string
   subscriptionCount(userId: string): number
-  /** The seed's shutdown; resolves when every connection is closed. */
+  /** The dashboard shutdown; resolves when every connection is closed. */
   shutdown(graceMs: number): Promise<void>
-  /**
-   * Same-port mode: takes over the socket (by file descriptor, which is duplicated; the
-   * caller destroys its own handle afterwards) of an upgrade request Node already parsed.
-   */
-  adoptWebsocket(fd: number, method: string, url: string, headers: Array<string>, head: Buffer): void
-  /**
-   * Same-port mode: serves a polling (or health) request Node received. `headers` is Node's
-   * flat `rawHeaders` list.
-   */
-  handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
 }
 
 /**
  * Many emits in one call. `packed` holds the items separated by `\x1e`, each
- * `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (on
- * this machine every string argument costs ≈ 0.13 µs of napi work before any of ours). JSON
+ * `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (every
+ * string argument costs napi work before any of ours). JSON
  * text never contains raw control characters; the JS layer refuses JSON-text items that do and
  * sends room and event names with separators in them on their own, so the separators are
  * unambiguous. With `validate`, every payload is checked before anything is sent (all or
@@ -140,7 +141,7 @@ export interface ServerOptions {
   pingInterval?: number
   pingTimeout?: number
   maxPayload?: number
-  /** Allowed origins; absent allows all (the seed's development default). */
+  /** Allowed origins; absent allows all (a development default). */
   corsOrigins?: Array<string>
   queueCapacity?: number
   authTimeout?: number

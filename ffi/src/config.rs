@@ -16,13 +16,15 @@ pub struct roomcast_config {
     pub(crate) inner: RealtimeConfig,
 }
 
-/// A config with the dashboard defaults: 127.0.0.1:3000, path `/socket.io/`, ping 25000/60000 ms,
-/// 50 subscriptions per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
+/// A config with the engine's defaults, the same in every host: 127.0.0.1 on any free port
+/// (roomcast_server_start reports it; set one with roomcast_config_set_listen), path
+/// `/socket.io/`, ping 25000/60000 ms, 50 subscriptions per user, `subscribe:*` limited to 10
+/// per minute, auth timeout 5000 ms.
 #[no_mangle]
 pub extern "C" fn roomcast_config_new() -> *mut roomcast_config {
-    let mut inner = RealtimeConfig::default();
-    inner.engine.bind = SocketAddr::from(([127, 0, 0, 1], 3000));
-    Box::into_raw(Box::new(roomcast_config { inner }))
+    Box::into_raw(Box::new(roomcast_config {
+        inner: RealtimeConfig::default(),
+    }))
 }
 
 /// Releases a config (NULL is ignored). Servers copy what they need, so this may follow

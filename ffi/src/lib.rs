@@ -12,22 +12,30 @@
 )]
 
 mod allow_request;
+mod auth;
 mod callbacks;
 mod config;
+mod emit;
 mod error;
+mod events;
 mod server;
 mod socket;
+mod stats;
 mod strings;
 
 #[cfg(test)]
 mod abi_tests;
 
 pub use allow_request::*;
+pub use auth::*;
 pub use callbacks::roomcast_free_fn;
 pub use config::*;
+pub use emit::*;
 pub use error::*;
+pub use events::*;
 pub use server::*;
 pub use socket::*;
+pub use stats::*;
 
 /// The library version, as a static NUL-terminated string.
 #[no_mangle]

@@ -152,14 +152,14 @@ unsafe fn emit(
             read_utf8(env, argv[1], target).ok_or_else(|| invalid("target must be a string"))?;
         let event =
             read_utf8(env, argv[2], event).ok_or_else(|| invalid("event must be a string"))?;
-        crate::with_server(handle, |server| {
+        crate::emits::with_server(handle, |server| {
             let room = room_of(target);
             if !validate && !server.would_deliver_to_room(&room) {
                 return Ok(0);
             }
             let json = read_utf8(env, argv[3], payload)
                 .ok_or_else(|| napi::Error::from_reason("json must be a string"))?;
-            let args = crate::payload_args(json.to_owned(), validate)?;
+            let args = crate::emits::payload_args(json.to_owned(), validate)?;
             Ok(server.emit_to_room(&room, event, &args) as u32)
         })
         .map_err(|e| ("ERR_INVALID_ARG_VALUE", e.reason.clone()))

@@ -359,6 +359,9 @@ impl RealtimeServer {
         self.emit_to_room(&Self::user_room(user_id), event, args)
     }
 
+    /// Why a user was disconnected when the host gives no reason.
+    pub const DEFAULT_DISCONNECT_REASON: &'static str = "disconnected by the server";
+
     /// The room every connection of `user_id` joins.
     pub fn user_room(user_id: &str) -> String {
         format!("user:{user_id}")
@@ -380,7 +383,10 @@ impl RealtimeServer {
 
     /// Disconnects every connection of `user_id` on every node (they see
     /// `io server disconnect`); returns how many were on this node.
-    pub fn disconnect_user(&self, user_id: &str, reason: &str) -> usize {
+    /// `reason` is logged (clients see `io server disconnect` either way); None logs
+    /// [`Self::DEFAULT_DISCONNECT_REASON`].
+    pub fn disconnect_user(&self, user_id: &str, reason: Option<&str>) -> usize {
+        let reason = reason.unwrap_or(Self::DEFAULT_DISCONNECT_REASON);
         tracing::info!(user = user_id, reason, "disconnecting user");
         let room: Arc<str> = Arc::from(Self::user_room(user_id));
         self.io().disconnect_rooms(&[room], true)

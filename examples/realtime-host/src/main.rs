@@ -184,7 +184,7 @@ async fn main() {
             )),
             "emitToAll" => json!(server.emit_to_all(str_of(&command, "event"), &args_of(&command))),
             "disconnectUser" => {
-                json!(server.disconnect_user(str_of(&command, "userId"), "requested by host"))
+                json!(server.disconnect_user(str_of(&command, "userId"), None))
             }
             "subscriptions" => json!(server.subscription_count(str_of(&command, "userId"))),
             "stats" => serde_json::to_value(server.stats()).unwrap_or(Value::Null),

@@ -1,0 +1,142 @@
+//! The session validator from C: each handshake is handed to the host with a request id, and
+//! the host completes it later, from any thread, with `roomcast_auth_*`.
+
+use std::ffi::c_void;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use engine::{AuthDecision, AuthRequest, Identity, ValidatorResult};
+use tokio::sync::oneshot;
+
+use crate::callbacks::{roomcast_free_fn, UserData};
+use crate::error::{fail, guard, roomcast_result};
+use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::strings::borrow_str;
+
+/// Called for each handshake with a request id and the request as JSON
+/// (`{"auth":{...},"headers":{...},"address":"..."}`, borrowed for the call). Complete it later,
+/// from any thread, with roomcast_auth_accept / roomcast_auth_reject / roomcast_auth_fail.
+pub type roomcast_auth_fn = Option<
+    extern "C" fn(
+        userdata: *mut c_void,
+        request_id: u64,
+        request_json: *const u8,
+        request_json_len: usize,
+    ),
+>;
+
+/// Registers the session validator. `userdata` is passed back on every call, from engine
+/// threads; `free_userdata` (may be NULL) is called once when replaced or at roomcast_server_free.
+/// Without a validator every handshake fails with AUTHENTICATION_FAILED.
+#[no_mangle]
+pub extern "C" fn roomcast_server_set_auth_callback(
+    server: *mut roomcast_server,
+    callback: roomcast_auth_fn,
+    userdata: *mut c_void,
+    free_userdata: roomcast_free_fn,
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        let Some(callback) = callback else {
+            return fail(roomcast_result::ErrNullPointer, "callback is NULL");
+        };
+        let userdata = Arc::new(UserData::new(userdata, free_userdata));
+        let pending = s.pending_auth.clone();
+        let next = s.next_auth.clone();
+        s.server
+            .set_session_validator(Arc::new(move |request: AuthRequest| {
+                let id = next.fetch_add(1, Ordering::Relaxed);
+                let (tx, rx) = oneshot::channel();
+                pending.insert(id, tx);
+                let json = request.to_json();
+                callback(userdata.ptr(), id, json.as_ptr(), json.len());
+                let pending = pending.clone();
+                Box::pin(async move {
+                    // Whatever ends this wait (answer, engine timeout), the id stops being pending.
+                    let _cleanup = PendingGuard { pending, id };
+                    rx.await
+                        .unwrap_or_else(|_| Err("auth request dropped".to_owned()))
+                })
+            }));
+        roomcast_result::Ok
+    })
+}
+
+struct PendingGuard {
+    pending: Arc<DashMap<u64, oneshot::Sender<ValidatorResult>>>,
+    id: u64,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.pending.remove(&self.id);
+    }
+}
+
+fn complete(
+    server: *const roomcast_server,
+    request_id: u64,
+    result: ValidatorResult,
+) -> roomcast_result {
+    let s = try_ffi!(server_ref(server));
+    match s.pending_auth.remove(&request_id) {
+        Some((_, tx)) => {
+            let _ = tx.send(result);
+            roomcast_result::Ok
+        }
+        None => fail(
+            roomcast_result::ErrAlreadyCompleted,
+            format!("auth request {request_id} was already completed or timed out"),
+        ),
+    }
+}
+
+/// Accepts a handshake as this user (`user_name`/`user_role` may be empty: "User"/"user").
+/// Thread-safe. Completing a request twice returns ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
+#[no_mangle]
+pub extern "C" fn roomcast_auth_accept(
+    server: *const roomcast_server,
+    request_id: u64,
+    user_id: *const u8,
+    user_id_len: usize,
+    user_name: *const u8,
+    user_name_len: usize,
+    user_role: *const u8,
+    user_role_len: usize,
+) -> roomcast_result {
+    guard(|| {
+        let user_id = try_ffi!(borrow_str(user_id, user_id_len, "user_id"));
+        let name = try_ffi!(borrow_str(user_name, user_name_len, "user_name"));
+        let role = try_ffi!(borrow_str(user_role, user_role_len, "user_role"));
+        if user_id.is_empty() {
+            return fail(roomcast_result::ErrInvalidArgument, "user_id is empty");
+        }
+        let identity = Identity::new(user_id, Some(name), Some(role));
+        complete(server, request_id, Ok(AuthDecision::Accept(identity)))
+    })
+}
+
+/// Rejects a handshake: the client gets `UNAUTHORIZED: Invalid session or user mismatch`.
+#[no_mangle]
+pub extern "C" fn roomcast_auth_reject(
+    server: *const roomcast_server,
+    request_id: u64,
+) -> roomcast_result {
+    guard(|| complete(server, request_id, Ok(AuthDecision::Reject)))
+}
+
+/// Fails a handshake (session store down...): the client gets `AUTHENTICATION_FAILED`; the
+/// message is logged, never sent.
+#[no_mangle]
+pub extern "C" fn roomcast_auth_fail(
+    server: *const roomcast_server,
+    request_id: u64,
+    message: *const u8,
+    message_len: usize,
+) -> roomcast_result {
+    guard(|| {
+        let message = try_ffi!(borrow_str(message, message_len, "message"));
+        complete(server, request_id, Err(message.to_owned()))
+    })
+}

@@ -1,0 +1,109 @@
+//! Emits from C: to a user, a room (or a socket id), everyone; disconnecting a user.
+
+use engine::{Args, RealtimeServer};
+
+use crate::error::{fail, guard, roomcast_result};
+use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::strings::borrow_str;
+
+fn emit(
+    server: *const roomcast_server,
+    json: *const u8,
+    json_len: usize,
+    out_count: *mut u32,
+    f: impl FnOnce(&RealtimeServer, &Args) -> usize,
+) -> roomcast_result {
+    let s = try_ffi!(server_ref(server));
+    let json = try_ffi!(borrow_str(json, json_len, "json"));
+    let args = match Args::json(json) {
+        Ok(a) => a,
+        Err(e) => return fail(roomcast_result::ErrInvalidJson, format!("payload: {e}")),
+    };
+    let count = f(&s.server, &args);
+    if !out_count.is_null() {
+        // ok: checked non-null.
+        unsafe { *out_count = count as u32 };
+    }
+    roomcast_result::Ok
+}
+
+/// Emits `event` with one JSON argument to every connection of `user_id`; the number of
+/// connections reached goes to `out_count` (may be NULL). Thread-safe, non-blocking.
+#[no_mangle]
+pub extern "C" fn roomcast_server_emit_to_user(
+    server: *const roomcast_server,
+    user_id: *const u8,
+    user_id_len: usize,
+    event: *const u8,
+    event_len: usize,
+    json: *const u8,
+    json_len: usize,
+    out_count: *mut u32,
+) -> roomcast_result {
+    guard(|| {
+        let user = try_ffi!(borrow_str(user_id, user_id_len, "user_id"));
+        let event = try_ffi!(borrow_str(event, event_len, "event"));
+        emit(server, json, json_len, out_count, |s, a| {
+            s.emit_to_user(user, event, a)
+        })
+    })
+}
+
+/// Emits to every member of `room` (e.g. `watchlist:AAPL`). Thread-safe, non-blocking.
+#[no_mangle]
+pub extern "C" fn roomcast_server_emit_to_room(
+    server: *const roomcast_server,
+    room: *const u8,
+    room_len: usize,
+    event: *const u8,
+    event_len: usize,
+    json: *const u8,
+    json_len: usize,
+    out_count: *mut u32,
+) -> roomcast_result {
+    guard(|| {
+        let room = try_ffi!(borrow_str(room, room_len, "room"));
+        let event = try_ffi!(borrow_str(event, event_len, "event"));
+        emit(server, json, json_len, out_count, |s, a| {
+            s.emit_to_room(room, event, a)
+        })
+    })
+}
+
+/// Emits to every connection. Thread-safe, non-blocking.
+#[no_mangle]
+pub extern "C" fn roomcast_server_emit_to_all(
+    server: *const roomcast_server,
+    event: *const u8,
+    event_len: usize,
+    json: *const u8,
+    json_len: usize,
+    out_count: *mut u32,
+) -> roomcast_result {
+    guard(|| {
+        let event = try_ffi!(borrow_str(event, event_len, "event"));
+        emit(server, json, json_len, out_count, |s, a| {
+            s.emit_to_all(event, a)
+        })
+    })
+}
+
+/// Disconnects every connection of `user_id`; the count goes to `out_count` (may be NULL).
+#[no_mangle]
+pub extern "C" fn roomcast_server_disconnect_user(
+    server: *const roomcast_server,
+    user_id: *const u8,
+    user_id_len: usize,
+    out_count: *mut u32,
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        let user = try_ffi!(borrow_str(user_id, user_id_len, "user_id"));
+        let count = s.server.disconnect_user(user, None);
+        if !out_count.is_null() {
+            // ok: checked non-null.
+            unsafe { *out_count = count as u32 };
+        }
+        roomcast_result::Ok
+    })
+}

@@ -1,0 +1,100 @@
+//! Stats, Prometheus metrics and the health document, from the engine's one stats source.
+
+use crate::error::{fail, guard, roomcast_result};
+use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::strings::write_out;
+
+/// Figures of roomcast_server_stats.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct roomcast_stats {
+    pub initialized: bool,
+    pub redis_adapter: bool,
+    pub total_connections: u64,
+    pub unique_users: u64,
+    /// Seconds since the server was created.
+    pub uptime: u64,
+    pub reconnections_per_minute: u64,
+    pub errors_per_minute: u64,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub dropped: u64,
+    pub slow_consumers: u64,
+    pub rate_limited: u64,
+    /// Reconnects restored by connection-state recovery, and those that connected as new.
+    pub recovered: u64,
+    pub not_recovered: u64,
+    pub memory_rss_bytes: u64,
+    pub event_latency_p50_ms: f64,
+    pub event_latency_p99_ms: f64,
+    pub emit_latency_p50_ms: f64,
+    pub emit_latency_p99_ms: f64,
+}
+
+/// Fills `out_stats` (caller-owned).
+#[no_mangle]
+pub extern "C" fn roomcast_server_stats(
+    server: *const roomcast_server,
+    out_stats: *mut roomcast_stats,
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        if out_stats.is_null() {
+            return fail(roomcast_result::ErrNullPointer, "out_stats is NULL");
+        }
+        let st = s.server.stats();
+        let out = roomcast_stats {
+            initialized: st.initialized,
+            redis_adapter: st.redis_adapter,
+            total_connections: st.total_connections as u64,
+            unique_users: st.unique_users as u64,
+            uptime: st.uptime,
+            reconnections_per_minute: st.reconnections_per_minute,
+            errors_per_minute: st.errors_per_minute,
+            messages_in: st.messages_in,
+            messages_out: st.messages_out,
+            dropped: st.dropped,
+            slow_consumers: st.slow_consumers,
+            rate_limited: st.rate_limited,
+            recovered: st.recovered,
+            not_recovered: st.not_recovered,
+            memory_rss_bytes: st.memory_rss_bytes,
+            event_latency_p50_ms: st.event_latency.p50_ms,
+            event_latency_p99_ms: st.event_latency.p99_ms,
+            emit_latency_p50_ms: st.emit_latency.p50_ms,
+            emit_latency_p99_ms: st.emit_latency.p99_ms,
+        };
+        // ok: checked non-null; caller-owned.
+        unsafe { *out_stats = out };
+        roomcast_result::Ok
+    })
+}
+
+/// Prometheus text into `buf` (not NUL-terminated); its length goes to `out_len`. When `cap` is
+/// too small: ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len`.
+#[no_mangle]
+pub extern "C" fn roomcast_server_metrics(
+    server: *const roomcast_server,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        write_out(&s.server.metrics(), buf, cap, out_len)
+    })
+}
+
+/// The health document (`{status, stats: {…}}`) (JSON) into `buf`, like roomcast_server_metrics.
+#[no_mangle]
+pub extern "C" fn roomcast_server_health(
+    server: *const roomcast_server,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        write_out(&s.server.health_json(), buf, cap, out_len)
+    })
+}

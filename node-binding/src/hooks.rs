@@ -1,0 +1,193 @@
+//! What JavaScript plugs into the engine: the session validator, the handshake hook, the
+//! event handler (connection, disconnect, client events) and the answers to client acks.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use roomcast::engineio::allow_request::{IncomingRequest, RequestRefused};
+use roomcast::{AckSender, Args, SocketRef};
+
+use crate::emits::invalid;
+use crate::{validator, NativeServer};
+
+/// One notification for JavaScript: `connection`, `disconnect` or `event`.
+#[napi(object)]
+pub struct ServerEvent {
+    pub kind: String,
+    pub socket_id: String,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub user_role: Option<String>,
+    /// The event name (`event`) or the disconnect reason (`disconnect`).
+    pub name: Option<String>,
+    /// The event's arguments as a JSON array text.
+    pub args: Option<String>,
+    /// Binary attachments referenced by placeholders in `args`.
+    pub attachments: Option<Vec<Buffer>>,
+    /// Present when the client wants an acknowledgement: answer with `ack(ackId, json)`.
+    pub ack_id: Option<u32>,
+}
+
+type EventFn = ThreadsafeFunction<ServerEvent, (), ServerEvent, Status, false, true>;
+
+/// A pending client ack with the socket it belongs to, so a disconnect can drop it.
+pub(crate) struct PendingAck {
+    pub(crate) sender: AckSender,
+    pub(crate) socket_id: Arc<str>,
+}
+
+fn identity_fields(socket: &SocketRef) -> (Option<String>, Option<String>, Option<String>) {
+    match socket.identity() {
+        Some(i) => (
+            Some(i.user_id.to_string()),
+            Some(i.user_name.to_string()),
+            Some(i.user_role.to_string()),
+        ),
+        None => (None, None, None),
+    }
+}
+
+fn event(kind: &str, socket: &SocketRef) -> ServerEvent {
+    let (user_id, user_name, user_role) = identity_fields(socket);
+    ServerEvent {
+        kind: kind.to_owned(),
+        socket_id: socket.id().to_owned(),
+        user_id,
+        user_name,
+        user_role,
+        name: None,
+        args: None,
+        attachments: None,
+        ack_id: None,
+    }
+}
+
+#[napi]
+impl NativeServer {
+    /// `validator(requestJson) => Promise<string | null>`: identity JSON to accept, null to
+    /// reject, a rejection for a failure. The JS layer normalises the user's middleware to this.
+    #[napi]
+    pub fn set_validator(
+        &self,
+        validator: Function<String, Promise<Option<String>>>,
+    ) -> Result<()> {
+        let tsfn = validator
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        self.server
+            .set_session_validator(validator::bridge(Arc::new(tsfn)));
+        Ok(())
+    }
+
+    /// `hook(requestJson) => Promise<string | null>`: null accepts the handshake, a string
+    /// refuses it with that message (empty: `Forbidden`); a throw or rejection refuses it.
+    #[napi]
+    pub fn set_allow_request(&self, hook: Function<String, Promise<Option<String>>>) -> Result<()> {
+        let tsfn = Arc::new(
+            hook.build_threadsafe_function()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        self.server
+            .engine()
+            .set_allow_request(Arc::new(move |request: IncomingRequest| {
+                let tsfn = tsfn.clone();
+                Box::pin(async move {
+                    let answer = match tsfn.call_async_catch(request.to_json()).await {
+                        Ok(promise) => promise.await,
+                        Err(error) => Err(error),
+                    };
+                    match answer {
+                        Ok(None) => Ok(()),
+                        Ok(Some(message)) => Err(RequestRefused::from_message(&message)),
+                        Err(error) => {
+                            tracing::warn!(reason = %error.reason, "allowRequest failed: refused");
+                            Err(RequestRefused::default())
+                        }
+                    }
+                })
+            }));
+        Ok(())
+    }
+
+    /// Receives connection, disconnect and custom client events.
+    #[napi]
+    pub fn set_event_handler(&self, handler: Function<ServerEvent, ()>) -> Result<()> {
+        let tsfn: Arc<EventFn> = Arc::new(
+            handler
+                .build_threadsafe_function()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        let on_connect = tsfn.clone();
+        let lifecycle = self.lifecycle.clone();
+        self.server.on_connect(move |socket| {
+            if lifecycle.connection.load(Ordering::Relaxed) {
+                on_connect.call(
+                    event("connection", socket),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
+        });
+        let on_disconnect = tsfn.clone();
+        let acks = self.acks.clone();
+        let lifecycle = self.lifecycle.clone();
+        self.server.on_disconnect(move |socket, reason| {
+            acks.retain(|_, pending| pending.socket_id.as_ref() != socket.id());
+            if !lifecycle.disconnect.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut ev = event("disconnect", socket);
+            ev.name = Some(reason.to_owned());
+            on_disconnect.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let acks = self.acks.clone();
+        let next_ack = self.next_ack.clone();
+        self.server.on_client_event(move |socket, client_event| {
+            let mut ev = event("event", socket);
+            ev.args = Some(client_event.args.to_json_array());
+            let attachments = client_event.attachments();
+            if !attachments.is_empty() {
+                ev.attachments = Some(
+                    attachments
+                        .iter()
+                        .map(|b| Buffer::from(b.to_vec()))
+                        .collect(),
+                );
+            }
+            ev.name = Some(client_event.name);
+            if let Some(sender) = client_event.ack {
+                let id = next_ack.fetch_add(1, Ordering::Relaxed).max(1);
+                acks.insert(
+                    id,
+                    PendingAck {
+                        sender,
+                        socket_id: Arc::from(socket.id()),
+                    },
+                );
+                ev.ack_id = Some(id);
+            }
+            tsfn.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        Ok(())
+    }
+
+    /// Answers a client's ack with a JSON array of arguments. False when the ack is unknown
+    /// (already answered, or the client left).
+    #[napi]
+    pub fn ack(&self, ack_id: u32, json_array: String) -> Result<bool> {
+        let args =
+            Args::json_array(&json_array).map_err(|e| invalid(format!("ack arguments: {e}")))?;
+        match self.acks.remove(&ack_id) {
+            Some((_, pending)) => Ok(pending.sender.send(&args).is_ok()),
+            None => Ok(false),
+        }
+    }
+}
