@@ -3,6 +3,9 @@
 
 use base64::Engine as _;
 
+/// The length of every id `new_wire_id` makes.
+pub const WIRE_ID_LEN: usize = 20;
+
 pub fn new_wire_id() -> Box<str> {
     let bytes: [u8; 15] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD

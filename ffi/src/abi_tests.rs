@@ -122,3 +122,69 @@ fn bad_arguments_are_error_codes_with_messages() {
     roomcast_server_free(server);
     roomcast_server_free(std::ptr::null_mut());
 }
+
+#[test]
+fn handshake_hook_upgrades_and_socket_calls_refuse_misuse() {
+    assert_eq!(
+        roomcast_config_set_allow_upgrades(std::ptr::null_mut(), false),
+        roomcast_result::ErrNullPointer
+    );
+    let config = roomcast_config_new();
+    assert_eq!(
+        roomcast_config_set_allow_upgrades(config, false),
+        roomcast_result::Ok
+    );
+    let mut server: *mut roomcast_server = std::ptr::null_mut();
+    assert_eq!(
+        roomcast_server_new(config, &mut server),
+        roomcast_result::Ok
+    );
+    roomcast_config_free(config);
+
+    assert_eq!(
+        roomcast_server_set_allow_request_callback(server, None, std::ptr::null_mut(), None),
+        roomcast_result::ErrNullPointer
+    );
+    assert_eq!(
+        roomcast_request_allow(server, 42),
+        roomcast_result::ErrAlreadyCompleted,
+        "an id that was never issued"
+    );
+    let message = "no";
+    assert_eq!(
+        roomcast_request_refuse(server, 42, message.as_ptr(), message.len()),
+        roomcast_result::ErrAlreadyCompleted
+    );
+
+    let id = "no-such-socket";
+    let mut len = 0usize;
+    assert_eq!(
+        roomcast_socket_handshake(
+            server,
+            id.as_ptr(),
+            id.len(),
+            std::ptr::null_mut(),
+            0,
+            &mut len
+        ),
+        roomcast_result::ErrNotFound
+    );
+    assert!(last_error().contains("no connected socket"));
+    let data = "{\"a\":1}";
+    assert_eq!(
+        roomcast_socket_set_data(server, id.as_ptr(), id.len(), data.as_ptr(), data.len()),
+        roomcast_result::ErrNotFound
+    );
+    assert_eq!(
+        roomcast_socket_data(
+            std::ptr::null(),
+            id.as_ptr(),
+            id.len(),
+            std::ptr::null_mut(),
+            0,
+            &mut len
+        ),
+        roomcast_result::ErrNullPointer
+    );
+    roomcast_server_free(server);
+}

@@ -53,6 +53,10 @@ impl Audience<SocketRef> for NamespaceShared {
     }
 
     fn by_id(&self, id: &str) -> Option<(u64, SocketRef)> {
+        // Every socket id has the wire id's length: other room names skip the hash lookup.
+        if id.len() != crate::ids::WIRE_ID_LEN {
+            return None;
+        }
         self.sockets.get(id).map(|s| (s.key, s.value().clone()))
     }
 }
@@ -73,7 +77,7 @@ impl NamespaceShared {
 
     /// Whether `room` has a member here: an index entry or a socket of that id.
     fn has_member(&self, room: &str) -> bool {
-        self.rooms.member_count(room) > 0 || self.sockets.contains_key(room)
+        self.rooms.member_count(room) > 0 || self.by_id(room).is_some()
     }
 
     pub(crate) fn notify_disconnect(&self, socket: &SocketRef, reason: &str) {
