@@ -120,14 +120,35 @@ typedef void (*roomcast_auth_fn)(void *userdata,
                                  size_t request_json_len);
 
 /**
- * One notification. Every pointer is borrowed for the duration of the callback only.
+ * A borrowed byte string.
+ */
+typedef struct {
+  const uint8_t *ptr;
+  size_t len;
+} roomcast_bytes;
+
+/**
+ * One notification: the same facts every host is told. Every pointer is borrowed for the
+ * duration of the callback only.
  */
 typedef struct {
   roomcast_event_kind kind;
   const uint8_t *socket_id;
   size_t socket_id_len;
+  /**
+   * The namespace of the socket (`/` for the main one).
+   */
+  const uint8_t *nsp;
+  size_t nsp_len;
+  /**
+   * The identity the auth callback accepted (empty strings when none).
+   */
   const uint8_t *user_id;
   size_t user_id_len;
+  const uint8_t *user_name;
+  size_t user_name_len;
+  const uint8_t *user_role;
+  size_t user_role_len;
   /**
    * The event name (ClientEvent) or the disconnect reason (Disconnect).
    */
@@ -138,6 +159,12 @@ typedef struct {
    */
   const uint8_t *args_json;
   size_t args_json_len;
+  /**
+   * Binary attachments of the event (ClientEvent), referenced from `args_json` by
+   * `{"_placeholder":true,"num":i}` markers; `attachments_len` entries.
+   */
+  const roomcast_bytes *attachments;
+  size_t attachments_len;
   /**
    * Non-zero: answer with roomcast_server_ack.
    */

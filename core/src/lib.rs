@@ -30,6 +30,7 @@ pub use realtime::{
     ValidatorResult,
 };
 pub use server::Server;
+pub use socketio::held_acks::{AckAnswerError, HeldAcks};
 pub use socketio::namespace::{Broadcast, Namespace};
 pub use socketio::packet::{Args, InvalidArgs};
 pub use socketio::socket::{

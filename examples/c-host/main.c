@@ -145,7 +145,18 @@ static void ack_with(roomcast_server *server, const roomcast_event *ev, socket_r
 static void on_event(void *userdata, const roomcast_event *ev) {
   roomcast_server **server = userdata;
   if (ev->kind != ROOMCAST_EVENT_KIND_CLIENT_EVENT || ev->ack_id == 0) return;
-  if (ev->name_len == 9 && memcmp(ev->name, "handshake", 9) == 0) {
+  if (ev->name_len == 6 && memcmp(ev->name, "whoami", 6) == 0) {
+    /* The event carries the identity, the namespace and any binary attachments. */
+    char out[512];
+    int n = snprintf(out, sizeof out,
+                     "[{\"userId\":\"%.*s\",\"userName\":\"%.*s\",\"userRole\":\"%.*s\","
+                     "\"namespace\":\"%.*s\",\"attachments\":%zu,\"firstLen\":%zu}]",
+                     (int)ev->user_id_len, (const char *)ev->user_id, (int)ev->user_name_len,
+                     (const char *)ev->user_name, (int)ev->user_role_len, (const char *)ev->user_role,
+                     (int)ev->nsp_len, (const char *)ev->nsp, ev->attachments_len,
+                     ev->attachments_len ? ev->attachments[0].len : (size_t)0);
+    if (n > 0 && (size_t)n < sizeof out) roomcast_server_ack(*server, ev->ack_id, (const uint8_t *)out, (size_t)n);
+  } else if (ev->name_len == 9 && memcmp(ev->name, "handshake", 9) == 0) {
     ack_with(*server, ev, roomcast_socket_handshake);
   } else if (ev->name_len == 8 && memcmp(ev->name, "get-data", 8) == 0) {
     ack_with(*server, ev, roomcast_socket_data);

@@ -1,10 +1,9 @@
 //! Events from the engine to C (connect, disconnect, client events) and the host's acks.
 
 use std::ffi::c_void;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use engine::{Args, SocketRef};
+use engine::{AckAnswerError, Args, SocketRef};
 
 use crate::callbacks::{roomcast_free_fn, UserData};
 use crate::error::{fail, guard, roomcast_result};
@@ -20,20 +19,40 @@ pub enum roomcast_event_kind {
     ClientEvent = 2,
 }
 
-/// One notification. Every pointer is borrowed for the duration of the callback only.
+/// A borrowed byte string.
+#[repr(C)]
+pub struct roomcast_bytes {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// One notification: the same facts every host is told. Every pointer is borrowed for the
+/// duration of the callback only.
 #[repr(C)]
 pub struct roomcast_event {
     pub kind: roomcast_event_kind,
     pub socket_id: *const u8,
     pub socket_id_len: usize,
+    /// The namespace of the socket (`/` for the main one).
+    pub nsp: *const u8,
+    pub nsp_len: usize,
+    /// The identity the auth callback accepted (empty strings when none).
     pub user_id: *const u8,
     pub user_id_len: usize,
+    pub user_name: *const u8,
+    pub user_name_len: usize,
+    pub user_role: *const u8,
+    pub user_role_len: usize,
     /// The event name (ClientEvent) or the disconnect reason (Disconnect).
     pub name: *const u8,
     pub name_len: usize,
     /// The event's arguments as a JSON array (ClientEvent), else empty.
     pub args_json: *const u8,
     pub args_json_len: usize,
+    /// Binary attachments of the event (ClientEvent), referenced from `args_json` by
+    /// `{"_placeholder":true,"num":i}` markers; `attachments_len` entries.
+    pub attachments: *const roomcast_bytes,
+    pub attachments_len: usize,
     /// Non-zero: answer with roomcast_server_ack.
     pub ack_id: u64,
 }
@@ -47,23 +66,44 @@ fn emit_event(
     kind: roomcast_event_kind,
     socket: &SocketRef,
     name: &str,
-    args: &str,
+    args: &Args,
     ack_id: u64,
 ) {
-    let user = socket
-        .identity()
-        .map(|i| i.user_id.to_string())
-        .unwrap_or_default();
+    let (user_id, user_name, user_role) = match socket.identity() {
+        Some(i) => (&*i.user_id, &*i.user_name, &*i.user_role),
+        None => ("", "", ""),
+    };
+    let json = if kind == roomcast_event_kind::ClientEvent {
+        args.to_json_array()
+    } else {
+        String::new()
+    };
+    let attachments: Vec<roomcast_bytes> = args
+        .attachments()
+        .iter()
+        .map(|b| roomcast_bytes {
+            ptr: b.as_ptr(),
+            len: b.len(),
+        })
+        .collect();
     let event = roomcast_event {
         kind,
         socket_id: socket.id().as_ptr(),
         socket_id_len: socket.id().len(),
-        user_id: user.as_ptr(),
-        user_id_len: user.len(),
+        nsp: socket.namespace().as_ptr(),
+        nsp_len: socket.namespace().len(),
+        user_id: user_id.as_ptr(),
+        user_id_len: user_id.len(),
+        user_name: user_name.as_ptr(),
+        user_name_len: user_name.len(),
+        user_role: user_role.as_ptr(),
+        user_role_len: user_role.len(),
         name: name.as_ptr(),
         name_len: name.len(),
-        args_json: args.as_ptr(),
-        args_json_len: args.len(),
+        args_json: json.as_ptr(),
+        args_json_len: json.len(),
+        attachments: attachments.as_ptr(),
+        attachments_len: attachments.len(),
         ack_id,
     };
     callback(userdata.ptr(), &event);
@@ -92,43 +132,32 @@ pub extern "C" fn roomcast_server_set_event_callback(
                 roomcast_event_kind::Connect,
                 socket,
                 "",
-                "",
+                &Args::none(),
                 0,
             );
         });
         let ud = userdata.clone();
-        let acks = s.acks.clone();
         s.server.on_disconnect(move |socket, reason| {
-            acks.retain(|_, (_, sid)| sid.as_ref() != socket.id());
             emit_event(
                 callback,
                 &ud,
                 roomcast_event_kind::Disconnect,
                 socket,
                 reason,
-                "",
+                &Args::none(),
                 0,
             );
         });
-        let acks = s.acks.clone();
-        let next = s.next_ack.clone();
+        let held = s.server.held_acks().clone();
         s.server.on_client_event(move |socket, event| {
-            let ack_id = match event.ack {
-                Some(sender) => {
-                    let id = next.fetch_add(1, Ordering::Relaxed);
-                    acks.insert(id, (sender, Arc::from(socket.id())));
-                    id
-                }
-                None => 0,
-            };
-            let args = event.args.to_json_array();
+            let ack_id = event.ack.map_or(0, |sender| held.hold(sender));
             emit_event(
                 callback,
                 &userdata,
                 roomcast_event_kind::ClientEvent,
                 socket,
                 &event.name,
-                &args,
+                &event.args,
                 ack_id,
             );
         });
@@ -156,15 +185,12 @@ pub extern "C" fn roomcast_server_ack(
                 )
             }
         };
-        match s.acks.remove(&ack_id) {
-            Some((_, (sender, _))) => {
-                let _ = sender.send(&args);
-                roomcast_result::Ok
+        match s.server.held_acks().answer(ack_id, &args) {
+            // A client that left right now: the answer had nowhere to go, as with any emit.
+            Ok(()) | Err(AckAnswerError::Emit(_)) => roomcast_result::Ok,
+            Err(error @ AckAnswerError::NotPending) => {
+                fail(roomcast_result::ErrAlreadyCompleted, error.to_string())
             }
-            None => fail(
-                roomcast_result::ErrAlreadyCompleted,
-                "ack already answered or its client left",
-            ),
         }
     })
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use engine::{AckSender, RealtimeServer, ValidatorResult};
+use engine::{RealtimeServer, ValidatorResult};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -24,8 +24,6 @@ pub struct roomcast_server {
     pub(crate) port: Mutex<Option<u16>>,
     pub(crate) pending_auth: Arc<DashMap<u64, oneshot::Sender<ValidatorResult>>>,
     pub(crate) next_auth: Arc<AtomicU64>,
-    pub(crate) acks: Arc<DashMap<u64, (AckSender, Arc<str>)>>,
-    pub(crate) next_ack: Arc<AtomicU64>,
 }
 
 pub(crate) fn server_ref<'a>(
@@ -84,8 +82,6 @@ pub extern "C" fn roomcast_server_new(
             next_auth: Arc::new(AtomicU64::new(1)),
             pending_requests: Arc::new(DashMap::new()),
             next_request: Arc::new(AtomicU64::new(1)),
-            acks: Arc::new(DashMap::new()),
-            next_ack: Arc::new(AtomicU64::new(1)),
         });
         // ok: checked non-null.
         unsafe { *out_server = Box::into_raw(server) };
@@ -108,7 +104,7 @@ pub extern "C" fn roomcast_server_free(server: *mut roomcast_server) {
             boxed.runtime.block_on(realtime.shutdown(Duration::ZERO));
         }
         boxed.pending_auth.clear();
-        boxed.acks.clear();
+        boxed.server.held_acks().clear();
         let roomcast_server {
             runtime, server, ..
         } = *boxed;

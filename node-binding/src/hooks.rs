@@ -8,7 +8,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use roomcast::engineio::allow_request::{IncomingRequest, RequestRefused};
-use roomcast::{AckSender, Args, SocketRef};
+use roomcast::{Args, SocketRef};
 
 use crate::emits::invalid;
 use crate::{validator, NativeServer};
@@ -28,16 +28,10 @@ pub struct ServerEvent {
     /// Binary attachments referenced by placeholders in `args`.
     pub attachments: Option<Vec<Buffer>>,
     /// Present when the client wants an acknowledgement: answer with `ack(ackId, json)`.
-    pub ack_id: Option<u32>,
+    pub ack_id: Option<i64>,
 }
 
 type EventFn = ThreadsafeFunction<ServerEvent, (), ServerEvent, Status, false, true>;
-
-/// A pending client ack with the socket it belongs to, so a disconnect can drop it.
-pub(crate) struct PendingAck {
-    pub(crate) sender: AckSender,
-    pub(crate) socket_id: Arc<str>,
-}
 
 fn identity_fields(socket: &SocketRef) -> (Option<String>, Option<String>, Option<String>) {
     match socket.identity() {
@@ -137,10 +131,8 @@ impl NativeServer {
             }
         });
         let on_disconnect = tsfn.clone();
-        let acks = self.acks.clone();
         let lifecycle = self.lifecycle.clone();
         self.server.on_disconnect(move |socket, reason| {
-            acks.retain(|_, pending| pending.socket_id.as_ref() != socket.id());
             if !lifecycle.disconnect.load(Ordering::Relaxed) {
                 return;
             }
@@ -148,8 +140,7 @@ impl NativeServer {
             ev.name = Some(reason.to_owned());
             on_disconnect.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
         });
-        let acks = self.acks.clone();
-        let next_ack = self.next_ack.clone();
+        let held = self.server.held_acks().clone();
         self.server.on_client_event(move |socket, client_event| {
             let mut ev = event("event", socket);
             ev.args = Some(client_event.args.to_json_array());
@@ -164,15 +155,7 @@ impl NativeServer {
             }
             ev.name = Some(client_event.name);
             if let Some(sender) = client_event.ack {
-                let id = next_ack.fetch_add(1, Ordering::Relaxed).max(1);
-                acks.insert(
-                    id,
-                    PendingAck {
-                        sender,
-                        socket_id: Arc::from(socket.id()),
-                    },
-                );
-                ev.ack_id = Some(id);
+                ev.ack_id = Some(held.hold(sender) as i64);
             }
             tsfn.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
         });
@@ -182,12 +165,12 @@ impl NativeServer {
     /// Answers a client's ack with a JSON array of arguments. False when the ack is unknown
     /// (already answered, or the client left).
     #[napi]
-    pub fn ack(&self, ack_id: u32, json_array: String) -> Result<bool> {
+    pub fn ack(&self, ack_id: i64, json_array: String) -> Result<bool> {
         let args =
             Args::json_array(&json_array).map_err(|e| invalid(format!("ack arguments: {e}")))?;
-        match self.acks.remove(&ack_id) {
-            Some((_, pending)) => Ok(pending.sender.send(&args).is_ok()),
-            None => Ok(false),
-        }
+        let Ok(id) = u64::try_from(ack_id) else {
+            return Ok(false);
+        };
+        Ok(self.server.held_acks().answer(id, &args).is_ok())
     }
 }

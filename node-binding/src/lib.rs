@@ -12,11 +12,10 @@ mod options;
 mod sockets;
 mod validator;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use roomcast::RealtimeServer;
@@ -27,13 +26,10 @@ pub use http::HttpAnswer;
 pub use options::ServerOptions;
 
 use emits::{invalid, register};
-use hooks::PendingAck;
 
 #[napi]
 pub struct NativeServer {
     server: RealtimeServer,
-    acks: Arc<DashMap<u32, PendingAck>>,
-    next_ack: Arc<AtomicU32>,
     handle: u32,
     /// Whether JavaScript listens for `connection` / `disconnect`: without listeners those
     /// events are not sent across (a connection storm then costs the Node thread nothing).
@@ -62,8 +58,6 @@ impl NativeServer {
         Ok(Self {
             handle: register(server.clone()),
             server,
-            acks: Arc::new(DashMap::new()),
-            next_ack: Arc::new(AtomicU32::new(1)),
             lifecycle: Arc::default(),
         })
     }
@@ -137,7 +131,7 @@ impl NativeServer {
         server
             .shutdown(Duration::from_millis(u64::from(grace_ms)))
             .await;
-        self.acks.clear();
+        self.server.held_acks().clear();
         if let Some(slot) = REGISTRY.write().get_mut(self.handle as usize) {
             *slot = None;
         }

@@ -24,7 +24,7 @@ pub struct RecoveryOption {
     /// Most broadcasts kept for replay (default 10000).
     pub max_packets: Option<u32>,
     /// Most encoded bytes kept for replay (default 32 MiB).
-    pub max_bytes: Option<u32>,
+    pub max_bytes: Option<i64>,
 }
 
 #[napi(object)]
@@ -121,9 +121,11 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
             max_packets: recovery
                 .max_packets
                 .map_or(defaults.max_packets, |n| n as usize),
-            max_bytes: recovery
-                .max_bytes
-                .map_or(defaults.max_bytes, |n| n as usize),
+            max_bytes: match recovery.max_bytes {
+                None => defaults.max_bytes,
+                Some(n) => usize::try_from(n)
+                    .map_err(|_| Error::new(Status::InvalidArg, "maxBytes must not be negative"))?,
+            },
             ..defaults
         });
     }

@@ -64,6 +64,9 @@ async function scenario(host) {
   assert.equal(quote.symbol, 'AAPL');
   assert.ok(quote.quote.price > 180 && quote.quote.price < 190);
   assert.equal(await alice.timeout(20_000).emitWithAck('echo', 'from-client', 2), 'from-client');
+  // A C event says what a Node host is told: identity, namespace, binary attachments.
+  const who = await alice.timeout(20_000).emitWithAck('whoami', Buffer.from([1, 2, 3]));
+  assert.deepEqual(who, { userId: 'alice', userName: 'C user', userRole: 'trader', namespace: '/', attachments: 1, firstLen: 3 });
   // The C host reads the socket's handshake and keeps data on it.
   const handshake = await alice.timeout(20_000).emitWithAck('handshake');
   assert.equal(handshake.query.desk, 'fx spot');

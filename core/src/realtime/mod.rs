@@ -29,6 +29,7 @@ use crate::limits::{
     LocalSubscriptionCounter, RateLimiter, RedisSubscriptionCounter, SubscriptionCounter,
 };
 use crate::server::Server;
+use crate::socketio::held_acks::HeldAcks;
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::Args;
 use crate::socketio::socket::{ClientEvent, SocketRef};
@@ -56,6 +57,8 @@ pub(crate) struct RealtimeShared {
     subscriptions: Arc<dyn SubscriptionCounter>,
     /// Rate-limit violations per socket id; only violators have an entry.
     violations: DashMap<Arc<str>, u32>,
+    /// Client acks the host answers later by id (C and JavaScript hosts).
+    held_acks: Arc<HeldAcks>,
     hooks: RwLock<Hooks>,
     initialized: AtomicBool,
     redis: parking_lot::Mutex<Option<Arc<RedisAdapter>>>,
@@ -136,6 +139,7 @@ impl RealtimeShared {
             tracing::info!(sid = socket.id(), user = %identity.user_id, reason, "websocket disconnected");
         }
         self.violations.remove(socket.id());
+        self.held_acks.forget_socket(socket.id());
         let hook = self.hooks.read().disconnect.clone();
         if let Some(hook) = hook {
             hook(socket, reason);
@@ -201,6 +205,7 @@ impl RealtimeServer {
             connections: ActiveConnections::default(),
             subscriptions: counter,
             violations: DashMap::new(),
+            held_acks: Arc::default(),
             hooks: RwLock::new(Hooks::default()),
             initialized: AtomicBool::new(false),
             redis: parking_lot::Mutex::new(None),
@@ -350,6 +355,12 @@ impl RealtimeServer {
     }
 
     /// Emits to every connection of `user_id`; returns how many connections queued it.
+    /// Client acks held for the host to answer by id (acks of a socket that left are dropped).
+    /// Hooks keep this `Arc`, not the server: a hook holding the server would keep it alive.
+    pub fn held_acks(&self) -> &Arc<HeldAcks> {
+        &self.shared.held_acks
+    }
+
     /// The connected socket with this id in the main namespace.
     pub fn socket(&self, socket_id: &str) -> Option<SocketRef> {
         self.shared.io.socket(socket_id)

@@ -411,6 +411,11 @@ impl AckSender {
     pub fn send(self, args: &Args) -> Result<(), EmitError> {
         self.socket.send_ack(self.id, args)
     }
+
+    /// The id of the socket that asked for this ack.
+    pub fn socket_id(&self) -> &str {
+        self.socket.id()
+    }
 }
 
 /// An event a client emitted.
