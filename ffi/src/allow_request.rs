@@ -2,19 +2,14 @@
 //! would open a session and answers later, from any thread, by request id.
 
 use std::ffi::c_void;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use dashmap::DashMap;
 use engine::engineio::allow_request::{IncomingRequest, RequestRefused};
-use tokio::sync::oneshot;
 
 use crate::callbacks::{roomcast_free_fn, UserData};
 use crate::error::{fail, guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
-
-pub(crate) type PendingRequests = DashMap<u64, oneshot::Sender<Result<(), RequestRefused>>>;
 
 /// Called for each request that would open a session, with a request id and the request as
 /// JSON (`{"method","url","query":{...},"headers":{...},"address","port"}`, borrowed for the
@@ -49,22 +44,14 @@ pub extern "C" fn roomcast_server_set_allow_request_callback(
             return fail(roomcast_result::ErrNullPointer, "callback is NULL");
         };
         let userdata = Arc::new(UserData::new(userdata, free_userdata));
-        let pending = s.pending_requests.clone();
-        let next = s.next_request.clone();
+        let requests = s.handshake_requests.clone();
         s.server
             .engine()
             .set_allow_request(Arc::new(move |request: IncomingRequest| {
-                let id = next.fetch_add(1, Ordering::Relaxed);
-                let (tx, rx) = oneshot::channel();
-                pending.insert(id, tx);
+                let (id, answer) = requests.issue(|| Err(RequestRefused::default()));
                 let json = request.to_json();
                 callback(userdata.ptr(), id, json.as_ptr(), json.len());
-                let pending = pending.clone();
-                Box::pin(async move {
-                    let answer = rx.await;
-                    pending.remove(&id);
-                    answer.unwrap_or_else(|_| Err(RequestRefused::default()))
-                })
+                Box::pin(answer)
             }));
         roomcast_result::Ok
     })
@@ -76,16 +63,8 @@ fn answer(
     result: Result<(), RequestRefused>,
 ) -> roomcast_result {
     let s = try_ffi!(server_ref(server));
-    match s.pending_requests.remove(&request_id) {
-        Some((_, tx)) => {
-            let _ = tx.send(result);
-            roomcast_result::Ok
-        }
-        None => fail(
-            roomcast_result::ErrAlreadyCompleted,
-            format!("request {request_id} was already answered"),
-        ),
-    }
+    s.handshake_requests
+        .answer(request_id, result, "handshake request")
 }
 
 /// Lets the handshake `request_id` proceed. Thread-safe.

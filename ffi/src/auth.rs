@@ -2,12 +2,9 @@
 //! the host completes it later, from any thread, with `roomcast_auth_*`.
 
 use std::ffi::c_void;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use dashmap::DashMap;
 use engine::{AuthDecision, AuthRequest, Identity, ValidatorResult};
-use tokio::sync::oneshot;
 
 use crate::callbacks::{roomcast_free_fn, UserData};
 use crate::error::{fail, guard, roomcast_result};
@@ -42,36 +39,16 @@ pub extern "C" fn roomcast_server_set_auth_callback(
             return fail(roomcast_result::ErrNullPointer, "callback is NULL");
         };
         let userdata = Arc::new(UserData::new(userdata, free_userdata));
-        let pending = s.pending_auth.clone();
-        let next = s.next_auth.clone();
+        let requests = s.auth_requests.clone();
         s.server
             .set_session_validator(Arc::new(move |request: AuthRequest| {
-                let id = next.fetch_add(1, Ordering::Relaxed);
-                let (tx, rx) = oneshot::channel();
-                pending.insert(id, tx);
+                let (id, answer) = requests.issue(|| Err("auth request dropped".to_owned()));
                 let json = request.to_json();
                 callback(userdata.ptr(), id, json.as_ptr(), json.len());
-                let pending = pending.clone();
-                Box::pin(async move {
-                    // Whatever ends this wait (answer, engine timeout), the id stops being pending.
-                    let _cleanup = PendingGuard { pending, id };
-                    rx.await
-                        .unwrap_or_else(|_| Err("auth request dropped".to_owned()))
-                })
+                Box::pin(answer)
             }));
         roomcast_result::Ok
     })
-}
-
-struct PendingGuard {
-    pending: Arc<DashMap<u64, oneshot::Sender<ValidatorResult>>>,
-    id: u64,
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        self.pending.remove(&self.id);
-    }
 }
 
 fn complete(
@@ -80,16 +57,7 @@ fn complete(
     result: ValidatorResult,
 ) -> roomcast_result {
     let s = try_ffi!(server_ref(server));
-    match s.pending_auth.remove(&request_id) {
-        Some((_, tx)) => {
-            let _ = tx.send(result);
-            roomcast_result::Ok
-        }
-        None => fail(
-            roomcast_result::ErrAlreadyCompleted,
-            format!("auth request {request_id} was already completed or timed out"),
-        ),
-    }
+    s.auth_requests.answer(request_id, result, "auth request")
 }
 
 /// Accepts a handshake as this user (`user_name`/`user_role` may be empty: "User"/"user").

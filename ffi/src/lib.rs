@@ -18,6 +18,7 @@ mod config;
 mod emit;
 mod error;
 mod events;
+mod pending;
 mod server;
 mod socket;
 mod stats;

@@ -2,28 +2,25 @@
 //! Its other calls live beside it by concept: auth.rs, events.rs, emit.rs, stats.rs,
 //! allow_request.rs, socket.rs.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
+use engine::engineio::allow_request::RequestRefused;
 use engine::{RealtimeServer, ValidatorResult};
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
 
 use crate::config::roomcast_config;
 use crate::error::{fail, guard, roomcast_result};
+use crate::pending::HostRequests;
 
 /// The engine. Every function taking a server is thread-safe, except `roomcast_server_free`,
 /// which must not run concurrently with any other call on the same server.
 pub struct roomcast_server {
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) server: RealtimeServer,
-    pub(crate) pending_requests: Arc<crate::allow_request::PendingRequests>,
-    pub(crate) next_request: Arc<AtomicU64>,
+    pub(crate) handshake_requests: Arc<HostRequests<Result<(), RequestRefused>>>,
+    pub(crate) auth_requests: Arc<HostRequests<ValidatorResult>>,
     pub(crate) port: Mutex<Option<u16>>,
-    pub(crate) pending_auth: Arc<DashMap<u64, oneshot::Sender<ValidatorResult>>>,
-    pub(crate) next_auth: Arc<AtomicU64>,
 }
 
 pub(crate) fn server_ref<'a>(
@@ -78,10 +75,8 @@ pub extern "C" fn roomcast_server_new(
             runtime,
             server: RealtimeServer::new(config),
             port: Mutex::new(None),
-            pending_auth: Arc::new(DashMap::new()),
-            next_auth: Arc::new(AtomicU64::new(1)),
-            pending_requests: Arc::new(DashMap::new()),
-            next_request: Arc::new(AtomicU64::new(1)),
+            auth_requests: Arc::default(),
+            handshake_requests: Arc::default(),
         });
         // ok: checked non-null.
         unsafe { *out_server = Box::into_raw(server) };
@@ -103,7 +98,9 @@ pub extern "C" fn roomcast_server_free(server: *mut roomcast_server) {
             let realtime = boxed.server.clone();
             boxed.runtime.block_on(realtime.shutdown(Duration::ZERO));
         }
-        boxed.pending_auth.clear();
+        // Requests still waiting on the host end as abandoned (their futures see the drop).
+        boxed.auth_requests.clear();
+        boxed.handshake_requests.clear();
         boxed.server.held_acks().clear();
         let roomcast_server {
             runtime, server, ..
