@@ -22,7 +22,8 @@ pub mod transport;
 
 pub use auth::{ConnectError, ConnectRequest, ConnectResult, Identity, Middleware};
 pub use config::EngineConfig;
-pub use engineio::endpoint::{EngineHandler, HandshakeRequest};
+pub use engineio::endpoint::EngineHandler;
+pub use engineio::handshake::HandshakeRequest;
 pub use engineio::packet::OutFrame;
 pub use engineio::session::{CloseReason, Message, Session, SessionHandler, TransportKind};
 pub use realtime::{

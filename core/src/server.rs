@@ -169,21 +169,21 @@ impl Server {
     /// Builds the endpoints, starts their heartbeats and records the running state.
     fn prepare(&self, local_addr: Option<SocketAddr>) -> (Arc<Router>, watch::Receiver<bool>) {
         let config = &self.inner.config;
-        let mut endpoints = vec![Arc::new(Endpoint::new(
+        let mut endpoints = vec![Endpoint::new(
             &config.path,
             config.clone(),
             Arc::new(SocketIoHandler(self.inner.sio.clone())),
             self.inner.stats.clone(),
             self.inner.allow_request.clone(),
-        ))];
+        )];
         for (path, handler) in self.inner.raw_endpoints.lock().iter() {
-            endpoints.push(Arc::new(Endpoint::new(
+            endpoints.push(Endpoint::new(
                 path,
                 config.clone(),
                 handler.clone(),
                 self.inner.stats.clone(),
                 self.inner.allow_request.clone(),
-            )));
+            ));
         }
         for endpoint in &endpoints {
             tokio::spawn(heartbeat::run(Arc::downgrade(endpoint)));

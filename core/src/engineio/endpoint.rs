@@ -1,96 +1,20 @@
 //! An `Endpoint` is one mounted Engine.IO path: its configuration, its live sessions and the
 //! upper-layer handler that each new session is given.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::HeaderMap;
 
 use super::allow_request::AllowRequestSlot;
+use super::context::{EngineContext, SessionRegistry};
+use super::handshake::HandshakeRequest;
 use super::packet::{OutFrame, PacketType};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
 use crate::clock::now_ms;
 use crate::config::EngineConfig;
 use crate::ids::new_wire_id;
 use crate::stats::Stats;
-
-/// What the handshake request told us about the client. Kept for the session's lifetime (a later
-/// namespace connect runs the middleware again), so it is stored compactly: headers that only
-/// matter to the HTTP/WebSocket handshake itself are dropped and the rest own their bytes.
-#[derive(Debug, Clone)]
-pub struct HandshakeRequest {
-    headers: Box<[(HeaderName, HeaderValue)]>,
-    pub remote_addr: SocketAddr,
-    /// The raw query string of the handshake request.
-    pub query: Box<str>,
-    /// When the handshake arrived, in milliseconds since the Unix epoch.
-    pub issued_ms: u64,
-}
-
-impl HandshakeRequest {
-    pub fn new(headers: &HeaderMap, remote_addr: SocketAddr, query: &str) -> Self {
-        let kept: Vec<(HeaderName, HeaderValue)> = headers
-            .iter()
-            .filter(|(name, _)| !is_handshake_only(name))
-            .filter_map(|(name, value)| {
-                // hyper's values are slices of the connection's read buffer; copying detaches
-                // them so the session does not pin that buffer.
-                HeaderValue::from_bytes(value.as_bytes())
-                    .ok()
-                    .map(|v| (name.clone(), v))
-            })
-            .collect();
-        Self {
-            headers: kept.into_boxed_slice(),
-            remote_addr,
-            query: query.into(),
-            issued_ms: unix_ms(),
-        }
-    }
-
-    /// The query parameters, percent-decoded (`+` as a space), in request order.
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    /// The request headers (minus handshake-only ones: upgrade, connection, sec-websocket-*).
-    pub fn headers(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in self.headers.iter() {
-            map.append(name.clone(), value.clone());
-        }
-        map
-    }
-
-    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    }
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn is_handshake_only(name: &HeaderName) -> bool {
-    use hyper::header;
-    name == header::UPGRADE
-        || name == header::CONNECTION
-        || name == header::SEC_WEBSOCKET_KEY
-        || name == header::SEC_WEBSOCKET_VERSION
-        || name == header::SEC_WEBSOCKET_EXTENSIONS
-        || name == header::CONTENT_LENGTH
-        || name == header::ACCEPT_ENCODING
-}
 
 /// The layer above Engine.IO: gives each new session its handler.
 pub trait EngineHandler: Send + Sync + 'static {
@@ -99,20 +23,15 @@ pub trait EngineHandler: Send + Sync + 'static {
 }
 
 pub struct Endpoint {
-    pub(crate) config: Arc<EngineConfig>,
-    pub(crate) path: String,
+    /// The options, path, stats and runtime, shared with every session.
+    pub(crate) context: Arc<EngineContext>,
     sessions: DashMap<Box<str>, Arc<Session>>,
     handler: Arc<dyn EngineHandler>,
-    pub(crate) stats: Arc<Stats>,
     /// WebSocket connections still being driven (they may be flushing a closed session).
     pub(crate) live_sockets: AtomicUsize,
     /// False once shutdown began: new sessions are refused, existing ones are still served (a
     /// polling client needs new requests, often new TCP connections, to receive its last packets).
     accepting: AtomicBool,
-    /// The runtime the endpoint was started on: work that must not run inside a caller's locks
-    /// (closing a slow consumer mid-broadcast) is moved onto it, even when the caller is a
-    /// host thread outside any runtime.
-    pub(crate) runtime: Option<tokio::runtime::Handle>,
     /// The host's handshake hook, if it set one.
     pub(crate) allow_request: AllowRequestSlot,
 }
@@ -124,18 +43,27 @@ impl Endpoint {
         handler: Arc<dyn EngineHandler>,
         stats: Arc<Stats>,
         allow_request: AllowRequestSlot,
-    ) -> Self {
-        Self {
-            allow_request,
-            path: EngineConfig::normalized_path(path),
-            config,
-            sessions: DashMap::new(),
-            runtime: tokio::runtime::Handle::try_current().ok(),
-            handler,
-            stats,
-            live_sockets: AtomicUsize::new(0),
-            accepting: AtomicBool::new(true),
-        }
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me: &Weak<Self>| {
+            let registry: Weak<dyn SessionRegistry> = me.clone();
+            Self {
+                context: Arc::new(EngineContext::new(
+                    config,
+                    EngineConfig::normalized_path(path),
+                    stats,
+                    registry,
+                )),
+                allow_request,
+                sessions: DashMap::new(),
+                handler,
+                live_sockets: AtomicUsize::new(0),
+                accepting: AtomicBool::new(true),
+            }
+        })
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        &self.context.path
     }
 
     /// Opens a session. For WebSocket the open packet is queued as its first frame; for polling
@@ -146,14 +74,25 @@ impl Endpoint {
         request: HandshakeRequest,
     ) -> (Arc<Session>, String) {
         let id = new_wire_id();
-        let session = Arc::new(Session::new(id.clone(), transport, request, self.clone()));
+        let session = Arc::new(Session::new(
+            id.clone(),
+            transport,
+            request,
+            self.context.clone(),
+        ));
         let open = self.open_packet(&id, transport == TransportKind::Polling);
         if transport == TransportKind::WebSocket {
             session.send(OutFrame::Text(open.clone().into()), false);
         }
         self.sessions.insert(id, session.clone());
-        self.stats.sessions_opened.fetch_add(1, Ordering::Relaxed);
-        self.stats.sessions_open.fetch_add(1, Ordering::Relaxed);
+        self.context
+            .stats
+            .sessions_opened
+            .fetch_add(1, Ordering::Relaxed);
+        self.context
+            .stats
+            .sessions_open
+            .fetch_add(1, Ordering::Relaxed);
         let handler = self.handler.on_open(&session);
         session.set_handler(handler);
         tracing::debug!(sid = %session.id, ?transport, "session opened");
@@ -162,7 +101,7 @@ impl Endpoint {
 
     /// The open packet: exactly the five handshake fields, in the order Node sends them.
     fn open_packet(&self, sid: &str, polling: bool) -> String {
-        let upgrades = if polling && self.config.allow_upgrades {
+        let upgrades = if polling && self.context.config.allow_upgrades {
             r#"["websocket"]"#
         } else {
             "[]"
@@ -172,9 +111,9 @@ impl Endpoint {
             PacketType::Open.digit(),
             sid,
             upgrades,
-            self.config.ping_interval.as_millis(),
-            self.config.ping_timeout.as_millis(),
-            self.config.max_payload
+            self.context.config.ping_interval.as_millis(),
+            self.context.config.ping_timeout.as_millis(),
+            self.context.config.max_payload
         )
     }
 
@@ -192,7 +131,10 @@ impl Endpoint {
 
     pub(crate) fn remove_session(&self, sid: &str) {
         if self.sessions.remove(sid).is_some() {
-            self.stats.sessions_open.fetch_sub(1, Ordering::Relaxed);
+            self.context
+                .stats
+                .sessions_open
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -217,9 +159,9 @@ impl Endpoint {
     /// closing removes from the same map.
     pub(crate) fn sweep(&self) {
         let now = now_ms();
-        let connect_ms = self.config.connect_timeout.as_millis() as u64;
+        let connect_ms = self.context.config.connect_timeout.as_millis() as u64;
         let mut expired = Vec::new();
-        let linger_ms = self.config.ping_interval.as_millis() as u64;
+        let linger_ms = self.context.config.ping_interval.as_millis() as u64;
         let mut lingering = Vec::new();
         for entry in self.sessions.iter() {
             let session = entry.value();
@@ -249,5 +191,11 @@ impl Endpoint {
         for session in self.sessions() {
             session.close(reason);
         }
+    }
+}
+
+impl SessionRegistry for Endpoint {
+    fn remove_session(&self, sid: &str) {
+        Endpoint::remove_session(self, sid);
     }
 }

@@ -10,9 +10,10 @@ use super::endpoint::Endpoint;
 /// quarter of the shorter timing.
 pub(crate) fn sweep_period(endpoint: &Endpoint) -> Duration {
     let shorter = endpoint
+        .context
         .config
         .ping_interval
-        .min(endpoint.config.ping_timeout);
+        .min(endpoint.context.config.ping_timeout);
     (shorter / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 

@@ -17,8 +17,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::query;
 use crate::clock::now_ms;
 use crate::engineio::allow_request::{self, IncomingRequest};
-use crate::engineio::endpoint::{Endpoint, HandshakeRequest};
+use crate::engineio::endpoint::Endpoint;
 use crate::engineio::error::EngineError;
+use crate::engineio::handshake::HandshakeRequest;
 use crate::engineio::polling::{self, PollAnswer};
 use crate::engineio::session::{CloseReason, TransportKind};
 use crate::engineio::websocket;
@@ -38,7 +39,7 @@ impl Router {
     fn endpoint_for(&self, path: &str) -> Option<&Arc<Endpoint>> {
         self.endpoints
             .iter()
-            .find(|e| path == e.path || path == e.path.trim_end_matches('/'))
+            .find(|e| path == e.path() || path == e.path().trim_end_matches('/'))
     }
 }
 
@@ -107,7 +108,11 @@ pub(crate) async fn handle<B: RequestBody>(
     let origin = req.headers().get(header::ORIGIN).cloned();
     let mut response = route(&endpoint, req, remote_addr, start_ws).await;
     if response.status() == StatusCode::BAD_REQUEST {
-        endpoint.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+        endpoint
+            .context
+            .stats
+            .bad_requests
+            .fetch_add(1, Ordering::Relaxed);
     }
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         add_cors(response.headers_mut(), origin.as_ref(), &endpoint);
@@ -207,7 +212,7 @@ async fn polling_request<B: RequestBody>(
     let answer = match *req.method() {
         Method::GET => polling::get(session).await,
         Method::POST => {
-            let limit = endpoint.config.max_payload;
+            let limit = endpoint.context.config.max_payload;
             match Limited::new(req.into_body(), limit).collect().await {
                 Ok(body) => polling::post(&session, body.to_bytes()),
                 Err(error) => {
@@ -264,7 +269,7 @@ fn upgrade<B: RequestBody>(
         return engine_error(EngineError::BadRequest);
     };
     if let Some(sid) = &sid {
-        if !endpoint.config.allow_upgrades {
+        if !endpoint.context.config.allow_upgrades {
             tracing::debug!(sid, "upgrade refused: upgrades are off");
             return engine_error(EngineError::BadRequest);
         }
@@ -299,7 +304,7 @@ fn valid_ws_key(key: &[u8]) -> bool {
 }
 
 fn origin_allowed(endpoint: &Endpoint, headers: &HeaderMap) -> bool {
-    let Some(allowed) = &endpoint.config.allowed_origins else {
+    let Some(allowed) = &endpoint.context.config.allowed_origins else {
         return true;
     };
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
@@ -311,7 +316,7 @@ fn origin_allowed(endpoint: &Endpoint, headers: &HeaderMap) -> bool {
 
 fn add_cors(headers: &mut HeaderMap, origin: Option<&HeaderValue>, endpoint: &Endpoint) {
     let Some(origin) = origin else { return };
-    let allowed = match &endpoint.config.allowed_origins {
+    let allowed = match &endpoint.context.config.allowed_origins {
         None => true,
         Some(list) => origin
             .to_str()

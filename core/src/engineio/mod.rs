@@ -4,8 +4,10 @@
 
 pub(crate) mod adopt;
 pub mod allow_request;
+pub(crate) mod context;
 pub mod endpoint;
 pub mod error;
+pub mod handshake;
 pub mod heartbeat;
 pub mod http;
 pub mod outbound;

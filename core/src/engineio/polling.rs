@@ -74,7 +74,7 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
     })
     .await;
     if !batch.frames.is_empty() {
-        session.endpoint.stats.record_emit_latency(batch.oldest_us);
+        session.context.stats.record_emit_latency(batch.oldest_us);
     }
     let mut frames: Vec<OutFrame> = batch.frames.into();
     match close {
@@ -89,7 +89,7 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         }
         Some(QueueClose::Graceful | QueueClose::Forced) => {
             frames.push(OutFrame::control(PacketType::Close));
-            session.endpoint.remove_session(&session.id);
+            session.context.remove_session(&session.id);
         }
         _ => {}
     }
@@ -110,11 +110,11 @@ pub(crate) fn post(session: &Arc<Session>, body: Bytes) -> PollAnswer {
     let Some(handler) = session.handler() else {
         return PollAnswer::BadRequest("session closed");
     };
-    let packets = match decode_payload(body, session.endpoint.config.max_payload) {
+    let packets = match decode_payload(body, session.context.config.max_payload) {
         Ok(packets) => packets,
         Err(error) => {
             tracing::debug!(sid = %session.id, %error, "malformed polling payload");
-            session.endpoint.stats.parse_error();
+            session.context.stats.parse_error();
             session.close(CloseReason::ParseError);
             return PollAnswer::BadRequest("malformed payload");
         }
@@ -122,7 +122,7 @@ pub(crate) fn post(session: &Arc<Session>, body: Bytes) -> PollAnswer {
     for packet in packets {
         if let Err(error) = session.on_packet(packet, handler.as_ref()) {
             tracing::debug!(sid = %session.id, %error, "malformed packet");
-            session.endpoint.stats.parse_error();
+            session.context.stats.parse_error();
             session.close(CloseReason::ParseError);
             return PollAnswer::BadRequest("malformed packet");
         }

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::endpoint::{Endpoint, HandshakeRequest};
+use super::context::EngineContext;
+use super::handshake::HandshakeRequest;
 use super::outbound::{OutboundQueue, PushOutcome, QueueClose};
 use super::packet::{Inbound, OutFrame, PacketType};
 use crate::clock::now_ms;
@@ -99,7 +100,7 @@ pub struct Session {
     closed: AtomicBool,
     closed_at_ms: AtomicU64,
     handler: Mutex<Option<Arc<dyn SessionHandler>>>,
-    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) context: Arc<EngineContext>,
 }
 
 impl std::fmt::Debug for Session {
@@ -113,14 +114,14 @@ impl Session {
         id: Box<str>,
         transport: TransportKind,
         request: HandshakeRequest,
-        endpoint: Arc<Endpoint>,
+        context: Arc<EngineContext>,
     ) -> Self {
         let now = now_ms();
-        let interval = endpoint.config.ping_interval.as_millis() as u64;
+        let interval = context.config.ping_interval.as_millis() as u64;
         Self {
             id,
             request,
-            queue: OutboundQueue::new(endpoint.config.queue_capacity),
+            queue: OutboundQueue::new(context.config.queue_capacity),
             transport: AtomicU8::new(transport as u8),
             upgrade: AtomicU8::new(UpgradeState::None as u8),
             poll_active: AtomicBool::new(false),
@@ -132,7 +133,7 @@ impl Session {
             closed: AtomicBool::new(false),
             closed_at_ms: AtomicU64::new(0),
             handler: Mutex::new(None),
-            endpoint,
+            context,
         }
     }
 
@@ -195,14 +196,14 @@ impl Session {
         match outcome {
             PushOutcome::Overflow => {
                 tracing::debug!(sid = %self.id, "outbound queue full: closing slow consumer");
-                self.endpoint
+                self.context
                     .stats
                     .slow_consumers
                     .fetch_add(1, Ordering::Relaxed);
                 self.close_outside_delivery(CloseReason::SlowConsumer);
             }
             PushOutcome::DroppedVolatile => {
-                self.endpoint.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                self.context.stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
             PushOutcome::Queued | PushOutcome::Closed => {}
         }
@@ -224,7 +225,7 @@ impl Session {
         let Some(handler) = self.shut(reason) else {
             return;
         };
-        match &self.endpoint.runtime {
+        match &self.context.runtime {
             Some(runtime) => {
                 runtime.spawn(async move { handler.on_close(reason) });
             }
@@ -253,7 +254,7 @@ impl Session {
         // A polling client collects its last frames with one more GET, which needs the session
         // to stay findable; that GET (or the sweeper, if none comes) removes it.
         if !(graceful && self.transport() == TransportKind::Polling) {
-            self.endpoint.remove_session(&self.id);
+            self.context.remove_session(&self.id);
         }
         tracing::debug!(sid = %self.id, reason = reason.as_str(), "session closed");
         self.handler.lock().take()
@@ -340,7 +341,7 @@ impl Session {
     }
 
     fn on_pong(&self) {
-        let interval = self.endpoint.config.ping_interval.as_millis() as u64;
+        let interval = self.context.config.ping_interval.as_millis() as u64;
         self.heartbeat
             .store((now_ms() + interval) << 1, Ordering::Release);
     }
@@ -363,7 +364,7 @@ impl Session {
         if awaiting {
             return true;
         }
-        let timeout = self.endpoint.config.ping_timeout.as_millis() as u64;
+        let timeout = self.context.config.ping_timeout.as_millis() as u64;
         // The pong deadline counts from when the ping was due, as Node's timers do, so a sweep
         // that ran a little late does not extend it; after a long stall the client gets the
         // full timeout from now.

@@ -14,15 +14,16 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
-use super::endpoint::{Endpoint, HandshakeRequest};
+use super::endpoint::Endpoint;
+use super::handshake::HandshakeRequest;
 use super::outbound::{Batch, Consumer, QueueClose};
 use super::packet::{decode_text, OutFrame};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
 
 pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
-    let max = endpoint.config.max_payload;
+    let max = endpoint.context.config.max_payload;
     let mut config = WebSocketConfig::default();
-    config.read_buffer_size = endpoint.config.ws_read_buffer;
+    config.read_buffer_size = endpoint.context.config.ws_read_buffer;
     // Frames collect in tungstenite's buffer and leave in writes of ~4 KiB, plus one flush per
     // drained batch. Writing each frame straight through (0) cost one syscall per message and
     // halved fan-out throughput (≈ 400k → 850k deliveries/s measured with bench/run.mjs); a
@@ -63,7 +64,7 @@ pub(crate) async fn serve<C, S>(
         Exit::Closed(reason) => session.close(reason),
         Exit::Graceful => {
             let close = Box::pin(tokio::time::timeout(
-                endpoint.config.ping_timeout,
+                endpoint.context.config.ping_timeout,
                 ws.close(None),
             ));
             let _ = close.await;
@@ -152,7 +153,7 @@ where
         session.mark_probed();
         matches!(ws.next().await, Some(Ok(WsMessage::Text(t))) if t.as_str() == "5")
     };
-    let upgraded = tokio::time::timeout(endpoint.config.upgrade_timeout, steps)
+    let upgraded = tokio::time::timeout(endpoint.context.config.upgrade_timeout, steps)
         .await
         .unwrap_or(false);
     if upgraded && !session.is_closed() {
@@ -233,7 +234,7 @@ where
                 Poll::Ready(Ok(())) => {
                     need_flush = false;
                     if batch.frames.is_empty() {
-                        session.endpoint.stats.record_emit_latency(batch.oldest_us);
+                        session.context.stats.record_emit_latency(batch.oldest_us);
                         // Idle connections keep no batch allocation; a busy one pays one
                         // allocation per batch, not per message.
                         batch = Batch::default();
@@ -279,7 +280,7 @@ fn on_frame(
     };
     outcome.map_err(|error| {
         tracing::debug!(sid = %session.id, %error, "malformed packet: closing connection");
-        session.endpoint.stats.parse_error();
+        session.context.stats.parse_error();
         CloseReason::ParseError
     })
 }

@@ -178,7 +178,7 @@ impl Socket {
             query: request.query_pairs(),
             address: request.remote_addr,
             issued_ms: request.issued_ms,
-            url: format!("{}?{}", self.session.endpoint.path, request.query),
+            url: format!("{}?{}", self.session.context.path, request.query),
             auth: serde_json::from_str(&self.auth).unwrap_or_else(|_| serde_json::json!({})),
         }
     }

@@ -8,8 +8,10 @@
 //! answer them — which waiting on the engine's own runtime could (`block_in_place` hands a
 //! worker's core to a new thread each time, and the blocking pool has a limit).
 
-use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
 
 use redis::aio::MultiplexedConnection;
 use redis::{FromRedisValue, RedisResult};
@@ -17,16 +19,18 @@ use redis::{FromRedisValue, RedisResult};
 /// How long a synchronous caller waits before falling back to node-local state.
 const WAIT_LIMIT: Duration = Duration::from_secs(2);
 
+/// One command with what to do with its answer, run by the driver in issue order.
+type Job = Box<dyn FnOnce(Connection) -> BoxFuture<'static, Connection> + Send>;
+
+/// The driver's connection: opened on first use, dropped after an error (reopened next time).
 struct Connection {
     client: redis::Client,
-    /// Held across each command: commands go out one at a time, in issue order.
-    current: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    current: Option<MultiplexedConnection>,
 }
 
 pub struct RedisCommands {
-    connection: Arc<Connection>,
+    jobs: mpsc::UnboundedSender<Job>,
     runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
 }
 
 impl RedisCommands {
@@ -38,45 +42,63 @@ impl RedisCommands {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the Redis command runtime: {e}"))?;
-        Ok(Self {
-            connection: Arc::new(Connection {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        runtime.spawn(drive(
+            queue,
+            Connection {
                 client,
-                current: tokio::sync::Mutex::new(None),
-            }),
-            handle: runtime.handle().clone(),
+                current: None,
+            },
+        ));
+        Ok(Self {
+            jobs,
             runtime: Some(runtime),
         })
     }
 
-    /// Runs `cmd` and returns its answer.
-    pub async fn run<T: FromRedisValue + Send + 'static>(&self, cmd: redis::Cmd) -> RedisResult<T> {
-        let connection = self.connection.clone();
-        self.handle
-            .spawn(async move { connection.execute(cmd).await })
-            .await
-            .unwrap_or_else(|_| Err(not_running()))
+    /// Queues `cmd`; `answer` gets its result once it ran (after every command issued before).
+    fn submit<T: FromRedisValue + Send + 'static>(
+        &self,
+        cmd: redis::Cmd,
+        answer: impl FnOnce(RedisResult<T>) + Send + 'static,
+    ) {
+        let job: Job = Box::new(move |mut connection: Connection| {
+            Box::pin(async move {
+                let result = connection.execute::<T>(cmd).await;
+                answer(result);
+                connection
+            })
+        });
+        // Only fails once the runtime is gone (the server is being dropped): nothing to answer.
+        let _ = self.jobs.send(job);
     }
 
-    /// Issues `cmd` without waiting for it (later commands still go out after it).
+    /// Runs `cmd` after every command issued before it and returns the answer.
+    pub async fn run<T: FromRedisValue + Send + 'static>(&self, cmd: redis::Cmd) -> RedisResult<T> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(cmd, move |result| {
+            let _ = tx.send(result);
+        });
+        rx.await.unwrap_or_else(|_| Err(not_running()))
+    }
+
+    /// Sends `cmd` without waiting for it; a failure is logged.
     pub fn send(&self, cmd: redis::Cmd) {
-        let connection = self.connection.clone();
-        self.handle.spawn(async move {
-            if let Err(error) = connection.execute::<redis::Value>(cmd).await {
+        self.submit::<redis::Value>(cmd, |result| {
+            if let Err(error) = result {
                 tracing::warn!(%error, "redis command failed");
             }
         });
     }
 
-    /// Runs `cmd` from synchronous engine code and waits for the answer. On a Redis failure or
-    /// after `WAIT_LIMIT` it returns `None`, and the caller falls back to node-local state.
+    /// Runs `cmd` and waits for it from synchronous code (any thread), at most
+    /// [`WAIT_LIMIT`]; None when Redis did not answer (the caller falls back to local state).
     pub fn wait<T: FromRedisValue + Send + 'static>(&self, cmd: redis::Cmd) -> Option<T> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let connection = self.connection.clone();
-        self.handle.spawn(async move {
-            let _ = tx.send(connection.execute::<T>(cmd).await);
+        self.submit(cmd, move |result: RedisResult<T>| {
+            let _ = tx.send(result);
         });
         let receive = || rx.recv_timeout(WAIT_LIMIT);
-        // On a multi-threaded runtime, let the worker's other tasks move on meanwhile.
         let answer = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(receive)
@@ -96,7 +118,7 @@ impl RedisCommands {
         }
     }
 
-    /// `EVAL script 1 key args...`
+    /// `EVAL script 1 key args...`.
     pub fn script(script: &str, key: String, args: &[String]) -> redis::Cmd {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(script).arg(1).arg(key);
@@ -109,32 +131,38 @@ impl RedisCommands {
 
 impl Drop for RedisCommands {
     fn drop(&mut self) {
-        // Dropping a runtime blocks; this may run inside async code, so let it wind down alone.
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
     }
 }
 
+/// Runs the queued commands one at a time, in the order they were issued: a command sent
+/// without waiting is always applied before any command issued after it.
+async fn drive(mut queue: mpsc::UnboundedReceiver<Job>, mut connection: Connection) {
+    while let Some(job) = queue.recv().await {
+        connection = job(connection).await;
+    }
+}
+
 impl Connection {
-    async fn execute<T: FromRedisValue>(&self, cmd: redis::Cmd) -> RedisResult<T> {
-        let mut guard = self.current.lock().await;
-        if guard.is_none() {
+    async fn execute<T: FromRedisValue>(&mut self, cmd: redis::Cmd) -> RedisResult<T> {
+        if self.current.is_none() {
             let config = redis::AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(1)))
                 .set_response_timeout(Some(Duration::from_secs(1)));
-            *guard = Some(
+            self.current = Some(
                 self.client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await?,
             );
         }
-        let Some(connection) = guard.as_mut() else {
+        let Some(connection) = self.current.as_mut() else {
             return Err(not_running());
         };
         let result = cmd.query_async(connection).await;
         if result.is_err() {
-            *guard = None; // reconnect on the next call
+            self.current = None; // reconnect on the next call
         }
         result
     }
@@ -147,6 +175,7 @@ fn not_running() -> redis::RedisError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unreachable_redis_falls_back_quickly_even_for_many_waiters() {

@@ -1,0 +1,49 @@
+//! `EngineContext`: what a session needs of the endpoint that owns it — the options, the path,
+//! the stats, the runtime for deferred work, and a way to leave the endpoint's session map.
+//! Sessions hold this instead of the endpoint, so the endpoint (which holds sessions) and the
+//! session do not refer to each other.
+
+use std::sync::{Arc, Weak};
+
+use crate::config::EngineConfig;
+use crate::stats::Stats;
+
+/// Where sessions are registered (the endpoint); a closed session removes itself.
+pub(crate) trait SessionRegistry: Send + Sync {
+    fn remove_session(&self, sid: &str);
+}
+
+pub(crate) struct EngineContext {
+    pub config: Arc<EngineConfig>,
+    /// The mounted path, `/x/` form.
+    pub path: String,
+    pub stats: Arc<Stats>,
+    /// The runtime the endpoint was started on: work that must not run inside a caller's locks
+    /// (closing a slow consumer mid-broadcast) is moved onto it, even when the caller is a host
+    /// thread outside any runtime.
+    pub runtime: Option<tokio::runtime::Handle>,
+    registry: Weak<dyn SessionRegistry>,
+}
+
+impl EngineContext {
+    pub fn new(
+        config: Arc<EngineConfig>,
+        path: String,
+        stats: Arc<Stats>,
+        registry: Weak<dyn SessionRegistry>,
+    ) -> Self {
+        Self {
+            config,
+            path,
+            stats,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            registry,
+        }
+    }
+
+    pub fn remove_session(&self, sid: &str) {
+        if let Some(registry) = self.registry.upgrade() {
+            registry.remove_session(sid);
+        }
+    }
+}
