@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use engine::engineio::allow_request::{IncomingRequest, RequestRefused};
 
-use crate::callbacks::{roomcast_free_fn, UserData};
-use crate::error::{fail, guard, roomcast_result};
+use crate::callbacks::{registered, roomcast_free_fn};
+use crate::error::{guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
 
@@ -40,10 +40,7 @@ pub extern "C" fn roomcast_server_set_allow_request_callback(
 ) -> roomcast_result {
     guard(|| {
         let s = try_ffi!(server_ref(server));
-        let Some(callback) = callback else {
-            return fail(roomcast_result::ErrNullPointer, "callback is NULL");
-        };
-        let userdata = Arc::new(UserData::new(userdata, free_userdata));
+        let (callback, userdata) = try_ffi!(registered(callback, userdata, free_userdata));
         let requests = s.handshake_requests.clone();
         s.server
             .engine()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use engine::{AuthDecision, AuthRequest, Identity, ValidatorResult};
 
-use crate::callbacks::{roomcast_free_fn, UserData};
+use crate::callbacks::{registered, roomcast_free_fn};
 use crate::error::{fail, guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
@@ -35,10 +35,7 @@ pub extern "C" fn roomcast_server_set_auth_callback(
 ) -> roomcast_result {
     guard(|| {
         let s = try_ffi!(server_ref(server));
-        let Some(callback) = callback else {
-            return fail(roomcast_result::ErrNullPointer, "callback is NULL");
-        };
-        let userdata = Arc::new(UserData::new(userdata, free_userdata));
+        let (callback, userdata) = try_ffi!(registered(callback, userdata, free_userdata));
         let requests = s.auth_requests.clone();
         s.server
             .set_session_validator(Arc::new(move |request: AuthRequest| {

@@ -1,11 +1,10 @@
 //! Events from the engine to C (connect, disconnect, client events) and the host's acks.
 
 use std::ffi::c_void;
-use std::sync::Arc;
 
 use engine::{AckAnswerError, Args, SocketRef};
 
-use crate::callbacks::{roomcast_free_fn, UserData};
+use crate::callbacks::{registered, roomcast_free_fn, UserData};
 use crate::error::{fail, guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
@@ -120,10 +119,7 @@ pub extern "C" fn roomcast_server_set_event_callback(
 ) -> roomcast_result {
     guard(|| {
         let s = try_ffi!(server_ref(server));
-        let Some(callback) = callback else {
-            return fail(roomcast_result::ErrNullPointer, "callback is NULL");
-        };
-        let userdata = Arc::new(UserData::new(userdata, free_userdata));
+        let (callback, userdata) = try_ffi!(registered(callback, userdata, free_userdata));
         let ud = userdata.clone();
         s.server.on_connect(move |socket| {
             emit_event(

@@ -10,6 +10,8 @@ use futures_util::future::BoxFuture;
 use hyper::HeaderMap;
 use parking_lot::RwLock;
 
+use super::handshake::{headers_object, parse_query, query_object};
+
 /// What the hook sees of a handshake request.
 #[derive(Debug, Clone)]
 pub struct IncomingRequest {
@@ -24,25 +26,11 @@ impl IncomingRequest {
     /// The shape every host's hook receives: `{method, url, query, headers, address, port}`
     /// (repeated headers and query keys keep their first value).
     pub fn to_json(&self) -> String {
-        let mut headers = serde_json::Map::new();
-        for (name, value) in &self.headers {
-            if let Ok(value) = value.to_str() {
-                headers
-                    .entry(name.as_str())
-                    .or_insert_with(|| serde_json::Value::from(value));
-            }
-        }
-        let mut query = serde_json::Map::new();
-        for (key, value) in self.query_pairs() {
-            query
-                .entry(key)
-                .or_insert_with(|| serde_json::Value::from(value));
-        }
         serde_json::json!({
             "method": self.method,
             "url": self.url,
-            "query": query,
-            "headers": headers,
+            "query": query_object(&self.query_pairs()),
+            "headers": headers_object(&self.headers),
             "address": self.remote_addr.ip().to_string(),
             "port": self.remote_addr.port(),
         })
@@ -51,10 +39,7 @@ impl IncomingRequest {
 
     /// The query parameters, percent-decoded, in request order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        let query = self.url.split_once('?').map_or("", |(_, q)| q);
-        form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
+        parse_query(self.url.split_once('?').map_or("", |(_, q)| q))
     }
 }
 

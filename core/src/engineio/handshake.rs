@@ -42,9 +42,7 @@ impl HandshakeRequest {
 
     /// The query parameters, percent-decoded (`+` as a space), in request order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
+        parse_query(&self.query)
     }
 
     /// The request headers (minus handshake-only ones: upgrade, connection, sec-websocket-*).
@@ -62,6 +60,40 @@ impl HandshakeRequest {
             .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
+}
+
+/// Query parameters, percent-decoded (`+` as a space), in request order.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Headers as the JSON object every host is shown: the first value of each name (values that
+/// are not text are left out).
+pub(crate) fn headers_object(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            object
+                .entry(name.as_str())
+                .or_insert_with(|| serde_json::Value::from(value));
+        }
+    }
+    object
+}
+
+/// Query pairs as the JSON object every host is shown: the first value of each key.
+pub(crate) fn query_object(
+    pairs: &[(String, String)],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    for (key, value) in pairs {
+        object
+            .entry(key.as_str())
+            .or_insert_with(|| serde_json::Value::from(value.as_str()));
+    }
+    object
 }
 
 fn unix_ms() -> u64 {

@@ -15,6 +15,7 @@ use super::namespace::NamespaceShared;
 use super::packet::{encode_ack, encode_disconnect, encode_event, Args};
 use super::recovery::{is_recoverable, RecoveryStore};
 use crate::auth::Identity;
+use crate::engineio::handshake::{headers_object, query_object};
 use crate::engineio::outbound::PushOutcome;
 use crate::engineio::packet::OutFrame;
 use crate::engineio::session::{CloseReason, Session, TransportKind};
@@ -453,20 +454,7 @@ impl Handshake {
     /// auth}`. Repeated headers and query keys keep their first value, as Node's do not
     /// (it joins headers and lists query values); hosts that need all values read the fields.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut headers = serde_json::Map::new();
-        for (name, value) in &self.headers {
-            if let Ok(value) = value.to_str() {
-                headers
-                    .entry(name.as_str())
-                    .or_insert_with(|| serde_json::Value::from(value));
-            }
-        }
-        let mut query = serde_json::Map::new();
-        for (key, value) in &self.query {
-            query
-                .entry(key.as_str())
-                .or_insert_with(|| serde_json::Value::from(value.as_str()));
-        }
+        let (headers, query) = (headers_object(&self.headers), query_object(&self.query));
         let time = std::time::UNIX_EPOCH + Duration::from_millis(self.issued_ms);
         serde_json::json!({
             "headers": headers,
