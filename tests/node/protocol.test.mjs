@@ -148,7 +148,10 @@ test('room emits reach members only', async () => {
   a.emit('join', 'watchlist:AAPL');
   b.emit('join', 'watchlist:AAPL');
   c.emit('join', 'watchlist:MSFT');
-  await sleep(100);
+  // Packets of one client are handled in order: once an ack comes back, its join was applied
+  // (a client still upgrading buffers its emits, so a fixed sleep could be too short).
+  const applied = (sockets) => Promise.all(sockets.map((s) => s.timeout(3000).emitWithAck('message-with-ack', 'sync')));
+  await applied([a, b, c]);
   const seen = { a: [], b: [], c: [] };
   a.on('quote', (q) => seen.a.push(q));
   b.on('quote', (q) => seen.b.push(q));
@@ -159,7 +162,7 @@ test('room emits reach members only', async () => {
   assert.deepEqual(seen.b, [{ symbol: 'AAPL', price: 185.5 }]);
   assert.deepEqual(seen.c, []);
   b.emit('leave', 'watchlist:AAPL');
-  await sleep(100);
+  await applied([b]);
   c.emit('emit-to-room', { room: 'watchlist:AAPL', event: 'quote', data: 2 });
   await sleep(200);
   assert.deepEqual(seen.a.length, 2);
