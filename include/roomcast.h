@@ -22,7 +22,9 @@
 #include <stdlib.h>
 
 /**
- * The outcome of every call.
+ * The outcome of every call: the engine's error kinds one for one (Node has the same ones as
+ * `ERR_<KIND>` codes), plus what only a C caller can get wrong (NULL, UTF-8, buffer sizes) and
+ * a caught panic.
  */
 typedef enum {
   ROOMCAST_RESULT_OK = 0,

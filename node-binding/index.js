@@ -15,6 +15,17 @@ native.installFastEmits(fast);
 // `clientEvent` only.
 const RESERVED = new Set(['connection', 'disconnect', 'listening', 'close', 'error', 'clientEvent', 'newListener', 'removeListener']);
 
+// A rejection of an async native call: the engine's error code leads its message
+// (`ERR_<KIND>: …`, see node-binding/src/error.rs); move it to `code` as synchronous calls have it.
+function nativeError(error) {
+  const match = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(error && error.message);
+  if (match) {
+    error.code = match[1];
+    error.message = match[2];
+  }
+  return error;
+}
+
 function toNativeOptions(options) {
   const out = {};
   const keys = ['path', 'allowUpgrades', 'pingInterval', 'pingTimeout', 'maxPayload', 'corsOrigins', 'queueCapacity', 'authTimeout',
@@ -126,7 +137,8 @@ class WebSocketServer extends EventEmitter {
   async listen(port = 0, host = '127.0.0.1') {
     try {
       this.port = await this._native.start(port, host);
-    } catch (error) {
+    } catch (raw) {
+      const error = nativeError(raw);
       this._rejectListening(error);
       throw error;
     }
@@ -317,7 +329,9 @@ class WebSocketServer extends EventEmitter {
 
   /** The seed's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */
   async shutdown(graceMs = this.options.shutdownGrace ?? 1000) {
-    await this._native.shutdown(graceMs);
+    await this._native.shutdown(graceMs).catch((error) => {
+      throw nativeError(error);
+    });
     clearInterval(this._keepAlive);
     this._resolveClosed();
     this.emit('close');

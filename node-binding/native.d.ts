@@ -27,8 +27,8 @@ export declare class NativeServer {
   /** Receives connection, disconnect and custom client events. */
   setEventHandler(handler: (arg: ServerEvent) => void): void
   /**
-   * Answers a client's ack with a JSON array of arguments. False when the ack is unknown
-   * (already answered, or the client left).
+   * Answers a client's ack with a JSON array of arguments. False when the ack is not
+   * pending (answered already, or its client left).
    */
   ack(ackId: number, jsonArray: string): boolean
   /**

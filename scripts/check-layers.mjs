@@ -1,7 +1,8 @@
 // The layer check of core/src (run by .ci/run): every module may use only modules of its own
 // layer or below, and no new cycle between files may appear. Layers, bottom up:
 //
-//   ids, clock      identifiers and the process clock
+//   ids, clock,     identifiers, the process clock and the one error type every host maps
+//   error
 //   stats           counters and histograms
 //   config          the server's options (plain data)
 //   transport       TCP listener, hyper connections, adopted sockets: knows nothing of Engine.IO
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../core/src');
 const LAYERS = {
-  ids: 0, clock: 0,
+  ids: 0, clock: 0, error: 0,
   stats: 1,
   config: 2,
   transport: 3,

@@ -1,8 +1,10 @@
 //! Engine configuration. Defaults follow the dashboard (`pingInterval` 25 s, `pingTimeout` 60 s) and the
 //! Node server's other defaults; tests shrink the timings.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -66,6 +68,39 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// Listens on `host` (an IP literal) and `port` (0 picks a free port).
+    pub fn set_listen(&mut self, host: &str, port: u16) -> Result<()> {
+        self.bind = listen_addr(host, port)?;
+        Ok(())
+    }
+
+    pub fn set_path(&mut self, path: &str) -> Result<()> {
+        check_path(path)?;
+        self.path = path.to_owned();
+        Ok(())
+    }
+
+    pub fn set_ping(&mut self, interval: Duration, timeout: Duration) -> Result<()> {
+        check_ping(interval, timeout)?;
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        Ok(())
+    }
+
+    /// Refuses settings the engine cannot run with; `Server::start` calls it, hosts may call
+    /// it earlier to report a mistake where it was made.
+    pub fn validate(&self) -> Result<()> {
+        check_path(&self.path)?;
+        check_ping(self.ping_interval, self.ping_timeout)?;
+        if self.queue_capacity == 0 {
+            return Err(Error::invalid_argument("queue capacity must be > 0"));
+        }
+        if self.max_payload == 0 {
+            return Err(Error::invalid_argument("max payload must be > 0"));
+        }
+        Ok(())
+    }
+
     /// The path normalised to `/x/` form.
     pub(crate) fn normalized_path(path: &str) -> String {
         let trimmed = path.trim_matches('/');
@@ -74,6 +109,32 @@ impl EngineConfig {
         } else {
             format!("/{trimmed}/")
         }
+    }
+}
+
+/// The address to listen on from an IP literal and a port (0 picks a free port).
+pub fn listen_addr(host: &str, port: u16) -> Result<SocketAddr> {
+    let ip: IpAddr = host
+        .parse()
+        .map_err(|_| Error::invalid_argument(format!("not an IP address: {host}")))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if path.starts_with('/') {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument("path must start with '/'"))
+    }
+}
+
+fn check_ping(interval: Duration, timeout: Duration) -> Result<()> {
+    if interval.is_zero() || timeout.is_zero() {
+        Err(Error::invalid_argument(
+            "ping interval and timeout must be > 0",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -100,5 +161,30 @@ impl Default for RecoveryConfig {
             max_packets: 10_000,
             max_bytes: 32 << 20,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn setters_refuse_what_the_engine_cannot_run_with() {
+        let mut config = EngineConfig::default();
+        let refused = config.set_path("socket.io").unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(config.path, "/socket.io/");
+        assert!(config
+            .set_ping(Duration::ZERO, Duration::from_secs(1))
+            .is_err());
+        assert!(config.set_listen("localhost", 80).is_err());
+        config.set_listen("::1", 8080).unwrap();
+        assert_eq!(config.bind, "[::1]:8080".parse().unwrap());
+        config.queue_capacity = 0;
+        assert_eq!(
+            config.validate().unwrap_err().message(),
+            "queue capacity must be > 0"
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod engineio;
+pub mod error;
 mod ids;
 pub mod limits;
 pub mod realtime;
@@ -26,12 +27,13 @@ pub use engineio::endpoint::EngineHandler;
 pub use engineio::handshake::HandshakeRequest;
 pub use engineio::packet::OutFrame;
 pub use engineio::session::{CloseReason, Message, Session, SessionHandler, TransportKind};
+pub use error::{Error, ErrorKind};
 pub use realtime::{
     AuthDecision, AuthRequest, RealtimeConfig, RealtimeServer, RealtimeStats, SessionValidator,
     ValidatorResult,
 };
 pub use server::Server;
-pub use socketio::held_acks::{AckAnswerError, HeldAcks};
+pub use socketio::held_acks::HeldAcks;
 pub use socketio::namespace::{Broadcast, Namespace};
 pub use socketio::packet::{Args, InvalidArgs};
 pub use socketio::socket::{

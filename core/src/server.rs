@@ -16,6 +16,7 @@ use crate::engineio::endpoint::{Endpoint, EngineHandler};
 use crate::engineio::heartbeat;
 use crate::engineio::http::{handle, hyper_upgrade, ExtraRoute, Router};
 use crate::engineio::session::CloseReason;
+use crate::error::{Error, ErrorKind, Result};
 use crate::socketio::client::{SocketIoHandler, SocketIoShared};
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::DecodeLimits;
@@ -131,20 +132,25 @@ impl Server {
     }
 
     /// Binds the listener and starts serving in the background. Must run inside a tokio runtime.
-    pub async fn start(&self) -> std::io::Result<SocketAddr> {
+    pub async fn start(&self) -> Result<SocketAddr> {
         self.start_at(self.inner.config.bind).await
     }
 
     /// `start` on another address than the configured one.
-    pub async fn start_at(&self, bind_addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        if let Some(running) = self.inner.running.lock().as_ref() {
-            if let Some(addr) = running.local_addr {
-                return Ok(addr);
-            }
+    /// Fails with `AlreadyRunning` when it listens already, `InvalidArgument` for a config
+    /// `EngineConfig::validate` refuses, `Io` when the address cannot be bound.
+    pub async fn start_at(&self, bind_addr: SocketAddr) -> Result<SocketAddr> {
+        if let Some(addr) = self.local_addr() {
+            return Err(Error::new(
+                ErrorKind::AlreadyRunning,
+                format!("already listening on {addr}"),
+            ));
         }
         let config = &self.inner.config;
-        let listener = bind(bind_addr, config.backlog)?;
-        let local_addr = listener.local_addr()?;
+        config.validate()?;
+        let cannot_listen = |e: std::io::Error| Error::from(e).context("cannot listen");
+        let listener = bind(bind_addr, config.backlog).map_err(cannot_listen)?;
+        let local_addr = listener.local_addr().map_err(cannot_listen)?;
         let (router, stop_rx) = self.prepare(Some(local_addr));
         let limits = HttpLimits {
             header_timeout: config.header_timeout,
@@ -231,10 +237,10 @@ impl Server {
         stream: std::net::TcpStream,
         head: hyper::Request<()>,
         leftover: bytes::Bytes,
-    ) -> std::io::Result<()> {
+    ) -> Result<()> {
         let router = self
             .router()
-            .ok_or_else(|| std::io::Error::other("server not started"))?;
+            .ok_or_else(|| Error::new(ErrorKind::NotRunning, "server not started"))?;
         stream.set_nonblocking(true)?;
         let _ = stream.set_nodelay(true);
         let stream = tokio::net::TcpStream::from_std(stream)?;

@@ -154,7 +154,7 @@ async fn welcome_subscriptions_emits_stats_and_shutdown() {
     );
     assert_eq!(next_packet(&mut ws).await, "41");
     assert!(closed_within(&mut ws, Duration::from_secs(2)).await);
-    shutdown.await.unwrap();
+    shutdown.await.unwrap().unwrap();
     assert_eq!(server.subscription_count("u1"), 0);
     assert!(!server.stats().initialized);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use engine::{AuthDecision, AuthRequest, Identity, ValidatorResult};
 
 use crate::callbacks::{registered, roomcast_free_fn};
-use crate::error::{fail, guard, roomcast_result};
+use crate::error::{fail_with, guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
 
@@ -74,10 +74,10 @@ pub extern "C" fn roomcast_auth_accept(
         let user_id = try_ffi!(borrow_str(user_id, user_id_len, "user_id"));
         let name = try_ffi!(borrow_str(user_name, user_name_len, "user_name"));
         let role = try_ffi!(borrow_str(user_role, user_role_len, "user_role"));
-        if user_id.is_empty() {
-            return fail(roomcast_result::ErrInvalidArgument, "user_id is empty");
-        }
-        let identity = Identity::new(user_id, Some(name), Some(role));
+        let identity = match Identity::from_host(user_id, Some(name), Some(role)) {
+            Ok(identity) => identity,
+            Err(error) => return fail_with(error),
+        };
         complete(server, request_id, Ok(AuthDecision::Accept(identity)))
     })
 }

@@ -1,13 +1,13 @@
 //! `roomcast_config`: the engine's settings, built with setters before `roomcast_server_new`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use engine::limits::RateLimit;
 use engine::socketio::recovery::RecoveryConfig;
 use engine::RealtimeConfig;
 
-use crate::error::{fail, guard, roomcast_result};
+use crate::error::{fail, guard, result_of, roomcast_result};
+use crate::server::try_ffi;
 use crate::strings::borrow_str;
 
 /// Engine settings. Create with `roomcast_config_new`, release with `roomcast_config_free`.
@@ -59,20 +59,8 @@ pub extern "C" fn roomcast_config_set_listen(
     port: u16,
 ) -> roomcast_result {
     with_config(config, |c| {
-        let host = match borrow_str(host, host_len, "host") {
-            Ok(h) => h,
-            Err(code) => return code,
-        };
-        match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => {
-                c.engine.bind = SocketAddr::new(ip, port);
-                roomcast_result::Ok
-            }
-            Err(_) => fail(
-                roomcast_result::ErrInvalidArgument,
-                format!("not an IP address: {host}"),
-            ),
-        }
+        let host = try_ffi!(borrow_str(host, host_len, "host"));
+        result_of(c.engine.set_listen(host, port))
     })
 }
 
@@ -83,16 +71,9 @@ pub extern "C" fn roomcast_config_set_path(
     path: *const u8,
     path_len: usize,
 ) -> roomcast_result {
-    with_config(config, |c| match borrow_str(path, path_len, "path") {
-        Ok(p) if p.starts_with('/') => {
-            c.engine.path = p.to_owned();
-            roomcast_result::Ok
-        }
-        Ok(_) => fail(
-            roomcast_result::ErrInvalidArgument,
-            "path must start with '/'",
-        ),
-        Err(code) => code,
+    with_config(config, |c| {
+        let path = try_ffi!(borrow_str(path, path_len, "path"));
+        result_of(c.engine.set_path(path))
     })
 }
 
@@ -104,15 +85,10 @@ pub extern "C" fn roomcast_config_set_ping(
     timeout_ms: u32,
 ) -> roomcast_result {
     with_config(config, |c| {
-        if interval_ms == 0 || timeout_ms == 0 {
-            return fail(
-                roomcast_result::ErrInvalidArgument,
-                "ping interval and timeout must be > 0",
-            );
-        }
-        c.engine.ping_interval = Duration::from_millis(u64::from(interval_ms));
-        c.engine.ping_timeout = Duration::from_millis(u64::from(timeout_ms));
-        roomcast_result::Ok
+        result_of(c.engine.set_ping(
+            Duration::from_millis(u64::from(interval_ms)),
+            Duration::from_millis(u64::from(timeout_ms)),
+        ))
     })
 }
 
@@ -196,20 +172,13 @@ pub extern "C" fn roomcast_config_set_rate_limit(
     max: u32,
     window_ms: u32,
 ) -> roomcast_result {
-    with_config(config, |c| match borrow_str(event, event_len, "event") {
-        Ok(name) if !name.is_empty() && window_ms > 0 => {
-            let limit = RateLimit {
-                max,
-                window: Duration::from_millis(u64::from(window_ms)),
-            };
-            c.rate_limits.insert(name.to_owned(), limit);
-            roomcast_result::Ok
-        }
-        Ok(_) => fail(
-            roomcast_result::ErrInvalidArgument,
-            "event must be non-empty and window_ms > 0",
-        ),
-        Err(code) => code,
+    with_config(config, |c| {
+        let event = try_ffi!(borrow_str(event, event_len, "event"));
+        let limit = RateLimit {
+            max,
+            window: Duration::from_millis(u64::from(window_ms)),
+        };
+        result_of(c.set_rate_limit(event, limit))
     })
 }
 
@@ -240,15 +209,8 @@ pub extern "C" fn roomcast_config_set_redis_url(
     url: *const u8,
     url_len: usize,
 ) -> roomcast_result {
-    with_config(config, |c| match borrow_str(url, url_len, "url") {
-        Ok(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
-            c.redis_url = Some(u.to_owned());
-            roomcast_result::Ok
-        }
-        Ok(_) => fail(
-            roomcast_result::ErrInvalidArgument,
-            "url must start with redis://",
-        ),
-        Err(code) => code,
+    with_config(config, |c| {
+        let url = try_ffi!(borrow_str(url, url_len, "url"));
+        result_of(c.set_redis_url(url))
     })
 }

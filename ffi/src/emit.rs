@@ -2,7 +2,7 @@
 
 use engine::{Args, RealtimeServer};
 
-use crate::error::{fail, guard, roomcast_result};
+use crate::error::{fail_with, guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
 
@@ -17,7 +17,7 @@ fn emit(
     let json = try_ffi!(borrow_str(json, json_len, "json"));
     let args = match Args::json(json) {
         Ok(a) => a,
-        Err(e) => return fail(roomcast_result::ErrInvalidJson, format!("payload: {e}")),
+        Err(e) => return fail_with(engine::Error::from(e).context("payload")),
     };
     let count = f(&s.server, &args);
     if !out_count.is_null() {

@@ -3,7 +3,11 @@
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// The outcome of every call.
+use engine::{Error, ErrorKind};
+
+/// The outcome of every call: the engine's error kinds one for one (Node has the same ones as
+/// `ERR_<KIND>` codes), plus what only a C caller can get wrong (NULL, UTF-8, buffer sizes) and
+/// a caught panic.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum roomcast_result {
@@ -32,6 +36,20 @@ pub enum roomcast_result {
     ErrNotFound = 11,
 }
 
+impl From<ErrorKind> for roomcast_result {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::InvalidArgument => Self::ErrInvalidArgument,
+            ErrorKind::InvalidJson => Self::ErrInvalidJson,
+            ErrorKind::NotRunning => Self::ErrNotRunning,
+            ErrorKind::AlreadyRunning => Self::ErrAlreadyRunning,
+            ErrorKind::Io => Self::ErrIo,
+            ErrorKind::AlreadyCompleted => Self::ErrAlreadyCompleted,
+            ErrorKind::NotFound => Self::ErrNotFound,
+        }
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
@@ -44,6 +62,19 @@ pub(crate) fn set_error(message: impl Into<String>) {
 pub(crate) fn fail(code: roomcast_result, message: impl Into<String>) -> roomcast_result {
     set_error(message);
     code
+}
+
+/// A core error as the call's result, its message kept for `roomcast_last_error_message`.
+pub(crate) fn fail_with(error: Error) -> roomcast_result {
+    fail(error.kind().into(), error.message())
+}
+
+/// The result of a core call that returns nothing.
+pub(crate) fn result_of(outcome: engine::error::Result<()>) -> roomcast_result {
+    match outcome {
+        Ok(()) => roomcast_result::Ok,
+        Err(error) => fail_with(error),
+    }
 }
 
 /// Runs an FFI body, turning a panic into `ErrPanic`.

@@ -2,10 +2,10 @@
 
 use std::ffi::c_void;
 
-use engine::{AckAnswerError, Args, SocketRef};
+use engine::{Args, SocketRef};
 
 use crate::callbacks::{registered, roomcast_free_fn, UserData};
-use crate::error::{fail, guard, roomcast_result};
+use crate::error::{fail_with, guard, result_of, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
 
@@ -172,21 +172,9 @@ pub extern "C" fn roomcast_server_ack(
     guard(|| {
         let s = try_ffi!(server_ref(server));
         let json = try_ffi!(borrow_str(json_array, json_array_len, "json_array"));
-        let args = match Args::json_array(json) {
-            Ok(a) => a,
-            Err(e) => {
-                return fail(
-                    roomcast_result::ErrInvalidJson,
-                    format!("ack arguments: {e}"),
-                )
-            }
-        };
-        match s.server.held_acks().answer(ack_id, &args) {
-            // A client that left right now: the answer had nowhere to go, as with any emit.
-            Ok(()) | Err(AckAnswerError::Emit(_)) => roomcast_result::Ok,
-            Err(error @ AckAnswerError::NotPending) => {
-                fail(roomcast_result::ErrAlreadyCompleted, error.to_string())
-            }
+        match Args::json_array(json) {
+            Ok(args) => result_of(s.server.held_acks().answer(ack_id, &args)),
+            Err(e) => fail_with(engine::Error::from(e).context("ack arguments")),
         }
     })
 }

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use engine::engineio::allow_request::RequestRefused;
 use engine::{RealtimeServer, ValidatorResult};
-use parking_lot::Mutex;
 
 use crate::config::roomcast_config;
-use crate::error::{fail, guard, roomcast_result};
+use crate::error::{fail, fail_with, guard, result_of, roomcast_result};
 use crate::pending::HostRequests;
 
 /// The engine. Every function taking a server is thread-safe, except `roomcast_server_free`,
@@ -20,7 +19,6 @@ pub struct roomcast_server {
     pub(crate) server: RealtimeServer,
     pub(crate) handshake_requests: Arc<HostRequests<Result<(), RequestRefused>>>,
     pub(crate) auth_requests: Arc<HostRequests<ValidatorResult>>,
-    pub(crate) port: Mutex<Option<u16>>,
 }
 
 pub(crate) fn server_ref<'a>(
@@ -74,7 +72,6 @@ pub extern "C" fn roomcast_server_new(
         let server = Box::new(roomcast_server {
             runtime,
             server: RealtimeServer::new(config),
-            port: Mutex::new(None),
             auth_requests: Arc::default(),
             handshake_requests: Arc::default(),
         });
@@ -94,10 +91,9 @@ pub extern "C" fn roomcast_server_free(server: *mut roomcast_server) {
     let _ = guard(|| {
         // ok: created by roomcast_server_new, freed exactly once by contract.
         let boxed = unsafe { Box::from_raw(server) };
-        if boxed.port.lock().is_some() {
-            let realtime = boxed.server.clone();
-            boxed.runtime.block_on(realtime.shutdown(Duration::ZERO));
-        }
+        // Not running is fine here: there is nothing to stop.
+        let realtime = boxed.server.clone();
+        let _ = boxed.runtime.block_on(realtime.shutdown(Duration::ZERO));
         // Requests still waiting on the host end as abandoned (their futures see the drop).
         boxed.auth_requests.clear();
         boxed.handshake_requests.clear();
@@ -119,21 +115,16 @@ pub extern "C" fn roomcast_server_start(
 ) -> roomcast_result {
     guard(|| {
         let s = try_ffi!(server_ref(server));
-        let mut port = s.port.lock();
-        if port.is_some() {
-            return fail(roomcast_result::ErrAlreadyRunning, "server already started");
-        }
         let realtime = s.server.clone();
         match s.runtime.block_on(realtime.start()) {
             Ok(addr) => {
-                *port = Some(addr.port());
                 if !out_port.is_null() {
                     // ok: checked non-null.
                     unsafe { *out_port = addr.port() };
                 }
                 roomcast_result::Ok
             }
-            Err(e) => fail(roomcast_result::ErrIo, format!("cannot listen: {e}")),
+            Err(error) => fail_with(error),
         }
     })
 }
@@ -147,12 +138,10 @@ pub extern "C" fn roomcast_server_stop(
 ) -> roomcast_result {
     guard(|| {
         let s = try_ffi!(server_ref(server));
-        if s.port.lock().take().is_none() {
-            return fail(roomcast_result::ErrNotRunning, "server is not running");
-        }
         let realtime = s.server.clone();
-        s.runtime
-            .block_on(realtime.shutdown(Duration::from_millis(u64::from(grace_ms))));
-        roomcast_result::Ok
+        result_of(
+            s.runtime
+                .block_on(realtime.shutdown(Duration::from_millis(u64::from(grace_ms)))),
+        )
     })
 }

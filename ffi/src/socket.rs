@@ -1,6 +1,6 @@
 //! Per-socket reads and writes from C: a connected socket's handshake and its host data.
 
-use crate::error::{fail, guard, roomcast_result};
+use crate::error::{fail, guard, result_of, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::{borrow_str, write_out};
 
@@ -57,16 +57,7 @@ pub extern "C" fn roomcast_socket_set_data(
     guard(|| {
         let socket = try_ffi!(socket_of(server, socket_id, socket_id_len));
         let json = try_ffi!(borrow_str(data_json, data_json_len, "data_json"));
-        match serde_json::from_str(json) {
-            Ok(value) => {
-                socket.set_data(value);
-                roomcast_result::Ok
-            }
-            Err(error) => fail(
-                roomcast_result::ErrInvalidJson,
-                format!("data is not JSON: {error}"),
-            ),
-        }
+        result_of(socket.set_data_json(json))
     })
 }
 
@@ -83,7 +74,6 @@ pub extern "C" fn roomcast_socket_data(
 ) -> roomcast_result {
     guard(|| {
         let socket = try_ffi!(socket_of(server, socket_id, socket_id_len));
-        let json = serde_json::to_string(&socket.data()).unwrap_or_else(|_| "null".to_owned());
-        write_out(&json, buf, cap, out_len)
+        write_out(&socket.data_json(), buf, cap, out_len)
     })
 }

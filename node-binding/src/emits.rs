@@ -3,8 +3,9 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use roomcast::{Args, RealtimeServer};
+use roomcast::{Args, Error, ErrorKind, RealtimeServer};
 
+use crate::error::{invalid, js_error, Result};
 use crate::{NativeServer, REGISTRY};
 
 pub(crate) fn register(server: RealtimeServer) -> u32 {
@@ -20,7 +21,10 @@ pub(crate) fn with_server<T>(
     let registry = REGISTRY.read();
     match registry.get(handle as usize) {
         Some(Some(server)) => f(server),
-        _ => Err(invalid("unknown or shut down server handle")),
+        _ => Err(js_error(Error::new(
+            ErrorKind::NotRunning,
+            "unknown or shut down server handle",
+        ))),
     }
 }
 
@@ -40,7 +44,7 @@ pub(crate) fn payload_args(json: String, validate: bool) -> Result<Args> {
 /// `emitToUser(handle, userId, event, json, validate)`, each returning the number of
 /// connections that queued the payload. `validate` false is for `JSON.stringify` output only.
 #[napi]
-pub fn install_fast_emits(env: Env, target: Object) -> Result<()> {
+pub fn install_fast_emits(env: Env, target: Object) -> napi::Result<()> {
     crate::fast_emit::install(env.raw(), target.raw())
 }
 
@@ -81,12 +85,8 @@ pub fn emit_batch(handle: u32, packed: String, validate: bool) -> Result<u32> {
     })
 }
 
-pub(crate) fn invalid(message: impl std::fmt::Display) -> Error {
-    Error::new(Status::InvalidArg, message.to_string())
-}
-
 pub(crate) fn args_from(json: &str) -> Result<Args> {
-    Args::json(json).map_err(|e| invalid(format!("payload must be JSON text: {e}")))
+    Args::json(json).map_err(|e| js_error(Error::from(e).context("payload must be JSON text")))
 }
 
 #[napi]

@@ -94,7 +94,7 @@ unsafe fn guarded(
     room_of: RoomOf,
 ) -> sys::napi_value {
     let outcome = std::panic::catch_unwind(|| emit(env, info, room_of))
-        .unwrap_or_else(|_| Err(("ERR_PANIC", "roomcast emit failed".to_owned())));
+        .unwrap_or_else(|_| Err(("ERR_PANIC".to_owned(), "roomcast emit failed".to_owned())));
     match outcome {
         Ok(delivered) => {
             let mut value = ptr::null_mut();
@@ -110,7 +110,8 @@ unsafe fn guarded(
     }
 }
 
-type Failure = (&'static str, String);
+/// The exception's code and message.
+type Failure = (String, String);
 
 /// The room an emit goes to, from its second argument.
 type RoomOf = fn(&str) -> Cow<'_, str>;
@@ -158,16 +159,17 @@ unsafe fn emit(
                 return Ok(0);
             }
             let json = read_utf8(env, argv[3], payload)
-                .ok_or_else(|| napi::Error::from_reason("json must be a string"))?;
+                .ok_or_else(|| crate::error::invalid("json must be a string"))?;
             let args = crate::emits::payload_args(json.to_owned(), validate)?;
             Ok(server.emit_to_room(&room, event, &args) as u32)
         })
-        .map_err(|e| ("ERR_INVALID_ARG_VALUE", e.reason.clone()))
+        .map_err(|e| (e.status, e.reason))
     })
 }
 
 fn invalid(message: &str) -> Failure {
-    ("ERR_INVALID_ARG_TYPE", message.to_owned())
+    let error = crate::error::invalid(message);
+    (error.status, error.reason)
 }
 
 /// Reads a JS string as UTF-8 into `buffer` (grown when too small) and borrows it; None when

@@ -10,7 +10,7 @@ use napi_derive::napi;
 use roomcast::engineio::allow_request::{IncomingRequest, RequestRefused};
 use roomcast::{Args, SocketRef};
 
-use crate::emits::invalid;
+use crate::error::{js_error, Result};
 use crate::{validator, NativeServer};
 
 /// One notification for JavaScript: `connection`, `disconnect` or `event`.
@@ -67,7 +67,7 @@ impl NativeServer {
     pub fn set_validator(
         &self,
         validator: Function<String, Promise<Option<String>>>,
-    ) -> Result<()> {
+    ) -> napi::Result<()> {
         let tsfn = validator
             .build_threadsafe_function()
             .weak::<true>()
@@ -81,7 +81,10 @@ impl NativeServer {
     /// `hook(requestJson) => Promise<string | null>`: null accepts the handshake, a string
     /// refuses it with that message (empty: `Forbidden`); a throw or rejection refuses it.
     #[napi]
-    pub fn set_allow_request(&self, hook: Function<String, Promise<Option<String>>>) -> Result<()> {
+    pub fn set_allow_request(
+        &self,
+        hook: Function<String, Promise<Option<String>>>,
+    ) -> napi::Result<()> {
         let tsfn = Arc::new(
             hook.build_threadsafe_function()
                 .weak::<true>()
@@ -112,7 +115,7 @@ impl NativeServer {
 
     /// Receives connection, disconnect and custom client events.
     #[napi]
-    pub fn set_event_handler(&self, handler: Function<ServerEvent, ()>) -> Result<()> {
+    pub fn set_event_handler(&self, handler: Function<ServerEvent, ()>) -> napi::Result<()> {
         let tsfn: Arc<EventFn> = Arc::new(
             handler
                 .build_threadsafe_function()
@@ -162,12 +165,12 @@ impl NativeServer {
         Ok(())
     }
 
-    /// Answers a client's ack with a JSON array of arguments. False when the ack is unknown
-    /// (already answered, or the client left).
+    /// Answers a client's ack with a JSON array of arguments. False when the ack is not
+    /// pending (answered already, or its client left).
     #[napi]
     pub fn ack(&self, ack_id: i64, json_array: String) -> Result<bool> {
-        let args =
-            Args::json_array(&json_array).map_err(|e| invalid(format!("ack arguments: {e}")))?;
+        let args = Args::json_array(&json_array)
+            .map_err(|e| js_error(roomcast::Error::from(e).context("ack arguments")))?;
         let Ok(id) = u64::try_from(ack_id) else {
             return Ok(false);
         };

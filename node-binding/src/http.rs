@@ -4,7 +4,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::emits::invalid;
+use crate::error::{invalid, js_async_error, js_error, Result};
 use crate::NativeServer;
 
 #[napi]
@@ -28,15 +28,15 @@ impl NativeServer {
         let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
         let owned: OwnedFd = borrowed
             .try_clone_to_owned()
-            .map_err(|e| Error::from_reason(format!("dup failed: {e}")))?;
+            .map_err(|e| js_error(roomcast::Error::from(e).context("dup failed")))?;
         let stream = std::net::TcpStream::from(owned);
-        let request = build_request(&method, &url, &headers, ())?;
+        let request = build_request(&method, &url, &headers, ()).map_err(js_error)?;
         let leftover = bytes_from(&head);
         let server = self.server.clone();
         napi::bindgen_prelude::within_runtime_if_available(move || {
             server.engine().adopt_websocket(stream, request, leftover)
         })
-        .map_err(|e| Error::from_reason(format!("cannot adopt the connection: {e}")))
+        .map_err(|e| js_error(e.context("cannot adopt the connection")))
     }
 
     /// Same-port mode: serves a polling (or health) request Node received. `headers` is Node's
@@ -50,9 +50,9 @@ impl NativeServer {
         body: Buffer,
         remote_ip: String,
         remote_port: u32,
-    ) -> Result<HttpAnswer> {
+    ) -> napi::Result<HttpAnswer> {
         let body = http_body_util::Full::new(bytes_from(&body));
-        let request = build_request(&method, &url, &headers, body)?;
+        let request = build_request(&method, &url, &headers, body).map_err(js_async_error)?;
         let ip = remote_ip
             .parse()
             .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
@@ -94,7 +94,7 @@ fn build_request<B>(
     url: &str,
     headers: &[String],
     body: B,
-) -> Result<hyper::Request<B>> {
+) -> roomcast::error::Result<hyper::Request<B>> {
     let mut builder = hyper::Request::builder().method(method).uri(url);
     for pair in headers.chunks(2) {
         if let [name, value] = pair {
@@ -103,5 +103,5 @@ fn build_request<B>(
     }
     builder
         .body(body)
-        .map_err(|e| invalid(format!("invalid request: {e}")))
+        .map_err(|e| roomcast::Error::invalid_argument(format!("invalid request: {e}")))
 }

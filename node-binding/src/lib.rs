@@ -5,6 +5,7 @@
 //! `sockets` (per-socket handshake and data), `http` (same-port mode), `options`.
 
 mod emits;
+mod error;
 mod fast_emit;
 mod hooks;
 mod http;
@@ -16,7 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use roomcast::RealtimeServer;
 
@@ -25,7 +25,8 @@ pub use hooks::ServerEvent;
 pub use http::HttpAnswer;
 pub use options::ServerOptions;
 
-use emits::{invalid, register};
+use emits::register;
+use error::{js_async_error, Result};
 
 #[napi]
 pub struct NativeServer {
@@ -81,20 +82,11 @@ impl NativeServer {
 
     /// Binds `host:port` and serves; resolves with the bound port.
     #[napi]
-    pub async fn start(&self, port: u32, host: String) -> Result<u32> {
-        let port = u16::try_from(port).map_err(|_| invalid("port out of range"))?;
-        let ip: std::net::IpAddr = host
-            .parse()
-            .map_err(|_| invalid(format!("invalid host address {host}")))?;
-        let server = self.server.clone();
-        if server.local_addr().is_some() {
-            return Err(invalid("already listening"));
-        }
-        // The engine reads its bind address from the config; set it just before starting.
-        let addr = server
-            .start_on(std::net::SocketAddr::new(ip, port))
-            .await
-            .map_err(|e| Error::new(Status::GenericFailure, format!("cannot listen: {e}")))?;
+    pub async fn start(&self, port: u32, host: String) -> napi::Result<u32> {
+        let port = u16::try_from(port)
+            .map_err(|_| js_async_error(roomcast::Error::invalid_argument("port out of range")))?;
+        let addr = roomcast::config::listen_addr(&host, port).map_err(js_async_error)?;
+        let addr = self.server.start_on(addr).await.map_err(js_async_error)?;
         Ok(u32::from(addr.port()))
     }
 
@@ -106,7 +98,7 @@ impl NativeServer {
 
     #[napi]
     pub fn stats_json(&self) -> Result<String> {
-        serde_json::to_string(&self.server.stats()).map_err(|e| Error::from_reason(e.to_string()))
+        serde_json::to_string(&self.server.stats()).map_err(|e| error::invalid(e.to_string()))
     }
 
     #[napi]
@@ -126,16 +118,16 @@ impl NativeServer {
 
     /// The dashboard shutdown; resolves when every connection is closed.
     #[napi]
-    pub async fn shutdown(&self, grace_ms: u32) -> Result<()> {
+    pub async fn shutdown(&self, grace_ms: u32) -> napi::Result<()> {
         let server = self.server.clone();
-        server
+        let stopped = server
             .shutdown(Duration::from_millis(u64::from(grace_ms)))
             .await;
         self.server.held_acks().clear();
         if let Some(slot) = REGISTRY.write().get_mut(self.handle as usize) {
             *slot = None;
         }
-        Ok(())
+        stopped.map_err(js_async_error)
     }
 }
 

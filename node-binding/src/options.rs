@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use roomcast::limits::RateLimit;
 use roomcast::RealtimeConfig;
+
+use crate::error::{invalid, js_error, Result};
 
 #[napi(object)]
 #[derive(Default)]
@@ -59,23 +60,21 @@ fn ms(value: u32) -> Duration {
     Duration::from_millis(u64::from(value))
 }
 
+/// The options as the core's config; `RealtimeConfig::validate` refuses what cannot run.
 pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
     let mut config = RealtimeConfig::default();
     let engine = &mut config.engine;
     if let Some(path) = options.path {
-        if !path.starts_with('/') {
-            return Err(Error::new(Status::InvalidArg, "path must start with '/'"));
-        }
         engine.path = path;
     }
     if let Some(v) = options.allow_upgrades {
         engine.allow_upgrades = v;
     }
     if let Some(v) = options.ping_interval {
-        engine.ping_interval = ms(v.max(1));
+        engine.ping_interval = ms(v);
     }
     if let Some(v) = options.ping_timeout {
-        engine.ping_timeout = ms(v.max(1));
+        engine.ping_timeout = ms(v);
     }
     if let Some(v) = options.max_payload {
         engine.max_payload = v as usize;
@@ -84,7 +83,7 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
         engine.allowed_origins = Some(origins);
     }
     if let Some(v) = options.queue_capacity {
-        engine.queue_capacity = v.max(1) as usize;
+        engine.queue_capacity = v as usize;
     }
     if let Some(v) = options.auth_timeout {
         config.auth_timeout = ms(v);
@@ -106,7 +105,7 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
                     event,
                     RateLimit {
                         max: l.max,
-                        window: ms(l.window_ms.max(1)),
+                        window: ms(l.window_ms),
                     },
                 )
             })
@@ -123,8 +122,9 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
                 .map_or(defaults.max_packets, |n| n as usize),
             max_bytes: match recovery.max_bytes {
                 None => defaults.max_bytes,
-                Some(n) => usize::try_from(n)
-                    .map_err(|_| Error::new(Status::InvalidArg, "maxBytes must not be negative"))?,
+                Some(n) => {
+                    usize::try_from(n).map_err(|_| invalid("maxBytes must not be negative"))?
+                }
             },
             ..defaults
         });
@@ -136,5 +136,6 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
     if let Some(v) = options.shutdown_grace {
         config.shutdown_grace = ms(v);
     }
+    config.validate().map_err(js_error)?;
     Ok(config)
 }

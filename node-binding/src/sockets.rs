@@ -1,8 +1,8 @@
 //! Per-socket reads and writes: a connected socket's handshake and its host data.
 
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::error::{js_error, Result};
 use crate::NativeServer;
 
 #[napi]
@@ -20,18 +20,16 @@ impl NativeServer {
     #[napi]
     pub fn socket_data_json(&self, socket_id: String) -> Option<String> {
         let socket = self.server.socket(&socket_id)?;
-        Some(serde_json::to_string(&socket.data()).unwrap_or_else(|_| "null".to_owned()))
+        Some(socket.data_json())
     }
 
     /// Attaches data (JSON text) to a connected socket; false when no such socket.
     #[napi]
     pub fn set_socket_data(&self, socket_id: String, json: String) -> Result<bool> {
-        let data: serde_json::Value = serde_json::from_str(&json)
-            .map_err(|e| Error::new(Status::InvalidArg, format!("data is not JSON: {e}")))?;
         let Some(socket) = self.server.socket(&socket_id) else {
             return Ok(false);
         };
-        socket.set_data(data);
+        socket.set_data_json(&json).map_err(js_error)?;
         Ok(true)
     }
 }

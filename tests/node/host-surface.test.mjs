@@ -43,3 +43,26 @@ test('the C stats struct and the TypeScript Stats type map the engine\'s stats f
   assert.deepEqual(tsInterfaceFields(dts, 'Stats'), Object.keys(stats));
   assert.deepEqual(tsInterfaceFields(dts, 'LatencySummary'), Object.keys(stats.eventLatency));
 });
+
+// The one error type: every `ErrorKind` of core has its C result of the same name and reaches
+// JavaScript as `code`.
+test('every core error kind is a C result of the same name and a Node error code', () => {
+  const source = readFileSync(path.join(root, 'core/src/error.rs'), 'utf8');
+  const codes = [...source.matchAll(/=> "(ERR_[A-Z_]+)"/g)].map((m) => m[1]);
+  assert.ok(codes.length >= 7, `found ${codes}`);
+  const header = readFileSync(path.join(root, 'include/roomcast.h'), 'utf8');
+  for (const code of codes) assert.match(header, new RegExp(`\\bROOMCAST_RESULT_${code} =`), code);
+});
+
+test('the addon throws the core\'s error codes', async () => {
+  const { WebSocketServer } = await import('roomcast');
+  assert.throws(() => new WebSocketServer({ path: 'no-slash' }), { code: 'ERR_INVALID_ARGUMENT', message: "path must start with '/'" });
+  assert.throws(() => new WebSocketServer({ pingInterval: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
+  const server = new WebSocketServer();
+  server.listen(0);
+  await new Promise((resolve) => server.once('listening', resolve));
+  await assert.rejects(server.listen(0), { code: 'ERR_ALREADY_RUNNING' });
+  await server.shutdown(0);
+  await assert.rejects(server.shutdown(0), { code: 'ERR_NOT_RUNNING' });
+  assert.equal(server.setSocketData('nobody', { a: 1 }), false);
+});

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use hyper::HeaderMap;
 
+use crate::error::{Error, ErrorKind, Result};
+
 /// Who a connection belongs to, as the host's validator established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -31,6 +33,29 @@ impl Identity {
             user_name: or(user_name, Self::DEFAULT_NAME),
             user_role: or(user_role, Self::DEFAULT_ROLE),
         }
+    }
+
+    /// `new` for an identity a host handed in: an empty user id is refused.
+    pub fn from_host(
+        user_id: &str,
+        user_name: Option<&str>,
+        user_role: Option<&str>,
+    ) -> Result<Self> {
+        if user_id.is_empty() {
+            return Err(Error::invalid_argument("user id is empty"));
+        }
+        Ok(Self::new(user_id, user_name, user_role))
+    }
+
+    /// An identity as JSON text from a host across a language boundary:
+    /// `{"userId": "...", "userName"?: "...", "userRole"?: "..."}`.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|_| Error::new(ErrorKind::InvalidJson, "identity is not JSON"))?;
+        let field = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+        let user_id = field("userId")
+            .ok_or_else(|| Error::new(ErrorKind::InvalidJson, "identity has no userId"))?;
+        Self::from_host(user_id, field("userName"), field("userRole"))
     }
 }
 

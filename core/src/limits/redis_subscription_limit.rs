@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 
 use super::subscription_limit::{LocalSubscriptionCounter, SubscriptionCounter};
 use crate::adapters::redis::commands::RedisCommands;
+use crate::error::Error;
 
 const RESERVE: &str = r#"
 local fields = redis.call('HGETALL', KEYS[1])
@@ -57,7 +58,7 @@ pub struct RedisSubscriptionCounter {
 }
 
 impl RedisSubscriptionCounter {
-    pub fn new(url: &str, prefix: &str, node_ttl: Duration) -> Result<Arc<Self>, String> {
+    pub fn new(url: &str, prefix: &str, node_ttl: Duration) -> Result<Arc<Self>, Error> {
         Ok(Arc::new(Self {
             redis: RedisCommands::new(url)?,
             node_id: crate::ids::new_wire_id().to_string(),

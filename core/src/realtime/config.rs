@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::EngineConfig;
+use crate::error::{Error, Result};
 use crate::limits::RateLimit;
 
 #[derive(Debug, Clone)]
@@ -55,5 +56,50 @@ impl Default for RealtimeConfig {
             redis_prefix: "socket.io".to_owned(),
             redis_node_ttl: Duration::from_secs(15),
         }
+    }
+}
+
+impl RealtimeConfig {
+    /// Limits `event` (any event name, built-in or custom) per user.
+    pub fn set_rate_limit(&mut self, event: &str, limit: RateLimit) -> Result<()> {
+        check_rate_limit(event, &limit)?;
+        self.rate_limits.insert(event.to_owned(), limit);
+        Ok(())
+    }
+
+    pub fn set_redis_url(&mut self, url: &str) -> Result<()> {
+        check_redis_url(url)?;
+        self.redis_url = Some(url.to_owned());
+        Ok(())
+    }
+
+    /// `EngineConfig::validate` and the preset's own settings; `RealtimeServer::start` calls it.
+    pub fn validate(&self) -> Result<()> {
+        self.engine.validate()?;
+        for (event, limit) in &self.rate_limits {
+            check_rate_limit(event, limit)?;
+        }
+        match &self.redis_url {
+            Some(url) => check_redis_url(url),
+            None => Ok(()),
+        }
+    }
+}
+
+fn check_rate_limit(event: &str, limit: &RateLimit) -> Result<()> {
+    if event.is_empty() || limit.window.is_zero() {
+        Err(Error::invalid_argument(
+            "a rate limit needs an event name and a window > 0",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_redis_url(url: &str) -> Result<()> {
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument("url must start with redis://"))
     }
 }

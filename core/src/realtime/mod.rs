@@ -25,6 +25,7 @@ use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
 use crate::adapters::redis::RedisAdapter;
+use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{
     LocalSubscriptionCounter, RateLimiter, RedisSubscriptionCounter, SubscriptionCounter,
 };
@@ -295,12 +296,19 @@ impl RealtimeServer {
         self.shared.hooks.write().event = Some(Arc::new(hook));
     }
 
-    pub async fn start(&self) -> std::io::Result<SocketAddr> {
+    pub async fn start(&self) -> Result<SocketAddr> {
         self.start_on(self.shared.config.engine.bind).await
     }
 
     /// Starts on `addr` instead of the configured bind address.
-    pub async fn start_on(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    pub async fn start_on(&self, addr: SocketAddr) -> Result<SocketAddr> {
+        self.shared.config.validate()?;
+        if let Some(addr) = self.local_addr() {
+            return Err(Error::new(
+                ErrorKind::AlreadyRunning,
+                format!("already listening on {addr}"),
+            ));
+        }
         self.start_adapter()?;
         let addr = self.shared.server.start_at(addr).await?;
         self.shared.initialized.store(true, Ordering::Release);
@@ -308,7 +316,7 @@ impl RealtimeServer {
     }
 
     /// With a Redis URL configured, clusters the `/` namespace through the Redis adapter.
-    fn start_adapter(&self) -> std::io::Result<()> {
+    fn start_adapter(&self) -> Result<()> {
         let Some(url) = self.shared.config.redis_url.clone() else {
             return Ok(());
         };
@@ -423,8 +431,12 @@ impl RealtimeServer {
 
     /// The dashboard shutdown: stop accepting, `server:shutdown` to everyone, wait the grace,
     /// then disconnect everyone (clients see `io server disconnect`) after their queues are
-    /// written. Anything emitted before this call is delivered.
-    pub async fn shutdown(&self, grace: std::time::Duration) {
+    /// written. Anything emitted before this call is delivered. `NotRunning` when the server was
+    /// never started or is shut down already.
+    pub async fn shutdown(&self, grace: std::time::Duration) -> Result<()> {
+        if !self.shared.initialized.swap(false, Ordering::AcqRel) {
+            return Err(Error::new(ErrorKind::NotRunning, "server is not running"));
+        }
         self.shared.server.stop_accepting();
         let notice = json!({
             "message": "Server is shutting down for maintenance",
@@ -437,7 +449,6 @@ impl RealtimeServer {
                 .io
                 .deliver_remote(&everyone, "server:shutdown", &args, None);
         }
-        self.shared.initialized.store(false, Ordering::Release);
         self.shared
             .server
             .shutdown(grace, self.shared.config.shutdown_drain)
@@ -451,6 +462,7 @@ impl RealtimeServer {
         if let Some(counter) = counter {
             counter.stop().await;
         }
+        Ok(())
     }
 
     pub(crate) fn is_initialized(&self) -> bool {

@@ -7,26 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 
 use super::packet::Args;
-use super::socket::{AckSender, EmitError};
-
-/// Why an answer to a held ack was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckAnswerError {
-    /// The id was answered already, never issued, or its socket disconnected.
-    NotPending,
-    Emit(EmitError),
-}
-
-impl std::fmt::Display for AckAnswerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotPending => f.write_str("ack already answered or its client left"),
-            Self::Emit(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for AckAnswerError {}
+use super::socket::AckSender;
+use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Debug)]
 pub struct HeldAcks {
@@ -53,10 +35,18 @@ impl HeldAcks {
         id
     }
 
-    /// Answers the ack `id` once.
-    pub fn answer(&self, id: u64, args: &Args) -> Result<(), AckAnswerError> {
-        let (_, ack) = self.acks.remove(&id).ok_or(AckAnswerError::NotPending)?;
-        ack.send(args).map_err(AckAnswerError::Emit)
+    /// Answers the ack `id` once. `AlreadyCompleted` when it was answered already, never
+    /// issued, or its socket disconnected. A client that leaves while the answer is sent is no
+    /// error, as with any emit: the answer had nowhere to go.
+    pub fn answer(&self, id: u64, args: &Args) -> Result<()> {
+        let (_, ack) = self.acks.remove(&id).ok_or_else(|| {
+            Error::new(
+                ErrorKind::AlreadyCompleted,
+                "ack already answered or its client left",
+            )
+        })?;
+        let _ = ack.send(args);
+        Ok(())
     }
 
     /// Drops every held ack of the socket `socket_id` (it disconnected).

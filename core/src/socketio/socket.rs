@@ -171,6 +171,26 @@ impl Socket {
         *self.data.lock() = Some(Box::new(data));
     }
 
+    /// The data as JSON text (`null` when none), for hosts across a language boundary.
+    pub fn data_json(&self) -> String {
+        match self.data.lock().as_deref() {
+            Some(value) => value.to_string(),
+            None => "null".to_owned(),
+        }
+    }
+
+    /// `set_data` from JSON text; `InvalidJson` when it is not JSON.
+    pub fn set_data_json(&self, json: &str) -> crate::error::Result<()> {
+        let value = serde_json::from_str(json).map_err(|e| {
+            crate::error::Error::new(
+                crate::error::ErrorKind::InvalidJson,
+                format!("data is not JSON: {e}"),
+            )
+        })?;
+        self.set_data(value);
+        Ok(())
+    }
+
     /// The handshake this socket connected with: headers, query, address, time, url, auth.
     pub fn handshake(&self) -> Handshake {
         let request = self.session.request();

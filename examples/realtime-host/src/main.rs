@@ -192,8 +192,8 @@ async fn main() {
             "metrics" => json!(server.metrics()),
             "shutdown" => {
                 let grace = Duration::from_millis(command["graceMs"].as_u64().unwrap_or(1000));
-                server.shutdown(grace).await;
-                say(json!({ "op": "shutdown", "id": command["id"], "result": true }));
+                let stopped = server.shutdown(grace).await;
+                say(json!({ "op": "shutdown", "id": command["id"], "result": stopped.is_ok() }));
                 // Exit now: the blocking stdin reader would otherwise hold the runtime open.
                 std::process::exit(0);
             }

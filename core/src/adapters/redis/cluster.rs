@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::commands::RedisCommands;
 use super::sessions::RedisSessions;
 use super::{RedisAdapter, Remote, RemoteDelivery};
+use crate::error::Result;
 use crate::server::Server;
 
 /// Clusters `server` through the Redis at `url` under channel prefix `prefix` (the Node
@@ -16,7 +17,7 @@ pub fn cluster_through_redis(
     server: &Server,
     url: &str,
     prefix: &str,
-) -> std::io::Result<Arc<RedisAdapter>> {
+) -> Result<Arc<RedisAdapter>> {
     let target = server.clone();
     let deliver: RemoteDelivery = Arc::new(move |remote: Remote| match remote {
         Remote::Broadcast(b) => {
@@ -30,12 +31,11 @@ pub fn cluster_through_redis(
             }
         }
     });
-    let adapter = RedisAdapter::start(url, prefix, deliver, server.stats_arc())
-        .map_err(std::io::Error::other)?;
+    let adapter = RedisAdapter::start(url, prefix, deliver, server.stats_arc())?;
     let io = server.io();
     io.set_adapter(Some(adapter.clone()));
     if io.has_recovery() {
-        let redis = Arc::new(RedisCommands::new(url).map_err(std::io::Error::other)?);
+        let redis = Arc::new(RedisCommands::new(url)?);
         io.share_recovery_sessions(Arc::new(RedisSessions {
             redis,
             prefix: format!("{prefix}:roomcast{}", io.name()),

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use crate::error::Error;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,14 +35,15 @@ pub struct RedisCommands {
 }
 
 impl RedisCommands {
-    pub fn new(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
+    pub fn new(url: &str) -> Result<Self, Error> {
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::invalid_argument(format!("invalid Redis URL: {e}")))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("roomcast-redis")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the Redis command runtime: {e}"))?;
+            .map_err(|e| Error::from(e).context("cannot start the Redis command runtime"))?;
         let (jobs, queue) = mpsc::unbounded_channel();
         runtime.spawn(drive(
             queue,

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Adapter;
+use crate::error::Error;
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::packet::Args;
 use crate::stats::Stats;
@@ -66,8 +67,9 @@ impl RedisAdapter {
         prefix: &str,
         deliver: RemoteDelivery,
         stats: Arc<Stats>,
-    ) -> Result<Arc<Self>, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL: {e}"))?;
+    ) -> Result<Arc<Self>, Error> {
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::invalid_argument(format!("invalid Redis URL: {e}")))?;
         let uid = crate::ids::new_wire_id()[..6].to_owned();
         let (outbox, inbox) = mpsc::channel(PUBLISH_QUEUE);
         let connected = Arc::new(AtomicBool::new(false));

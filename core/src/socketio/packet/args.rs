@@ -23,6 +23,12 @@ impl std::fmt::Display for InvalidArgs {
 
 impl std::error::Error for InvalidArgs {}
 
+impl From<InvalidArgs> for crate::error::Error {
+    fn from(error: InvalidArgs) -> Self {
+        Self::new(crate::error::ErrorKind::InvalidJson, error.0)
+    }
+}
+
 impl Args {
     /// No arguments.
     pub fn none() -> Self {
