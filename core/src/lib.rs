@@ -21,7 +21,7 @@ pub mod socketio;
 pub mod stats;
 pub mod transport;
 
-pub use auth::{ConnectError, ConnectRequest, ConnectResult, Identity, Middleware};
+pub use auth::{AuthPayload, ConnectError, ConnectRequest, ConnectResult, Identity, Middleware};
 pub use config::EngineConfig;
 pub use engineio::endpoint::EngineHandler;
 pub use engineio::handshake::HandshakeRequest;

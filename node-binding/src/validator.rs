@@ -8,7 +8,6 @@ use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
 use roomcast::{AuthDecision, AuthRequest, Identity, SessionValidator};
-use serde_json::Value;
 
 pub type ValidatorFn =
     ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
@@ -27,22 +26,10 @@ pub fn bridge(tsfn: Arc<ValidatorFn>) -> SessionValidator {
                 .map_err(|e| format!("validator rejected: {}", e.reason))?;
             match answer {
                 None => Ok(AuthDecision::Reject),
-                Some(identity) => parse_identity(&identity).map(AuthDecision::Accept),
+                Some(identity) => Identity::from_json(&identity)
+                    .map(AuthDecision::Accept)
+                    .map_err(|e| format!("validator result: {e}")),
             }
         })
     })
-}
-
-/// `{"userId": "...", "userName"?: "...", "userRole"?: "..."}`; anything else is a failure.
-fn parse_identity(text: &str) -> Result<Identity, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|_| "validator returned invalid JSON".to_owned())?;
-    let field = |key: &str| {
-        value
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let user_id = field("userId").ok_or("validator result has no userId")?;
-    Ok(Identity::new(user_id, field("userName"), field("userRole")))
 }

@@ -59,12 +59,74 @@ impl Identity {
     }
 }
 
+/// The `auth` payload of a namespace connect, as the client sent it (`{}` when it sent none).
+/// Parsed at most once, on first use, and shared along the connect: the middleware, the
+/// recovery claim and the host's validator read the same value, and hosts across a language
+/// boundary get the client's own text, never a re-serialisation. A connected socket keeps only
+/// the text (`shared_text`): the parsed tree costs more memory than it saves.
+#[derive(Debug, Clone)]
+pub struct AuthPayload(Arc<AuthText>);
+
+#[derive(Debug)]
+struct AuthText {
+    text: Arc<str>,
+    value: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl AuthPayload {
+    /// From the CONNECT packet's data, which the packet decoder checked is a JSON object.
+    pub fn new(text: Option<&str>) -> Self {
+        Self(Arc::new(AuthText {
+            text: text.unwrap_or("{}").into(),
+            value: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// A payload from a value (hosts and tests that build a connect request themselves).
+    pub fn from_value(value: serde_json::Value) -> Self {
+        Self(Arc::new(AuthText {
+            text: value.to_string().into(),
+            value: std::sync::OnceLock::from(value),
+        }))
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0.text
+    }
+
+    /// The text, shared (what a socket keeps for its handshake).
+    pub fn shared_text(&self) -> Arc<str> {
+        self.0.text.clone()
+    }
+
+    pub fn value(&self) -> &serde_json::Value {
+        self.0.value.get_or_init(|| {
+            serde_json::from_str(&self.0.text).unwrap_or_else(|_| serde_json::json!({}))
+        })
+    }
+}
+
+impl Default for AuthPayload {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+/// `payload["key"]` and the other `serde_json::Value` reads work on the payload itself.
+impl std::ops::Deref for AuthPayload {
+    type Target = serde_json::Value;
+
+    fn deref(&self) -> &serde_json::Value {
+        self.value()
+    }
+}
+
 /// What a middleware sees of a namespace connect.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
     pub namespace: Arc<str>,
     /// The client's `auth` payload (an object; `{}` when the client sent none).
-    pub auth: serde_json::Value,
+    pub auth: AuthPayload,
     pub headers: HeaderMap,
     pub remote_addr: SocketAddr,
     pub query: String,

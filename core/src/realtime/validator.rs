@@ -13,7 +13,8 @@ use futures_util::future::{FutureExt, Shared};
 use hyper::HeaderMap;
 use parking_lot::Mutex;
 
-use crate::auth::{BoxFuture, ConnectError, ConnectRequest, ConnectResult, Identity};
+use crate::auth::{AuthPayload, BoxFuture, ConnectError, ConnectRequest, ConnectResult, Identity};
+use crate::engineio::handshake::headers_object;
 
 /// What the validator is asked about.
 #[derive(Debug, Clone)]
@@ -21,7 +22,7 @@ pub struct AuthRequest {
     pub session_id: String,
     pub user_id: String,
     /// The whole `auth` payload (sessionID, userId, userName, anything else).
-    pub auth: serde_json::Value,
+    pub auth: AuthPayload,
     pub headers: HeaderMap,
     pub remote_addr: SocketAddr,
 }
@@ -29,25 +30,16 @@ pub struct AuthRequest {
 impl AuthRequest {
     /// The request as JSON for hosts across a language boundary (Node, C):
     /// `{"auth": {...}, "headers": {name: value}, "address": "...", "port": n}`.
+    /// The `auth` value is the client's own text, spliced in rather than re-serialised.
     pub fn to_json(&self) -> String {
-        let headers: serde_json::Map<String, serde_json::Value> = self
-            .headers
-            .iter()
-            .filter_map(|(name, value)| {
-                let value = value.to_str().ok()?;
-                Some((
-                    name.as_str().to_owned(),
-                    serde_json::Value::String(value.to_owned()),
-                ))
-            })
-            .collect();
-        serde_json::json!({
-            "auth": self.auth,
-            "headers": headers,
+        let rest = serde_json::json!({
+            "headers": headers_object(&self.headers),
             "address": self.remote_addr.ip().to_string(),
             "port": self.remote_addr.port(),
         })
-        .to_string()
+        .to_string();
+        // `rest` is an object: `{` and at least one member follow.
+        format!(r#"{{"auth":{},{}"#, self.auth.text(), &rest[1..])
     }
 }
 
@@ -180,11 +172,32 @@ mod tests {
     fn request(auth: serde_json::Value) -> ConnectRequest {
         ConnectRequest {
             namespace: Arc::from("/"),
-            auth,
+            auth: AuthPayload::from_value(auth),
             headers: HeaderMap::new(),
             remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
             query: String::new(),
         }
+    }
+
+    #[test]
+    fn hosts_get_the_clients_own_auth_text() {
+        let text = r#"{"sessionID":"s1", "price":1.50}"#;
+        let request = AuthRequest {
+            session_id: "s1".into(),
+            user_id: "u".into(),
+            auth: AuthPayload::new(Some(text)),
+            headers: HeaderMap::from_iter([(
+                hyper::header::ORIGIN,
+                hyper::header::HeaderValue::from_static("http://a"),
+            )]),
+            remote_addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+        };
+        let json = request.to_json();
+        assert!(json.starts_with(&format!(r#"{{"auth":{text},"#)), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["headers"]["origin"], "http://a");
+        assert_eq!(value["port"], 9);
+        assert_eq!(request.auth["price"], 1.5);
     }
 
     fn identity(id: &str) -> Identity {

@@ -14,7 +14,7 @@ use super::packet::{
 };
 use super::recovery::{Missed, RecoveryStore, SavedSession};
 use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
-use crate::auth::{ConnectRequest, ConnectResult, Identity};
+use crate::auth::{AuthPayload, ConnectRequest, ConnectResult, Identity};
 use crate::engineio::endpoint::EngineHandler;
 use crate::engineio::session::{CloseReason, Message, Session, SessionHandler};
 use crate::stats::Stats;
@@ -224,24 +224,24 @@ impl Client {
             tracing::debug!(sid = %self.session.id(), nsp, "connect for a namespace already joined");
             return;
         }
-        let auth_text: Arc<str> = Arc::from(auth.unwrap_or("{}"));
+        let auth = AuthPayload::new(auth);
         let middleware = ns.shared.handlers().middleware.clone();
         if middleware.is_none() && ns.shared.recovery.is_none() {
+            let auth_text = auth.shared_text();
             self.finish_connect(&ns.shared, Ok(None), auth_text, RecoveryClaim::Off);
             return;
         }
-        // Parsed once: the middleware gets it, and the recovery claim is read from it.
-        let auth_value: serde_json::Value =
-            serde_json::from_str(&auth_text).unwrap_or_else(|_| serde_json::json!({}));
+        // Parsed once (on this first read): the recovery claim and the middleware share it.
         let claimed = ns.shared.recovery.as_ref().and_then(|_| {
             Some((
-                auth_value["pid"].as_str()?.to_owned(),
-                auth_value["offset"].as_str()?.to_owned(),
+                auth["pid"].as_str()?.to_owned(),
+                auth["offset"].as_str()?.to_owned(),
             ))
         });
+        let auth_text = auth.shared_text();
         let request = middleware.as_ref().map(|_| ConnectRequest {
             namespace: ns.shared.name.clone(),
-            auth: auth_value,
+            auth,
             headers: self.session.request().headers(),
             remote_addr: self.session.remote_addr(),
             query: self.session.request().query.to_string(),

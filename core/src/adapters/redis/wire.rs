@@ -88,12 +88,19 @@ pub fn encode(
     args: &Args,
     offset: Option<&str>,
 ) -> Result<Vec<u8>, String> {
-    let json: Json = serde_json::from_str(&args.to_json_array()).map_err(|e| e.to_string())?;
-    let mut data = vec![Value::from(event)];
-    if let Json::Array(items) = json {
-        for item in items {
-            data.push(json_to_msgpack(item, args.attachments()));
-        }
+    // One parse, from the arguments' JSON text straight to msgpack values.
+    let items: Vec<Value> =
+        serde_json::from_str(&args.to_json_array()).map_err(|e| e.to_string())?;
+    let mut data = Vec::with_capacity(items.len() + 1);
+    data.push(Value::from(event));
+    if args.attachments().is_empty() {
+        data.extend(items);
+    } else {
+        data.extend(
+            items
+                .into_iter()
+                .map(|item| placeholders_to_binary(item, args.attachments())),
+        );
     }
     let packet = Value::Map(vec![
         (Value::from("type"), Value::from(2)),
@@ -206,39 +213,41 @@ fn field<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
     }
 }
 
-/// JSON → msgpack, turning `{"_placeholder":true,"num":i}` back into the i-th attachment.
-fn json_to_msgpack(value: Json, attachments: &[Bytes]) -> Value {
+/// Turns `{"_placeholder":true,"num":i}` maps back into the i-th attachment.
+fn placeholders_to_binary(value: Value, attachments: &[Bytes]) -> Value {
     match value {
-        Json::Null => Value::Nil,
-        Json::Bool(b) => Value::Boolean(b),
-        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::from(i),
-            (_, Some(u)) => Value::from(u),
-            _ => Value::from(n.as_f64().unwrap_or(0.0)),
-        },
-        Json::String(s) => Value::from(s),
-        Json::Array(items) => Value::Array(
+        Value::Array(items) => Value::Array(
             items
                 .into_iter()
-                .map(|v| json_to_msgpack(v, attachments))
+                .map(|v| placeholders_to_binary(v, attachments))
                 .collect(),
         ),
-        Json::Object(map) => {
-            if map.get("_placeholder") == Some(&Json::Bool(true)) {
-                if let Some(bytes) = map
-                    .get("num")
-                    .and_then(Json::as_u64)
-                    .and_then(|n| attachments.get(n as usize))
-                {
-                    return Value::Binary(bytes.to_vec());
-                }
+        Value::Map(entries) => {
+            if let Some(bytes) = placeholder_index(&entries).and_then(|n| attachments.get(n)) {
+                return Value::Binary(bytes.to_vec());
             }
             Value::Map(
-                map.into_iter()
-                    .map(|(k, v)| (Value::from(k), json_to_msgpack(v, attachments)))
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, placeholders_to_binary(v, attachments)))
                     .collect(),
             )
         }
+        other => other,
+    }
+}
+
+fn placeholder_index(entries: &[(Value, Value)]) -> Option<usize> {
+    let get = |key: &str| {
+        entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    };
+    if get("_placeholder")?.as_bool()? {
+        usize::try_from(get("num")?.as_u64()?).ok()
+    } else {
+        None
     }
 }
 
