@@ -177,7 +177,7 @@ impl Client {
                 let mut args = Args::from_raw(&rest);
                 args.set_attachments(attachments);
                 let ack = id.map(|id| AckSender::new(socket.clone(), id));
-                if let Some(handler) = &socket.ns.handlers().event {
+                if let Some(handler) = &socket.namespace_shared().handlers().event {
                     let started = std::time::Instant::now();
                     handler(&socket, ClientEvent { name, args, ack });
                     self.shared.stats.handler_latency.record(started.elapsed());

@@ -7,7 +7,7 @@ use parking_lot::RwLock;
 
 use super::packet::{encode_event, Args};
 use super::recovery::{RecoveryConfig, RecoveryStore};
-use super::socket::{ClientEvent, SocketRef};
+use super::socket::{ClientEvent, Socket, SocketHome, SocketRef};
 use crate::auth::Middleware;
 use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
 use crate::rooms::room_index::RoomIndex;
@@ -58,6 +58,58 @@ impl Audience<SocketRef> for NamespaceShared {
             return None;
         }
         self.sockets.get(id).map(|s| (s.key, s.value().clone()))
+    }
+}
+
+impl SocketHome for NamespaceShared {
+    fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn rooms(&self) -> &RoomIndex<u64, SocketRef> {
+        &self.rooms
+    }
+
+    fn recovery(&self) -> Option<&RecoveryStore> {
+        self.recovery.as_ref()
+    }
+
+    fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
+        NamespaceShared::broadcast(self, target, event, args)
+    }
+
+    fn remove_socket(&self, socket: &SocketRef) {
+        NamespaceShared::remove_socket(self, socket);
+    }
+
+    fn notify_disconnect(&self, socket: &SocketRef, reason: &str) {
+        NamespaceShared::notify_disconnect(self, socket, reason);
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
+
+impl Socket {
+    /// The namespace this socket belongs to (its handlers, broadcasts from inside a handler).
+    pub(crate) fn namespace_shared(&self) -> Arc<NamespaceShared> {
+        match self.home.clone().as_any().downcast::<NamespaceShared>() {
+            Ok(shared) => shared,
+            // Only namespaces implement `SocketHome` (it is crate-private).
+            Err(_) => unreachable!("a socket's home is its namespace"),
+        }
+    }
+
+    /// The namespace this socket belongs to, for broadcasts from inside a handler.
+    pub fn server_namespace(&self) -> Namespace {
+        Namespace {
+            shared: self.namespace_shared(),
+        }
     }
 }
 

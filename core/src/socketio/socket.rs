@@ -11,7 +11,6 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::namespace::NamespaceShared;
 use super::packet::{encode_ack, encode_disconnect, encode_event, Args};
 use super::recovery::{is_recoverable, RecoveryStore};
 use crate::auth::Identity;
@@ -19,9 +18,27 @@ use crate::engineio::handshake::{headers_object, query_object};
 use crate::engineio::outbound::PushOutcome;
 use crate::engineio::packet::OutFrame;
 use crate::engineio::session::{CloseReason, Session, TransportKind};
-use crate::rooms::broadcast::Recipient;
+use crate::rooms::broadcast::{BroadcastTarget, Recipient};
+use crate::rooms::room_index::RoomIndex;
+use crate::stats::Stats;
 
 pub type SocketRef = Arc<Socket>;
+
+/// What a socket needs of the namespace that holds it. The namespace implements it
+/// (namespace.rs); a socket reaches its namespace only through it, so the socket does not
+/// depend on the registry that holds sockets.
+pub(crate) trait SocketHome: Send + Sync {
+    fn name(&self) -> &Arc<str>;
+    fn stats(&self) -> &Stats;
+    fn rooms(&self) -> &RoomIndex<u64, SocketRef>;
+    fn recovery(&self) -> Option<&RecoveryStore>;
+    /// A broadcast through the namespace (the socket's own room, under recovery).
+    fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize;
+    fn remove_socket(&self, socket: &SocketRef);
+    fn notify_disconnect(&self, socket: &SocketRef, reason: &str);
+    /// The namespace itself (`Socket::server_namespace` in namespace.rs takes it back).
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
 
 /// Why an emit did not reach the client's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +92,7 @@ type PendingAcks = HashMap<u64, oneshot::Sender<AckReply>>;
 pub struct Socket {
     pub(crate) key: u64,
     id: Arc<str>,
-    pub(crate) ns: Arc<NamespaceShared>,
+    pub(crate) home: Arc<dyn SocketHome>,
     pub(crate) session: Arc<Session>,
     identity: Option<Identity>,
     auth: Arc<str>,
@@ -120,7 +137,7 @@ impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Socket")
             .field("id", &self.id)
-            .field("namespace", &self.ns.name)
+            .field("namespace", self.home.name())
             .finish()
     }
 }
@@ -128,7 +145,7 @@ impl std::fmt::Debug for Socket {
 impl Socket {
     pub(crate) fn new(
         key: u64,
-        ns: Arc<NamespaceShared>,
+        home: Arc<dyn SocketHome>,
         session: Arc<Session>,
         identity: Option<Identity>,
         auth: Arc<str>,
@@ -140,7 +157,7 @@ impl Socket {
             pid: start.pid,
             recovered: start.recovered,
             data: Mutex::new(start.data.map(Box::new)),
-            ns,
+            home,
             session,
             identity,
             auth,
@@ -205,14 +222,7 @@ impl Socket {
     }
 
     pub fn namespace(&self) -> &str {
-        &self.ns.name
-    }
-
-    /// The namespace this socket belongs to, for broadcasts from inside a handler.
-    pub fn server_namespace(&self) -> crate::socketio::namespace::Namespace {
-        crate::socketio::namespace::Namespace {
-            shared: self.ns.clone(),
-        }
+        self.home.name()
     }
 
     /// True when this socket is a recovered session (its rooms and missed broadcasts restored).
@@ -249,17 +259,17 @@ impl Socket {
     /// socket's own room as a broadcast does (as Node routes it): it carries an offset and is
     /// logged, so the client's last offset always names a packet the server can replay from.
     pub fn emit(&self, event: &str, args: &Args) -> Result<(), EmitError> {
-        if self.ns.recovery.is_none() {
-            return self.send(&encode_event(&self.ns.name, event, None, args), false);
+        if self.home.recovery().is_none() {
+            return self.send(&encode_event(self.home.name(), event, None, args), false);
         }
         if !self.is_connected() {
             return Err(EmitError::Closed);
         }
-        let target = crate::rooms::broadcast::BroadcastTarget {
+        let target = BroadcastTarget {
             rooms: vec![self.id.clone()],
             ..Default::default()
         };
-        match self.ns.broadcast(&target, event, args) {
+        match self.home.broadcast(&target, event, args) {
             0 if !self.is_connected() => Err(EmitError::Closed),
             0 => Err(EmitError::QueueFull),
             _ => Ok(()),
@@ -268,7 +278,7 @@ impl Socket {
 
     /// An emit that is dropped, not queued, when the client is behind.
     pub fn emit_volatile(&self, event: &str, args: &Args) -> Result<(), EmitError> {
-        self.send(&encode_event(&self.ns.name, event, None, args), true)
+        self.send(&encode_event(self.home.name(), event, None, args), true)
     }
 
     /// Emits and waits for the client's acknowledgement.
@@ -284,7 +294,10 @@ impl Socket {
             .lock()
             .get_or_insert_with(Default::default)
             .insert(id, tx);
-        if let Err(error) = self.send(&encode_event(&self.ns.name, event, Some(id), args), false) {
+        if let Err(error) = self.send(
+            &encode_event(self.home.name(), event, Some(id), args),
+            false,
+        ) {
             self.take_ack(id);
             return Err(AckError::Emit(error));
         }
@@ -304,7 +317,10 @@ impl Socket {
 
     pub(crate) fn send(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
         self.push(frames, volatile)?;
-        self.ns.stats.messages_out.fetch_add(1, Ordering::Relaxed);
+        self.home
+            .stats()
+            .messages_out
+            .fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -326,19 +342,19 @@ impl Socket {
             return;
         }
         let room: Arc<str> = Arc::from(room);
-        if self.ns.rooms.join(&room, self.key, self.clone()) {
+        if self.home.rooms().join(&room, self.key, self.clone()) {
             self.rooms.lock().push(room);
         }
     }
 
     pub fn leave(&self, room: &str) {
-        if self.ns.rooms.leave(room, self.key) {
+        if self.home.rooms().leave(room, self.key) {
             self.rooms.lock().retain(|r| r.as_ref() != room);
         }
     }
 
     pub fn in_room(&self, room: &str) -> bool {
-        self.ns.rooms.contains(room, self.key)
+        self.home.rooms().contains(room, self.key)
     }
 
     pub fn rooms(&self) -> Vec<Arc<str>> {
@@ -351,7 +367,9 @@ impl Socket {
         if !self.is_connected() {
             return;
         }
-        let _ = self.session.send(encode_disconnect(&self.ns.name), false);
+        let _ = self
+            .session
+            .send(encode_disconnect(self.home.name()), false);
         self.finalize("server namespace disconnect");
         if close {
             self.session.close(CloseReason::ForcedClose);
@@ -361,7 +379,9 @@ impl Socket {
     /// Shutdown: the client sees `io server disconnect`, the host sees "server shutting down".
     pub(crate) fn disconnect_for_shutdown(self: &Arc<Self>) {
         if self.is_connected() {
-            let _ = self.session.send(encode_disconnect(&self.ns.name), false);
+            let _ = self
+                .session
+                .send(encode_disconnect(self.home.name()), false);
             self.finalize(CloseReason::ServerShutdown.as_str());
         }
     }
@@ -378,7 +398,7 @@ impl Socket {
 
     /// Answers a client's emit-with-ack.
     pub(crate) fn send_ack(&self, id: u64, args: &Args) -> Result<(), EmitError> {
-        self.send(&encode_ack(&self.ns.name, id, args), false)
+        self.send(&encode_ack(self.home.name(), id, args), false)
     }
 
     /// Tears the socket down exactly once: leaves every room, drops pending acks (their waiters
@@ -391,11 +411,11 @@ impl Socket {
         // `disconnecting`), so hosts can release per-room resources; it is cleared afterwards.
         let rooms = self.rooms.lock().clone();
         for room in &rooms {
-            self.ns.rooms.leave(room, self.key);
+            self.home.rooms().leave(room, self.key);
         }
         self.acks.lock().take();
-        self.ns.remove_socket(self);
-        if let (Some(store), Some(pid)) = (&self.ns.recovery, &self.pid) {
+        self.home.remove_socket(self);
+        if let (Some(store), Some(pid)) = (self.home.recovery(), &self.pid) {
             if is_recoverable(reason) {
                 let saved = RecoveryStore::new_session(
                     Box::from(&*self.id),
@@ -406,7 +426,7 @@ impl Socket {
                 store.save(pid, saved);
             }
         }
-        self.ns.notify_disconnect(self, reason);
+        self.home.notify_disconnect(self, reason);
         self.rooms.lock().clear();
     }
 }
