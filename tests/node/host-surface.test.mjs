@@ -47,7 +47,7 @@ test('the C stats struct and the TypeScript Stats type map the engine\'s stats f
 // The one error type: every `ErrorKind` of core has its C result of the same name and reaches
 // JavaScript as `code`.
 test('every core error kind is a C result of the same name and a Node error code', () => {
-  const source = readFileSync(path.join(root, 'core/src/error.rs'), 'utf8');
+  const source = readFileSync(path.join(root, 'core/engine/src/error.rs'), 'utf8');
   const codes = [...source.matchAll(/=> "(ERR_[A-Z_]+)"/g)].map((m) => m[1]);
   assert.ok(codes.length >= 7, `found ${codes}`);
   const header = readFileSync(path.join(root, 'include/roomcast.h'), 'utf8');

@@ -256,11 +256,9 @@ impl Server {
             .and_then(|r| r.local_addr)
     }
 
-    pub(crate) fn stats_arc(&self) -> Arc<Stats> {
-        self.inner.stats.clone()
-    }
-
-    pub(crate) fn stats_ref(&self) -> &Stats {
+    /// The live counters and histograms (`stats()` is a snapshot of them), for presets and
+    /// adapters that count into or report from the same place.
+    pub fn live_stats(&self) -> &Arc<Stats> {
         &self.inner.stats
     }
 

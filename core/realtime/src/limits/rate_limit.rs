@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use crate::clock::now_ms;
+use roomcast_engine::clock::now_ms;
 
 /// One event's limit: `max` requests per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

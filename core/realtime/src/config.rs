@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::EngineConfig;
-use crate::error::{Error, Result};
 use crate::limits::RateLimit;
+use roomcast_engine::config::EngineConfig;
+use roomcast_engine::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct RealtimeConfig {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use crate::clock::now_ms;
+use roomcast_engine::clock::now_ms;
 
 #[derive(Default)]
 pub struct ActiveConnections {

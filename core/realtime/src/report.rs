@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::RealtimeServer;
-use crate::stats::{LatencyHistogram, Stats};
+use roomcast_engine::stats::{LatencyHistogram, Stats};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -15,8 +15,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::subscription_limit::{LocalSubscriptionCounter, SubscriptionCounter};
-use crate::adapters::redis::commands::RedisCommands;
-use crate::error::Error;
+use roomcast_engine::adapters::redis::commands::RedisCommands;
+use roomcast_engine::error::Error;
 
 const RESERVE: &str = r#"
 local fields = redis.call('HGETALL', KEYS[1])
@@ -61,7 +61,7 @@ impl RedisSubscriptionCounter {
     pub fn new(url: &str, prefix: &str, node_ttl: Duration) -> Result<Arc<Self>, Error> {
         Ok(Arc::new(Self {
             redis: RedisCommands::new(url)?,
-            node_id: crate::ids::new_wire_id().to_string(),
+            node_id: roomcast_engine::ids::new_wire_id().to_string(),
             prefix: format!("{prefix}:roomcast"),
             node_ttl,
             local: LocalSubscriptionCounter::default(),

@@ -13,8 +13,10 @@ use futures_util::future::{FutureExt, Shared};
 use hyper::HeaderMap;
 use parking_lot::Mutex;
 
-use crate::auth::{AuthPayload, BoxFuture, ConnectError, ConnectRequest, ConnectResult, Identity};
-use crate::engineio::handshake::headers_object;
+use roomcast_engine::auth::{
+    AuthPayload, BoxFuture, ConnectError, ConnectRequest, ConnectResult, Identity,
+};
+use roomcast_engine::engineio::handshake::headers_object;
 
 /// What the validator is asked about.
 #[derive(Debug, Clone)]

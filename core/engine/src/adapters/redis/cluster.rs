@@ -31,7 +31,7 @@ pub fn cluster_through_redis(
             }
         }
     });
-    let adapter = RedisAdapter::start(url, prefix, deliver, server.stats_arc())?;
+    let adapter = RedisAdapter::start(url, prefix, deliver, server.live_stats().clone())?;
     let io = server.io();
     io.set_adapter(Some(adapter.clone()));
     if io.has_recovery() {

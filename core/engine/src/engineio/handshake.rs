@@ -71,7 +71,7 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
 
 /// Headers as the JSON object every host is shown: the first value of each name (values that
 /// are not text are left out).
-pub(crate) fn headers_object(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+pub fn headers_object(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
     let mut object = serde_json::Map::new();
     for (name, value) in headers {
         if let Ok(value) = value.to_str() {
@@ -84,9 +84,7 @@ pub(crate) fn headers_object(headers: &HeaderMap) -> serde_json::Map<String, ser
 }
 
 /// Query pairs as the JSON object every host is shown: the first value of each key.
-pub(crate) fn query_object(
-    pairs: &[(String, String)],
-) -> serde_json::Map<String, serde_json::Value> {
+pub fn query_object(pairs: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
     let mut object = serde_json::Map::new();
     for (key, value) in pairs {
         object

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod connections;
+pub mod limits;
 pub mod report;
 pub mod subscriptions;
 pub mod validator;
@@ -24,17 +25,17 @@ use subscriptions::is_subscription_room;
 use validator::AuthGate;
 pub use validator::{AuthDecision, AuthRequest, SessionValidator, ValidatorResult};
 
-use crate::adapters::redis::RedisAdapter;
-use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{
     LocalSubscriptionCounter, RateLimiter, RedisSubscriptionCounter, SubscriptionCounter,
 };
-use crate::server::Server;
-use crate::socketio::held_acks::HeldAcks;
-use crate::socketio::namespace::Namespace;
-use crate::socketio::packet::Args;
-use crate::socketio::socket::{ClientEvent, SocketRef};
-use crate::stats::Stats;
+use roomcast_engine::adapters::redis::RedisAdapter;
+use roomcast_engine::error::{Error, ErrorKind, Result};
+use roomcast_engine::socketio::held_acks::HeldAcks;
+use roomcast_engine::socketio::namespace::Namespace;
+use roomcast_engine::socketio::packet::Args;
+use roomcast_engine::socketio::socket::{ClientEvent, SocketRef};
+use roomcast_engine::stats::Stats;
+use roomcast_engine::Server;
 
 pub type ConnectHook = Arc<dyn Fn(&SocketRef) + Send + Sync>;
 pub type DisconnectHook = Arc<dyn Fn(&SocketRef, &str) + Send + Sync>;
@@ -68,7 +69,7 @@ pub(crate) struct RealtimeShared {
 
 impl RealtimeShared {
     fn engine_stats(&self) -> &Stats {
-        self.server.stats_ref()
+        self.server.live_stats()
     }
 
     /// Counts a rate-limit violation; a socket that keeps going is disconnected.
@@ -227,7 +228,7 @@ impl RealtimeServer {
                     Some(shared) => shared.auth.authenticate(request).await.inspect_err(|_| {
                         shared.engine_stats().errors.record();
                     }),
-                    None => Err(crate::auth::ConnectError::new(
+                    None => Err(roomcast_engine::auth::ConnectError::new(
                         validator::AUTHENTICATION_FAILED,
                     )),
                 }
@@ -323,7 +324,7 @@ impl RealtimeServer {
         if self.shared.redis.lock().is_some() {
             return Ok(());
         }
-        let adapter = crate::adapters::redis::cluster_through_redis(
+        let adapter = roomcast_engine::adapters::redis::cluster_through_redis(
             &self.shared.server,
             &url,
             &self.shared.config.redis_prefix,
@@ -341,7 +342,7 @@ impl RealtimeServer {
             .redis
             .lock()
             .as_ref()
-            .is_some_and(|a| crate::socketio::adapter::Adapter::is_connected(a.as_ref()))
+            .is_some_and(|a| roomcast_engine::socketio::adapter::Adapter::is_connected(a.as_ref()))
     }
 
     /// Starts without a listener: the host passes requests in (see `Server::handle_http` and
@@ -444,7 +445,7 @@ impl RealtimeServer {
         });
         if let Ok(args) = Args::serialize(&notice) {
             // This node's clients only: the other nodes of a cluster keep running.
-            let everyone = crate::rooms::broadcast::BroadcastTarget::default();
+            let everyone = roomcast_engine::rooms::broadcast::BroadcastTarget::default();
             self.shared
                 .io
                 .deliver_remote(&everyone, "server:shutdown", &args, None);

@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use serde_json::{json, Value};
 
 use super::RealtimeShared;
-use crate::auth::Identity;
 use crate::limits::RateDecision;
-use crate::socketio::packet::Args;
-use crate::socketio::socket::{AckSender, ClientEvent, SocketRef};
+use roomcast_engine::auth::Identity;
+use roomcast_engine::socketio::packet::Args;
+use roomcast_engine::socketio::socket::{AckSender, ClientEvent, SocketRef};
 
 /// Room prefixes that count as subscriptions (the `user:` room does not).
 pub const SUBSCRIPTION_PREFIXES: [&str; 3] = ["portfolio:", "trades:", "watchlist:"];
