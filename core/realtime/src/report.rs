@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::RealtimeServer;
+use crate::shared::RealtimeShared;
 use roomcast_engine::stats::{LatencyHistogram, Stats};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -39,15 +39,15 @@ pub struct RealtimeStats {
 }
 
 impl RealtimeStats {
-    pub(crate) fn collect(server: &RealtimeServer) -> Self {
-        let engine = server.engine().stats();
-        let (total_connections, unique_users) = server.connection_counts();
+    pub(crate) fn collect(shared: &RealtimeShared) -> Self {
+        let engine = shared.server.stats();
+        let (total_connections, unique_users) = shared.connection_counts();
         Self {
-            initialized: server.is_initialized(),
+            initialized: shared.is_initialized(),
             total_connections,
             unique_users,
-            redis_adapter: server.redis_connected(),
-            uptime: server.engine().uptime().as_secs(),
+            redis_adapter: shared.redis_connected(),
+            uptime: shared.server.uptime().as_secs(),
             reconnections_per_minute: engine.reconnections_per_minute,
             event_latency: LatencySummary {
                 p50_ms: engine.handler_latency_p50_ms,

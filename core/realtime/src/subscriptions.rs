@@ -6,18 +6,13 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{json, Value};
 
-use super::RealtimeShared;
+use crate::clock::iso_now;
 use crate::limits::RateDecision;
+use crate::rooms::{subscription_room, watchlist_room};
+use crate::shared::RealtimeShared;
 use roomcast_engine::auth::Identity;
 use roomcast_engine::socketio::packet::Args;
 use roomcast_engine::socketio::socket::{AckSender, ClientEvent, SocketRef};
-
-/// Room prefixes that count as subscriptions (the `user:` room does not).
-pub const SUBSCRIPTION_PREFIXES: [&str; 3] = ["portfolio:", "trades:", "watchlist:"];
-
-pub fn is_subscription_room(room: &str) -> bool {
-    SUBSCRIPTION_PREFIXES.iter().any(|p| room.starts_with(p))
-}
 
 /// A symbol: 1–12 of `A-Z a-z 0-9 . -`, normalised to upper case.
 pub fn normalize_symbol(raw: &str) -> Option<String> {
@@ -72,7 +67,7 @@ pub(crate) fn handle(
         "subscribe:watchlist" => watchlist(shared, socket, &identity, event, true),
         "unsubscribe:watchlist" => watchlist(shared, socket, &identity, event, false),
         "ping" => {
-            let payload = json!({ "timestamp": super::iso_now() });
+            let payload = json!({ "timestamp": iso_now() });
             reply(socket, event.ack, "pong", &payload);
         }
         _ => return Some(event),
@@ -87,7 +82,7 @@ fn subscribe_own(
     ack: Option<AckSender>,
     kind: &str,
 ) {
-    let room = format!("{kind}:{}", identity.user_id);
+    let room = subscription_room(kind, &identity.user_id);
     if !socket.in_room(&room) {
         if !shared
             .subscriptions
@@ -102,7 +97,7 @@ fn subscribe_own(
         "success": true,
         "subscription": kind,
         "userId": &*identity.user_id,
-        "timestamp": super::iso_now(),
+        "timestamp": iso_now(),
     });
     reply(socket, ack, &format!("subscribed:{kind}"), &payload);
 }
@@ -128,7 +123,7 @@ fn watchlist(
             return;
         }
     };
-    let rooms: Vec<String> = symbols.iter().map(|s| format!("watchlist:{s}")).collect();
+    let rooms: Vec<String> = symbols.iter().map(|s| watchlist_room(s)).collect();
     if subscribe {
         let new: Vec<&String> = rooms.iter().filter(|r| !socket.in_room(r)).collect();
         let needed = new.len() as u32;
@@ -164,7 +159,7 @@ fn watchlist(
         "success": true,
         "subscription": "watchlist",
         "symbols": symbols,
-        "timestamp": super::iso_now(),
+        "timestamp": iso_now(),
     });
     reply(socket, event.ack, name, &payload);
 }
@@ -267,7 +262,7 @@ mod tests {
         assert!(parse_symbols(&args(r#"[]"#), 50).is_err());
         assert!(parse_symbols(&args(r#"[{"symbols":["A","B","C"]}]"#), 2).is_err());
         assert!(parse_symbols(&args(r#"[{"symbols":["A",7]}]"#), 50).is_err());
-        assert!(is_subscription_room("watchlist:AAPL"));
-        assert!(!is_subscription_room("user:1"));
+        assert!(crate::rooms::is_subscription_room("watchlist:AAPL"));
+        assert!(!crate::rooms::is_subscription_room("user:1"));
     }
 }

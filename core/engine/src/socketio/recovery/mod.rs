@@ -13,7 +13,15 @@
 //! every broadcast either precedes the attach (it is in the log after the client's offset, and
 //! replayed) or follows it (delivered live), never both and never neither.
 
-use std::collections::{HashMap, VecDeque};
+//!
+//! By concept: `packet_log` (the bounded log and who a packet reached), `saved_session` (what is
+//! kept of a dropped socket, and the shared store when clustered); `RecoveryStore` here ties
+//! them to one namespace.
+
+mod packet_log;
+mod saved_session;
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -24,38 +32,12 @@ use crate::auth::Identity;
 use crate::clock::now_ms;
 use crate::engineio::packet::OutFrame;
 use crate::rooms::broadcast::BroadcastTarget;
-use futures_util::future::BoxFuture;
+use packet_log::PacketLog;
 
 pub use crate::config::RecoveryConfig;
-
-struct LoggedPacket {
-    offset: Box<str>,
-    at_ms: u64,
-    target: BroadcastTarget,
-    frames: Vec<OutFrame>,
-    bytes: usize,
-}
-
-/// The broadcasts of the window, oldest first, with their total encoded size.
-#[derive(Default)]
-struct PacketLog {
-    packets: VecDeque<LoggedPacket>,
-    bytes: usize,
-}
-
-/// Missed broadcasts to replay, each as the frames of one packet.
-pub(crate) type Missed = Vec<Vec<OutFrame>>;
-
-/// What is kept of a socket that dropped, to restore it.
-#[derive(Debug, Clone)]
-pub(crate) struct SavedSession {
-    pub sid: Box<str>,
-    pub identity: Option<Identity>,
-    pub rooms: Vec<Arc<str>>,
-    /// The host's `socket.data`.
-    pub data: Option<serde_json::Value>,
-    at_ms: u64,
-}
+pub(crate) use packet_log::Missed;
+pub(crate) use saved_session::SavedSession;
+pub use saved_session::SessionStore;
 
 pub(crate) struct RecoveryStore {
     config: RecoveryConfig,
@@ -67,16 +49,6 @@ pub(crate) struct RecoveryStore {
     sessions: Mutex<HashMap<Box<str>, SavedSession>>,
     /// When clustered: saved sessions live in Redis, so any node can restore them.
     shared: parking_lot::RwLock<Option<Arc<dyn SessionStore>>>,
-}
-
-/// Where saved sessions live when clustered, so any node can restore them. The Redis
-/// implementation is in `adapters::redis`, above this layer.
-pub trait SessionStore: Send + Sync {
-    /// Keeps `json` under `pid` for `ttl_ms`. Never waits: the disconnect that saves a session
-    /// must not wait on the network, and a later take on this node must still find it.
-    fn save(&self, pid: &str, json: String, ttl_ms: u64);
-    /// Takes (and removes) the session saved under `pid`; None when absent or unreachable.
-    fn take(&self, pid: &str) -> BoxFuture<'static, Option<String>>;
 }
 
 /// Disconnect reasons after which the client may come back and recover (as in Node).
@@ -139,34 +111,16 @@ impl RecoveryStore {
         let with_offset = args.with_trailing_string(offset);
         let frames = encode_event(namespace, event, None, &with_offset);
         let bytes = frames.iter().map(OutFrame::len).sum::<usize>() + offset.len();
-        let now = now_ms();
         let mut log = self.log.lock();
-        log.bytes += bytes;
-        log.packets.push_back(LoggedPacket {
-            offset: Box::from(offset),
-            at_ms: now,
-            target: target.clone(),
-            frames: frames.clone(),
+        log.push(
+            offset,
+            target,
+            frames.clone(),
             bytes,
-        });
-        self.prune_log(&mut log, now);
+            now_ms(),
+            &self.config,
+        );
         deliver(&frames)
-    }
-
-    fn prune_log(&self, log: &mut PacketLog, now: u64) {
-        let window = self.window_ms();
-        while log.packets.len() > self.config.max_packets
-            || log.bytes > self.config.max_bytes
-            || log
-                .packets
-                .front()
-                .is_some_and(|p| now.saturating_sub(p.at_ms) > window)
-        {
-            match log.packets.pop_front() {
-                Some(evicted) => log.bytes -= evicted.bytes,
-                None => break,
-            }
-        }
     }
 
     /// Keeps `session` for the window: in Redis when clustered (so any node can restore it;
@@ -216,20 +170,8 @@ impl RecoveryStore {
         attach: impl FnOnce(Option<Missed>) -> R,
     ) -> R {
         let mut log = self.log.lock();
-        self.prune_log(&mut log, now_ms());
-        let missed = log
-            .packets
-            .iter()
-            .position(|p| &*p.offset == offset)
-            .map(|at| {
-                log.packets
-                    .iter()
-                    .skip(at + 1)
-                    .filter(|p| reaches(&p.target, sid, rooms))
-                    .map(|p| p.frames.clone())
-                    .collect()
-            });
-        attach(missed)
+        log.prune(now_ms(), &self.config);
+        attach(log.missed_after(offset, sid, rooms))
     }
 
     /// Takes the saved session for `pid` if it is still within the window (a session is
@@ -244,49 +186,6 @@ impl RecoveryStore {
         let session = self.sessions.lock().remove(pid)?;
         (now.saturating_sub(session.at_ms) <= self.window_ms()).then_some(session)
     }
-}
-
-impl SavedSession {
-    fn to_json(&self) -> String {
-        let identity = self.identity.as_ref().map(|i| {
-            serde_json::json!({ "userId": &*i.user_id, "userName": &*i.user_name, "userRole": &*i.user_role })
-        });
-        let rooms: Vec<&str> = self.rooms.iter().map(|r| r.as_ref()).collect();
-        serde_json::json!({ "sid": &*self.sid, "identity": identity, "rooms": rooms, "data": self.data })
-            .to_string()
-    }
-
-    fn from_json(json: &str, now: u64) -> Option<Self> {
-        let value: serde_json::Value = serde_json::from_str(json).ok()?;
-        let identity = value["identity"].as_object().and_then(|i| {
-            Some(Identity {
-                user_id: Arc::from(i.get("userId")?.as_str()?),
-                user_name: Arc::from(i.get("userName")?.as_str()?),
-                user_role: Arc::from(i.get("userRole")?.as_str()?),
-            })
-        });
-        let rooms = value["rooms"]
-            .as_array()?
-            .iter()
-            .filter_map(|r| r.as_str().map(Arc::from))
-            .collect();
-        let data = Some(value["data"].clone()).filter(|d| !d.is_null());
-        Some(Self {
-            sid: Box::from(value["sid"].as_str()?),
-            identity,
-            rooms,
-            data,
-            at_ms: now,
-        })
-    }
-}
-
-/// Whether a broadcast to `target` reached the socket `sid` (which is in its own room) in
-/// `rooms`.
-fn reaches(target: &BroadcastTarget, sid: &str, rooms: &[Arc<str>]) -> bool {
-    let is_in = |r: &Arc<str>| &**r == sid || rooms.contains(r);
-    let included = target.rooms.is_empty() || target.rooms.iter().any(is_in);
-    included && !target.except.iter().any(is_in)
 }
 
 #[cfg(test)]
@@ -396,13 +295,9 @@ mod tests {
             log(&store, &[], &big, &format!("o{i}"));
         }
         let kept = store.log.lock();
-        assert_eq!(
-            kept.packets.len(),
-            3,
-            "three 300-byte packets fit in 1000 bytes"
-        );
-        assert!(kept.bytes <= 1000);
-        assert_eq!(&*kept.packets[0].offset, "o8");
+        assert_eq!(kept.len(), 3, "three 300-byte packets fit in 1000 bytes");
+        assert!(kept.bytes() <= 1000);
+        assert_eq!(kept.oldest_offset(), Some("o8"));
         drop(kept);
         save(&store, &[]);
         assert!(recover(&store, "pid", "o5").is_none(), "o5 was evicted");
@@ -421,7 +316,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(take(&store, "pid").is_none());
         assert!(store.replay("o1", "sid", &[], |m| m).is_none());
-        assert_eq!(store.log.lock().bytes, 0);
+        assert_eq!(store.log.lock().bytes(), 0);
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! The packet log: the broadcasts of the recovery window, oldest first, bounded in count, bytes
+//! and age, each with its offset and audience so a recovering socket gets exactly what it missed.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::config::RecoveryConfig;
+use crate::engineio::packet::OutFrame;
+use crate::rooms::broadcast::BroadcastTarget;
+
+/// Missed broadcasts to replay, each as the frames of one packet.
+pub(crate) type Missed = Vec<Vec<OutFrame>>;
+
+struct LoggedPacket {
+    offset: Box<str>,
+    at_ms: u64,
+    target: BroadcastTarget,
+    frames: Vec<OutFrame>,
+    bytes: usize,
+}
+
+/// The broadcasts of the window, oldest first, with their total encoded size.
+#[derive(Default)]
+pub(crate) struct PacketLog {
+    packets: VecDeque<LoggedPacket>,
+    bytes: usize,
+}
+
+impl PacketLog {
+    /// Logs one encoded broadcast (`bytes` is what it costs the log), then drops what is over
+    /// the limits.
+    pub fn push(
+        &mut self,
+        offset: &str,
+        target: &BroadcastTarget,
+        frames: Vec<OutFrame>,
+        bytes: usize,
+        now: u64,
+        limits: &RecoveryConfig,
+    ) {
+        self.bytes += bytes;
+        self.packets.push_back(LoggedPacket {
+            offset: Box::from(offset),
+            at_ms: now,
+            target: target.clone(),
+            frames,
+            bytes,
+        });
+        self.prune(now, limits);
+    }
+
+    /// Drops the oldest packets while the log holds too many, too many bytes, or any older
+    /// than the window.
+    pub fn prune(&mut self, now: u64, limits: &RecoveryConfig) {
+        let window = limits.max_disconnection.as_millis() as u64;
+        while self.packets.len() > limits.max_packets
+            || self.bytes > limits.max_bytes
+            || self
+                .packets
+                .front()
+                .is_some_and(|p| now.saturating_sub(p.at_ms) > window)
+        {
+            match self.packets.pop_front() {
+                Some(evicted) => self.bytes -= evicted.bytes,
+                None => break,
+            }
+        }
+    }
+
+    /// The broadcasts after `offset` that reached the socket `sid` in `rooms`; None when
+    /// `offset` is no longer in the log.
+    pub fn missed_after(&self, offset: &str, sid: &str, rooms: &[Arc<str>]) -> Option<Missed> {
+        let at = self.packets.iter().position(|p| &*p.offset == offset)?;
+        Some(
+            self.packets
+                .iter()
+                .skip(at + 1)
+                .filter(|p| reaches(&p.target, sid, rooms))
+                .map(|p| p.frames.clone())
+                .collect(),
+        )
+    }
+}
+
+/// What the tests look at.
+#[cfg(test)]
+impl PacketLog {
+    /// Packets held.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// Encoded bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The offset of the oldest packet held.
+    pub fn oldest_offset(&self) -> Option<&str> {
+        self.packets.front().map(|p| &*p.offset)
+    }
+}
+
+/// Whether a broadcast to `target` reached the socket `sid` (which is in its own room) in
+/// `rooms`.
+fn reaches(target: &BroadcastTarget, sid: &str, rooms: &[Arc<str>]) -> bool {
+    let is_in = |r: &Arc<str>| &**r == sid || rooms.contains(r);
+    let included = target.rooms.is_empty() || target.rooms.iter().any(is_in);
+    included && !target.except.iter().any(is_in)
+}
