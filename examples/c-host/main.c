@@ -91,15 +91,15 @@ static void *auth_worker(void *arg) {
     field(p->request_json, "userId", uid, sizeof uid);
     roomcast_result r;
     if (strcmp(sid, "tok-down") == 0) {
-      r = roomcast_auth_fail(q->server, p->id, S("session store unavailable"));
+      r = roomcast_server_auth_fail(q->server, p->id, S("session store unavailable"));
     } else if ((strcmp(sid, "tok-alice") == 0 && strcmp(uid, "alice") == 0) ||
                (strcmp(sid, "tok-bob") == 0 && strcmp(uid, "bob") == 0)) {
-      r = roomcast_auth_accept(q->server, p->id, (const uint8_t *)uid, strlen(uid), S("C user"), S("trader"));
+      r = roomcast_server_auth_accept(q->server, p->id, (const uint8_t *)uid, strlen(uid), S("C user"), S("trader"));
       /* Completing twice is an error code, never a crash. */
-      roomcast_result again = roomcast_auth_reject(q->server, p->id);
+      roomcast_result again = roomcast_server_auth_reject(q->server, p->id);
       if (again != ROOMCAST_RESULT_ERR_ALREADY_COMPLETED) fprintf(stderr, "double completion not refused\n");
     } else {
-      r = roomcast_auth_reject(q->server, p->id);
+      r = roomcast_server_auth_reject(q->server, p->id);
     }
     if (r != ROOMCAST_RESULT_OK) fprintf(stderr, "auth completion failed: %d\n", (int)r);
     free(p->request_json);
@@ -115,9 +115,9 @@ static void on_allow_request(void *userdata, uint64_t id, const uint8_t *json, s
   char *request = strndup((const char *)json, len);
   char reason[128] = {0};
   if (request && field(request, "x-deny", reason, sizeof reason)) {
-    roomcast_request_refuse(*server, id, (const uint8_t *)reason, strlen(reason));
+    roomcast_server_request_refuse(*server, id, (const uint8_t *)reason, strlen(reason));
   } else {
-    roomcast_request_allow(*server, id);
+    roomcast_server_request_allow(*server, id);
   }
   free(request);
 }
@@ -157,12 +157,12 @@ static void on_event(void *userdata, const roomcast_event *ev) {
                      ev->attachments_len ? ev->attachments[0].len : (size_t)0);
     if (n > 0 && (size_t)n < sizeof out) roomcast_server_ack(*server, ev->ack_id, (const uint8_t *)out, (size_t)n);
   } else if (ev->name_len == 9 && memcmp(ev->name, "handshake", 9) == 0) {
-    ack_with(*server, ev, roomcast_socket_handshake);
+    ack_with(*server, ev, roomcast_server_socket_handshake);
   } else if (ev->name_len == 8 && memcmp(ev->name, "get-data", 8) == 0) {
-    ack_with(*server, ev, roomcast_socket_data);
+    ack_with(*server, ev, roomcast_server_socket_data);
   } else if (ev->name_len == 8 && memcmp(ev->name, "set-data", 8) == 0 && ev->args_json_len >= 2) {
     /* args_json is `[<value>]`: the value is what lies between the brackets. */
-    roomcast_socket_set_data(*server, ev->socket_id, ev->socket_id_len, ev->args_json + 1,
+    roomcast_server_set_socket_data(*server, ev->socket_id, ev->socket_id_len, ev->args_json + 1,
                              ev->args_json_len - 2);
     roomcast_server_ack(*server, ev->ack_id, S("[]"));
   } else {

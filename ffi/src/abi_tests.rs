@@ -58,7 +58,7 @@ fn bad_arguments_are_error_codes_with_messages() {
         roomcast_result::ErrNotRunning
     );
     assert_eq!(
-        roomcast_auth_reject(server, 42),
+        roomcast_server_auth_reject(server, 42),
         roomcast_result::ErrAlreadyCompleted
     );
     assert_eq!(
@@ -146,20 +146,20 @@ fn handshake_hook_upgrades_and_socket_calls_refuse_misuse() {
         roomcast_result::ErrNullPointer
     );
     assert_eq!(
-        roomcast_request_allow(server, 42),
+        roomcast_server_request_allow(server, 42),
         roomcast_result::ErrAlreadyCompleted,
         "an id that was never issued"
     );
     let message = "no";
     assert_eq!(
-        roomcast_request_refuse(server, 42, message.as_ptr(), message.len()),
+        roomcast_server_request_refuse(server, 42, message.as_ptr(), message.len()),
         roomcast_result::ErrAlreadyCompleted
     );
 
     let id = "no-such-socket";
     let mut len = 0usize;
     assert_eq!(
-        roomcast_socket_handshake(
+        roomcast_server_socket_handshake(
             server,
             id.as_ptr(),
             id.len(),
@@ -172,11 +172,11 @@ fn handshake_hook_upgrades_and_socket_calls_refuse_misuse() {
     assert!(last_error().contains("no connected socket"));
     let data = "{\"a\":1}";
     assert_eq!(
-        roomcast_socket_set_data(server, id.as_ptr(), id.len(), data.as_ptr(), data.len()),
+        roomcast_server_set_socket_data(server, id.as_ptr(), id.len(), data.as_ptr(), data.len()),
         roomcast_result::ErrNotFound
     );
     assert_eq!(
-        roomcast_socket_data(
+        roomcast_server_socket_data(
             std::ptr::null(),
             id.as_ptr(),
             id.len(),

@@ -13,7 +13,7 @@ use crate::strings::borrow_str;
 
 /// Called for each request that would open a session, with a request id and the request as
 /// JSON (`{"method","url","query":{...},"headers":{...},"address","port"}`, borrowed for the
-/// call). Answer later, from any thread, with roomcast_request_allow or roomcast_request_refuse;
+/// call). Answer later, from any thread, with roomcast_server_request_allow or roomcast_server_request_refuse;
 /// until then the handshake waits.
 pub type roomcast_allow_request_fn = Option<
     extern "C" fn(
@@ -64,22 +64,46 @@ fn answer(
         .answer(request_id, result, "handshake request")
 }
 
-/// Lets the handshake `request_id` proceed. Thread-safe.
-/// Returns: ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was
-/// already answered (or never issued).
+/// Lets the pending handshake `request_id` proceed.
+///
+/// Parameters: `server` from roomcast_server_new; `request_id` as given to the allow-request
+/// callback.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was already
+/// answered, timed out or never issued.
+/// Memory: nothing is retained. Thread-safe: may be called from any thread, inside or after the
+/// callback.
+/// Lets the pending handshake `request_id` proceed.
+///
+/// Parameters: `server` from roomcast_server_new; `request_id` as given to the allow-request
+/// callback.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was already
+/// answered, timed out or never issued.
+/// Memory: nothing is retained. Thread-safe: may be called from any thread, inside or after the
+/// callback.
 #[no_mangle]
-pub extern "C" fn roomcast_request_allow(
+pub extern "C" fn roomcast_server_request_allow(
     server: *const roomcast_server,
     request_id: u64,
 ) -> roomcast_result {
     guard(|| answer(server, request_id, Ok(())))
 }
 
-/// Refuses the handshake `request_id`: the client gets HTTP 403
-/// `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0). Thread-safe.
-/// Memory: `message` is borrowed for the call.
+/// Refuses the pending handshake `request_id`: the client gets HTTP 403
+/// `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0).
+///
+/// Parameters: `server`; `request_id` as given to the allow-request callback; `message` (UTF-8,
+/// may be NULL when `message_len` is 0).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `message` is borrowed for the call. Thread-safe.
+/// Refuses the pending handshake `request_id`: the client gets HTTP 403
+/// `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0).
+///
+/// Parameters: `server`; `request_id` as given to the allow-request callback; `message` (UTF-8,
+/// may be NULL when `message_len` is 0).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `message` is borrowed for the call. Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_request_refuse(
+pub extern "C" fn roomcast_server_request_refuse(
     server: *const roomcast_server,
     request_id: u64,
     message: *const u8,

@@ -1,5 +1,5 @@
 //! The session validator from C: each handshake is handed to the host with a request id, and
-//! the host completes it later, from any thread, with `roomcast_auth_*`.
+//! the host completes it later, from any thread, with `roomcast_server_auth_*`.
 
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::strings::borrow_str;
 
 /// Called for each handshake with a request id and the request as JSON
 /// (`{"auth":{...},"headers":{...},"address":"..."}`, borrowed for the call). Complete it later,
-/// from any thread, with roomcast_auth_accept / roomcast_auth_reject / roomcast_auth_fail.
+/// from any thread, with roomcast_server_auth_accept / roomcast_server_auth_reject / roomcast_server_auth_fail.
 pub type roomcast_auth_fn = Option<
     extern "C" fn(
         userdata: *mut c_void,
@@ -23,9 +23,26 @@ pub type roomcast_auth_fn = Option<
     ),
 >;
 
-/// Registers the session validator. `userdata` is passed back on every call, from engine
-/// threads; `free_userdata` (may be NULL) is called once when replaced or at roomcast_server_free.
-/// Without a validator every handshake fails with AUTHENTICATION_FAILED.
+/// Registers the session validator: every connect to `/` with `sessionID` and `userId` in its
+/// auth payload is handed to `callback`, and the handshake waits until the host completes the
+/// request (roomcast_server_auth_accept / _reject / _fail) or the auth timeout fails it.
+///
+/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
+/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
+/// `userdata` when the callback is replaced or the server is freed.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: the strings the callback receives are borrowed for the duration of the callback only.
+/// Thread-safe.
+/// Registers the session validator: every connect to `/` with `sessionID` and `userId` in its
+/// auth payload is handed to `callback`, and the handshake waits until the host completes the
+/// request (roomcast_server_auth_accept / _reject / _fail) or the auth timeout fails it.
+///
+/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
+/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
+/// `userdata` when the callback is replaced or the server is freed.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: the strings the callback receives are borrowed for the duration of the callback only.
+/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_set_auth_callback(
     server: *mut roomcast_server,
@@ -57,10 +74,24 @@ fn complete(
     s.auth_requests.answer(request_id, result, "auth request")
 }
 
-/// Accepts a handshake as this user (`user_name`/`user_role` may be empty: "User"/"user").
-/// Thread-safe. Completing a request twice returns ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
+/// Accepts the pending handshake `request_id` as this user.
+///
+/// Parameters: `user_id` (UTF-8, not empty); `user_name` and `user_role` (UTF-8; empty takes the
+/// engine's defaults, "User" and "user").
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the request was answered
+/// already, timed out or never existed; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty user id;
+/// ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: the strings are borrowed for the call (copied). Thread-safe.
+/// Accepts the pending handshake `request_id` as this user.
+///
+/// Parameters: `user_id` (UTF-8, not empty); `user_name` and `user_role` (UTF-8; empty takes the
+/// engine's defaults, "User" and "user").
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the request was answered
+/// already, timed out or never existed; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty user id;
+/// ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: the strings are borrowed for the call (copied). Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_auth_accept(
+pub extern "C" fn roomcast_server_auth_accept(
     server: *const roomcast_server,
     request_id: u64,
     user_id: *const u8,
@@ -82,19 +113,40 @@ pub extern "C" fn roomcast_auth_accept(
     })
 }
 
-/// Rejects a handshake: the client gets `UNAUTHORIZED: Invalid session or user mismatch`.
+/// Rejects the pending handshake `request_id`: the client gets
+/// `UNAUTHORIZED: Invalid session or user mismatch`.
+///
+/// Parameters: `server`; `request_id` as given to the auth callback.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
+/// Memory: nothing is retained. Thread-safe.
+/// Rejects the pending handshake `request_id`: the client gets
+/// `UNAUTHORIZED: Invalid session or user mismatch`.
+///
+/// Parameters: `server`; `request_id` as given to the auth callback.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
+/// Memory: nothing is retained. Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_auth_reject(
+pub extern "C" fn roomcast_server_auth_reject(
     server: *const roomcast_server,
     request_id: u64,
 ) -> roomcast_result {
     guard(|| complete(server, request_id, Ok(AuthDecision::Reject)))
 }
 
-/// Fails a handshake (session store down...): the client gets `AUTHENTICATION_FAILED`; the
-/// message is logged, never sent.
+/// Fails the pending handshake `request_id` (the session store is down…): the client gets
+/// `AUTHENTICATION_FAILED`; `message` is logged, never sent.
+///
+/// Parameters: `server`; `request_id`; `message` (UTF-8, may be NULL when `message_len` is 0).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `message` is borrowed for the call. Thread-safe.
+/// Fails the pending handshake `request_id` (the session store is down…): the client gets
+/// `AUTHENTICATION_FAILED`; `message` is logged, never sent.
+///
+/// Parameters: `server`; `request_id`; `message` (UTF-8, may be NULL when `message_len` is 0).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `message` is borrowed for the call. Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_auth_fail(
+pub extern "C" fn roomcast_server_auth_fail(
     server: *const roomcast_server,
     request_id: u64,
     message: *const u8,

@@ -27,8 +27,20 @@ fn emit(
     roomcast_result::Ok
 }
 
-/// Emits `event` with one JSON argument to every connection of `user_id`; the number of
-/// connections reached goes to `out_count` (may be NULL). Thread-safe, non-blocking.
+/// Emits `event` with one JSON argument to every connection of `user_id` (on every node, when
+/// clustered).
+///
+/// Parameters: `user_id`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL)
+/// receives the number of this node's connections that queued it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
+/// Emits `event` with one JSON argument to every connection of `user_id` (on every node, when
+/// clustered).
+///
+/// Parameters: `user_id`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL)
+/// receives the number of this node's connections that queued it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
 #[no_mangle]
 pub extern "C" fn roomcast_server_emit_to_user(
     server: *const roomcast_server,
@@ -49,7 +61,20 @@ pub extern "C" fn roomcast_server_emit_to_user(
     })
 }
 
-/// Emits to every member of `room` (e.g. `watchlist:AAPL`). Thread-safe, non-blocking.
+/// Emits `event` with one JSON argument to every member of `room` (e.g. `watchlist:AAPL`, or a
+/// socket id), encoded once for all of them.
+///
+/// Parameters: `room`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives
+/// the number of this node's connections that queued it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
+/// Emits `event` with one JSON argument to every member of `room` (e.g. `watchlist:AAPL`, or a
+/// socket id), encoded once for all of them.
+///
+/// Parameters: `room`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives
+/// the number of this node's connections that queued it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
 #[no_mangle]
 pub extern "C" fn roomcast_server_emit_to_room(
     server: *const roomcast_server,
@@ -70,7 +95,18 @@ pub extern "C" fn roomcast_server_emit_to_room(
     })
 }
 
-/// Emits to every connection. Thread-safe, non-blocking.
+/// Emits `event` with one JSON argument to every connection of the main namespace.
+///
+/// Parameters: `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives the
+/// number of this node's connections that queued it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
+/// Emits `event` with one JSON argument to every connection of the main namespace.
+///
+/// Parameters: `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives the
+/// number of this node's connections that queued it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
 #[no_mangle]
 pub extern "C" fn roomcast_server_emit_to_all(
     server: *const roomcast_server,
@@ -88,7 +124,18 @@ pub extern "C" fn roomcast_server_emit_to_all(
     })
 }
 
-/// Disconnects every connection of `user_id`; the count goes to `out_count` (may be NULL).
+/// Disconnects every connection of `user_id` on every node; clients see
+/// `io server disconnect`.
+///
+/// Parameters: `user_id` (UTF-8); `out_count` (may be NULL) receives how many were on this node.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `user_id` is borrowed for the call. Thread-safe, non-blocking.
+/// Disconnects every connection of `user_id` on every node; clients see
+/// `io server disconnect`.
+///
+/// Parameters: `user_id` (UTF-8); `out_count` (may be NULL) receives how many were on this node.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `user_id` is borrowed for the call. Thread-safe, non-blocking.
 #[no_mangle]
 pub extern "C" fn roomcast_server_disconnect_user(
     server: *const roomcast_server,

@@ -108,8 +108,24 @@ fn emit_event(
     callback(userdata.ptr(), &event);
 }
 
-/// Registers the event callback (connect, disconnect, custom client events), called on engine
-/// threads; it must not block for long. `free_userdata` as for the auth callback.
+/// Registers the event callback: connects, disconnects and every client event the engine does
+/// not handle itself (see roomcast_event).
+///
+/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
+/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
+/// `userdata` when the callback is replaced or the server is freed.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: the event and everything it points to are borrowed for the duration of the callback
+/// only. Thread-safe.
+/// Registers the event callback: connects, disconnects and every client event the engine does
+/// not handle itself (see roomcast_event).
+///
+/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
+/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
+/// `userdata` when the callback is replaced or the server is freed.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: the event and everything it points to are borrowed for the duration of the callback
+/// only. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_set_event_callback(
     server: *mut roomcast_server,
@@ -161,7 +177,20 @@ pub extern "C" fn roomcast_server_set_event_callback(
     })
 }
 
-/// Answers a client event's ack with a JSON array of arguments.
+/// Answers a client event's ack.
+///
+/// Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
+/// Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere
+/// to go); ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the ack was answered already or its client
+/// disconnected; ROOMCAST_RESULT_ERR_INVALID_JSON.
+/// Memory: `json_array` is borrowed for the call. Thread-safe: answer from any thread, at any time.
+/// Answers a client event's ack.
+///
+/// Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
+/// Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere
+/// to go); ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the ack was answered already or its client
+/// disconnected; ROOMCAST_RESULT_ERR_INVALID_JSON.
+/// Memory: `json_array` is borrowed for the call. Thread-safe: answer from any thread, at any time.
 #[no_mangle]
 pub extern "C" fn roomcast_server_ack(
     server: *const roomcast_server,

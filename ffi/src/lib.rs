@@ -38,7 +38,16 @@ pub use server::*;
 pub use socket::*;
 pub use stats::*;
 
-/// The library version, as a static NUL-terminated string.
+/// The library version.
+///
+/// Parameters: none.
+/// Returns: a NUL-terminated string (not a roomcast_result).
+/// Memory: static; never free it.
+/// The library version.
+///
+/// Parameters: none.
+/// Returns: a NUL-terminated string (not a roomcast_result).
+/// Memory: static; never free it.
 #[no_mangle]
 pub extern "C" fn roomcast_version() -> *const std::ffi::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

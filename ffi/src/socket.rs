@@ -22,12 +22,23 @@ fn socket_of(
 /// The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
 /// (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
 ///
+/// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
+/// receives the JSON's length.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
 /// ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
-/// Memory: `socket_id` is borrowed for the call; `buf` (caller-owned, `cap` bytes) receives the
-/// JSON, not NUL-terminated. Thread-safe.
+/// Memory: `socket_id` is borrowed for the call; `buf` (caller-owned) receives the JSON, not
+/// NUL-terminated. Thread-safe.
+/// The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
+/// (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
+///
+/// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
+/// receives the JSON's length.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
+/// ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
+/// Memory: `socket_id` is borrowed for the call; `buf` (caller-owned) receives the JSON, not
+/// NUL-terminated. Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_socket_handshake(
+pub extern "C" fn roomcast_server_socket_handshake(
     server: *const roomcast_server,
     socket_id: *const u8,
     socket_id_len: usize,
@@ -44,10 +55,17 @@ pub extern "C" fn roomcast_socket_handshake(
 /// Attaches `data_json` (any JSON value) to a connected socket, replacing what was there; a
 /// recovered socket gets it back.
 ///
+/// Parameters: `socket_id` (UTF-8); `data_json`.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
-/// Memory: both strings are borrowed for the call. Thread-safe.
+/// Memory: both strings are borrowed for the call (the data is copied). Thread-safe.
+/// Attaches `data_json` (any JSON value) to a connected socket, replacing what was there; a
+/// recovered socket gets it back.
+///
+/// Parameters: `socket_id` (UTF-8); `data_json`.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
+/// Memory: both strings are borrowed for the call (the data is copied). Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_socket_set_data(
+pub extern "C" fn roomcast_server_set_socket_data(
     server: *const roomcast_server,
     socket_id: *const u8,
     socket_id_len: usize,
@@ -61,10 +79,24 @@ pub extern "C" fn roomcast_socket_set_data(
     })
 }
 
-/// The data attached to a connected socket as JSON (`null` when none), into `buf` like
-/// roomcast_socket_handshake.
+/// The data attached to a connected socket as JSON (`null` when none).
+///
+/// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
+/// receives the JSON's length.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL
+/// with the needed length in `out_len`.
+/// Memory: `socket_id` is borrowed for the call; `buf` is caller-owned, not NUL-terminated.
+/// Thread-safe.
+/// The data attached to a connected socket as JSON (`null` when none).
+///
+/// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
+/// receives the JSON's length.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL
+/// with the needed length in `out_len`.
+/// Memory: `socket_id` is borrowed for the call; `buf` is caller-owned, not NUL-terminated.
+/// Thread-safe.
 #[no_mangle]
-pub extern "C" fn roomcast_socket_data(
+pub extern "C" fn roomcast_server_socket_data(
     server: *const roomcast_server,
     socket_id: *const u8,
     socket_id_len: usize,
