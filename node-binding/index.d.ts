@@ -151,7 +151,10 @@ export declare class WebSocketServer extends EventEmitter {
   /** Resolves once serving (`{port, host}` after `listen`, `{attached: true}` after `attach`). */
   readonly listening: Promise<{ port?: number; host?: string; attached?: boolean }>;
   setAuthMiddleware(fn: AuthMiddleware): this;
-  /** Resolves when the server has shut down. */
+  /**
+   * Serves on its own port; an absent `port` or `host` takes the configured one (127.0.0.1 and
+   * any free port by default). Resolves when the server has shut down.
+   */
   listen(port?: number, host?: string): Promise<void>;
   attach(httpServer: HttpServer, options?: { path?: string }): this;
   /** Undoes `attach`, restoring the http.Server's own request listeners. */
@@ -172,6 +175,7 @@ export declare class WebSocketServer extends EventEmitter {
   /** Prometheus text format. */
   metrics(): string;
   subscriptionCount(userId: string): number;
+  /** `server:shutdown` to all, wait `graceMs` (default: the `shutdownGrace` option), close all. */
   shutdown(graceMs?: number): Promise<void>;
 
   on(event: 'connection', listener: (socket: SocketInfo) => void): this;

@@ -45,13 +45,11 @@ function toNativeOptions(options) {
   return out;
 }
 
-// The validator's answer → what the native layer expects: identity JSON, or null to reject.
+// The validator's answer → what the native layer expects: identity JSON (the engine checks its
+// shape, `{userId, userName?, userRole?}`), or null to reject.
 function normalizeIdentity(result) {
   if (result === null || result === undefined || result === false) return null;
-  if (typeof result !== 'object' || typeof result.userId !== 'string' || result.userId === '') {
-    throw new TypeError('auth middleware must return {userId, userName?, userRole?}, or null/false to reject');
-  }
-  return JSON.stringify({ userId: result.userId, userName: result.userName, userRole: result.userRole });
+  return JSON.stringify(result);
 }
 
 // Replaces `{_placeholder: true, num}` markers with the received Buffers.
@@ -134,9 +132,10 @@ class WebSocketServer extends EventEmitter {
   }
 
   /** Listens on its own port. Resolves when the server has shut down. */
-  async listen(port = 0, host = '127.0.0.1') {
+  /** Without arguments: the configured address (127.0.0.1, any free port, by default). */
+  async listen(port, host) {
     try {
-      this.port = await this._native.start(port, host);
+      ({ port: this.port, host } = await this._native.start(port, host));
     } catch (raw) {
       const error = nativeError(raw);
       this._rejectListening(error);
@@ -155,7 +154,7 @@ class WebSocketServer extends EventEmitter {
    * upgrades are handed to the engine by file descriptor, polling requests are passed through.
    */
   attach(httpServer, { path } = {}) {
-    const prefix = path || this.options.path || '/socket.io/';
+    const prefix = path || this._native.path();
     this._native.startDetached();
     const onUpgrade = (req, socket, head) => {
       if (!req.url.startsWith(prefix)) return;
@@ -328,7 +327,8 @@ class WebSocketServer extends EventEmitter {
   }
 
   /** The seed's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */
-  async shutdown(graceMs = this.options.shutdownGrace ?? 1000) {
+  /** Without `graceMs`: the configured `shutdownGrace`. */
+  async shutdown(graceMs) {
     await this._native.shutdown(graceMs).catch((error) => {
       throw nativeError(error);
     });

@@ -58,16 +58,30 @@ export declare class NativeServer {
   setLifecycleListeners(connection: boolean, disconnect: boolean): void
   /** The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take. */
   handle(): number
-  /** Binds `host:port` and serves; resolves with the bound port. */
-  start(port: number, host: string): Promise<number>
+  /**
+   * Binds `host:port` (each absent one as configured) and serves; resolves with the bound
+   * address.
+   */
+  start(port?: number | undefined | null, host?: string | undefined | null): Promise<BoundAddress>
+  /** The Socket.IO path the engine serves (`attach` listens for it). */
+  path(): string
   /** Starts without a listener (same-port mode: requests come from `attach`). */
   startDetached(): void
   statsJson(): string
   healthJson(): string
   metrics(): string
   subscriptionCount(userId: string): number
-  /** The dashboard shutdown; resolves when every connection is closed. */
-  shutdown(graceMs: number): Promise<void>
+  /**
+   * The dashboard shutdown; resolves when every connection is closed. Without `grace_ms`:
+   * the configured shutdown grace.
+   */
+  shutdown(graceMs?: number | undefined | null): Promise<void>
+}
+
+/** Where a server listens. */
+export interface BoundAddress {
+  host: string
+  port: number
 }
 
 /**

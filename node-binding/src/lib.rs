@@ -28,6 +28,13 @@ pub use options::ServerOptions;
 use emits::register;
 use error::{js_async_error, Result};
 
+/// Where a server listens.
+#[napi(object)]
+pub struct BoundAddress {
+    pub host: String,
+    pub port: u32,
+}
+
 #[napi]
 pub struct NativeServer {
     server: RealtimeServer,
@@ -80,14 +87,36 @@ impl NativeServer {
         self.handle
     }
 
-    /// Binds `host:port` and serves; resolves with the bound port.
+    /// Binds `host:port` (each absent one as configured) and serves; resolves with the bound
+    /// address.
     #[napi]
-    pub async fn start(&self, port: u32, host: String) -> napi::Result<u32> {
-        let port = u16::try_from(port)
-            .map_err(|_| js_async_error(roomcast::Error::invalid_argument("port out of range")))?;
-        let addr = roomcast::config::listen_addr(&host, port).map_err(js_async_error)?;
-        let addr = self.server.start_on(addr).await.map_err(js_async_error)?;
-        Ok(u32::from(addr.port()))
+    pub async fn start(
+        &self,
+        port: Option<u32>,
+        host: Option<String>,
+    ) -> napi::Result<BoundAddress> {
+        let configured = self.server.config().engine.bind;
+        let port = match port {
+            None => configured.port(),
+            Some(port) => u16::try_from(port).map_err(|_| {
+                js_async_error(roomcast::Error::invalid_argument("port out of range"))
+            })?,
+        };
+        let addr = match host {
+            None => std::net::SocketAddr::new(configured.ip(), port),
+            Some(host) => roomcast::config::listen_addr(&host, port).map_err(js_async_error)?,
+        };
+        let bound = self.server.start_on(addr).await.map_err(js_async_error)?;
+        Ok(BoundAddress {
+            host: bound.ip().to_string(),
+            port: u32::from(bound.port()),
+        })
+    }
+
+    /// The Socket.IO path the engine serves (`attach` listens for it).
+    #[napi]
+    pub fn path(&self) -> String {
+        self.server.config().engine.path.clone()
     }
 
     /// Starts without a listener (same-port mode: requests come from `attach`).
@@ -116,12 +145,15 @@ impl NativeServer {
         self.server.subscription_count(&user_id)
     }
 
-    /// The dashboard shutdown; resolves when every connection is closed.
+    /// The dashboard shutdown; resolves when every connection is closed. Without `grace_ms`:
+    /// the configured shutdown grace.
     #[napi]
-    pub async fn shutdown(&self, grace_ms: u32) -> napi::Result<()> {
+    pub async fn shutdown(&self, grace_ms: Option<u32>) -> napi::Result<()> {
         let server = self.server.clone();
         let stopped = server
-            .shutdown(Duration::from_millis(u64::from(grace_ms)))
+            .shutdown(grace_ms.map_or(self.server.config().shutdown_grace, |ms| {
+                Duration::from_millis(u64::from(ms))
+            }))
             .await;
         self.server.held_acks().clear();
         if let Some(slot) = REGISTRY.write().get_mut(self.handle as usize) {
