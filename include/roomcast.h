@@ -200,10 +200,22 @@ typedef struct {
   uint64_t recovered;
   uint64_t not_recovered;
   uint64_t memory_rss_bytes;
+  /**
+   * Server receive → handler done, per client event: quantiles and max, in ms.
+   */
   double event_latency_p50_ms;
+  double event_latency_p90_ms;
   double event_latency_p99_ms;
+  double event_latency_p999_ms;
+  double event_latency_max_ms;
+  /**
+   * Emit → written to the client's transport: quantiles and max, in ms.
+   */
   double emit_latency_p50_ms;
+  double emit_latency_p90_ms;
   double emit_latency_p99_ms;
+  double emit_latency_p999_ms;
+  double emit_latency_max_ms;
 } roomcast_stats;
 
 #ifdef __cplusplus

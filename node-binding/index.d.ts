@@ -102,9 +102,13 @@ export interface SocketInfo {
 
 export type Ack = (...values: unknown[]) => boolean;
 
+/** Latency quantiles and the maximum, in ms (within 1 % of the true values). */
 export interface LatencySummary {
   p50Ms: number;
+  p90Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
 }
 
 export interface Stats {

@@ -10,7 +10,7 @@
 //   engineio        Engine.IO v4: HTTP routing, sessions, polling, WebSocket, upgrade, heartbeat
 //   rooms, auth     room index and delivery; the connect hand-off types
 //   socketio        Socket.IO v5: packets, namespaces, sockets, acks, recovery, the adapter trait
-//   server          `Server`: one engine with its endpoints
+//   server, metrics `Server`: one engine with its endpoints; its Prometheus collector
 //   adapters        Redis: classic pub/sub adapter, commands, shared sessions
 //
 // The dashboard preset (rate limits, subscription caps, user rooms, the stats document) is its
@@ -30,7 +30,7 @@ const LAYERS = {
   engineio: 4,
   rooms: 5, auth: 5,
   socketio: 6,
-  server: 7,
+  server: 7, metrics: 7,
   adapters: 8,
 };
 // Files may not use each other in a cycle either (a type and the registry that holds it meet

@@ -25,10 +25,18 @@ pub struct roomcast_stats {
     pub recovered: u64,
     pub not_recovered: u64,
     pub memory_rss_bytes: u64,
+    /// Server receive → handler done, per client event: quantiles and max, in ms.
     pub event_latency_p50_ms: f64,
+    pub event_latency_p90_ms: f64,
     pub event_latency_p99_ms: f64,
+    pub event_latency_p999_ms: f64,
+    pub event_latency_max_ms: f64,
+    /// Emit → written to the client's transport: quantiles and max, in ms.
     pub emit_latency_p50_ms: f64,
+    pub emit_latency_p90_ms: f64,
     pub emit_latency_p99_ms: f64,
+    pub emit_latency_p999_ms: f64,
+    pub emit_latency_max_ms: f64,
 }
 
 /// The engine's figures, the same ones every host's stats call returns.
@@ -69,9 +77,15 @@ pub extern "C" fn roomcast_server_stats(
             not_recovered: st.not_recovered,
             memory_rss_bytes: st.memory_rss_bytes,
             event_latency_p50_ms: st.event_latency.p50_ms,
+            event_latency_p90_ms: st.event_latency.p90_ms,
             event_latency_p99_ms: st.event_latency.p99_ms,
+            event_latency_p999_ms: st.event_latency.p999_ms,
+            event_latency_max_ms: st.event_latency.max_ms,
             emit_latency_p50_ms: st.emit_latency.p50_ms,
+            emit_latency_p90_ms: st.emit_latency.p90_ms,
             emit_latency_p99_ms: st.emit_latency.p99_ms,
+            emit_latency_p999_ms: st.emit_latency.p999_ms,
+            emit_latency_max_ms: st.emit_latency.max_ms,
         };
         // ok: checked non-null; caller-owned.
         unsafe { *out_stats = out };

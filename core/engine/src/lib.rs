@@ -16,6 +16,7 @@ pub mod config;
 pub mod engineio;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod rooms;
 mod server;
 pub mod socketio;

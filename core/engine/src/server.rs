@@ -102,6 +102,11 @@ impl Server {
     }
 
     /// The namespace `name` if it exists (never creates one).
+    /// Every namespace of this server.
+    pub fn namespaces(&self) -> Vec<Namespace> {
+        self.inner.sio.namespaces.read().values().cloned().collect()
+    }
+
     pub fn namespace(&self, name: &str) -> Option<Namespace> {
         self.inner.sio.namespaces.read().get(name).cloned()
     }
@@ -297,9 +302,7 @@ impl Server {
             return;
         };
         tokio::time::sleep(grace).await;
-        let namespaces: Vec<Namespace> =
-            self.inner.sio.namespaces.read().values().cloned().collect();
-        for ns in namespaces {
+        for ns in self.namespaces() {
             for socket in ns.sockets() {
                 socket.disconnect_for_shutdown();
             }
@@ -318,6 +321,8 @@ impl Server {
         }
         // Only now close the listener: polling clients needed it to collect their last packets.
         let _ = running.stop.send(true);
+        // Its counts carry over into the metrics of a server started after it.
+        self.inner.stats.retire();
         tracing::info!("roomcast stopped");
     }
 }

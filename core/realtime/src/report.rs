@@ -3,14 +3,12 @@
 use serde::Serialize;
 
 use crate::shared::RealtimeShared;
-use roomcast_engine::stats::{LatencyHistogram, Stats};
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct LatencySummary {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-}
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::registry::Registry;
+use roomcast_engine::metrics::{counter, encode, gauge, EngineMetrics};
+use roomcast_engine::stats::monotonic_counters;
+pub use roomcast_engine::stats::LatencyQuantiles;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -23,9 +21,9 @@ pub struct RealtimeStats {
     pub uptime: u64,
     pub reconnections_per_minute: u64,
     /// Server receive → handler done.
-    pub event_latency: LatencySummary,
+    pub event_latency: LatencyQuantiles,
     /// Emit → written to the client's transport.
-    pub emit_latency: LatencySummary,
+    pub emit_latency: LatencyQuantiles,
     pub errors_per_minute: u64,
     pub messages_in: u64,
     pub messages_out: u64,
@@ -49,14 +47,8 @@ impl RealtimeStats {
             redis_adapter: shared.redis_connected(),
             uptime: shared.server.uptime().as_secs(),
             reconnections_per_minute: engine.reconnections_per_minute,
-            event_latency: LatencySummary {
-                p50_ms: engine.handler_latency_p50_ms,
-                p99_ms: engine.handler_latency_p99_ms,
-            },
-            emit_latency: LatencySummary {
-                p50_ms: engine.emit_latency_p50_ms,
-                p99_ms: engine.emit_latency_p99_ms,
-            },
+            event_latency: engine.handler_latency,
+            emit_latency: engine.emit_latency,
             errors_per_minute: engine.errors_per_minute,
             messages_in: engine.messages_in,
             messages_out: engine.messages_out,
@@ -103,126 +95,81 @@ pub(crate) fn health_json(stats: &RealtimeStats) -> String {
     serde_json::to_string(&health).unwrap_or_default()
 }
 
-pub(crate) fn prometheus(stats: &RealtimeStats, engine: &Stats) -> String {
-    let mut out = String::with_capacity(4096);
-    let mut gauge = |name: &str, help: &str, kind: &str, value: f64| {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
-    };
-    gauge(
-        "roomcast_up",
-        "1 while the server accepts connections",
-        "gauge",
-        stats.initialized as u8 as f64,
-    );
-    gauge(
-        "roomcast_connections",
-        "Current Socket.IO connections",
-        "gauge",
-        stats.total_connections as f64,
-    );
-    gauge(
-        "roomcast_unique_users",
-        "Distinct connected user ids",
-        "gauge",
-        stats.unique_users as f64,
-    );
-    gauge(
-        "roomcast_redis_adapter",
-        "1 when the Redis adapter is connected",
-        "gauge",
-        stats.redis_adapter as u8 as f64,
-    );
-    gauge(
-        "roomcast_uptime_seconds",
-        "Seconds since start",
-        "gauge",
-        stats.uptime as f64,
-    );
-    gauge(
-        "roomcast_reconnections_total",
-        "Connections of users who had just disconnected",
-        "counter",
-        engine.reconnections.total() as f64,
-    );
-    gauge(
-        "roomcast_reconnections_per_minute",
-        "Reconnections in the last minute",
-        "gauge",
-        stats.reconnections_per_minute as f64,
-    );
-    gauge(
-        "roomcast_errors_total",
-        "Errors (parse errors, refused handshakes, error replies)",
-        "counter",
-        engine.errors.total() as f64,
-    );
-    gauge(
-        "roomcast_errors_per_minute",
-        "Errors in the last minute",
-        "gauge",
-        stats.errors_per_minute as f64,
-    );
-    gauge(
-        "roomcast_messages_in_total",
-        "Socket.IO packets received",
-        "counter",
-        stats.messages_in as f64,
-    );
-    gauge(
-        "roomcast_messages_out_total",
-        "Socket.IO packets queued to clients",
-        "counter",
-        stats.messages_out as f64,
-    );
-    gauge(
-        "roomcast_dropped_total",
-        "Volatile packets dropped for slow clients",
-        "counter",
-        stats.dropped as f64,
-    );
-    gauge(
-        "roomcast_slow_consumers_total",
-        "Clients disconnected for not reading",
-        "counter",
-        stats.slow_consumers as f64,
-    );
-    gauge(
-        "roomcast_rate_limited_total",
-        "Requests refused by rate limits",
-        "counter",
-        stats.rate_limited as f64,
-    );
-    gauge(
-        "process_resident_memory_bytes",
-        "Resident memory size in bytes",
-        "gauge",
-        stats.memory_rss_bytes as f64,
-    );
-    histogram(
-        &mut out,
-        "roomcast_event_latency_seconds",
-        "Server receive to handler done",
-        &engine.handler_latency,
-    );
-    histogram(
-        &mut out,
-        "roomcast_emit_latency_seconds",
-        "Emit to written to the transport",
-        &engine.emit_latency,
-    );
-    out
+/// The preset's own figures beside the engine's (`EngineMetrics`), read at scrape time.
+pub(crate) struct PresetMetrics {
+    pub stats: RealtimeStats,
+    /// Process-monotonic reconnections (see `roomcast_engine::stats::retired`).
+    pub reconnections_total: u64,
 }
 
-fn histogram(out: &mut String, name: &str, help: &str, h: &LatencyHistogram) {
-    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
-    for (le, count) in h.cumulative() {
-        out.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {count}\n"));
+impl std::fmt::Debug for PresetMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PresetMetrics")
     }
-    let count = h.count();
-    out.push_str(&format!(
-        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {}\n{name}_count {count}\n",
-        h.sum_seconds()
-    ));
+}
+
+impl Collector for PresetMetrics {
+    fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
+        let (s, e) = (&self.stats, &mut e);
+        gauge(
+            e,
+            "roomcast_up",
+            "1 while the server accepts connections",
+            i64::from(s.initialized),
+        )?;
+        gauge(
+            e,
+            "roomcast_connections",
+            "Current authenticated connections of the dashboard",
+            s.total_connections as i64,
+        )?;
+        gauge(
+            e,
+            "roomcast_unique_users",
+            "Distinct connected user ids",
+            s.unique_users as i64,
+        )?;
+        gauge(
+            e,
+            "roomcast_redis_adapter",
+            "1 when the Redis adapter is connected",
+            i64::from(s.redis_adapter),
+        )?;
+        gauge(
+            e,
+            "roomcast_uptime_seconds",
+            "Seconds since start",
+            s.uptime as i64,
+        )?;
+        counter(
+            e,
+            "roomcast_reconnections",
+            "Connections of users who had just disconnected",
+            self.reconnections_total,
+        )?;
+        gauge(
+            e,
+            "roomcast_reconnections_per_minute",
+            "Reconnections in the last minute",
+            s.reconnections_per_minute as i64,
+        )?;
+        gauge(
+            e,
+            "roomcast_errors_per_minute",
+            "Errors in the last minute",
+            s.errors_per_minute as i64,
+        )
+    }
+}
+
+/// The Prometheus text exposition: the engine's collector and the preset's.
+pub(crate) fn prometheus(shared: &RealtimeShared, stats: RealtimeStats) -> String {
+    let reconnections_total = monotonic_counters(shared.server.live_stats()).reconnections_total;
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(EngineMetrics::new(shared.server.clone())));
+    registry.register_collector(Box::new(PresetMetrics {
+        stats,
+        reconnections_total,
+    }));
+    encode(&registry)
 }

@@ -89,7 +89,9 @@ impl RealtimeServer {
             Box::pin(async move {
                 match weak.upgrade() {
                     Some(shared) => shared.auth.authenticate(request).await.inspect_err(|_| {
-                        shared.engine_stats().errors.record();
+                        shared
+                            .engine_stats()
+                            .record_error(roomcast_engine::stats::error_kind::HANDSHAKE, "");
                     }),
                     None => Err(roomcast_engine::auth::ConnectError::new(
                         validator::AUTHENTICATION_FAILED,
@@ -128,7 +130,9 @@ impl RealtimeServer {
                 let this = RealtimeServer { shared };
                 match path {
                     "/health/websocket" => Some((200, "application/json", this.health_json())),
-                    "/metrics" => Some((200, "text/plain; version=0.0.4", this.metrics())),
+                    "/metrics" => {
+                        Some((200, roomcast_engine::metrics::CONTENT_TYPE, this.metrics()))
+                    }
                     _ => None,
                 }
             }));
@@ -288,7 +292,7 @@ impl RealtimeServer {
 
     /// Prometheus text exposition of the same figures.
     pub fn metrics(&self) -> String {
-        report::prometheus(&self.stats(), self.shared.engine_stats())
+        report::prometheus(&self.shared, self.stats())
     }
 
     /// The dashboard shutdown: stop accepting, `server:shutdown` to everyone, wait the grace,

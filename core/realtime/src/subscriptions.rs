@@ -2,8 +2,6 @@
 //! `subscribe:watchlist`, `unsubscribe:watchlist` and `ping`. Rooms are always derived from the
 //! authenticated identity or from validated symbols; a client can never name a room itself.
 
-use std::sync::atomic::Ordering;
-
 use serde_json::{json, Value};
 
 use crate::clock::iso_now;
@@ -13,6 +11,7 @@ use crate::shared::RealtimeShared;
 use roomcast_engine::auth::Identity;
 use roomcast_engine::socketio::packet::Args;
 use roomcast_engine::socketio::socket::{AckSender, ClientEvent, SocketRef};
+use roomcast_engine::stats::error_kind;
 
 /// A symbol: 1–12 of `A-Z a-z 0-9 . -`, normalised to upper case.
 pub fn normalize_symbol(raw: &str) -> Option<String> {
@@ -35,6 +34,7 @@ pub(crate) fn handle(
         fail(
             shared,
             socket,
+            &event.name,
             event.ack,
             "UNAUTHORIZED",
             "Not authenticated",
@@ -45,14 +45,13 @@ pub(crate) fn handle(
     if let RateDecision::Limited { retry_after_ms } =
         shared.rate_limiter.check(&identity.user_id, &event.name)
     {
-        shared
-            .engine_stats()
-            .rate_limited
-            .fetch_add(1, Ordering::Relaxed);
+        // Only events with a configured limit get here: a bounded label.
+        shared.engine_stats().record_rate_limited(&event.name);
         let extra = json!({ "event": event.name, "retryAfterMs": retry_after_ms });
         fail(
             shared,
             socket,
+            &event.name,
             event.ack,
             "RATE_LIMIT",
             "Too many requests, please slow down",
@@ -88,7 +87,7 @@ fn subscribe_own(
             .subscriptions
             .try_reserve(&identity.user_id, 1, shared.config.max_subscriptions)
         {
-            limit_reached(shared, socket, ack);
+            limit_reached(shared, socket, &format!("subscribe:{kind}"), ack);
             return;
         }
         socket.join(&room);
@@ -115,6 +114,7 @@ fn watchlist(
             fail(
                 shared,
                 socket,
+                &event.name,
                 event.ack,
                 "INVALID_PAYLOAD",
                 &message,
@@ -134,7 +134,7 @@ fn watchlist(
                 shared.config.max_subscriptions,
             )
         {
-            limit_reached(shared, socket, event.ack);
+            limit_reached(shared, socket, &event.name, event.ack);
             return;
         }
         for room in new {
@@ -187,12 +187,13 @@ fn parse_symbols(args: &Args, max: usize) -> Result<Vec<String>, String> {
     Ok(symbols)
 }
 
-fn limit_reached(shared: &RealtimeShared, socket: &SocketRef, ack: Option<AckSender>) {
+fn limit_reached(shared: &RealtimeShared, socket: &SocketRef, event: &str, ack: Option<AckSender>) {
     let max = shared.config.max_subscriptions;
     let message = format!("Subscription limit of {max} reached");
     fail(
         shared,
         socket,
+        event,
         ack,
         "SUBSCRIPTION_LIMIT",
         &message,
@@ -212,15 +213,38 @@ fn reply(socket: &SocketRef, ack: Option<AckSender>, event: &str, payload: &Valu
 
 /// Emits `error {code, message, ...extra}` (and answers the ack with `{success:false, error}`).
 /// Messages are fixed texts: nothing internal leaks to clients.
+/// The built-in events: with the rate-limited ones, the only event names metrics label.
+const BUILT_IN_EVENTS: [&str; 5] = [
+    "subscribe:portfolio",
+    "subscribe:trades",
+    "subscribe:watchlist",
+    "unsubscribe:watchlist",
+    "ping",
+];
+
+/// `name` as a metrics label: a built-in or rate-limited event keeps its name, any other (a
+/// client chooses those) counts as `other`, so the label set stays bounded.
+fn event_label<'a>(shared: &RealtimeShared, name: &'a str) -> &'a str {
+    if BUILT_IN_EVENTS.contains(&name) || shared.config.rate_limits.contains_key(name) {
+        name
+    } else {
+        "other"
+    }
+}
+
+/// Answers client event `event` with the dashboard's `error {code, message}` (and the ack).
 pub(crate) fn fail(
     shared: &RealtimeShared,
     socket: &SocketRef,
+    event: &str,
     ack: Option<AckSender>,
     code: &str,
     message: &str,
     extra: Value,
 ) {
-    shared.engine_stats().errors.record();
+    shared
+        .engine_stats()
+        .record_error(error_kind::EVENT, event_label(shared, event));
     let mut error = json!({ "code": code, "message": message });
     if let (Some(error), Value::Object(extra)) = (error.as_object_mut(), extra) {
         error.extend(extra);

@@ -9,6 +9,7 @@ use super::packet::{encode_event, Args};
 use super::recovery::{RecoveryConfig, RecoveryStore};
 use super::socket::{ClientEvent, Socket, SocketHome, SocketRef};
 use crate::auth::Middleware;
+use crate::engineio::session::TransportKind;
 use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
 use crate::rooms::room_index::RoomIndex;
 use crate::socketio::adapter::Adapter;
@@ -133,6 +134,9 @@ impl NamespaceShared {
     }
 
     pub(crate) fn notify_disconnect(&self, socket: &SocketRef, reason: &str) {
+        self.stats
+            .disconnects
+            .add(crate::stats::disconnect_label(reason), 1);
         if let Some(handler) = &self.handlers().disconnect {
             handler(socket, reason);
         }
@@ -335,6 +339,18 @@ impl Namespace {
 
     pub fn socket(&self, id: &str) -> Option<SocketRef> {
         self.shared.sockets.get(id).map(|s| s.value().clone())
+    }
+
+    /// Connected sockets by transport: `(polling, websocket)`.
+    pub fn socket_counts_by_transport(&self) -> (usize, usize) {
+        let (mut polling, mut websocket) = (0, 0);
+        for socket in self.shared.sockets.iter() {
+            match socket.transport() {
+                TransportKind::Polling => polling += 1,
+                TransportKind::WebSocket => websocket += 1,
+            }
+        }
+        (polling, websocket)
     }
 
     pub fn sockets(&self) -> Vec<SocketRef> {

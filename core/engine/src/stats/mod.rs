@@ -1,15 +1,31 @@
 //! Engine counters and latency histograms. Plain relaxed atomics: they are read for reporting,
-//! never for control flow.
+//! never for control flow. A server's counts are its own (`snapshot`); when it shuts down they
+//! are added to the process's retired totals (`retired`), which the metrics exposition adds to
+//! the running server's, so exported counters never go backwards across an engine restart.
 
 pub mod histogram;
+pub mod labeled;
 pub mod minute_rate;
+mod retired;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock::now_us;
-pub use histogram::LatencyHistogram;
+pub use histogram::{LatencyHistogram, LatencyQuantiles};
+pub use labeled::{disconnect_label, LabeledCounter};
 pub use minute_rate::MinuteRate;
+pub use retired::{monotonic_counters, monotonic_histogram, monotonic_labeled, retired, Retired};
+
+/// Error kinds an operator can tell apart (`roomcast_errors_total{kind}`).
+pub mod error_kind {
+    /// An undecodable packet or payload from a client.
+    pub const PARSE: &str = "parse";
+    /// A connect the middleware refused with a failure.
+    pub const HANDSHAKE: &str = "handshake";
+    /// An error reply to a client event (its name is the `event` label).
+    pub const EVENT: &str = "event";
+}
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -33,6 +49,14 @@ pub struct Stats {
     pub handler_latency: LatencyHistogram,
     /// Emit (queued) → written to the transport, per written batch (its oldest frame).
     pub emit_latency: LatencyHistogram,
+    /// Errors by `(kind, event)`; `event` is empty unless the error answered a client event.
+    pub errors_by_kind: LabeledCounter<(&'static str, Box<str>)>,
+    /// Refused requests by event name (only events with a configured limit can be refused).
+    pub rate_limited_by_event: LabeledCounter<Box<str>>,
+    /// Socket disconnects by reason (`disconnect_label`).
+    pub disconnects: LabeledCounter<&'static str>,
+    /// Set once this server's counts moved to the retired totals.
+    retired: AtomicBool,
 }
 
 /// A point-in-time copy of the counters.
@@ -53,10 +77,8 @@ pub struct StatsSnapshot {
     pub errors_total: u64,
     pub reconnections_per_minute: u64,
     pub reconnections_total: u64,
-    pub handler_latency_p50_ms: f64,
-    pub handler_latency_p99_ms: f64,
-    pub emit_latency_p50_ms: f64,
-    pub emit_latency_p99_ms: f64,
+    pub handler_latency: LatencyQuantiles,
+    pub emit_latency: LatencyQuantiles,
     pub rss_bytes: u64,
 }
 
@@ -79,10 +101,8 @@ impl Stats {
             errors_total: self.errors.total(),
             reconnections_per_minute: self.reconnections.per_minute(),
             reconnections_total: self.reconnections.total(),
-            handler_latency_p50_ms: self.handler_latency.quantile_ms(0.5),
-            handler_latency_p99_ms: self.handler_latency.quantile_ms(0.99),
-            emit_latency_p50_ms: self.emit_latency.quantile_ms(0.5),
-            emit_latency_p99_ms: self.emit_latency.quantile_ms(0.99),
+            handler_latency: self.handler_latency.quantiles(),
+            emit_latency: self.emit_latency.quantiles(),
             rss_bytes: process_rss_bytes(),
         }
     }
@@ -90,13 +110,44 @@ impl Stats {
     /// A client sent something undecodable.
     pub(crate) fn parse_error(&self) {
         self.parse_errors.fetch_add(1, Ordering::Relaxed);
+        self.record_error(error_kind::PARSE, "");
+    }
+
+    /// Counts an error of `kind` (see `error_kind`), answering client event `event` or none
+    /// (""). `event` must come from a bounded set (the server's own event names).
+    pub fn record_error(&self, kind: &'static str, event: &str) {
         self.errors.record();
+        self.errors_by_kind.add((kind, Box::from(event)), 1);
+    }
+
+    /// Counts a request refused by the rate limit of `event`.
+    pub fn record_rate_limited(&self, event: &str) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        self.rate_limited_by_event.add(Box::from(event), 1);
+    }
+
+    /// Moves this server's counts into the process's retired totals, once (at shutdown, or
+    /// when the stats are dropped).
+    pub fn retire(&self) {
+        if !self.retired.swap(true, Ordering::AcqRel) {
+            retired().absorb(self);
+        }
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// Records how long the oldest frame of a written batch waited (`queued_us` on the µs clock).
     pub(crate) fn record_emit_latency(&self, queued_us: u64) {
         let waited = now_us().saturating_sub(queued_us);
         self.emit_latency.record(Duration::from_micros(waited));
+    }
+}
+
+impl Drop for Stats {
+    fn drop(&mut self) {
+        self.retire();
     }
 }
 
