@@ -1,5 +1,5 @@
 'use strict';
-// The JS face of the roomcast addon: the seed's `WebSocketServer` shape over the native engine.
+// The JS face of the roomcast addon: the dashboard's `WebSocketServer` shape over the native engine.
 // Everything heavy happens in Rust; this layer turns JS values into JSON text once per call and
 // turns engine notifications into EventEmitter events.
 
@@ -326,7 +326,7 @@ class WebSocketServer extends EventEmitter {
     return this._native.setSocketData(socketId, payload(data));
   }
 
-  /** The seed's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */
+  /** The dashboard's shutdown: `server:shutdown` to all, wait `graceMs`, close everything. */
   /** Without `graceMs`: the configured `shutdownGrace`. */
   async shutdown(graceMs) {
     await this._native.shutdown(graceMs).catch((error) => {

@@ -3,6 +3,7 @@
 // health and metrics are served, a logged-out session cannot connect.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { createRequire } from 'node:module';
 import { io } from 'socket.io-client';
 import { waitFor, sleep, collect } from './helpers.mjs';
@@ -84,8 +85,23 @@ test('health, metrics, and a logged-out session is refused', async () => {
   const health = await fetch(`${dashboard.url}/health/websocket`).then((r) => r.json());
   assert.equal(health.status, 'healthy');
   assert.ok(health.stats.totalConnections >= 1);
-  const metrics = await fetch(`${dashboard.url}/metrics`).then((r) => r.text());
+  const scraped = await fetch(`${dashboard.url}/metrics`);
+  assert.match(scraped.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const metrics = await scraped.text();
   assert.match(metrics, /^roomcast_connections \d+$/m);
+  // As a Prometheus server reads it: a real parser of the text format.
+  const families = new Map(parsePrometheusTextFormat(metrics).map((f) => [f.name, f]));
+  for (const family of families.values()) assert.ok(family.help, `${family.name} has HELP`);
+  assert.equal(families.get('roomcast_up').metrics[0].value, '1');
+  assert.ok(Number(families.get('roomcast_connections').metrics[0].value) >= 1);
+  const sockets = families.get('roomcast_sockets');
+  assert.equal(sockets.type, 'GAUGE');
+  assert.ok(sockets.metrics.some((m) => m.labels.namespace === '/' && m.labels.transport === 'websocket' && Number(m.value) >= 1));
+  assert.equal(families.get('roomcast_disconnects_total').type, 'COUNTER');
+  assert.equal(families.get('roomcast_errors_total').type, 'COUNTER');
+  const latency = families.get('roomcast_event_latency_seconds');
+  assert.equal(latency.type, 'HISTOGRAM');
+  assert.ok('0.5' in latency.metrics[0].buckets, 'a bucket at the 500 ms alert threshold');
   await fetch(`${dashboard.url}/logout`, { method: 'POST', headers: { cookie } });
   const again = tab(session);
   assert.equal((await waitFor(again, 'connect_error')).message, 'UNAUTHORIZED: Invalid session or user mismatch');
