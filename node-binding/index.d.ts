@@ -191,3 +191,112 @@ export declare class WebSocketServer extends EventEmitter {
   /** A custom client event: arguments as sent, then the ack function when the client wants one. */
   on(event: string, listener: (socket: SocketInfo, ...args: any[]) => void): this;
 }
+
+/** socket.io's server options that roomcast's `Server` takes (others are refused by name). */
+export interface IoServerOptions {
+  path?: string;
+  pingInterval?: number;
+  pingTimeout?: number;
+  maxHttpBufferSize?: number;
+  cors?: { origin?: string | string[] | boolean };
+  allowUpgrades?: boolean;
+  connectTimeout?: number;
+  connectionStateRecovery?: { maxDisconnectionDuration?: number; skipMiddlewares?: boolean };
+  serveClient?: false;
+}
+
+/** socket.io's `BroadcastOperator`: rooms, excepts and flags, then an emit or a local operation. */
+export declare class BroadcastOperator {
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  readonly volatile: BroadcastOperator;
+  readonly local: BroadcastOperator;
+  compress(compress: boolean): BroadcastOperator;
+  emit(event: string, ...args: any[]): boolean;
+  fetchSockets(): Promise<Socket[]>;
+  socketsJoin(room: string | string[]): void;
+  socketsLeave(room: string): void;
+  disconnectSockets(close?: boolean): void;
+}
+
+/** socket.io's `Socket`: one client in one namespace. */
+export declare class Socket extends EventEmitter {
+  readonly id: string;
+  readonly nsp: Namespace;
+  readonly server: Server;
+  readonly handshake: {
+    headers: Record<string, string>;
+    time: string;
+    address: string;
+    xdomain: boolean;
+    secure: boolean;
+    issued: number;
+    url: string;
+    query: Record<string, string>;
+    auth: Record<string, unknown>;
+  };
+  readonly rooms: Set<string>;
+  readonly recovered: boolean;
+  readonly connected: boolean;
+  readonly conn: { transport: { name: 'polling' | 'websocket' } };
+  readonly broadcast: BroadcastOperator;
+  data: any;
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  emit(event: string, ...args: any[]): boolean;
+  send(...args: any[]): boolean;
+  join(rooms: string | string[]): void;
+  leave(room: string): void;
+  disconnect(close?: boolean): this;
+  use(fn: (packet: [string, ...any[]], next: (err?: Error) => void) => void): this;
+  onAny(listener: (event: string, ...args: any[]) => void): this;
+  prependAny(listener: (event: string, ...args: any[]) => void): this;
+  offAny(listener?: (event: string, ...args: any[]) => void): this;
+  listenersAny(): Array<(event: string, ...args: any[]) => void>;
+}
+
+/** socket.io's `Namespace`. */
+export declare class Namespace extends EventEmitter {
+  readonly name: string;
+  readonly server: Server;
+  readonly sockets: Map<string, Socket>;
+  use(fn: (socket: { handshake: Socket['handshake']; data: any }, next: (err?: Error & { data?: unknown }) => void) => void): this;
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  readonly volatile: BroadcastOperator;
+  emit(event: string, ...args: any[]): boolean;
+  fetchSockets(): Promise<Socket[]>;
+  socketsJoin(room: string | string[]): void;
+  socketsLeave(room: string): void;
+  disconnectSockets(close?: boolean): void;
+  on(event: 'connection' | 'connect', listener: (socket: Socket) => void): this;
+}
+
+/** socket.io's `Server`, natively: `const { Server } = require('roomcast')`. */
+export declare class Server extends EventEmitter {
+  constructor(srv?: HttpServer | number | IoServerOptions, opts?: IoServerOptions);
+  readonly sockets: Namespace;
+  httpServer: HttpServer | undefined;
+  port: number | undefined;
+  /** Resolves with the bound address once `listen` bound its port. */
+  readonly listening: Promise<{ host: string; port: number } | undefined>;
+  of(name: string): Namespace;
+  use(fn: Parameters<Namespace['use']>[0]): this;
+  listen(port?: number): this;
+  attach(httpServer: HttpServer): this;
+  close(callback?: (err?: Error) => void): Promise<void>;
+  to(room: string | string[]): BroadcastOperator;
+  in(room: string | string[]): BroadcastOperator;
+  except(room: string | string[]): BroadcastOperator;
+  readonly volatile: BroadcastOperator;
+  emit(event: string, ...args: any[]): boolean;
+  fetchSockets(): Promise<Socket[]>;
+  socketsJoin(room: string | string[]): void;
+  socketsLeave(room: string): void;
+  disconnectSockets(close?: boolean): void;
+  on(event: 'connection' | 'connect', listener: (socket: Socket) => void): this;
+  on(event: string, listener: (...args: any[]) => void): this;
+}

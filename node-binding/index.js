@@ -5,6 +5,7 @@
 
 const { EventEmitter } = require('node:events');
 const native = require('./native.js');
+const { attachToHttpServer, nativeError } = require('./same-port.js');
 const { NativeServer } = native;
 
 // The hot single emits are plain Node-API callbacks (see node-binding/src/fast_emit.rs).
@@ -14,17 +15,6 @@ native.installFastEmits(fast);
 // Event names of this EventEmitter itself; client events with these names arrive as
 // `clientEvent` only.
 const RESERVED = new Set(['connection', 'disconnect', 'listening', 'close', 'error', 'clientEvent', 'newListener', 'removeListener']);
-
-// A rejection of an async native call: the engine's error code leads its message
-// (`ERR_<KIND>: …`, see node-binding/src/error.rs); move it to `code` as synchronous calls have it.
-function nativeError(error) {
-  const match = /^(ERR_[A-Z_]+): ([\s\S]*)$/.exec(error && error.message);
-  if (match) {
-    error.code = match[1];
-    error.message = match[2];
-  }
-  return error;
-}
 
 function toNativeOptions(options) {
   const out = {};
@@ -155,60 +145,16 @@ class WebSocketServer extends EventEmitter {
    */
   attach(httpServer, { path } = {}) {
     const prefix = path || this._native.path();
-    this._native.startDetached();
-    const onUpgrade = (req, socket, head) => {
-      if (!req.url.startsWith(prefix)) return;
-      const fd = socket._handle && socket._handle.fd;
-      try {
-        this._native.adoptWebsocket(fd, req.method, req.url, req.rawHeaders, head);
-      } catch (error) {
-        this._fail(error);
-      }
-      socket.destroy();
-    };
-    const others = httpServer.listeners('request');
-    const onRequest = (req, res) => {
-      if (req.url.startsWith(prefix)) return this._passThrough(req, res);
-      for (const listener of others) listener.call(httpServer, req, res);
-    };
-    httpServer.removeAllListeners('request');
-    httpServer.on('request', onRequest);
-    httpServer.on('upgrade', onUpgrade);
-    this._attached = { httpServer, others, onRequest, onUpgrade };
+    this._detach = attachToHttpServer(this._native, httpServer, prefix, (error) => this._fail(error));
     this._resolveListening({ attached: true });
     return this;
   }
 
   /** Undoes `attach`: the http.Server gets its own request listeners back. */
   detach() {
-    if (!this._attached) return this;
-    const { httpServer, others, onRequest, onUpgrade } = this._attached;
-    httpServer.off('upgrade', onUpgrade);
-    httpServer.off('request', onRequest);
-    for (const listener of others) httpServer.on('request', listener);
-    this._attached = undefined;
+    if (this._detach) this._detach();
+    this._detach = undefined;
     return this;
-  }
-
-  _passThrough(req, res) {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      this._native
-        .handleHttp(req.method, req.url, req.rawHeaders, body, req.socket.remoteAddress || '0.0.0.0', req.socket.remotePort || 0)
-        .then((answer) => {
-          const headers = {};
-          for (let i = 0; i < answer.headers.length; i += 2) headers[answer.headers[i]] = answer.headers[i + 1];
-          res.writeHead(answer.status, headers);
-          res.end(answer.body);
-        })
-        .catch((error) => {
-          res.writeHead(500);
-          res.end();
-          this._fail(error);
-        });
-    });
   }
 
   // An 'error' event without a listener would crash the host; report it instead.
@@ -338,4 +284,6 @@ class WebSocketServer extends EventEmitter {
   }
 }
 
-module.exports = { WebSocketServer, NativeServer };
+const { Server, Namespace, Socket, BroadcastOperator } = require('./io.js');
+
+module.exports = { WebSocketServer, NativeServer, Server, Namespace, Socket, BroadcastOperator };

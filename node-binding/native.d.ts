@@ -9,6 +9,49 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeIo {
+  constructor(options?: IoOptions | undefined | null)
+  /** Creates namespace `nsp` (clients can connect to it from now on). */
+  of(nsp: string): void
+  /** Receives every connection, client event and disconnect. */
+  setEventHandler(handler: (arg: IoEvent) => void): void
+  /**
+   * The connect middleware of `nsp`: `hook(requestJson) => Promise<string>`, JSON
+   * `{"accept": true, "data": …}` to admit the socket with that data, `{"message", "data"}`
+   * to refuse it with a `connect_error`.
+   */
+  setMiddleware(nsp: string, hook: (arg: string) => Promise<string | undefined | null>): void
+  /** Binds `host:port` (each absent one as configured) and serves. */
+  start(port?: number | undefined | null, host?: string | undefined | null): Promise<BoundAddress>
+  /** Starts without a listener (requests come from `handleHttp` / `adoptWebsocket`). */
+  startDetached(): void
+  path(): string
+  /** Closes every connection (clients see `io server disconnect`) and stops listening. */
+  close(): Promise<void>
+  adoptWebsocket(fd: number, method: string, url: string, headers: Array<string>, head: Buffer): void
+  handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
+  /** Emits to one socket (`json_array`: the arguments); false when it is not connected. */
+  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string): boolean
+  /**
+   * A broadcast: to the union of `rooms` (everyone when empty), minus the members of
+   * `except`; returns how many sockets queued it.
+   */
+  broadcast(nsp: string, rooms: Array<string>, except: Array<string>, event: string, jsonArray: string, volatile: boolean): number
+  /** Puts a socket in `rooms`; false when it is not connected. */
+  join(nsp: string, socketId: string, rooms: Array<string>): boolean
+  leave(nsp: string, socketId: string, room: string): boolean
+  /** The rooms of a socket (its own id first), or null when it is not connected. */
+  rooms(nsp: string, socketId: string): Array<string> | null
+  /** Disconnects a socket from its namespace (with `close`, the whole connection). */
+  disconnect(nsp: string, socketId: string, close: boolean): boolean
+  /** socket.io's `socket.handshake` as JSON, or null when the socket is not connected. */
+  handshake(nsp: string, socketId: string): string | null
+  /** The transport of a connected socket (`polling` or `websocket`). */
+  transport(nsp: string, socketId: string): string | null
+  /** Answers a client's ack; false when it is not pending. */
+  ack(ackId: number, jsonArray: string): boolean
+}
+
 export declare class NativeServer {
   /** One binary argument (a Buffer) to a room. */
   emitBinaryToRoom(room: string, event: string, data: Buffer): number
@@ -113,6 +156,40 @@ export interface HttpAnswer {
  * connections that queued the payload. `validate` false is for `JSON.stringify` output only.
  */
 export declare function installFastEmits(target: object): void
+
+/** One notification: `connection`, `event` or `disconnect` of a socket in a namespace. */
+export interface IoEvent {
+  kind: string
+  nsp: string
+  socketId: string
+  /** The event name (`event`) or the disconnect reason (`disconnect`). */
+  name?: string
+  /** The event's arguments as a JSON array text. */
+  args?: string
+  attachments?: Array<Buffer>
+  /** Present when the client wants an acknowledgement: answer with `ack(ackId, json)`. */
+  ackId?: number
+  /** `connection`: whether the socket was recovered. */
+  recovered?: boolean
+  /** `connection` and `disconnect`: the rooms the socket is in (for `disconnecting`). */
+  rooms?: Array<string>
+  /** `connection`: the data the middlewares attached (JSON), when any. */
+  data?: string
+}
+
+/** socket.io's server options that the engine has (by socket.io's names, converted in io.js). */
+export interface IoOptions {
+  path?: string
+  pingInterval?: number
+  pingTimeout?: number
+  maxHttpBufferSize?: number
+  corsOrigins?: Array<string>
+  allowUpgrades?: boolean
+  connectTimeout?: number
+  /** `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it. */
+  recoveryMaxDisconnection?: number
+  recoverySkipMiddlewares?: boolean
+}
 
 export interface RateLimitOption {
   max: number

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeIo = nativeBinding.NativeIo
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.emitBatch = nativeBinding.emitBatch
 module.exports.emitToAll = nativeBinding.emitToAll

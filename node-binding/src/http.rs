@@ -20,23 +20,7 @@ impl NativeServer {
         headers: Vec<String>,
         head: Buffer,
     ) -> Result<()> {
-        use std::os::fd::{BorrowedFd, OwnedFd};
-        if fd < 0 {
-            return Err(invalid("invalid file descriptor"));
-        }
-        // ok: the fd belongs to the live Node socket for the duration of this call.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        let owned: OwnedFd = borrowed
-            .try_clone_to_owned()
-            .map_err(|e| js_error(roomcast::Error::from(e).context("dup failed")))?;
-        let stream = std::net::TcpStream::from(owned);
-        let request = build_request(&method, &url, &headers, ()).map_err(js_error)?;
-        let leftover = bytes_from(&head);
-        let server = self.server.clone();
-        napi::bindgen_prelude::within_runtime_if_available(move || {
-            server.engine().adopt_websocket(stream, request, leftover)
-        })
-        .map_err(|e| js_error(e.context("cannot adopt the connection")))
+        adopt_websocket_on(self.server.engine(), fd, &method, &url, &headers, &head)
     }
 
     /// Same-port mode: serves a polling (or health) request Node received. `headers` is Node's
@@ -51,29 +35,82 @@ impl NativeServer {
         remote_ip: String,
         remote_port: u32,
     ) -> napi::Result<HttpAnswer> {
-        let body = http_body_util::Full::new(bytes_from(&body));
-        let request = build_request(&method, &url, &headers, body).map_err(js_async_error)?;
-        let ip = remote_ip
-            .parse()
-            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-        let remote = std::net::SocketAddr::new(ip, remote_port as u16);
-        let response = self.server.engine().handle_http(request, remote).await;
-        let (parts, body) = response.into_parts();
-        let body = http_body_util::BodyExt::collect(body)
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let mut flat = Vec::with_capacity(parts.headers.len() * 2);
-        for (name, value) in &parts.headers {
-            flat.push(name.as_str().to_owned());
-            flat.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-        }
-        Ok(HttpAnswer {
-            status: u32::from(parts.status.as_u16()),
-            headers: flat,
-            body: Buffer::from(body.to_vec()),
-        })
+        let body = bytes_from(&body);
+        let server = self.server.engine();
+        handle_http_on(
+            server,
+            &method,
+            &url,
+            &headers,
+            body,
+            &remote_ip,
+            remote_port,
+        )
+        .await
     }
+}
+
+/// `adopt_websocket` for any engine server (the preset's and `NativeIo`'s).
+pub(crate) fn adopt_websocket_on(
+    server: &roomcast::Server,
+    fd: i32,
+    method: &str,
+    url: &str,
+    headers: &[String],
+    head: &Buffer,
+) -> Result<()> {
+    use std::os::fd::{BorrowedFd, OwnedFd};
+    if fd < 0 {
+        return Err(invalid("invalid file descriptor"));
+    }
+    // ok: the fd belongs to the live Node socket for the duration of this call.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let owned: OwnedFd = borrowed
+        .try_clone_to_owned()
+        .map_err(|e| js_error(roomcast::Error::from(e).context("dup failed")))?;
+    let stream = std::net::TcpStream::from(owned);
+    let request = build_request(method, url, headers, ()).map_err(js_error)?;
+    let leftover = bytes_from(head);
+    let server = server.clone();
+    napi::bindgen_prelude::within_runtime_if_available(move || {
+        server.adopt_websocket(stream, request, leftover)
+    })
+    .map_err(|e| js_error(e.context("cannot adopt the connection")))
+}
+
+/// `handle_http` for any engine server.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn handle_http_on(
+    server: &roomcast::Server,
+    method: &str,
+    url: &str,
+    headers: &[String],
+    body: bytes::Bytes,
+    remote_ip: &str,
+    remote_port: u32,
+) -> napi::Result<HttpAnswer> {
+    let body = http_body_util::Full::new(body);
+    let request = build_request(method, url, headers, body).map_err(js_async_error)?;
+    let ip = remote_ip
+        .parse()
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let remote = std::net::SocketAddr::new(ip, remote_port as u16);
+    let response = server.handle_http(request, remote).await;
+    let (parts, body) = response.into_parts();
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut flat = Vec::with_capacity(parts.headers.len() * 2);
+    for (name, value) in &parts.headers {
+        flat.push(name.as_str().to_owned());
+        flat.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    }
+    Ok(HttpAnswer {
+        status: u32::from(parts.status.as_u16()),
+        headers: flat,
+        body: Buffer::from(body.to_vec()),
+    })
 }
 
 /// An HTTP response for the JS layer to write.
@@ -85,7 +122,7 @@ pub struct HttpAnswer {
     pub body: Buffer,
 }
 
-fn bytes_from(buffer: &Buffer) -> bytes::Bytes {
+pub(crate) fn bytes_from(buffer: &Buffer) -> bytes::Bytes {
     bytes::Bytes::copy_from_slice(buffer.as_ref())
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod fast_emit;
 mod hooks;
 mod http;
+mod io;
 mod options;
 mod sockets;
 mod validator;
@@ -23,10 +24,24 @@ use roomcast::RealtimeServer;
 pub use emits::{emit_batch, emit_to_all, install_fast_emits};
 pub use hooks::ServerEvent;
 pub use http::HttpAnswer;
+pub use io::{IoEvent, IoOptions, NativeIo};
 pub use options::ServerOptions;
 
 use emits::register;
 use error::{js_async_error, Result};
+
+/// The address `start` binds: the configured one with the given `port` and/or `host`.
+fn bind_address(
+    config: &roomcast::EngineConfig,
+    port: Option<u32>,
+    host: Option<String>,
+) -> roomcast::error::Result<std::net::SocketAddr> {
+    let port = port
+        .map(u16::try_from)
+        .transpose()
+        .map_err(|_| roomcast::Error::invalid_argument("port out of range"))?;
+    config.bind_with(host.as_deref(), port)
+}
 
 /// Where a server listens.
 #[napi(object)]
@@ -95,17 +110,8 @@ impl NativeServer {
         port: Option<u32>,
         host: Option<String>,
     ) -> napi::Result<BoundAddress> {
-        let configured = self.server.config().engine.bind;
-        let port = match port {
-            None => configured.port(),
-            Some(port) => u16::try_from(port).map_err(|_| {
-                js_async_error(roomcast::Error::invalid_argument("port out of range"))
-            })?,
-        };
-        let addr = match host {
-            None => std::net::SocketAddr::new(configured.ip(), port),
-            Some(host) => roomcast::config::listen_addr(&host, port).map_err(js_async_error)?,
-        };
+        let addr = crate::bind_address(&self.server.config().engine, port, host)
+            .map_err(js_async_error)?;
         let bound = self.server.start_on(addr).await.map_err(js_async_error)?;
         Ok(BoundAddress {
             host: bound.ip().to_string(),

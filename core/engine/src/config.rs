@@ -74,6 +74,15 @@ impl EngineConfig {
         Ok(())
     }
 
+    /// The configured address with `host` (an IP literal) and/or `port` put in its place.
+    pub fn bind_with(&self, host: Option<&str>, port: Option<u16>) -> Result<SocketAddr> {
+        let port = port.unwrap_or(self.bind.port());
+        match host {
+            Some(host) => listen_addr(host, port),
+            None => Ok(SocketAddr::new(self.bind.ip(), port)),
+        }
+    }
+
     pub fn set_path(&mut self, path: &str) -> Result<()> {
         check_path(path)?;
         self.path = path.to_owned();

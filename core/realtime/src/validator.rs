@@ -175,6 +175,7 @@ mod tests {
         ConnectRequest {
             namespace: Arc::from("/"),
             auth: AuthPayload::from_value(auth),
+            data: Default::default(),
             headers: HeaderMap::new(),
             remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
             query: String::new(),

@@ -121,12 +121,29 @@ impl std::ops::Deref for AuthPayload {
     }
 }
 
+/// Data a middleware attaches to the socket it admits (socket.io's `socket.data` set in
+/// `io.use`): the socket starts with it.
+#[derive(Debug, Clone, Default)]
+pub struct DataSlot(Arc<parking_lot::Mutex<Option<serde_json::Value>>>);
+
+impl DataSlot {
+    pub fn set(&self, data: serde_json::Value) {
+        *self.0.lock() = Some(data);
+    }
+
+    pub(crate) fn take(&self) -> Option<serde_json::Value> {
+        self.0.lock().take()
+    }
+}
+
 /// What a middleware sees of a namespace connect.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
     pub namespace: Arc<str>,
     /// The client's `auth` payload (an object; `{}` when the client sent none).
     pub auth: AuthPayload,
+    /// Where the middleware may leave the socket's initial data.
+    pub data: DataSlot,
     pub headers: HeaderMap,
     pub remote_addr: SocketAddr,
     pub query: String,

@@ -67,6 +67,16 @@ pub enum TransportKind {
     WebSocket = 1,
 }
 
+impl TransportKind {
+    /// The name socket.io gives it (`socket.conn.transport.name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Polling => "polling",
+            Self::WebSocket => "websocket",
+        }
+    }
+}
+
 /// Where a session is in a polling → WebSocket upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

@@ -14,7 +14,7 @@ use super::packet::{
 };
 use super::recovery::{Missed, RecoveryStore, SavedSession};
 use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
-use crate::auth::{AuthPayload, ConnectRequest, ConnectResult, Identity};
+use crate::auth::{AuthPayload, ConnectRequest, ConnectResult, DataSlot, Identity};
 use crate::engineio::endpoint::EngineHandler;
 use crate::engineio::session::{CloseReason, Message, Session, SessionHandler};
 use crate::stats::Stats;
@@ -228,7 +228,7 @@ impl Client {
         let middleware = ns.shared.handlers().middleware.clone();
         if middleware.is_none() && ns.shared.recovery.is_none() {
             let auth_text = auth.shared_text();
-            self.finish_connect(&ns.shared, Ok(None), auth_text, RecoveryClaim::Off);
+            self.finish_connect(&ns.shared, Ok(None), auth_text, None, RecoveryClaim::Off);
             return;
         }
         // Parsed once (on this first read): the recovery claim and the middleware share it.
@@ -239,9 +239,11 @@ impl Client {
             ))
         });
         let auth_text = auth.shared_text();
+        let data = DataSlot::default();
         let request = middleware.as_ref().map(|_| ConnectRequest {
             namespace: ns.shared.name.clone(),
             auth,
+            data: data.clone(),
             headers: self.session.request().headers(),
             remote_addr: self.session.remote_addr(),
             query: self.session.request().query.to_string(),
@@ -278,7 +280,7 @@ impl Client {
                 Ok(identity) => recovery_claim(&ns, claimed, identity.as_ref().map(Some)).await,
                 Err(_) => RecoveryClaim::Off,
             };
-            client.finish_connect(&ns, result, auth_text, claim);
+            client.finish_connect(&ns, result, auth_text, data.take(), claim);
         });
     }
 
@@ -287,6 +289,7 @@ impl Client {
         ns: &Arc<NamespaceShared>,
         result: ConnectResult,
         auth: Arc<str>,
+        data: Option<serde_json::Value>,
         claim: RecoveryClaim<'_>,
     ) {
         let identity = match result {
@@ -299,19 +302,21 @@ impl Client {
                 return;
             }
         };
+        let fresh = |pid| SocketStart {
+            data: data.clone(),
+            ..SocketStart::fresh(pid)
+        };
         let attached = match claim {
-            RecoveryClaim::Off => {
-                self.attach_socket(ns, identity, auth, SocketStart::fresh(None), None)
-            }
+            RecoveryClaim::Off => self.attach_socket(ns, identity, auth, fresh(None), None),
             RecoveryClaim::Fresh => {
-                let start = SocketStart::with_new_pid();
+                let start = fresh(Some(crate::ids::new_wire_id()));
                 self.attach_socket(ns, identity, auth, start, None)
             }
             RecoveryClaim::Restore(restore) => {
                 match self.restore(ns, identity.clone(), auth.clone(), *restore) {
                     Some(attached) => attached,
                     None => {
-                        let start = SocketStart::with_new_pid();
+                        let start = fresh(Some(crate::ids::new_wire_id()));
                         self.attach_socket(ns, identity, auth, start, None)
                     }
                 }

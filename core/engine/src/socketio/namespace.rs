@@ -298,22 +298,22 @@ impl Namespace {
         self.update(|h| h.disconnect = Some(Arc::new(handler)));
     }
 
-    /// Starts a broadcast to `room`.
-    pub fn to(&self, room: &str) -> Broadcast<'_> {
+    /// Starts a broadcast to every socket of the namespace (narrow it with `to`/`except`).
+    pub fn everyone(&self) -> Broadcast<'_> {
         Broadcast {
             ns: &self.shared,
             target: BroadcastTarget::default(),
         }
-        .to(room)
+    }
+
+    /// Starts a broadcast to `room`.
+    pub fn to(&self, room: &str) -> Broadcast<'_> {
+        self.everyone().to(room)
     }
 
     /// Starts a broadcast that excludes the members of `room`.
     pub fn except(&self, room: &str) -> Broadcast<'_> {
-        Broadcast {
-            ns: &self.shared,
-            target: BroadcastTarget::default(),
-        }
-        .except(room)
+        self.everyone().except(room)
     }
 
     /// Emits to the members of one room: the hot path of host broadcasts, with no target to

@@ -126,11 +126,6 @@ impl SocketStart {
             data: None,
         }
     }
-
-    /// A new socket id and a new `pid` (recovery on, nothing restored).
-    pub fn with_new_pid() -> Self {
-        Self::fresh(Some(crate::ids::new_wire_id()))
-    }
 }
 
 impl std::fmt::Debug for Socket {

@@ -1,0 +1,492 @@
+'use strict';
+// socket.io's server API (`Server`, `Namespace`, `Socket`, broadcast operators) over the
+// engine (`NativeIo`). The engine owns connections, rooms, encoding and delivery; this layer
+// keeps socket.io's JavaScript objects and listeners and turns engine notifications into their
+// events. Client events cross into JavaScript as JSON text once per event.
+
+const { EventEmitter } = require('node:events');
+const { NativeIo } = require('./native.js');
+const { attachToHttpServer, nativeError } = require('./same-port.js');
+
+// Options by socket.io's names. Those the engine does not offer yet are refused by name rather
+// than ignored (see README: Moving from socket.io).
+const SUPPORTED = new Set(['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'cors', 'allowUpgrades',
+  'connectTimeout', 'connectionStateRecovery', 'serveClient']);
+
+// Event names a socket emits itself; a client cannot trigger them.
+const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListener', 'removeListener']);
+
+function toNativeOptions(options) {
+  for (const key of Object.keys(options)) {
+    if (!SUPPORTED.has(key)) throw new TypeError(`roomcast Server: option "${key}" is not supported`);
+  }
+  if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
+  const out = {};
+  for (const key of ['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'allowUpgrades', 'connectTimeout']) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  const origin = options.cors && options.cors.origin;
+  if (origin !== undefined && origin !== '*' && origin !== true) out.corsOrigins = Array.isArray(origin) ? origin : [origin];
+  const recovery = options.connectionStateRecovery;
+  if (recovery) {
+    out.recoveryMaxDisconnection = recovery.maxDisconnectionDuration ?? 120000;
+    if (recovery.skipMiddlewares !== undefined) out.recoverySkipMiddlewares = recovery.skipMiddlewares;
+  }
+  return out;
+}
+
+function encodeArgs(args) {
+  const json = JSON.stringify(args);
+  if (json === undefined) throw new TypeError('arguments are not JSON-serializable');
+  return json;
+}
+
+// Replaces `{_placeholder: true, num}` markers with the received Buffers.
+function withAttachments(value, attachments) {
+  if (!attachments || value === null || typeof value !== 'object') return value;
+  if (value._placeholder === true && typeof value.num === 'number') return attachments[value.num];
+  for (const key of Object.keys(value)) value[key] = withAttachments(value[key], attachments);
+  return value;
+}
+
+/** `io.to(room)`, `socket.broadcast`, …: rooms, excepts and flags, then `emit`. */
+class BroadcastOperator {
+  constructor(nsp, rooms = new Set(), except = new Set(), flags = {}) {
+    this._nsp = nsp;
+    this._rooms = rooms;
+    this._except = except;
+    this._flags = flags;
+  }
+
+  to(room) {
+    const rooms = new Set(this._rooms);
+    for (const r of [].concat(room)) rooms.add(String(r));
+    return new BroadcastOperator(this._nsp, rooms, this._except, this._flags);
+  }
+
+  in(room) {
+    return this.to(room);
+  }
+
+  except(room) {
+    const except = new Set(this._except);
+    for (const r of [].concat(room)) except.add(String(r));
+    return new BroadcastOperator(this._nsp, this._rooms, except, this._flags);
+  }
+
+  get volatile() {
+    return new BroadcastOperator(this._nsp, this._rooms, this._except, { ...this._flags, volatile: true });
+  }
+
+  get local() {
+    return this;
+  }
+
+  compress() {
+    return this;
+  }
+
+  emit(event, ...args) {
+    if (typeof args[args.length - 1] === 'function') throw new Error('roomcast Server: broadcast acknowledgements are not supported yet');
+    const native = this._nsp.server._native;
+    native.broadcast(this._nsp.name, [...this._rooms], [...this._except], String(event), encodeArgs(args), !!this._flags.volatile);
+    return true;
+  }
+
+  /** The local sockets this operator addresses. */
+  async fetchSockets() {
+    return this._nsp._select(this._rooms, this._except);
+  }
+
+  socketsJoin(room) {
+    for (const socket of this._nsp._select(this._rooms, this._except)) socket.join(room);
+  }
+
+  socketsLeave(room) {
+    for (const socket of this._nsp._select(this._rooms, this._except)) socket.leave(room);
+  }
+
+  disconnectSockets(close = false) {
+    for (const socket of this._nsp._select(this._rooms, this._except)) socket.disconnect(close);
+  }
+}
+
+class Socket extends EventEmitter {
+  constructor(nsp, id, recovered) {
+    super();
+    this.nsp = nsp;
+    this.id = id;
+    this.recovered = recovered;
+    this.connected = true;
+    this.data = {};
+    this._anyListeners = [];
+    this._middlewares = [];
+    this._handshake = undefined;
+    this._lastRooms = [id];
+  }
+
+  get server() {
+    return this.nsp.server;
+  }
+
+  get handshake() {
+    if (this._handshake === undefined) {
+      const json = this.server._native.handshake(this.nsp.name, this.id);
+      this._handshake = json == null ? undefined : JSON.parse(json);
+    }
+    return this._handshake;
+  }
+
+  get rooms() {
+    const rooms = this.connected ? this.server._native.rooms(this.nsp.name, this.id) : null;
+    return new Set(rooms ?? this._lastRooms);
+  }
+
+  get conn() {
+    const name = this.server._native.transport(this.nsp.name, this.id) ?? 'websocket';
+    return { transport: { name } };
+  }
+
+  get broadcast() {
+    return new BroadcastOperator(this.nsp, new Set(), new Set([this.id]));
+  }
+
+  to(room) {
+    return this.broadcast.to(room);
+  }
+
+  in(room) {
+    return this.to(room);
+  }
+
+  except(room) {
+    return this.broadcast.except(room);
+  }
+
+  emit(event, ...args) {
+    if (SOCKET_EVENTS.has(event)) return super.emit(event, ...args);
+    if (typeof args[args.length - 1] === 'function') throw new Error('roomcast Server: server-to-client acknowledgements are not supported yet');
+    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), encodeArgs(args));
+    return true;
+  }
+
+  send(...args) {
+    return this.emit('message', ...args);
+  }
+
+  join(rooms) {
+    this.server._native.join(this.nsp.name, this.id, [].concat(rooms).map(String));
+  }
+
+  leave(room) {
+    this.server._native.leave(this.nsp.name, this.id, String(room));
+  }
+
+  disconnect(close = false) {
+    this.server._native.disconnect(this.nsp.name, this.id, !!close);
+    return this;
+  }
+
+  use(fn) {
+    this._middlewares.push(fn);
+    return this;
+  }
+
+  onAny(fn) {
+    this._anyListeners.push(fn);
+    return this;
+  }
+
+  prependAny(fn) {
+    this._anyListeners.unshift(fn);
+    return this;
+  }
+
+  offAny(fn) {
+    this._anyListeners = fn ? this._anyListeners.filter((l) => l !== fn) : [];
+    return this;
+  }
+
+  listenersAny() {
+    return [...this._anyListeners];
+  }
+
+  // A client event: per-packet middlewares, then `onAny` listeners, then the event's own.
+  _dispatch(name, args, ackId) {
+    if (ackId !== undefined && ackId !== null) {
+      let answered = false;
+      args.push((...values) => {
+        if (answered) return;
+        answered = true;
+        this.server._native.ack(ackId, encodeArgs(values));
+      });
+    }
+    const packet = [name, ...args];
+    const run = (i) => {
+      if (i === this._middlewares.length) {
+        for (const listener of [...this._anyListeners]) listener(...packet);
+        return super.emit(...packet);
+      }
+      this._middlewares[i](packet, (err) => (err ? super.emit('error', err) : run(i + 1)));
+    };
+    run(0);
+  }
+
+  // `disconnecting` sees the rooms the socket was in; `disconnect` sees none (as socket.io).
+  _closed(reason, rooms) {
+    this._lastRooms = [this.id, ...rooms];
+    this.connected = false;
+    super.emit('disconnecting', reason);
+    this._lastRooms = [];
+    super.emit('disconnect', reason);
+  }
+}
+
+class Namespace extends EventEmitter {
+  constructor(server, name) {
+    super();
+    this.server = server;
+    this.name = name;
+    this.sockets = new Map();
+    this._middlewares = [];
+  }
+
+  use(fn) {
+    if (this._middlewares.length === 0) {
+      this.server._native.setMiddleware(this.name, (requestJson) => this._admit(JSON.parse(requestJson)));
+    }
+    this._middlewares.push(fn);
+    return this;
+  }
+
+  // The middlewares in order on a socket-to-be: `{accept, data}` admits it with `socket.data`,
+  // `{message, data}` refuses it (the client's `connect_error`).
+  _admit(request) {
+    const candidate = {
+      nsp: this,
+      handshake: { headers: request.headers, query: request.query, auth: request.auth, address: request.address },
+      data: {},
+    };
+    return new Promise((resolve) => {
+      const run = (i) => {
+        if (i === this._middlewares.length) return resolve(JSON.stringify({ accept: true, data: candidate.data }));
+        try {
+          this._middlewares[i](candidate, (err) => {
+            if (err) resolve(JSON.stringify({ message: String(err.message ?? err), data: err.data ?? null }));
+            else run(i + 1);
+          });
+        } catch (err) {
+          resolve(JSON.stringify({ message: String(err.message ?? err), data: err.data ?? null }));
+        }
+      };
+      run(0);
+    });
+  }
+
+  to(room) {
+    return new BroadcastOperator(this).to(room);
+  }
+
+  in(room) {
+    return this.to(room);
+  }
+
+  except(room) {
+    return new BroadcastOperator(this).except(room);
+  }
+
+  get volatile() {
+    return new BroadcastOperator(this).volatile;
+  }
+
+  get local() {
+    return this;
+  }
+
+  compress() {
+    return this;
+  }
+
+  emit(event, ...args) {
+    if (event === 'connection' || event === 'connect') return super.emit(event, ...args);
+    return new BroadcastOperator(this).emit(event, ...args);
+  }
+
+  send(...args) {
+    return this.emit('message', ...args);
+  }
+
+  async fetchSockets() {
+    return [...this.sockets.values()];
+  }
+
+  socketsJoin(room) {
+    return new BroadcastOperator(this).socketsJoin(room);
+  }
+
+  socketsLeave(room) {
+    return new BroadcastOperator(this).socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    return new BroadcastOperator(this).disconnectSockets(close);
+  }
+
+  _select(rooms, except) {
+    const matches = (socket, set) => [...socket.rooms].some((r) => set.has(r));
+    return [...this.sockets.values()].filter(
+      (socket) => (rooms.size === 0 || matches(socket, rooms)) && !(except.size && matches(socket, except)),
+    );
+  }
+}
+
+class Server extends EventEmitter {
+  /** `new Server()`, `new Server(port, opts)`, `new Server(httpServer, opts)`, `new Server(opts)`. */
+  constructor(srv, opts) {
+    super();
+    if (srv && typeof srv === 'object' && typeof srv.listen !== 'function') [srv, opts] = [undefined, srv];
+    this.opts = opts || {};
+    this._native = new NativeIo(toNativeOptions(this.opts));
+    this._nsps = new Map();
+    this._native.setEventHandler((event) => this._onEvent(event));
+    this.sockets = this.of('/');
+    this.httpServer = undefined;
+    if (typeof srv === 'number' || typeof srv === 'string') this.listen(Number(srv));
+    else if (srv) this.attach(srv);
+  }
+
+  of(name) {
+    const nsp = name.startsWith('/') ? name : `/${name}`;
+    let namespace = this._nsps.get(nsp);
+    if (!namespace) {
+      this._native.of(nsp);
+      namespace = new Namespace(this, nsp);
+      this._nsps.set(nsp, namespace);
+    }
+    return namespace;
+  }
+
+  use(fn) {
+    this.sockets.use(fn);
+    return this;
+  }
+
+  on(event, listener) {
+    if (event === 'connection' || event === 'connect') {
+      this.sockets.on(event, listener);
+      return this;
+    }
+    return super.on(event, listener);
+  }
+
+  to(room) {
+    return this.sockets.to(room);
+  }
+
+  in(room) {
+    return this.sockets.in(room);
+  }
+
+  except(room) {
+    return this.sockets.except(room);
+  }
+
+  get volatile() {
+    return this.sockets.volatile;
+  }
+
+  get local() {
+    return this.sockets;
+  }
+
+  emit(event, ...args) {
+    return this.sockets.emit(event, ...args);
+  }
+
+  send(...args) {
+    return this.sockets.send(...args);
+  }
+
+  fetchSockets() {
+    return this.sockets.fetchSockets();
+  }
+
+  socketsJoin(room) {
+    return this.sockets.socketsJoin(room);
+  }
+
+  socketsLeave(room) {
+    return this.sockets.socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    return this.sockets.disconnectSockets(close);
+  }
+
+  /** Serves on its own port (socket.io's `listen`); `port` absent: any free port. */
+  listen(port, options) {
+    if (options) throw new TypeError('roomcast Server: pass options to the constructor');
+    this._listening = this._native
+      .start(port, undefined)
+      .then((bound) => {
+        this.port = bound.port;
+        this._keepAlive = setInterval(() => {}, 2 ** 30);
+        return bound;
+      })
+      .catch((error) => {
+        throw nativeError(error);
+      });
+    this._listening.catch((error) => this.emit('error', error));
+    return this;
+  }
+
+  /** Resolves with `{host, port}` once `listen` bound its port. */
+  get listening() {
+    return this._listening ?? Promise.resolve(undefined);
+  }
+
+  /** Serves on an existing `http.Server`, sharing its port. */
+  attach(httpServer) {
+    this.httpServer = httpServer;
+    this._detach = attachToHttpServer(this._native, httpServer, this._native.path(), (error) => this.emit('error', error));
+    return this;
+  }
+
+  async close(callback) {
+    if (this._detach) this._detach();
+    this._detach = undefined;
+    clearInterval(this._keepAlive);
+    try {
+      await this._native.close();
+      if (this.httpServer) await new Promise((resolve) => this.httpServer.close(() => resolve()));
+      if (callback) callback();
+    } catch (error) {
+      if (callback) callback(nativeError(error));
+      else throw nativeError(error);
+    }
+  }
+
+  _onEvent(event) {
+    const nsp = this._nsps.get(event.nsp);
+    if (!nsp) return;
+    if (event.kind === 'connection') {
+      const socket = new Socket(nsp, event.socketId, !!event.recovered);
+      if (event.data) socket.data = JSON.parse(event.data);
+      nsp.sockets.set(socket.id, socket);
+      nsp.emit('connection', socket);
+      nsp.emit('connect', socket);
+      return;
+    }
+    const socket = nsp.sockets.get(event.socketId);
+    if (!socket) return;
+    if (event.kind === 'disconnect') {
+      nsp.sockets.delete(socket.id);
+      socket._closed(event.name, event.rooms || []);
+      return;
+    }
+    const args = JSON.parse(event.args).map((v) => withAttachments(v, event.attachments));
+    socket._dispatch(event.name, args, event.ackId);
+  }
+}
+
+module.exports = { Server, Namespace, Socket, BroadcastOperator };

@@ -1,0 +1,476 @@
+//! `NativeIo`: the engine's `Server` for socket.io's programming model in JavaScript (the JS
+//! `Server`, `Namespace` and `Socket` classes in io.js sit on it). Sockets are addressed by
+//! namespace and id; client events cross into JavaScript only for namespaces JavaScript
+//! handles; everything here converts arguments and calls the engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use parking_lot::Mutex;
+use roomcast::auth::{ConnectError, ConnectRequest};
+use roomcast::{Args, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server, SocketRef};
+
+use crate::error::{invalid, js_async_error, js_error, Result};
+use crate::http::{adopt_websocket_on, bytes_from, handle_http_on, HttpAnswer};
+use crate::BoundAddress;
+
+/// socket.io's server options that the engine has (by socket.io's names, converted in io.js).
+#[napi(object)]
+#[derive(Default)]
+pub struct IoOptions {
+    pub path: Option<String>,
+    pub ping_interval: Option<u32>,
+    pub ping_timeout: Option<u32>,
+    pub max_http_buffer_size: Option<u32>,
+    pub cors_origins: Option<Vec<String>>,
+    pub allow_upgrades: Option<bool>,
+    pub connect_timeout: Option<u32>,
+    /// `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it.
+    pub recovery_max_disconnection: Option<u32>,
+    pub recovery_skip_middlewares: Option<bool>,
+}
+
+/// One notification: `connection`, `event` or `disconnect` of a socket in a namespace.
+#[napi(object)]
+pub struct IoEvent {
+    pub kind: String,
+    pub nsp: String,
+    pub socket_id: String,
+    /// The event name (`event`) or the disconnect reason (`disconnect`).
+    pub name: Option<String>,
+    /// The event's arguments as a JSON array text.
+    pub args: Option<String>,
+    pub attachments: Option<Vec<Buffer>>,
+    /// Present when the client wants an acknowledgement: answer with `ack(ackId, json)`.
+    pub ack_id: Option<i64>,
+    /// `connection`: whether the socket was recovered.
+    pub recovered: Option<bool>,
+    /// `connection` and `disconnect`: the rooms the socket is in (for `disconnecting`).
+    pub rooms: Option<Vec<String>>,
+    /// `connection`: the data the middlewares attached (JSON), when any.
+    pub data: Option<String>,
+}
+
+type EventFn = ThreadsafeFunction<IoEvent, (), IoEvent, Status, false, true>;
+type MiddlewareFn =
+    ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
+
+/// An emit's arguments from the JSON array text io.js makes of them.
+fn args_array(json_array: &str) -> Result<Args> {
+    Args::json_array(json_array).map_err(|e| js_error(Error::from(e).context("arguments")))
+}
+
+fn ms(value: u32) -> Duration {
+    Duration::from_millis(u64::from(value))
+}
+
+fn to_config(options: IoOptions) -> Result<EngineConfig> {
+    let mut config = EngineConfig::default();
+    if let Some(path) = options.path {
+        config.path = path;
+    }
+    if let Some(v) = options.ping_interval {
+        config.ping_interval = ms(v);
+    }
+    if let Some(v) = options.ping_timeout {
+        config.ping_timeout = ms(v);
+    }
+    if let Some(v) = options.max_http_buffer_size {
+        config.max_payload = v as usize;
+    }
+    if let Some(origins) = options.cors_origins {
+        config.allowed_origins = Some(origins);
+    }
+    if let Some(v) = options.allow_upgrades {
+        config.allow_upgrades = v;
+    }
+    if let Some(v) = options.connect_timeout {
+        config.connect_timeout = ms(v);
+    }
+    if let Some(max) = options.recovery_max_disconnection {
+        let defaults = roomcast::config::RecoveryConfig::default();
+        config.recovery = Some(roomcast::config::RecoveryConfig {
+            max_disconnection: ms(max),
+            skip_middlewares: options
+                .recovery_skip_middlewares
+                .unwrap_or(defaults.skip_middlewares),
+            ..defaults
+        });
+    }
+    config.validate().map_err(js_error)?;
+    Ok(config)
+}
+
+#[napi]
+pub struct NativeIo {
+    server: Server,
+    held_acks: Arc<HeldAcks>,
+    events: Arc<Mutex<Option<Arc<EventFn>>>>,
+}
+
+fn rooms_of(socket: &SocketRef) -> Vec<String> {
+    socket.rooms().iter().map(|r| r.to_string()).collect()
+}
+
+fn io_event(kind: &str, socket: &SocketRef) -> IoEvent {
+    IoEvent {
+        kind: kind.to_owned(),
+        nsp: socket.namespace().to_owned(),
+        socket_id: socket.id().to_owned(),
+        name: None,
+        args: None,
+        attachments: None,
+        ack_id: None,
+        recovered: None,
+        rooms: None,
+        data: None,
+    }
+}
+
+impl NativeIo {
+    fn namespace(&self, nsp: &str) -> Result<Namespace> {
+        self.server.namespace(nsp).ok_or_else(|| {
+            js_error(Error::new(
+                ErrorKind::NotFound,
+                format!("no namespace {nsp}"),
+            ))
+        })
+    }
+
+    fn socket(&self, nsp: &str, socket_id: &str) -> Option<SocketRef> {
+        self.server.namespace(nsp)?.socket(socket_id)
+    }
+
+    /// Sends the namespace's connections, events and disconnects to the JS handler.
+    fn wire(&self, ns: &Namespace) {
+        let events = self.events.clone();
+        ns.on_connection(move |socket| {
+            if let Some(tsfn) = events.lock().clone() {
+                let mut event = io_event("connection", socket);
+                event.recovered = Some(socket.recovered());
+                event.rooms = Some(rooms_of(socket));
+                event.data = socket.data().map(|d| d.to_string());
+                tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        let events = self.events.clone();
+        let held = self.held_acks.clone();
+        ns.on_event(move |socket, client_event| {
+            let Some(tsfn) = events.lock().clone() else {
+                return;
+            };
+            let mut event = io_event("event", socket);
+            event.args = Some(client_event.args.to_json_array());
+            let attachments = client_event.attachments();
+            if !attachments.is_empty() {
+                event.attachments = Some(
+                    attachments
+                        .iter()
+                        .map(|b| Buffer::from(b.to_vec()))
+                        .collect(),
+                );
+            }
+            event.name = Some(client_event.name);
+            if let Some(sender) = client_event.ack {
+                event.ack_id = Some(held.hold(sender) as i64);
+            }
+            tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let events = self.events.clone();
+        let held = self.held_acks.clone();
+        ns.on_disconnect(move |socket, reason| {
+            held.forget_socket(socket.id());
+            if let Some(tsfn) = events.lock().clone() {
+                let mut event = io_event("disconnect", socket);
+                event.name = Some(reason.to_owned());
+                event.rooms = Some(rooms_of(socket));
+                tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+    }
+}
+
+#[napi]
+impl NativeIo {
+    #[napi(constructor)]
+    pub fn new(options: Option<IoOptions>) -> Result<Self> {
+        let config = to_config(options.unwrap_or_default())?;
+        let this = Self {
+            server: Server::new(config),
+            held_acks: Arc::default(),
+            events: Arc::default(),
+        };
+        this.wire(&this.server.io());
+        Ok(this)
+    }
+
+    /// Creates namespace `nsp` (clients can connect to it from now on).
+    #[napi]
+    pub fn of(&self, nsp: String) {
+        if self.server.namespace(&nsp).is_none() {
+            let ns = self.server.of(&nsp);
+            self.wire(&ns);
+        }
+    }
+
+    /// Receives every connection, client event and disconnect.
+    #[napi]
+    pub fn set_event_handler(&self, handler: Function<IoEvent, ()>) -> napi::Result<()> {
+        let tsfn: EventFn = handler
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        *self.events.lock() = Some(Arc::new(tsfn));
+        Ok(())
+    }
+
+    /// The connect middleware of `nsp`: `hook(requestJson) => Promise<string>`, JSON
+    /// `{"accept": true, "data": …}` to admit the socket with that data, `{"message", "data"}`
+    /// to refuse it with a `connect_error`.
+    #[napi]
+    pub fn set_middleware(
+        &self,
+        nsp: String,
+        hook: Function<String, Promise<Option<String>>>,
+    ) -> napi::Result<()> {
+        let tsfn: Arc<MiddlewareFn> = Arc::new(
+            hook.build_threadsafe_function()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        let ns = self.server.of(&nsp);
+        ns.set_middleware(Arc::new(move |request: ConnectRequest| {
+            let tsfn = tsfn.clone();
+            Box::pin(async move {
+                let json = connect_request_json(&request);
+                let answer = match tsfn.call_async_catch(json).await {
+                    Ok(promise) => promise.await,
+                    Err(error) => Err(error),
+                };
+                match answer {
+                    Ok(Some(answer)) => admit_or_refuse(&request, &answer),
+                    Ok(None) => Ok(None),
+                    Err(error) => Err(ConnectError::new(error.reason)),
+                }
+            })
+        }));
+        Ok(())
+    }
+
+    /// Binds `host:port` (each absent one as configured) and serves.
+    #[napi]
+    pub async fn start(
+        &self,
+        port: Option<u32>,
+        host: Option<String>,
+    ) -> napi::Result<BoundAddress> {
+        let addr = crate::bind_address(self.server.config(), port, host).map_err(js_async_error)?;
+        let bound = self.server.start_at(addr).await.map_err(js_async_error)?;
+        Ok(BoundAddress {
+            host: bound.ip().to_string(),
+            port: u32::from(bound.port()),
+        })
+    }
+
+    /// Starts without a listener (requests come from `handleHttp` / `adoptWebsocket`).
+    #[napi]
+    pub fn start_detached(&self) {
+        napi::bindgen_prelude::within_runtime_if_available(|| self.server.start_detached());
+    }
+
+    #[napi]
+    pub fn path(&self) -> String {
+        self.server.config().path.clone()
+    }
+
+    /// Closes every connection (clients see `io server disconnect`) and stops listening.
+    #[napi]
+    pub async fn close(&self) -> napi::Result<()> {
+        self.server
+            .shutdown(Duration::ZERO, Duration::from_secs(2))
+            .await;
+        self.held_acks.clear();
+        Ok(())
+    }
+
+    #[napi]
+    pub fn adopt_websocket(
+        &self,
+        fd: i32,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        head: Buffer,
+    ) -> Result<()> {
+        adopt_websocket_on(&self.server, fd, &method, &url, &headers, &head)
+    }
+
+    #[napi]
+    pub async fn handle_http(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        body: Buffer,
+        remote_ip: String,
+        remote_port: u32,
+    ) -> napi::Result<HttpAnswer> {
+        let body = bytes_from(&body);
+        handle_http_on(
+            &self.server,
+            &method,
+            &url,
+            &headers,
+            body,
+            &remote_ip,
+            remote_port,
+        )
+        .await
+    }
+
+    /// Emits to one socket (`json_array`: the arguments); false when it is not connected.
+    #[napi]
+    pub fn emit_to_socket(
+        &self,
+        nsp: String,
+        socket_id: String,
+        event: String,
+        json_array: String,
+    ) -> Result<bool> {
+        let args = args_array(&json_array)?;
+        Ok(self
+            .socket(&nsp, &socket_id)
+            .is_some_and(|s| s.emit(&event, &args).is_ok()))
+    }
+
+    /// A broadcast: to the union of `rooms` (everyone when empty), minus the members of
+    /// `except`; returns how many sockets queued it.
+    #[napi]
+    pub fn broadcast(
+        &self,
+        nsp: String,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        event: String,
+        json_array: String,
+        volatile: bool,
+    ) -> Result<u32> {
+        let args = args_array(&json_array)?;
+        let ns = self.namespace(&nsp)?;
+        let mut operator = ns.everyone();
+        for room in &rooms {
+            operator = operator.to(room);
+        }
+        for room in &except {
+            operator = operator.except(room);
+        }
+        if volatile {
+            operator = operator.volatile();
+        }
+        Ok(operator.emit(&event, &args) as u32)
+    }
+
+    /// Puts a socket in `rooms`; false when it is not connected.
+    #[napi]
+    pub fn join(&self, nsp: String, socket_id: String, rooms: Vec<String>) -> bool {
+        let Some(socket) = self.socket(&nsp, &socket_id) else {
+            return false;
+        };
+        for room in &rooms {
+            socket.join(room);
+        }
+        true
+    }
+
+    #[napi]
+    pub fn leave(&self, nsp: String, socket_id: String, room: String) -> bool {
+        let Some(socket) = self.socket(&nsp, &socket_id) else {
+            return false;
+        };
+        socket.leave(&room);
+        true
+    }
+
+    /// The rooms of a socket (its own id first), or null when it is not connected.
+    #[napi]
+    pub fn rooms(&self, nsp: String, socket_id: String) -> Option<Vec<String>> {
+        let socket = self.socket(&nsp, &socket_id)?;
+        let mut rooms = vec![socket.id().to_owned()];
+        rooms.extend(rooms_of(&socket));
+        Some(rooms)
+    }
+
+    /// Disconnects a socket from its namespace (with `close`, the whole connection).
+    #[napi]
+    pub fn disconnect(&self, nsp: String, socket_id: String, close: bool) -> bool {
+        let Some(socket) = self.socket(&nsp, &socket_id) else {
+            return false;
+        };
+        socket.disconnect(close);
+        true
+    }
+
+    /// socket.io's `socket.handshake` as JSON, or null when the socket is not connected.
+    #[napi]
+    pub fn handshake(&self, nsp: String, socket_id: String) -> Option<String> {
+        let socket = self.socket(&nsp, &socket_id)?;
+        Some(socket.handshake().to_json().to_string())
+    }
+
+    /// The transport of a connected socket (`polling` or `websocket`).
+    #[napi]
+    pub fn transport(&self, nsp: String, socket_id: String) -> Option<String> {
+        let socket = self.socket(&nsp, &socket_id)?;
+        Some(socket.transport().as_str().to_owned())
+    }
+
+    /// Answers a client's ack; false when it is not pending.
+    #[napi]
+    pub fn ack(&self, ack_id: i64, json_array: String) -> Result<bool> {
+        let args = args_array(&json_array)?;
+        let Ok(id) = u64::try_from(ack_id) else {
+            return Err(invalid("ack id out of range"));
+        };
+        Ok(self.held_acks.answer(id, &args).is_ok())
+    }
+}
+
+/// What a JS middleware sees: `{"auth", "headers", "query", "address", "nsp"}`.
+fn connect_request_json(request: &ConnectRequest) -> String {
+    let headers = roomcast::engineio::handshake::headers_object(&request.headers);
+    let query = roomcast::engineio::handshake::parse_query(&request.query);
+    let rest = serde_json::json!({
+        "headers": headers,
+        "query": roomcast::engineio::handshake::query_object(&query),
+        "address": request.remote_addr.ip().to_string(),
+        "nsp": &*request.namespace,
+    })
+    .to_string();
+    format!(r#"{{"auth":{},{}"#, request.auth.text(), &rest[1..])
+}
+
+/// The JS middlewares' answer: `{"accept": true, "data": {…}}` admits (with that socket data),
+/// `{"message": "...", "data": any}` refuses.
+fn admit_or_refuse(request: &ConnectRequest, answer: &str) -> roomcast::ConnectResult {
+    let value: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
+    if value["accept"] == true {
+        match value.get("data") {
+            Some(data) if data.as_object().is_some_and(|o| !o.is_empty()) => {
+                request.data.set(data.clone());
+            }
+            _ => {}
+        }
+        return Ok(None);
+    }
+    let message = value["message"].as_str().unwrap_or("Forbidden").to_owned();
+    let error = ConnectError::new(message);
+    Err(match value.get("data") {
+        Some(data) if !data.is_null() => error.with_data(data.clone()),
+        _ => error,
+    })
+}

@@ -1,0 +1,183 @@
+// socket.io's server API, tested once and run against both servers: the real `Server` from the
+// `socket.io` package and roomcast's `Server` (`require('roomcast').Server`), each attached to a
+// plain http.Server, driven by the official socket.io-client. A body that passes on socket.io
+// and fails on roomcast is a roomcast bug.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { Server as SocketIoServer } from 'socket.io';
+import { io as connect } from 'socket.io-client';
+import { waitFor, sleep } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const roomcast = require('roomcast');
+
+const SERVERS = { 'socket.io': SocketIoServer, roomcast: roomcast.Server };
+const open = [];
+after(async () => {
+  for (const close of open.reverse()) await close();
+});
+
+async function boot(ServerClass, opts = {}) {
+  const httpServer = http.createServer();
+  await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const io = new ServerClass(httpServer, opts);
+  const url = `http://127.0.0.1:${httpServer.address().port}`;
+  const clients = [];
+  const client = (nsp = '', options = {}) => {
+    const c = connect(`${url}${nsp}`, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
+    clients.push(c);
+    return c;
+  };
+  const close = async () => {
+    for (const c of clients) c.close();
+    await new Promise((resolve) => io.close(() => resolve()));
+  };
+  open.push(close);
+  return { io, client };
+}
+
+function parity(name, body) {
+  for (const [label, ServerClass] of Object.entries(SERVERS)) {
+    test(`${label}: ${name}`, () => body(ServerClass));
+  }
+}
+
+parity('connection: socket id, handshake, an event with an ack', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const seen = new Promise((resolve) => io.on('connection', resolve));
+  const c = client('', { auth: { token: 't1' }, query: { room: 'r1' } });
+  const connected = waitFor(c, 'connect');
+  const socket = await seen;
+  await connected;
+  assert.equal(socket.id, c.id);
+  assert.equal(socket.handshake.auth.token, 't1');
+  assert.equal(socket.handshake.query.room, 'r1');
+  assert.equal(typeof socket.handshake.headers, 'object');
+  assert.equal(socket.recovered, false);
+  assert.equal(socket.conn.transport.name, 'websocket');
+  socket.on('add', (a, b, ack) => ack({ sum: a + b }));
+  assert.deepEqual(await c.timeout(2000).emitWithAck('add', 2, 3), { sum: 5 });
+});
+
+parity('rooms: join, to, except, socket.to excludes the sender, leave', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const sockets = [];
+  io.on('connection', (s) => sockets.push(s));
+  const [a, b, c] = [client(), client(), client()];
+  await Promise.all([a, b, c].map((x) => waitFor(x, 'connect')));
+  while (sockets.length < 3) await sleep(5);
+  const byId = (x) => sockets.find((s) => s.id === x.id);
+  byId(a).join('room1');
+  byId(b).join(['room1', 'room2']);
+  assert.deepEqual([...byId(b).rooms].sort(), [b.id, 'room1', 'room2'].sort());
+  const got = { a: [], b: [], c: [] };
+  for (const [k, x] of Object.entries({ a, b, c })) x.on('news', (v) => got[k].push(v));
+  io.to('room1').emit('news', 1);
+  io.to('room1').except('room2').emit('news', 2);
+  byId(a).to('room1').emit('news', 3);
+  io.emit('news', 4);
+  byId(b).leave('room1');
+  io.in('room1').emit('news', 5);
+  await sleep(200);
+  assert.deepEqual(got, { a: [1, 2, 4, 5], b: [1, 3, 4], c: [4] });
+});
+
+parity('middleware: next(err) reaches connect_error with its data; socket.data carries over', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  io.use((socket, next) => {
+    if (socket.handshake.auth.token !== 'ok') {
+      const err = new Error('not authorized');
+      err.data = { code: 'E_AUTH' };
+      return next(err);
+    }
+    socket.data.user = 'alice';
+    next();
+  });
+  const refused = client('', { auth: { token: 'bad' } });
+  const error = await waitFor(refused, 'connect_error');
+  assert.equal(error.message, 'not authorized');
+  assert.deepEqual(error.data, { code: 'E_AUTH' });
+  const seen = new Promise((resolve) => io.on('connection', resolve));
+  client('', { auth: { token: 'ok' } });
+  assert.deepEqual((await seen).data, { user: 'alice' });
+});
+
+parity('disconnect: server side, client side, and disconnecting sees the rooms', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const sockets = [];
+  io.on('connection', (s) => sockets.push(s));
+  const a = client();
+  const b = client();
+  await Promise.all([waitFor(a, 'connect'), waitFor(b, 'connect')]);
+  while (sockets.length < 2) await sleep(5);
+  const [sa, sb] = [a, b].map((x) => sockets.find((s) => s.id === x.id));
+  sa.join('desk');
+  const disconnecting = new Promise((resolve) => sa.on('disconnecting', (reason) => resolve([reason, [...sa.rooms]])));
+  const clientSaw = waitFor(a, 'disconnect').then(([reason]) => reason);
+  sa.disconnect();
+  assert.equal(await clientSaw, 'io server disconnect');
+  const [reason, rooms] = await disconnecting;
+  assert.equal(reason, 'server namespace disconnect');
+  assert.ok(rooms.includes('desk'));
+  const serverSaw = new Promise((resolve) => sb.on('disconnect', resolve));
+  b.disconnect();
+  assert.equal(await serverSaw, 'client namespace disconnect');
+});
+
+parity('namespaces: of(name) has its own connections; an unknown one is refused', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const admin = io.of('/admin');
+  const seen = new Promise((resolve) => admin.on('connection', resolve));
+  const c = client('/admin');
+  const got = [];
+  c.on('hello', (v) => got.push(v));
+  const connected = waitFor(c, 'connect');
+  const socket = await seen;
+  assert.equal(socket.nsp.name, '/admin');
+  await connected;
+  admin.emit('hello', 'admins');
+  io.emit('hello', 'main');
+  const unknown = client('/nowhere');
+  assert.equal((await waitFor(unknown, 'connect_error')).message, 'Invalid namespace');
+  await sleep(100);
+  assert.deepEqual(got, ['admins']);
+});
+
+parity('payloads of every JSON type and binary arguments both ways', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const seen = new Promise((resolve) => io.on('connection', resolve));
+  const c = client();
+  const socket = await seen;
+  const values = [null, true, 0, -1.5, 'text', [1, [2]], { a: { b: 'c' } }];
+  const echoed = new Promise((resolve) => socket.on('echo', (...args) => resolve(args)));
+  c.emit('echo', ...values, Buffer.from([1, 2, 3]));
+  const args = await echoed;
+  assert.deepEqual(args.slice(0, values.length), values);
+  assert.ok(Buffer.isBuffer(args[values.length]));
+  assert.deepEqual([...args[values.length]], [1, 2, 3]);
+  const received = waitFor(c, 'values');
+  socket.emit('values', { list: values });
+  assert.deepEqual(await received, { list: values });
+});
+
+parity('fetchSockets, socketsJoin and disconnectSockets on this node', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const a = client();
+  const b = client();
+  await Promise.all([waitFor(a, 'connect'), waitFor(b, 'connect')]);
+  await sleep(50);
+  assert.deepEqual((await io.fetchSockets()).map((s) => s.id).sort(), [a.id, b.id].sort());
+  io.in(a.id).socketsJoin('vip');
+  assert.deepEqual((await io.in('vip').fetchSockets()).map((s) => s.id), [a.id]);
+  const gone = waitFor(a, 'disconnect').then(([reason]) => reason);
+  io.in('vip').disconnectSockets();
+  assert.equal(await gone, 'io server disconnect');
+  assert.equal(b.connected, true);
+});
+
+test('roomcast: an option the engine does not offer is refused by name, not ignored', () => {
+  assert.throws(() => new roomcast.Server({ adapter: {} }), /option "adapter" is not supported/);
+  assert.throws(() => new roomcast.Server({ serveClient: true }), /serveClient is not supported/);
+});
