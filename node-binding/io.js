@@ -49,6 +49,17 @@ function withAttachments(value, attachments) {
   return value;
 }
 
+const TIMEOUT_MESSAGE = 'operation has timed out';
+
+// One emit with ack to one socket: resolves `{ok, values}`; a socket that left resolves
+// `{gone}` (socket.io then never calls the ack).
+async function emitWithAckTo(socket, event, args, timeout) {
+  const native = socket.server._native;
+  const outcome = await native.emitWithAck(socket.nsp.name, socket.id, String(event), encodeArgs(args), timeout);
+  if (outcome.args !== undefined && outcome.args !== null) return { ok: true, values: JSON.parse(outcome.args) };
+  return outcome.error === 'timeout' ? { ok: false } : { gone: true };
+}
+
 /** `io.to(room)`, `socket.broadcast`, …: rooms, excepts and flags, then `emit`. */
 class BroadcastOperator {
   constructor(nsp, rooms = new Set(), except = new Set(), flags = {}) {
@@ -86,11 +97,36 @@ class BroadcastOperator {
     return this;
   }
 
+  /** Acks from many: `emit(…, (err, responses))` or `emitWithAck` wait at most `ms`. */
+  timeout(ms) {
+    return new BroadcastOperator(this._nsp, this._rooms, this._except, { ...this._flags, timeout: ms });
+  }
+
   emit(event, ...args) {
-    if (typeof args[args.length - 1] === 'function') throw new Error('roomcast Server: broadcast acknowledgements are not supported yet');
+    if (typeof args[args.length - 1] === 'function') {
+      const callback = args.pop();
+      this._gatherAcks(event, args).then(({ err, responses }) => callback(err, responses));
+      return true;
+    }
     const native = this._nsp.server._native;
     native.broadcast(this._nsp.name, [...this._rooms], [...this._except], String(event), encodeArgs(args), !!this._flags.volatile);
     return true;
+  }
+
+  /** Resolves with every addressed socket's first ack value; rejects when one timed out. */
+  async emitWithAck(event, ...args) {
+    const { err, responses } = await this._gatherAcks(event, args);
+    if (err) throw err;
+    return responses;
+  }
+
+  // Each addressed socket gets the packet with its own ack id (acks cannot share one frame).
+  async _gatherAcks(event, args) {
+    const sockets = this._nsp._select(this._rooms, this._except);
+    const outcomes = await Promise.all(sockets.map((s) => emitWithAckTo(s, event, args, this._flags.timeout)));
+    const responses = outcomes.filter((o) => o.ok).map((o) => o.values[0]);
+    const err = outcomes.some((o) => o.ok === false) ? new Error(TIMEOUT_MESSAGE) : null;
+    return { err, responses };
   }
 
   /** The local sockets this operator addresses. */
@@ -123,6 +159,7 @@ class Socket extends EventEmitter {
     this._middlewares = [];
     this._handshake = undefined;
     this._lastRooms = [id];
+    this._timeout = undefined;
   }
 
   get server() {
@@ -165,9 +202,37 @@ class Socket extends EventEmitter {
 
   emit(event, ...args) {
     if (SOCKET_EVENTS.has(event)) return super.emit(event, ...args);
-    if (typeof args[args.length - 1] === 'function') throw new Error('roomcast Server: server-to-client acknowledgements are not supported yet');
+    const timeout = this._timeout;
+    this._timeout = undefined;
+    if (typeof args[args.length - 1] === 'function') {
+      const ack = args.pop();
+      emitWithAckTo(this, event, args, timeout).then((outcome) => {
+        if (outcome.gone) return;
+        if (timeout === undefined) ack(...outcome.values);
+        else if (outcome.ok) ack(null, ...outcome.values);
+        else ack(new Error(TIMEOUT_MESSAGE));
+      });
+      return true;
+    }
     this.server._native.emitToSocket(this.nsp.name, this.id, String(event), encodeArgs(args));
     return true;
+  }
+
+  /** The next `emit` with an ack waits at most `ms`; its ack gets `(err, ...values)`. */
+  timeout(ms) {
+    this._timeout = ms;
+    return this;
+  }
+
+  /** Resolves with the client's first ack value (rejects on `timeout`). */
+  emitWithAck(event, ...args) {
+    const withTimeout = this._timeout !== undefined;
+    return new Promise((resolve, reject) => {
+      this.emit(event, ...args, (...reply) => {
+        if (!withTimeout) return resolve(reply[0]);
+        return reply[0] ? reject(reply[0]) : resolve(reply[1]);
+      });
+    });
   }
 
   send(...args) {
@@ -307,9 +372,17 @@ class Namespace extends EventEmitter {
     return this;
   }
 
+  timeout(ms) {
+    return new BroadcastOperator(this).timeout(ms);
+  }
+
   emit(event, ...args) {
     if (event === 'connection' || event === 'connect') return super.emit(event, ...args);
     return new BroadcastOperator(this).emit(event, ...args);
+  }
+
+  emitWithAck(event, ...args) {
+    return new BroadcastOperator(this).emitWithAck(event, ...args);
   }
 
   send(...args) {
@@ -399,8 +472,16 @@ class Server extends EventEmitter {
     return this.sockets;
   }
 
+  timeout(ms) {
+    return this.sockets.timeout(ms);
+  }
+
   emit(event, ...args) {
     return this.sockets.emit(event, ...args);
+  }
+
+  emitWithAck(event, ...args) {
+    return this.sockets.emitWithAck(event, ...args);
   }
 
   send(...args) {

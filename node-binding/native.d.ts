@@ -33,6 +33,11 @@ export declare class NativeIo {
   /** Emits to one socket (`json_array`: the arguments); false when it is not connected. */
   emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string): boolean
   /**
+   * Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket
+   * leaves). Resolves with the outcome, never rejects.
+   */
+  emitWithAck(nsp: string, socketId: string, event: string, jsonArray: string, timeoutMs?: number | undefined | null): Promise<AckOutcome>
+  /**
    * A broadcast: to the union of `rooms` (everyone when empty), minus the members of
    * `except`; returns how many sockets queued it.
    */
@@ -119,6 +124,15 @@ export declare class NativeServer {
    * the configured shutdown grace.
    */
   shutdown(graceMs?: number | undefined | null): Promise<void>
+}
+
+/**
+ * What came of an emit with ack: the reply's arguments (JSON array), or `error` (`timeout`,
+ * `disconnected`).
+ */
+export interface AckOutcome {
+  args?: string
+  error?: string
 }
 
 /** Where a server listens. */

@@ -11,7 +11,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use parking_lot::Mutex;
 use roomcast::auth::{ConnectError, ConnectRequest};
-use roomcast::{Args, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server, SocketRef};
+use roomcast::{
+    AckError, Args, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server, SocketRef,
+};
 
 use crate::error::{invalid, js_async_error, js_error, Result};
 use crate::http::{adopt_websocket_on, bytes_from, handle_http_on, HttpAnswer};
@@ -52,6 +54,23 @@ pub struct IoEvent {
     pub rooms: Option<Vec<String>>,
     /// `connection`: the data the middlewares attached (JSON), when any.
     pub data: Option<String>,
+}
+
+/// What came of an emit with ack: the reply's arguments (JSON array), or `error` (`timeout`,
+/// `disconnected`).
+#[napi(object)]
+pub struct AckOutcome {
+    pub args: Option<String>,
+    pub error: Option<String>,
+}
+
+impl AckOutcome {
+    fn failed(error: &str) -> Self {
+        Self {
+            args: None,
+            error: Some(error.to_owned()),
+        }
+    }
 }
 
 type EventFn = ThreadsafeFunction<IoEvent, (), IoEvent, Status, false, true>;
@@ -346,6 +365,34 @@ impl NativeIo {
         Ok(self
             .socket(&nsp, &socket_id)
             .is_some_and(|s| s.emit(&event, &args).is_ok()))
+    }
+
+    /// Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket
+    /// leaves). Resolves with the outcome, never rejects.
+    #[napi]
+    pub async fn emit_with_ack(
+        &self,
+        nsp: String,
+        socket_id: String,
+        event: String,
+        json_array: String,
+        timeout_ms: Option<u32>,
+    ) -> napi::Result<AckOutcome> {
+        let args = Args::json_array(&json_array)
+            .map_err(|e| js_async_error(Error::from(e).context("arguments")))?;
+        let Some(socket) = self.socket(&nsp, &socket_id) else {
+            return Ok(AckOutcome::failed("disconnected"));
+        };
+        // No timeout: as long as the socket stays (its disconnect ends the wait).
+        let timeout = timeout_ms.map_or(Duration::from_secs(365 * 24 * 3600), ms);
+        Ok(match socket.emit_with_ack(&event, &args, timeout).await {
+            Ok(reply) => AckOutcome {
+                args: Some(reply.args.to_json_array()),
+                error: None,
+            },
+            Err(AckError::Timeout) => AckOutcome::failed("timeout"),
+            Err(_) => AckOutcome::failed("disconnected"),
+        })
     }
 
     /// A broadcast: to the union of `rooms` (everyone when empty), minus the members of

@@ -177,6 +177,38 @@ parity('fetchSockets, socketsJoin and disconnectSockets on this node', async (Se
   assert.equal(b.connected, true);
 });
 
+parity('acks from the server: an ack callback, timeout and emitWithAck', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const seen = new Promise((resolve) => io.on('connection', resolve));
+  const c = client();
+  c.on('double', (n, ack) => ack(n * 2));
+  c.on('silent', () => {});
+  const connected = waitFor(c, 'connect');
+  const socket = await seen;
+  await connected;
+  assert.equal(await new Promise((resolve) => socket.emit('double', 21, resolve)), 42);
+  assert.equal(await socket.emitWithAck('double', 5), 10);
+  assert.deepEqual(await new Promise((resolve) => socket.timeout(2000).emit('double', 1, (...r) => resolve(r))), [null, 2]);
+  const late = await new Promise((resolve) => socket.timeout(100).emit('silent', resolve));
+  assert.ok(late instanceof Error);
+  await assert.rejects(socket.timeout(100).emitWithAck('silent'), Error);
+});
+
+parity('acks from many: io.timeout(ms).emit collects the replies, a silent client sets err', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const [a, b, c] = [client(), client(), client()];
+  a.on('vote', (ack) => ack('a'));
+  b.on('vote', (ack) => ack('b'));
+  c.on('vote', () => {});
+  await Promise.all([a, b, c].map((x) => waitFor(x, 'connect')));
+  await sleep(50);
+  const [err, responses] = await new Promise((resolve) => io.timeout(300).emit('vote', (...r) => resolve(r)));
+  assert.ok(err instanceof Error);
+  assert.deepEqual(responses.sort(), ['a', 'b']);
+  c.on('vote', (ack) => ack('c'));
+  assert.deepEqual((await io.timeout(2000).emitWithAck('vote')).sort(), ['a', 'b', 'c']);
+});
+
 test('roomcast: an option the engine does not offer is refused by name, not ignored', () => {
   assert.throws(() => new roomcast.Server({ adapter: {} }), /option "adapter" is not supported/);
   assert.throws(() => new roomcast.Server({ serveClient: true }), /serveClient is not supported/);
