@@ -5,7 +5,7 @@
 
 const { EventEmitter } = require('node:events');
 const native = require('./native.js');
-const { attachToHttpServer, nativeError } = require('./same-port.js');
+const { attachToHttpServer, nativeError, setAllowRequest } = require('./same-port.js');
 const { NativeServer } = native;
 
 // The hot single emits are plain Node-API callbacks (see node-binding/src/fast_emit.rs).
@@ -69,7 +69,7 @@ class WebSocketServer extends EventEmitter {
     this._native = new NativeServer(toNativeOptions(options));
     this._handle = this._native.handle();
     this._native.setEventHandler((event) => this._dispatch(event));
-    if (options.allowRequest !== undefined) this._setAllowRequest(options.allowRequest);
+    if (options.allowRequest !== undefined) setAllowRequest(this._native, options.allowRequest);
     // Connection and disconnect events cross from Rust only while someone listens for them.
     // `newListener` fires before the listener is added, `removeListener` after it is removed.
     const lifecycle = (added) => (name) => {
@@ -103,22 +103,6 @@ class WebSocketServer extends EventEmitter {
         .then(normalizeIdentity),
     );
     return this;
-  }
-
-  // socket.io's `allowRequest(req, callback)`: `callback(err, success)`; a refusal's `err` (a
-  // string, or an Error's message) is the message the client gets.
-  _setAllowRequest(hook) {
-    if (typeof hook !== 'function') throw new TypeError('allowRequest must be a function (req, callback)');
-    this._native.setAllowRequest(
-      (requestJson) =>
-        new Promise((resolve, reject) => {
-          const request = JSON.parse(requestJson);
-          hook(request, (err, success) => {
-            if (success) return resolve(null);
-            resolve(err == null ? '' : String(err instanceof Error ? err.message : err));
-          });
-        }),
-    );
   }
 
   /** Listens on its own port. Resolves when the server has shut down. */

@@ -6,23 +6,24 @@
 
 const { EventEmitter } = require('node:events');
 const { NativeIo } = require('./native.js');
-const { attachToHttpServer, nativeError } = require('./same-port.js');
+const { attachToHttpServer, nativeError, setAllowRequest } = require('./same-port.js');
 
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
 // than ignored (see README: Moving from socket.io).
 const SUPPORTED = new Set(['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'cors', 'allowUpgrades',
-  'connectTimeout', 'connectionStateRecovery', 'serveClient']);
+  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest']);
 
 // Event names a socket emits itself; a client cannot trigger them.
 const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListener', 'removeListener']);
 
 function toNativeOptions(options) {
   for (const key of Object.keys(options)) {
+    if (key === 'allowRequest') continue;
     if (!SUPPORTED.has(key)) throw new TypeError(`roomcast Server: option "${key}" is not supported`);
   }
   if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
   const out = {};
-  for (const key of ['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'allowUpgrades', 'connectTimeout']) {
+  for (const key of ['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'allowUpgrades', 'transports', 'connectTimeout']) {
     if (options[key] !== undefined) out[key] = options[key];
   }
   const origin = options.cors && options.cors.origin;
@@ -35,10 +36,30 @@ function toNativeOptions(options) {
   return out;
 }
 
+// Buffers, typed arrays and ArrayBuffers become `{_placeholder: true, num}` markers and travel as
+// binary attachments (a binary packet), as socket.io sends them.
+function extractBinary(value, attachments) {
+  if (Buffer.isBuffer(value)) {
+    attachments.push(value);
+    return { _placeholder: true, num: attachments.length - 1 };
+  }
+  if (value instanceof ArrayBuffer) return extractBinary(Buffer.from(value), attachments);
+  if (ArrayBuffer.isView(value)) return extractBinary(Buffer.from(value.buffer, value.byteOffset, value.byteLength), attachments);
+  if (Array.isArray(value)) return value.map((v) => extractBinary(v, attachments));
+  if (value !== null && typeof value === 'object' && typeof value.toJSON !== 'function') {
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = extractBinary(v, attachments);
+    return out;
+  }
+  return value;
+}
+
+/** The arguments as `[jsonArrayText, attachments | undefined]` for the native calls. */
 function encodeArgs(args) {
-  const json = JSON.stringify(args);
+  const attachments = [];
+  const json = JSON.stringify(extractBinary(args, attachments));
   if (json === undefined) throw new TypeError('arguments are not JSON-serializable');
-  return json;
+  return [json, attachments.length ? attachments : undefined];
 }
 
 // Replaces `{_placeholder: true, num}` markers with the received Buffers.
@@ -55,8 +76,11 @@ const TIMEOUT_MESSAGE = 'operation has timed out';
 // `{gone}` (socket.io then never calls the ack).
 async function emitWithAckTo(socket, event, args, timeout) {
   const native = socket.server._native;
-  const outcome = await native.emitWithAck(socket.nsp.name, socket.id, String(event), encodeArgs(args), timeout);
-  if (outcome.args !== undefined && outcome.args !== null) return { ok: true, values: JSON.parse(outcome.args) };
+  const [json, attachments] = encodeArgs(args);
+  const outcome = await native.emitWithAck(socket.nsp.name, socket.id, String(event), json, attachments, timeout);
+  if (outcome.args !== undefined && outcome.args !== null) {
+    return { ok: true, values: JSON.parse(outcome.args).map((v) => withAttachments(v, outcome.attachments)) };
+  }
   return outcome.error === 'timeout' ? { ok: false } : { gone: true };
 }
 
@@ -109,7 +133,8 @@ class BroadcastOperator {
       return true;
     }
     const native = this._nsp.server._native;
-    native.broadcast(this._nsp.name, [...this._rooms], [...this._except], String(event), encodeArgs(args), !!this._flags.volatile);
+    const [json, attachments] = encodeArgs(args);
+    native.broadcast(this._nsp.name, [...this._rooms], [...this._except], String(event), json, attachments, !!this._flags.volatile);
     return true;
   }
 
@@ -214,7 +239,8 @@ class Socket extends EventEmitter {
       });
       return true;
     }
-    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), encodeArgs(args));
+    const [json, attachments] = encodeArgs(args);
+    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), json, attachments);
     return true;
   }
 
@@ -283,7 +309,7 @@ class Socket extends EventEmitter {
       args.push((...values) => {
         if (answered) return;
         answered = true;
-        this.server._native.ack(ackId, encodeArgs(values));
+        this.server._native.ack(ackId, ...encodeArgs(values));
       });
     }
     const packet = [name, ...args];
@@ -420,6 +446,7 @@ class Server extends EventEmitter {
     if (srv && typeof srv === 'object' && typeof srv.listen !== 'function') [srv, opts] = [undefined, srv];
     this.opts = opts || {};
     this._native = new NativeIo(toNativeOptions(this.opts));
+    if (this.opts.allowRequest !== undefined) setAllowRequest(this._native, this.opts.allowRequest);
     this._nsps = new Map();
     this._native.setEventHandler((event) => this._onEvent(event));
     this.sockets = this.of('/');

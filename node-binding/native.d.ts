@@ -21,6 +21,8 @@ export declare class NativeIo {
    * to refuse it with a `connect_error`.
    */
   setMiddleware(nsp: string, hook: (arg: string) => Promise<string | undefined | null>): void
+  /** The handshake hook (socket.io's `allowRequest`), as for `NativeServer`. */
+  setAllowRequest(hook: (arg: string) => Promise<string | undefined | null>): void
   /** Binds `host:port` (each absent one as configured) and serves. */
   start(port?: number | undefined | null, host?: string | undefined | null): Promise<BoundAddress>
   /** Starts without a listener (requests come from `handleHttp` / `adoptWebsocket`). */
@@ -31,17 +33,17 @@ export declare class NativeIo {
   adoptWebsocket(fd: number, method: string, url: string, headers: Array<string>, head: Buffer): void
   handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
   /** Emits to one socket (`json_array`: the arguments); false when it is not connected. */
-  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string): boolean
+  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null): boolean
   /**
    * Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket
    * leaves). Resolves with the outcome, never rejects.
    */
-  emitWithAck(nsp: string, socketId: string, event: string, jsonArray: string, timeoutMs?: number | undefined | null): Promise<AckOutcome>
+  emitWithAck(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null, timeoutMs?: number | undefined | null): Promise<AckOutcome>
   /**
    * A broadcast: to the union of `rooms` (everyone when empty), minus the members of
    * `except`; returns how many sockets queued it.
    */
-  broadcast(nsp: string, rooms: Array<string>, except: Array<string>, event: string, jsonArray: string, volatile: boolean): number
+  broadcast(nsp: string, rooms: Array<string>, except: Array<string>, event: string, jsonArray: string, attachments: Array<Buffer> | undefined | null, volatile: boolean): number
   /** Puts a socket in `rooms`; false when it is not connected. */
   join(nsp: string, socketId: string, rooms: Array<string>): boolean
   leave(nsp: string, socketId: string, room: string): boolean
@@ -54,7 +56,7 @@ export declare class NativeIo {
   /** The transport of a connected socket (`polling` or `websocket`). */
   transport(nsp: string, socketId: string): string | null
   /** Answers a client's ack; false when it is not pending. */
-  ack(ackId: number, jsonArray: string): boolean
+  ack(ackId: number, jsonArray: string, attachments?: Array<Buffer> | undefined | null): boolean
 }
 
 export declare class NativeServer {
@@ -132,6 +134,8 @@ export declare class NativeServer {
  */
 export interface AckOutcome {
   args?: string
+  /** Binary values of the reply, referenced by placeholders in `args`. */
+  attachments?: Array<Buffer>
   error?: string
 }
 
@@ -199,6 +203,8 @@ export interface IoOptions {
   maxHttpBufferSize?: number
   corsOrigins?: Array<string>
   allowUpgrades?: boolean
+  /** socket.io's `transports`: `polling`, `websocket`. */
+  transports?: Array<string>
   connectTimeout?: number
   /** `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it. */
   recoveryMaxDisconnection?: number

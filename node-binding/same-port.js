@@ -1,7 +1,8 @@
 'use strict';
-// Same-port mode, shared by `WebSocketServer` and `Server`: an existing `http.Server` (the
-// Express app's own port) keeps its listeners; WebSocket upgrades under the engine's path are
-// handed to the engine by file descriptor, polling requests under it are passed through.
+// What `WebSocketServer` and `Server` share at Node's HTTP layer. Same-port mode: an existing
+// `http.Server` (the Express app's own port) keeps its listeners; WebSocket upgrades under the
+// engine's path are handed to the engine by file descriptor, polling requests under it are
+// passed through. And socket.io's `allowRequest` hook.
 
 function passThrough(native, req, res, onError) {
   const chunks = [];
@@ -63,4 +64,20 @@ function nativeError(error) {
   return error;
 }
 
-module.exports = { attachToHttpServer, nativeError };
+// socket.io's `allowRequest(req, callback)` as the native hook: `callback(err, success)`; a
+// refusal's `err` (a string or an Error) becomes the 403 message.
+function setAllowRequest(native, hook) {
+  if (typeof hook !== 'function') throw new TypeError('allowRequest must be a function (req, callback)');
+  native.setAllowRequest(
+    (requestJson) =>
+      new Promise((resolve) => {
+        const request = JSON.parse(requestJson);
+        hook(request, (err, success) => {
+          if (success) return resolve(null);
+          resolve(err == null ? '' : String(err instanceof Error ? err.message : err));
+        });
+      }),
+  );
+}
+
+module.exports = { attachToHttpServer, nativeError, setAllowRequest };

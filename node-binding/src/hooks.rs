@@ -7,7 +7,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use roomcast::engineio::allow_request::{IncomingRequest, RequestRefused};
+use roomcast::engineio::allow_request::{AllowRequest, IncomingRequest, RequestRefused};
 use roomcast::{Args, SocketRef};
 
 use crate::error::{js_error, Result};
@@ -85,31 +85,9 @@ impl NativeServer {
         &self,
         hook: Function<String, Promise<Option<String>>>,
     ) -> napi::Result<()> {
-        let tsfn = Arc::new(
-            hook.build_threadsafe_function()
-                .weak::<true>()
-                .callee_handled::<false>()
-                .build()?,
-        );
         self.server
             .engine()
-            .set_allow_request(Arc::new(move |request: IncomingRequest| {
-                let tsfn = tsfn.clone();
-                Box::pin(async move {
-                    let answer = match tsfn.call_async_catch(request.to_json()).await {
-                        Ok(promise) => promise.await,
-                        Err(error) => Err(error),
-                    };
-                    match answer {
-                        Ok(None) => Ok(()),
-                        Ok(Some(message)) => Err(RequestRefused::from_message(&message)),
-                        Err(error) => {
-                            tracing::warn!(reason = %error.reason, "allowRequest failed: refused");
-                            Err(RequestRefused::default())
-                        }
-                    }
-                })
-            }));
+            .set_allow_request(allow_request_bridge(hook)?);
         Ok(())
     }
 
@@ -176,4 +154,34 @@ impl NativeServer {
         };
         Ok(self.server.held_acks().answer(id, &args).is_ok())
     }
+}
+
+/// A JavaScript `allowRequest` hook as the engine's: `hook(requestJson) => Promise<string |
+/// null>` (null accepts; a string, a throw or a rejection refuses).
+pub(crate) fn allow_request_bridge(
+    hook: Function<String, Promise<Option<String>>>,
+) -> napi::Result<AllowRequest> {
+    let tsfn = Arc::new(
+        hook.build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?,
+    );
+    Ok(Arc::new(move |request: IncomingRequest| {
+        let tsfn = tsfn.clone();
+        Box::pin(async move {
+            let answer = match tsfn.call_async_catch(request.to_json()).await {
+                Ok(promise) => promise.await,
+                Err(error) => Err(error),
+            };
+            match answer {
+                Ok(None) => Ok(()),
+                Ok(Some(message)) => Err(RequestRefused::from_message(&message)),
+                Err(error) => {
+                    tracing::warn!(reason = %error.reason, "allowRequest failed: refused");
+                    Err(RequestRefused::default())
+                }
+            }
+        })
+    }))
 }

@@ -29,6 +29,8 @@ pub struct IoOptions {
     pub max_http_buffer_size: Option<u32>,
     pub cors_origins: Option<Vec<String>>,
     pub allow_upgrades: Option<bool>,
+    /// socket.io's `transports`: `polling`, `websocket`.
+    pub transports: Option<Vec<String>>,
     pub connect_timeout: Option<u32>,
     /// `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it.
     pub recovery_max_disconnection: Option<u32>,
@@ -61,6 +63,8 @@ pub struct IoEvent {
 #[napi(object)]
 pub struct AckOutcome {
     pub args: Option<String>,
+    /// Binary values of the reply, referenced by placeholders in `args`.
+    pub attachments: Option<Vec<Buffer>>,
     pub error: Option<String>,
 }
 
@@ -68,6 +72,7 @@ impl AckOutcome {
     fn failed(error: &str) -> Self {
         Self {
             args: None,
+            attachments: None,
             error: Some(error.to_owned()),
         }
     }
@@ -77,9 +82,17 @@ type EventFn = ThreadsafeFunction<IoEvent, (), IoEvent, Status, false, true>;
 type MiddlewareFn =
     ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
 
-/// An emit's arguments from the JSON array text io.js makes of them.
-fn args_array(json_array: &str) -> Result<Args> {
-    Args::json_array(json_array).map_err(|e| js_error(Error::from(e).context("arguments")))
+/// An emit's arguments from the JSON array text io.js makes of them, with the binary
+/// arguments its placeholders stand for.
+fn args_array(json_array: &str, attachments: Option<Vec<Buffer>>) -> roomcast::error::Result<Args> {
+    let parsed = match attachments {
+        Some(buffers) if !buffers.is_empty() => {
+            let bytes = buffers.iter().map(bytes_from).collect();
+            Args::with_attachments(json_array, bytes)
+        }
+        _ => Args::json_array(json_array),
+    };
+    parsed.map_err(|e| Error::from(e).context("arguments"))
 }
 
 fn ms(value: u32) -> Duration {
@@ -105,6 +118,10 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
     }
     if let Some(v) = options.allow_upgrades {
         config.allow_upgrades = v;
+    }
+    if let Some(transports) = options.transports {
+        config.allow_polling = transports.iter().any(|t| t == "polling");
+        config.allow_websocket = transports.iter().any(|t| t == "websocket");
     }
     if let Some(v) = options.connect_timeout {
         config.connect_timeout = ms(v);
@@ -281,6 +298,17 @@ impl NativeIo {
         Ok(())
     }
 
+    /// The handshake hook (socket.io's `allowRequest`), as for `NativeServer`.
+    #[napi]
+    pub fn set_allow_request(
+        &self,
+        hook: Function<String, Promise<Option<String>>>,
+    ) -> napi::Result<()> {
+        self.server
+            .set_allow_request(crate::hooks::allow_request_bridge(hook)?);
+        Ok(())
+    }
+
     /// Binds `host:port` (each absent one as configured) and serves.
     #[napi]
     pub async fn start(
@@ -360,8 +388,9 @@ impl NativeIo {
         socket_id: String,
         event: String,
         json_array: String,
+        attachments: Option<Vec<Buffer>>,
     ) -> Result<bool> {
-        let args = args_array(&json_array)?;
+        let args = args_array(&json_array, attachments).map_err(js_error)?;
         Ok(self
             .socket(&nsp, &socket_id)
             .is_some_and(|s| s.emit(&event, &args).is_ok()))
@@ -376,10 +405,10 @@ impl NativeIo {
         socket_id: String,
         event: String,
         json_array: String,
+        attachments: Option<Vec<Buffer>>,
         timeout_ms: Option<u32>,
     ) -> napi::Result<AckOutcome> {
-        let args = Args::json_array(&json_array)
-            .map_err(|e| js_async_error(Error::from(e).context("arguments")))?;
+        let args = args_array(&json_array, attachments).map_err(js_async_error)?;
         let Some(socket) = self.socket(&nsp, &socket_id) else {
             return Ok(AckOutcome::failed("disconnected"));
         };
@@ -388,6 +417,14 @@ impl NativeIo {
         Ok(match socket.emit_with_ack(&event, &args, timeout).await {
             Ok(reply) => AckOutcome {
                 args: Some(reply.args.to_json_array()),
+                attachments: Some(
+                    reply
+                        .args
+                        .attachments()
+                        .iter()
+                        .map(|b| Buffer::from(b.to_vec()))
+                        .collect(),
+                ),
                 error: None,
             },
             Err(AckError::Timeout) => AckOutcome::failed("timeout"),
@@ -405,9 +442,10 @@ impl NativeIo {
         except: Vec<String>,
         event: String,
         json_array: String,
+        attachments: Option<Vec<Buffer>>,
         volatile: bool,
     ) -> Result<u32> {
-        let args = args_array(&json_array)?;
+        let args = args_array(&json_array, attachments).map_err(js_error)?;
         let ns = self.namespace(&nsp)?;
         let mut operator = ns.everyone();
         for room in &rooms {
@@ -478,8 +516,13 @@ impl NativeIo {
 
     /// Answers a client's ack; false when it is not pending.
     #[napi]
-    pub fn ack(&self, ack_id: i64, json_array: String) -> Result<bool> {
-        let args = args_array(&json_array)?;
+    pub fn ack(
+        &self,
+        ack_id: i64,
+        json_array: String,
+        attachments: Option<Vec<Buffer>>,
+    ) -> Result<bool> {
+        let args = args_array(&json_array, attachments).map_err(js_error)?;
         let Ok(id) = u64::try_from(ack_id) else {
             return Err(invalid("ack id out of range"));
         };

@@ -35,7 +35,7 @@ async function boot(ServerClass, opts = {}) {
     await new Promise((resolve) => io.close(() => resolve()));
   };
   open.push(close);
-  return { io, client };
+  return { io, client, url };
 }
 
 function parity(name, body) {
@@ -145,7 +145,7 @@ parity('namespaces: of(name) has its own connections; an unknown one is refused'
   assert.deepEqual(got, ['admins']);
 });
 
-parity('payloads of every JSON type and binary arguments both ways', async (ServerClass) => {
+parity('payloads of every JSON type and binary arguments both ways, in emits and acks', async (ServerClass) => {
   const { io, client } = await boot(ServerClass);
   const seen = new Promise((resolve) => io.on('connection', resolve));
   const c = client();
@@ -160,6 +160,14 @@ parity('payloads of every JSON type and binary arguments both ways', async (Serv
   const received = waitFor(c, 'values');
   socket.emit('values', { list: values });
   assert.deepEqual(await received, { list: values });
+  const binary = waitFor(c, 'binary');
+  socket.emit('binary', Buffer.from([4, 5]), { nested: new Uint8Array([6]) });
+  const [buffer, { nested }] = await binary;
+  assert.deepEqual([...buffer], [4, 5]);
+  assert.deepEqual([...new Uint8Array(nested)], [6]);
+  c.on('bin-ack', (ack) => ack(Buffer.from([7, 8])));
+  const reply = await socket.timeout(2000).emitWithAck('bin-ack');
+  assert.deepEqual([...reply], [7, 8]);
 });
 
 parity('fetchSockets, socketsJoin and disconnectSockets on this node', async (ServerClass) => {
@@ -207,6 +215,20 @@ parity('acks from many: io.timeout(ms).emit collects the replies, a silent clien
   assert.deepEqual(responses.sort(), ['a', 'b']);
   c.on('vote', (ack) => ack('c'));
   assert.deepEqual((await io.timeout(2000).emitWithAck('vote')).sort(), ['a', 'b', 'c']);
+});
+
+parity('allowRequest refuses a handshake; transports limits what clients may use', async (ServerClass) => {
+  const { client, url } = await boot(ServerClass, {
+    allowRequest: (req, callback) => callback(null, req.headers['x-desk'] !== 'closed'),
+    transports: ['websocket'],
+  });
+  const polling = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(polling.status, 400);
+  assert.deepEqual(await polling.json(), { code: 0, message: 'Transport unknown' });
+  const refused = client('', { extraHeaders: { 'x-desk': 'closed' } });
+  assert.ok((await waitFor(refused, 'connect_error')) instanceof Error);
+  const allowed = client('', { extraHeaders: { 'x-desk': 'open' } });
+  await waitFor(allowed, 'connect');
 });
 
 test('roomcast: an option the engine does not offer is refused by name, not ignored', () => {

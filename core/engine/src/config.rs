@@ -39,6 +39,10 @@ pub struct EngineConfig {
     /// Whether polling sessions may upgrade to WebSocket (Node's `allowUpgrades`). When false
     /// the open packet offers no upgrade and an upgrade request is refused.
     pub allow_upgrades: bool,
+    /// Which transports clients may use (Node's `transports`); a request for another one gets
+    /// `Transport unknown`, and the open packet offers an upgrade only when WebSocket is allowed.
+    pub allow_polling: bool,
+    pub allow_websocket: bool,
     /// Connection-state recovery; off unless set.
     pub recovery: Option<RecoveryConfig>,
 }
@@ -62,6 +66,8 @@ impl Default for EngineConfig {
             ws_read_buffer: 512,
             backlog: 4096,
             allow_upgrades: true,
+            allow_polling: true,
+            allow_websocket: true,
             recovery: None,
         }
     }
@@ -106,6 +112,11 @@ impl EngineConfig {
         }
         if self.max_payload == 0 {
             return Err(Error::invalid_argument("max payload must be > 0"));
+        }
+        if !self.allow_polling && !self.allow_websocket {
+            return Err(Error::invalid_argument(
+                "at least one transport must be allowed",
+            ));
         }
         Ok(())
     }

@@ -101,7 +101,8 @@ impl Endpoint {
 
     /// The open packet: exactly the five handshake fields, in the order Node sends them.
     fn open_packet(&self, sid: &str, polling: bool) -> String {
-        let upgrades = if polling && self.context.config.allow_upgrades {
+        let config = &self.context.config;
+        let upgrades = if polling && config.allow_upgrades && config.allow_websocket {
             r#"["websocket"]"#
         } else {
             "[]"

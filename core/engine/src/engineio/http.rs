@@ -144,9 +144,10 @@ async fn route<B: RequestBody>(
     if q.eio != Some("4") {
         return engine_error(EngineError::UnsupportedProtocolVersion);
     }
+    let config = &endpoint.context.config;
     let transport = match q.transport {
-        Some("polling") => TransportKind::Polling,
-        Some("websocket") => TransportKind::WebSocket,
+        Some("polling") if config.allow_polling => TransportKind::Polling,
+        Some("websocket") if config.allow_websocket => TransportKind::WebSocket,
         _ => return engine_error(EngineError::UnknownTransport),
     };
     let is_upgrade = req
