@@ -134,7 +134,8 @@ class BroadcastOperator {
     }
     const native = this._nsp.server._native;
     const [json, attachments] = encodeArgs(args);
-    native.broadcast(this._nsp.name, [...this._rooms], [...this._except], String(event), json, attachments, !!this._flags.volatile);
+    const target = { rooms: [...this._rooms], except: [...this._except], volatile: !!this._flags.volatile };
+    native.broadcast(this._nsp.name, target, String(event), json, attachments);
     return true;
   }
 

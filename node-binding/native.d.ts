@@ -39,11 +39,8 @@ export declare class NativeIo {
    * leaves). Resolves with the outcome, never rejects.
    */
   emitWithAck(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null, timeoutMs?: number | undefined | null): Promise<AckOutcome>
-  /**
-   * A broadcast: to the union of `rooms` (everyone when empty), minus the members of
-   * `except`; returns how many sockets queued it.
-   */
-  broadcast(nsp: string, rooms: Array<string>, except: Array<string>, event: string, jsonArray: string, attachments: Array<Buffer> | undefined | null, volatile: boolean): number
+  /** A broadcast to `target`; returns how many sockets queued it. */
+  broadcast(nsp: string, target: IoTarget, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null): number
   /** Puts a socket in `rooms`; false when it is not connected. */
   join(nsp: string, socketId: string, rooms: Array<string>): boolean
   leave(nsp: string, socketId: string, room: string): boolean
@@ -209,6 +206,16 @@ export interface IoOptions {
   /** `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it. */
   recoveryMaxDisconnection?: number
   recoverySkipMiddlewares?: boolean
+}
+
+/**
+ * Who a broadcast reaches: the union of `rooms` (everyone when empty) minus the members of
+ * `except`; `volatile` ones are dropped for clients that are behind.
+ */
+export interface IoTarget {
+  rooms: Array<string>
+  except: Array<string>
+  volatile: boolean
 }
 
 export interface RateLimitOption {

@@ -58,6 +58,15 @@ pub struct IoEvent {
     pub data: Option<String>,
 }
 
+/// Who a broadcast reaches: the union of `rooms` (everyone when empty) minus the members of
+/// `except`; `volatile` ones are dropped for clients that are behind.
+#[napi(object)]
+pub struct IoTarget {
+    pub rooms: Vec<String>,
+    pub except: Vec<String>,
+    pub volatile: bool,
+}
+
 /// What came of an emit with ack: the reply's arguments (JSON array), or `error` (`timeout`,
 /// `disconnected`).
 #[napi(object)]
@@ -432,29 +441,26 @@ impl NativeIo {
         })
     }
 
-    /// A broadcast: to the union of `rooms` (everyone when empty), minus the members of
-    /// `except`; returns how many sockets queued it.
+    /// A broadcast to `target`; returns how many sockets queued it.
     #[napi]
     pub fn broadcast(
         &self,
         nsp: String,
-        rooms: Vec<String>,
-        except: Vec<String>,
+        target: IoTarget,
         event: String,
         json_array: String,
         attachments: Option<Vec<Buffer>>,
-        volatile: bool,
     ) -> Result<u32> {
         let args = args_array(&json_array, attachments).map_err(js_error)?;
         let ns = self.namespace(&nsp)?;
         let mut operator = ns.everyone();
-        for room in &rooms {
+        for room in &target.rooms {
             operator = operator.to(room);
         }
-        for room in &except {
+        for room in &target.except {
             operator = operator.except(room);
         }
-        if volatile {
+        if target.volatile {
             operator = operator.volatile();
         }
         Ok(operator.emit(&event, &args) as u32)
