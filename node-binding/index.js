@@ -4,7 +4,7 @@
 // turns engine notifications into EventEmitter events.
 
 const { EventEmitter } = require('node:events');
-const native = require('./native.js');
+const native = require('./binding.js');
 const { attachToHttpServer, nativeError, setAllowRequest } = require('./same-port.js');
 const { NativeServer } = native;
 

@@ -5,7 +5,7 @@
 // events. Client events cross into JavaScript as JSON text once per event.
 
 const { EventEmitter } = require('node:events');
-const { NativeIo } = require('./native.js');
+const { NativeIo } = require('./binding.js');
 const { attachToHttpServer, nativeError, setAllowRequest } = require('./same-port.js');
 
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
