@@ -908,6 +908,62 @@ roomcast_result roomcast_server_socket_data(const roomcast_server *server,
                                             size_t *out_len);
 
 /**
+ * Puts a connected socket in `room` (any name: a watchlist, a desk, an order book).
+ *
+ * Parameters: `socket_id` (UTF-8), as in roomcast_event; `room` (UTF-8).
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
+ * ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: both strings are borrowed for the call (copied). Thread-safe.
+ */
+roomcast_result roomcast_server_socket_join(const roomcast_server *server,
+                                            const uint8_t *socket_id,
+                                            size_t socket_id_len,
+                                            const uint8_t *room,
+                                            size_t room_len);
+
+/**
+ * Takes a connected socket out of `room` (nothing happens when it is not in it).
+ *
+ * Parameters: `socket_id` (UTF-8); `room` (UTF-8).
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: both strings are borrowed for the call. Thread-safe.
+ */
+roomcast_result roomcast_server_socket_leave(const roomcast_server *server,
+                                             const uint8_t *socket_id,
+                                             size_t socket_id_len,
+                                             const uint8_t *room,
+                                             size_t room_len);
+
+/**
+ * Emits `event` with one JSON argument to one connected socket.
+ *
+ * Parameters: `socket_id`, `event` (UTF-8); `json`, one JSON value.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected
+ * (or it left while the packet was queued); ROOMCAST_RESULT_ERR_INVALID_JSON.
+ * Memory: every string is borrowed for the call. Thread-safe, non-blocking.
+ */
+roomcast_result roomcast_server_socket_emit(const roomcast_server *server,
+                                            const uint8_t *socket_id,
+                                            size_t socket_id_len,
+                                            const uint8_t *event,
+                                            size_t event_len,
+                                            const uint8_t *json,
+                                            size_t json_len);
+
+/**
+ * Disconnects one socket: the client sees `io server disconnect`; with `close`, its whole
+ * connection (every namespace) is closed too.
+ *
+ * Parameters: `socket_id` (UTF-8); `close`.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND.
+ * Memory: `socket_id` is borrowed for the call. Thread-safe.
+ */
+roomcast_result roomcast_server_socket_disconnect(const roomcast_server *server,
+                                                  const uint8_t *socket_id,
+                                                  size_t socket_id_len,
+                                                  bool close);
+
+/**
  * The engine's figures, the same ones every host's stats call returns.
  *
  * Parameters: `out_stats` (not NULL), filled in.

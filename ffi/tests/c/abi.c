@@ -1,6 +1,7 @@
 /* The C ABI as a C program sees it (compiled and run by ffi/tests/c_abi.rs): result codes and
  * last-error messages, the lifecycle, the buffer protocol, and a real Engine.IO handshake over
- * a socket against the running server. Exits non-zero at the first failed check. */
+ * a socket against the running server, and the per-socket calls on a Socket.IO session over
+ * polling. Exits non-zero if any check failed. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -25,8 +26,9 @@ static int failures = 0;
 
 static void last_error(char *buf, size_t cap) { roomcast_last_error_message((uint8_t *)buf, cap); }
 
-/* GET /socket.io/?EIO=4&transport=polling on 127.0.0.1:port; the body into `out`. */
-static int polling_handshake(uint16_t port, char *out, size_t cap) {
+/* One HTTP request to 127.0.0.1:port (`Connection: close`); the whole response into `out`. */
+static int http_request(uint16_t port, const char *method, const char *target, const char *body, char *out,
+                        size_t cap) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   struct sockaddr_in addr = {0};
@@ -37,8 +39,11 @@ static int polling_handshake(uint16_t port, char *out, size_t cap) {
     close(fd);
     return -1;
   }
-  const char *request =
-      "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  char request[1024];
+  snprintf(request, sizeof request,
+           "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+           "Content-Length: %zu\r\n\r\n%s",
+           method, target, strlen(body), body);
   if (write(fd, request, strlen(request)) < 0) {
     close(fd);
     return -1;
@@ -49,6 +54,59 @@ static int polling_handshake(uint16_t port, char *out, size_t cap) {
   out[len] = 0;
   close(fd);
   return (int)len;
+}
+
+static roomcast_server *the_server = NULL;
+
+/* Accepts every handshake at once, from the engine's thread (allowed: inside the callback). */
+static void accept_all(void *userdata, uint64_t request_id, const uint8_t *json, size_t len) {
+  (void)userdata;
+  (void)json;
+  (void)len;
+  roomcast_server_auth_accept(the_server, request_id, S("u1"), S("Ada"), S("trader"));
+}
+
+/* Copies the quoted value after `key` in `text` into `out`. */
+static int value_after(const char *text, const char *key, char *out, size_t cap) {
+  const char *at = strstr(text, key);
+  if (!at) return -1;
+  at += strlen(key);
+  size_t n = 0;
+  while (at[n] && at[n] != '"' && n + 1 < cap) n++;
+  memcpy(out, at, n);
+  out[n] = 0;
+  return (int)n;
+}
+
+/* A Socket.IO session over polling: connect, then per-socket rooms, emits and disconnect. */
+static void per_socket_calls(uint16_t port) {
+  char response[4096], sid[64], target[256], socket_id[64];
+  CHECK(http_request(port, "GET", "/socket.io/?EIO=4&transport=polling", "", response, sizeof response) > 0);
+  CHECK(value_after(response, "\"sid\":\"", sid, sizeof sid) == 20);
+  snprintf(target, sizeof target, "/socket.io/?EIO=4&transport=polling&sid=%s", sid);
+  CHECK(http_request(port, "POST", target, "40{\"sessionID\":\"s1\",\"userId\":\"u1\"}", response, sizeof response) > 0);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(value_after(response, "40{\"sid\":\"", socket_id, sizeof socket_id) == 20);
+
+  CHECK(roomcast_server_socket_join(the_server, S(socket_id), S("desk:fx")) == ROOMCAST_RESULT_OK);
+  uint32_t count = 0;
+  CHECK(roomcast_server_emit_to_room(the_server, S("desk:fx"), S("desk:update"), S("{\"n\":1}"), &count) ==
+        ROOMCAST_RESULT_OK);
+  CHECK(count == 1);
+  CHECK(roomcast_server_socket_emit(the_server, S(socket_id), S("note"), S("\"for you\"")) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_server_socket_emit(the_server, S(socket_id), S("note"), S("{bad")) == ROOMCAST_RESULT_ERR_INVALID_JSON);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(strstr(response, "42[\"desk:update\",{\"n\":1}]") != NULL);
+  CHECK(strstr(response, "42[\"note\",\"for you\"]") != NULL);
+
+  CHECK(roomcast_server_socket_leave(the_server, S(socket_id), S("desk:fx")) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_server_emit_to_room(the_server, S("desk:fx"), S("desk:update"), S("2"), &count) == ROOMCAST_RESULT_OK);
+  CHECK(count == 0);
+  CHECK(roomcast_server_socket_disconnect(the_server, S(socket_id), false) == ROOMCAST_RESULT_OK);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(strstr(response, "41") != NULL);
+  CHECK(roomcast_server_socket_join(the_server, S(socket_id), S("desk:fx")) == ROOMCAST_RESULT_ERR_NOT_FOUND);
+  CHECK(roomcast_server_socket_disconnect(the_server, S("nobody"), true) == ROOMCAST_RESULT_ERR_NOT_FOUND);
 }
 
 int main(void) {
@@ -71,6 +129,8 @@ int main(void) {
   CHECK(roomcast_server_new(NULL, &server) == ROOMCAST_RESULT_ERR_NULL_POINTER);
   CHECK(roomcast_server_new(config, &server) == ROOMCAST_RESULT_OK);
   roomcast_config_free(config);
+  the_server = server;
+  CHECK(roomcast_server_set_auth_callback(server, accept_all, NULL, NULL) == ROOMCAST_RESULT_OK);
 
   CHECK(roomcast_server_stop(server, 0) == ROOMCAST_RESULT_ERR_NOT_RUNNING);
   uint16_t port = 0;
@@ -79,10 +139,12 @@ int main(void) {
   CHECK(roomcast_server_start(server, NULL) == ROOMCAST_RESULT_ERR_ALREADY_RUNNING);
 
   char body[2048];
-  CHECK(polling_handshake(port, body, sizeof body) > 0);
+  CHECK(http_request(port, "GET", "/socket.io/?EIO=4&transport=polling", "", body, sizeof body) > 0);
   CHECK(strstr(body, "HTTP/1.1 200") == body);
   CHECK(strstr(body, "0{\"sid\":\"") != NULL);
   CHECK(strstr(body, "\"upgrades\":[\"websocket\"]") != NULL);
+
+  per_socket_calls(port);
 
   uint32_t count = 99;
   CHECK(roomcast_server_emit_to_room(server, S("watchlist:AAPL"), S("quote:update"), S("{oops"), &count) ==
