@@ -440,6 +440,47 @@ class Namespace extends EventEmitter {
   }
 }
 
+/** `io.of(RegExp | fn)`: namespaces created when a client asks for a matching name. */
+class ParentNamespace extends EventEmitter {
+  constructor(server, matcher) {
+    super();
+    this.server = server;
+    this._matcher = matcher;
+    this._middlewares = [];
+    this.children = new Set();
+  }
+
+  use(fn) {
+    this._middlewares.push(fn);
+    return this;
+  }
+
+  _matches(name, auth) {
+    if (this._matcher instanceof RegExp) return Promise.resolve(this._matcher.test(name));
+    return new Promise((resolve) => {
+      try {
+        this._matcher(name, auth, (err, ok) => resolve(!err && !!ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  }
+
+  // A child shares the parent's middlewares and reports its connections to the parent.
+  _adopt(child) {
+    child._middlewares = this._middlewares;
+    child._parent = this;
+    child.on('connection', (socket) => this.emit('connection', socket));
+    this.children.add(child);
+  }
+
+  emit(event, ...args) {
+    if (event === 'connection' || event === 'connect') return super.emit(event, ...args);
+    for (const child of this.children) child.emit(event, ...args);
+    return true;
+  }
+}
+
 class Server extends EventEmitter {
   /** `new Server()`, `new Server(port, opts)`, `new Server(httpServer, opts)`, `new Server(opts)`. */
   constructor(srv, opts) {
@@ -457,6 +498,7 @@ class Server extends EventEmitter {
   }
 
   of(name) {
+    if (name instanceof RegExp || typeof name === 'function') return this._parent(name);
     const nsp = name.startsWith('/') ? name : `/${name}`;
     let namespace = this._nsps.get(nsp);
     if (!namespace) {
@@ -465,6 +507,38 @@ class Server extends EventEmitter {
       this._nsps.set(nsp, namespace);
     }
     return namespace;
+  }
+
+  _parent(matcher) {
+    const parent = new ParentNamespace(this, matcher);
+    if (!this._parents) {
+      this._parents = [];
+      this._native.setDynamicNamespaces(
+        (requestJson) => this._matchDynamic(JSON.parse(requestJson)),
+        (requestJson) => {
+          const request = JSON.parse(requestJson);
+          const child = this._nsps.get(request.nsp);
+          return child ? child._admit(request) : Promise.resolve(JSON.stringify({ message: 'Invalid namespace' }));
+        },
+      );
+    }
+    this._parents.push(parent);
+    return parent;
+  }
+
+  // The first parent whose matcher accepts `nsp` gets the new child namespace.
+  async _matchDynamic({ nsp, auth }) {
+    for (const parent of this._parents) {
+      if (await parent._matches(nsp, auth)) {
+        if (!this._nsps.has(nsp)) {
+          const child = new Namespace(this, nsp);
+          parent._adopt(child);
+          this._nsps.set(nsp, child);
+        }
+        return true;
+      }
+    }
+    return false;
   }
 
   use(fn) {
@@ -598,4 +672,4 @@ class Server extends EventEmitter {
   }
 }
 
-module.exports = { Server, Namespace, Socket, BroadcastOperator };
+module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator };

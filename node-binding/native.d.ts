@@ -23,6 +23,13 @@ export declare class NativeIo {
   setMiddleware(nsp: string, hook: (arg: string) => Promise<string | undefined | null>): void
   /** The handshake hook (socket.io's `allowRequest`), as for `NativeServer`. */
   setAllowRequest(hook: (arg: string) => Promise<string | undefined | null>): void
+  /**
+   * Dynamic namespaces (socket.io's `of(RegExp | fn)`): `matcher(requestJson)` (`{"nsp",
+   * "auth"}`) resolves true to create a namespace a client asks for; the created namespace
+   * reports to the event handler and runs `middleware` (as `set_middleware`, told the
+   * namespace in its request) on every connect.
+   */
+  setDynamicNamespaces(matcher: (arg: string) => Promise<boolean>, middleware: (arg: string) => Promise<string | undefined | null>): void
   /** Binds `host:port` (each absent one as configured) and serves. */
   start(port?: number | undefined | null, host?: string | undefined | null): Promise<BoundAddress>
   /** Starts without a listener (requests come from `handleHttp` / `adoptWebsocket`). */

@@ -10,7 +10,8 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use parking_lot::Mutex;
-use roomcast::auth::{ConnectError, ConnectRequest};
+use roomcast::auth::{AuthPayload, ConnectError, ConnectRequest};
+use roomcast::socketio::dynamic::DynamicNamespaces;
 use roomcast::{
     AckError, Args, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server, SocketRef,
 };
@@ -88,6 +89,7 @@ impl AckOutcome {
 }
 
 type EventFn = ThreadsafeFunction<IoEvent, (), IoEvent, Status, false, true>;
+type MatcherFn = ThreadsafeFunction<String, Promise<bool>, String, Status, false, true>;
 type MiddlewareFn =
     ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
 
@@ -191,50 +193,7 @@ impl NativeIo {
 
     /// Sends the namespace's connections, events and disconnects to the JS handler.
     fn wire(&self, ns: &Namespace) {
-        let events = self.events.clone();
-        ns.on_connection(move |socket| {
-            if let Some(tsfn) = events.lock().clone() {
-                let mut event = io_event("connection", socket);
-                event.recovered = Some(socket.recovered());
-                event.rooms = Some(rooms_of(socket));
-                event.data = socket.data().map(|d| d.to_string());
-                tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        });
-        let events = self.events.clone();
-        let held = self.held_acks.clone();
-        ns.on_event(move |socket, client_event| {
-            let Some(tsfn) = events.lock().clone() else {
-                return;
-            };
-            let mut event = io_event("event", socket);
-            event.args = Some(client_event.args.to_json_array());
-            let attachments = client_event.attachments();
-            if !attachments.is_empty() {
-                event.attachments = Some(
-                    attachments
-                        .iter()
-                        .map(|b| Buffer::from(b.to_vec()))
-                        .collect(),
-                );
-            }
-            event.name = Some(client_event.name);
-            if let Some(sender) = client_event.ack {
-                event.ack_id = Some(held.hold(sender) as i64);
-            }
-            tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-        });
-        let events = self.events.clone();
-        let held = self.held_acks.clone();
-        ns.on_disconnect(move |socket, reason| {
-            held.forget_socket(socket.id());
-            if let Some(tsfn) = events.lock().clone() {
-                let mut event = io_event("disconnect", socket);
-                event.name = Some(reason.to_owned());
-                event.rooms = Some(rooms_of(socket));
-                tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        });
+        wire_namespace(ns, &self.events, &self.held_acks);
     }
 }
 
@@ -288,22 +247,7 @@ impl NativeIo {
                 .callee_handled::<false>()
                 .build()?,
         );
-        let ns = self.server.of(&nsp);
-        ns.set_middleware(Arc::new(move |request: ConnectRequest| {
-            let tsfn = tsfn.clone();
-            Box::pin(async move {
-                let json = connect_request_json(&request);
-                let answer = match tsfn.call_async_catch(json).await {
-                    Ok(promise) => promise.await,
-                    Err(error) => Err(error),
-                };
-                match answer {
-                    Ok(Some(answer)) => admit_or_refuse(&request, &answer),
-                    Ok(None) => Ok(None),
-                    Err(error) => Err(ConnectError::new(error.reason)),
-                }
-            })
-        }));
+        self.server.of(&nsp).set_middleware(middleware_bridge(tsfn));
         Ok(())
     }
 
@@ -315,6 +259,54 @@ impl NativeIo {
     ) -> napi::Result<()> {
         self.server
             .set_allow_request(crate::hooks::allow_request_bridge(hook)?);
+        Ok(())
+    }
+
+    /// Dynamic namespaces (socket.io's `of(RegExp | fn)`): `matcher(requestJson)` (`{"nsp",
+    /// "auth"}`) resolves true to create a namespace a client asks for; the created namespace
+    /// reports to the event handler and runs `middleware` (as `set_middleware`, told the
+    /// namespace in its request) on every connect.
+    #[napi]
+    pub fn set_dynamic_namespaces(
+        &self,
+        matcher: Function<String, Promise<bool>>,
+        middleware: Function<String, Promise<Option<String>>>,
+    ) -> napi::Result<()> {
+        let matcher: Arc<MatcherFn> = Arc::new(
+            matcher
+                .build_threadsafe_function()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        let middleware = middleware_bridge(Arc::new(
+            middleware
+                .build_threadsafe_function()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        ));
+        let (events, held) = (self.events.clone(), self.held_acks.clone());
+        self.server.set_dynamic_namespaces(DynamicNamespaces {
+            matcher: Arc::new(move |nsp: &str, auth: &AuthPayload| {
+                let matcher = matcher.clone();
+                let request = format!(
+                    r#"{{"nsp":{},"auth":{}}}"#,
+                    serde_json::Value::from(nsp),
+                    auth.text()
+                );
+                Box::pin(async move {
+                    match matcher.call_async_catch(request).await {
+                        Ok(promise) => promise.await.unwrap_or(false),
+                        Err(_) => false,
+                    }
+                })
+            }),
+            setup: Arc::new(move |ns: &Namespace| {
+                wire_namespace(ns, &events, &held);
+                ns.set_middleware(middleware.clone());
+            }),
+        });
         Ok(())
     }
 
@@ -534,6 +526,77 @@ impl NativeIo {
         };
         Ok(self.held_acks.answer(id, &args).is_ok())
     }
+}
+
+/// Sends a namespace's connections, events and disconnects to the JS handler.
+fn wire_namespace(
+    ns: &Namespace,
+    events_slot: &Arc<Mutex<Option<Arc<EventFn>>>>,
+    held_acks: &Arc<HeldAcks>,
+) {
+    let events = events_slot.clone();
+    ns.on_connection(move |socket| {
+        if let Some(tsfn) = events.lock().clone() {
+            let mut event = io_event("connection", socket);
+            event.recovered = Some(socket.recovered());
+            event.rooms = Some(rooms_of(socket));
+            event.data = socket.data().map(|d| d.to_string());
+            tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    });
+    let events = events_slot.clone();
+    let held = held_acks.clone();
+    ns.on_event(move |socket, client_event| {
+        let Some(tsfn) = events.lock().clone() else {
+            return;
+        };
+        let mut event = io_event("event", socket);
+        event.args = Some(client_event.args.to_json_array());
+        let attachments = client_event.attachments();
+        if !attachments.is_empty() {
+            event.attachments = Some(
+                attachments
+                    .iter()
+                    .map(|b| Buffer::from(b.to_vec()))
+                    .collect(),
+            );
+        }
+        event.name = Some(client_event.name);
+        if let Some(sender) = client_event.ack {
+            event.ack_id = Some(held.hold(sender) as i64);
+        }
+        tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    });
+    let events = events_slot.clone();
+    let held = held_acks.clone();
+    ns.on_disconnect(move |socket, reason| {
+        held.forget_socket(socket.id());
+        if let Some(tsfn) = events.lock().clone() {
+            let mut event = io_event("disconnect", socket);
+            event.name = Some(reason.to_owned());
+            event.rooms = Some(rooms_of(socket));
+            tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    });
+}
+
+/// A JS middleware (see `set_middleware`) as the engine's.
+fn middleware_bridge(tsfn: Arc<MiddlewareFn>) -> roomcast::Middleware {
+    Arc::new(move |request: ConnectRequest| {
+        let tsfn = tsfn.clone();
+        Box::pin(async move {
+            let json = connect_request_json(&request);
+            let answer = match tsfn.call_async_catch(json).await {
+                Ok(promise) => promise.await,
+                Err(error) => Err(error),
+            };
+            match answer {
+                Ok(Some(answer)) => admit_or_refuse(&request, &answer),
+                Ok(None) => Ok(None),
+                Err(error) => Err(ConnectError::new(error.reason)),
+            }
+        })
+    })
 }
 
 /// What a JS middleware sees: `{"auth", "headers", "query", "address", "nsp"}`.

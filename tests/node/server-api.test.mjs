@@ -145,6 +145,25 @@ parity('namespaces: of(name) has its own connections; an unknown one is refused'
   assert.deepEqual(got, ['admins']);
 });
 
+parity('dynamic namespaces: of(RegExp) and of(fn) create namespaces on demand, with their middlewares', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const desks = io.of(/^\/desk-\d+$/);
+  desks.use((socket, next) => (socket.handshake.auth.ok ? next() : next(new Error('closed desk'))));
+  const seen = new Promise((resolve) => desks.on('connection', resolve));
+  const c = client('/desk-7', { auth: { ok: true } });
+  const connected = waitFor(c, 'connect');
+  const socket = await seen;
+  await connected;
+  assert.equal(socket.nsp.name, '/desk-7');
+  const got = waitFor(c, 'tick');
+  socket.nsp.emit('tick', 1);
+  assert.equal(await got, 1);
+  assert.equal((await waitFor(client('/desk-8', { auth: {} }), 'connect_error')).message, 'closed desk');
+  assert.equal((await waitFor(client('/other'), 'connect_error')).message, 'Invalid namespace');
+  io.of((name, auth, next) => next(null, name === '/by-fn'));
+  await waitFor(client('/by-fn'), 'connect');
+});
+
 parity('payloads of every JSON type and binary arguments both ways, in emits and acks', async (ServerClass) => {
   const { io, client } = await boot(ServerClass);
   const seen = new Promise((resolve) => io.on('connection', resolve));

@@ -18,6 +18,7 @@ use crate::engineio::http::{handle, hyper_upgrade, ExtraRoute, Router};
 use crate::engineio::session::CloseReason;
 use crate::error::{Error, ErrorKind, Result};
 use crate::socketio::client::{SocketIoHandler, SocketIoShared};
+use crate::socketio::dynamic::DynamicNamespaces;
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::DecodeLimits;
 use crate::stats::{Stats, StatsSnapshot};
@@ -64,10 +65,11 @@ impl Server {
             max_attachments: config.max_attachments,
             max_depth: config.max_json_depth,
         };
+        let sio = SocketIoShared::new(limits, stats.clone(), config.recovery);
         let server = Self {
             inner: Arc::new(ServerInner {
                 config: Arc::new(config),
-                sio: Arc::new(SocketIoShared::new(limits, stats.clone())),
+                sio: Arc::new(sio),
                 stats,
                 raw_endpoints: Mutex::new(Vec::new()),
                 extra_route: Mutex::new(None),
@@ -92,20 +94,21 @@ impl Server {
         } else {
             format!("/{name}")
         };
-        let mut namespaces = self.inner.sio.namespaces.write();
-        namespaces
-            .entry(Arc::from(name.as_str()))
-            .or_insert_with(|| {
-                Namespace::new(&name, self.inner.stats.clone(), self.inner.config.recovery)
-            })
-            .clone()
+        self.inner.sio.of(&name).0
     }
 
-    /// The namespace `name` if it exists (never creates one).
+    /// Dynamic namespaces: a connect to a namespace that does not exist asks `dynamic.matcher`;
+    /// one it accepts is created, set up by `dynamic.setup`, then connected to.
+    pub fn set_dynamic_namespaces(&self, dynamic: DynamicNamespaces) {
+        *self.inner.sio.dynamic.write() = Some(dynamic);
+    }
+
     /// Every namespace of this server.
     pub fn namespaces(&self) -> Vec<Namespace> {
         self.inner.sio.namespaces.read().values().cloned().collect()
     }
+
+    /// The namespace `name` if it exists (never creates one).
 
     pub fn namespace(&self, name: &str) -> Option<Namespace> {
         self.inner.sio.namespaces.read().get(name).cloned()

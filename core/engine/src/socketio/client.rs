@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::dynamic::DynamicNamespaces;
 use super::namespace::{Namespace, NamespaceShared};
 use super::packet::{
     decode, encode_connect, encode_connect_error, event_name, Args, DecodeLimits, SioType,
@@ -15,6 +16,7 @@ use super::packet::{
 use super::recovery::{Missed, RecoveryStore, SavedSession};
 use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
 use crate::auth::{AuthPayload, ConnectRequest, ConnectResult, DataSlot, Identity};
+use crate::config::RecoveryConfig;
 use crate::engineio::endpoint::EngineHandler;
 use crate::engineio::session::{CloseReason, Message, Session, SessionHandler};
 use crate::stats::Stats;
@@ -24,21 +26,37 @@ pub(crate) struct SocketIoShared {
     pub namespaces: parking_lot::RwLock<std::collections::HashMap<Arc<str>, Namespace>>,
     pub limits: DecodeLimits,
     pub stats: Arc<Stats>,
+    recovery: Option<RecoveryConfig>,
+    pub dynamic: parking_lot::RwLock<Option<DynamicNamespaces>>,
     next_socket_key: AtomicU64,
 }
 
 impl SocketIoShared {
-    pub fn new(limits: DecodeLimits, stats: Arc<Stats>) -> Self {
+    pub fn new(limits: DecodeLimits, stats: Arc<Stats>, recovery: Option<RecoveryConfig>) -> Self {
         Self {
             namespaces: Default::default(),
             limits,
             stats,
+            recovery,
+            dynamic: Default::default(),
             next_socket_key: AtomicU64::new(1),
         }
     }
 
-    fn namespace(&self, name: &str) -> Option<Namespace> {
+    pub fn namespace(&self, name: &str) -> Option<Namespace> {
         self.namespaces.read().get(name).cloned()
+    }
+
+    /// The namespace `name` (with its leading `/`), created on first use; the bool says whether
+    /// this call created it.
+    pub fn of(&self, name: &str) -> (Namespace, bool) {
+        let mut namespaces = self.namespaces.write();
+        if let Some(ns) = namespaces.get(name) {
+            return (ns.clone(), false);
+        }
+        let ns = Namespace::new(name, self.stats.clone(), self.recovery);
+        namespaces.insert(Arc::from(name), ns.clone());
+        (ns, true)
     }
 }
 
@@ -215,16 +233,44 @@ impl Client {
     /// A namespace connect: unknown namespaces are refused with the connection kept; otherwise
     /// the middleware (if any) decides, asynchronously.
     fn connect(&self, nsp: &str, auth: Option<&str>) {
-        let Some(ns) = self.shared.namespace(nsp) else {
+        let auth = AuthPayload::new(auth);
+        match self.shared.namespace(nsp) {
+            Some(ns) => self.connect_to(&ns, auth),
+            None => self.connect_dynamic(nsp, auth),
+        }
+    }
+
+    /// A connect to a namespace that does not exist: the host's matcher decides whether it is
+    /// created (asynchronously, off the connection's task); otherwise `Invalid namespace`.
+    fn connect_dynamic(&self, nsp: &str, auth: AuthPayload) {
+        let dynamic = self.shared.dynamic.read().clone();
+        let (Some(dynamic), Some(client)) = (dynamic, self.me.upgrade()) else {
             self.session
                 .send(encode_connect_error(nsp, "Invalid namespace", None), false);
             return;
         };
+        let nsp = nsp.to_owned();
+        tokio::spawn(async move {
+            if !(dynamic.matcher)(&nsp, &auth).await {
+                client
+                    .session
+                    .send(encode_connect_error(&nsp, "Invalid namespace", None), false);
+                return;
+            }
+            let (ns, created) = client.shared.of(&nsp);
+            if created {
+                (dynamic.setup)(&ns);
+            }
+            client.connect_to(&ns, auth);
+        });
+    }
+
+    fn connect_to(&self, ns: &Namespace, auth: AuthPayload) {
+        let nsp = ns.name();
         if self.socket(nsp).is_some() {
             tracing::debug!(sid = %self.session.id(), nsp, "connect for a namespace already joined");
             return;
         }
-        let auth = AuthPayload::new(auth);
         let middleware = ns.shared.handlers().middleware.clone();
         if middleware.is_none() && ns.shared.recovery.is_none() {
             let auth_text = auth.shared_text();
