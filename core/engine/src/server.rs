@@ -109,7 +109,6 @@ impl Server {
     }
 
     /// The namespace `name` if it exists (never creates one).
-
     pub fn namespace(&self, name: &str) -> Option<Namespace> {
         self.inner.sio.namespaces.read().get(name).cloned()
     }
