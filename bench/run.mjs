@@ -196,6 +196,12 @@ function addonEmit() {
   return { output: run.stdout.trim(), figures };
 }
 
+// The JS handler path (client event → JS handler → ack) on socket.io's Server and roomcast's.
+function jsHandler() {
+  const run = spawnSync(process.execPath, [path.join(root, 'bench/scripts/js-handler.mjs')], { encoding: 'utf8' });
+  return run.stdout.trim();
+}
+
 // The load generator's own ceiling: fan-out against a server that does no work at all.
 async function ceiling() {
   const s = await startServer({ name: 'blaster', cmd: release('bench-blaster'), args: [] });
@@ -216,6 +222,7 @@ console.error('== roomcast addon: storm with the validator in Node');
 const addon = { storm: await addonStorm() };
 console.error('== roomcast addon: emit cost');
 addon.emit = addonEmit();
+addon.jsHandler = jsHandler();
 const cluster = {};
 for (const server of servers.filter((s) => s.key !== 'socketioxide')) {
   console.error(`== ${server.name}: two nodes on Redis`);
@@ -328,6 +335,16 @@ ${fmt(addon.storm.cpuMicrosPerConnection)} µs server CPU per connection (${addo
 
 \`\`\`
 ${addon.emit.output}
+\`\`\`
+
+## The JS handler path (\`node bench/scripts/js-handler.mjs\`)
+
+A client event crosses into a JavaScript handler on the \`Server\` API and is acked, on
+socket.io's \`Server\` and on roomcast's in one run (clients: the official socket.io-client in a
+child process on the same cores). "Node thread" is event-loop utilisation × wall time.
+
+\`\`\`
+${addon.jsHandler}
 \`\`\`
 
 ## No missed trades: recovery while 10% of the clients are cut every 2 s
