@@ -268,6 +268,17 @@ class WebSocketServer extends EventEmitter {
   }
 }
 
-const { Server, Namespace, Socket, BroadcastOperator } = require('./io.js');
+const { Server, Namespace, Socket, BroadcastOperator, serverOver } = require('./io.js');
+
+/**
+ * socket.io's Server API on this engine: namespaces beside the dashboard's `/` (for example
+ * `ws.io.of('/orders').on('connection', …)`), sharing its connections, port and shutdown.
+ */
+Object.defineProperty(WebSocketServer.prototype, 'io', {
+  get() {
+    if (!this._io) this._io = serverOver(this._native.io());
+    return this._io;
+  },
+});
 
 module.exports = { WebSocketServer, NativeServer, Server, Namespace, Socket, BroadcastOperator };

@@ -483,11 +483,11 @@ class ParentNamespace extends EventEmitter {
 
 class Server extends EventEmitter {
   /** `new Server()`, `new Server(port, opts)`, `new Server(httpServer, opts)`, `new Server(opts)`. */
-  constructor(srv, opts) {
+  constructor(srv, opts, native) {
     super();
     if (srv && typeof srv === 'object' && typeof srv.listen !== 'function') [srv, opts] = [undefined, srv];
     this.opts = opts || {};
-    this._native = new NativeIo(toNativeOptions(this.opts));
+    this._native = native || new NativeIo(toNativeOptions(this.opts));
     if (this.opts.allowRequest !== undefined) setAllowRequest(this._native, this.opts.allowRequest);
     this._nsps = new Map();
     this._native.setEventHandler((event) => this._onEvent(event));
@@ -672,4 +672,9 @@ class Server extends EventEmitter {
   }
 }
 
-module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator };
+/** The Server API over an engine another class runs (`WebSocketServer#io`). */
+function serverOver(native) {
+  return new Server(undefined, undefined, native);
+}
+
+module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, serverOver };

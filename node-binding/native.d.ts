@@ -110,6 +110,8 @@ export declare class NativeServer {
   constructor(options?: ServerOptions | undefined | null)
   /** Which lifecycle events JavaScript has listeners for (the JS layer keeps this current). */
   setLifecycleListeners(connection: boolean, disconnect: boolean): void
+  /** socket.io's Server API on this engine, for namespaces beside the dashboard's `/`. */
+  io(): NativeIo
   /** The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take. */
   handle(): number
   /**

@@ -12,7 +12,7 @@ const path = require('node:path');
 const express = require('express');
 const session = require('express-session');
 const { WebSocketServer } = require('roomcast');
-const { startSimulation } = require('./feed');
+const { SYMBOLS, startSimulation } = require('./feed');
 
 async function createSessionStore() {
   if (!process.env.REDIS_URL) return { store: new session.MemoryStore(), close: async () => {} };
@@ -39,9 +39,35 @@ function sessionValidator(store) {
     });
 }
 
+// An order ticket's preview: what the desk would send, or why it would not.
+function previewOrder(order, user) {
+  const { symbol, qty, side } = order || {};
+  if (!SYMBOLS.includes(symbol)) return { ok: false, error: `unknown symbol ${symbol}` };
+  if (!Number.isInteger(qty) || qty <= 0 || qty > 10000) return { ok: false, error: 'qty must be 1 to 10000' };
+  if (side !== 'buy' && side !== 'sell') return { ok: false, error: 'side must be buy or sell' };
+  return { ok: true, symbol, qty, side, account: user.userId, estimatedFee: Number((qty * 0.005).toFixed(2)) };
+}
+
+// socket.io's Server API on the same engine and the same connection: `/orders` beside the
+// dashboard's `/`, authenticated against the same session store.
+function mountOrders(engine, validate) {
+  const orders = engine.io.of('/orders');
+  orders.use((socket, next) => {
+    validate(socket.handshake.auth).then((user) => {
+      if (!user) return next(Object.assign(new Error('UNAUTHORIZED'), { data: { code: 'UNAUTHORIZED' } }));
+      socket.data.user = user;
+      next();
+    }, next);
+  });
+  orders.on('connection', (socket) => {
+    socket.on('order:preview', (order, ack) => ack(previewOrder(order, socket.data.user)));
+  });
+}
+
 function createEngine(store, options) {
   const engine = new WebSocketServer({ pingInterval: 25000, pingTimeout: 60000, ...options });
   engine.setAuthMiddleware(sessionValidator(store));
+  mountOrders(engine, sessionValidator(store));
   const users = new Map();
   engine.on('connection', (socket) => users.set(socket.userId, (users.get(socket.userId) || 0) + 1));
   engine.on('disconnect', (socket) => {

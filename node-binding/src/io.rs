@@ -178,6 +178,16 @@ fn io_event(kind: &str, socket: &SocketRef) -> IoEvent {
 }
 
 impl NativeIo {
+    /// The Server API over an engine that already runs (the dashboard preset's): its existing
+    /// namespaces keep their own handlers; namespaces made through `of` report here.
+    pub(crate) fn over(server: Server) -> Self {
+        Self {
+            server,
+            held_acks: Arc::default(),
+            events: Arc::default(),
+        }
+    }
+
     fn namespace(&self, nsp: &str) -> Result<Namespace> {
         self.server.namespace(nsp).ok_or_else(|| {
             js_error(Error::new(

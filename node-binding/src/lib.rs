@@ -96,6 +96,12 @@ impl NativeServer {
             .store(disconnect, Ordering::Relaxed);
     }
 
+    /// socket.io's Server API on this engine, for namespaces beside the dashboard's `/`.
+    #[napi]
+    pub fn io(&self) -> NativeIo {
+        NativeIo::over(self.server.engine().clone())
+    }
+
     /// The handle the hot-path functions (`emitToRoom`, `emitToUser`, …) take.
     #[napi]
     pub fn handle(&self) -> u32 {

@@ -78,6 +78,22 @@ test('quotes reach watchlist subscribers only, portfolio updates reach the portf
   assert.deepEqual(new Set(quotes.map((q) => q.symbol)), new Set(['AAPL', 'TSLA']));
 });
 
+test('the /orders namespace (socket.io\'s Server API on the same engine) previews an order with an ack', async () => {
+  const { session } = await login('Erin');
+  const orders = io(`${dashboard.url}/orders`, { auth: session, transports: ['websocket'], reconnection: false, forceNew: true });
+  clients.push(orders);
+  await waitFor(orders, 'connect');
+  const ok = await orders.timeout(2000).emitWithAck('order:preview', { symbol: 'AAPL', qty: 100, side: 'buy' });
+  assert.deepEqual(ok, { ok: true, symbol: 'AAPL', qty: 100, side: 'buy', account: session.userId, estimatedFee: 0.5 });
+  const bad = await orders.timeout(2000).emitWithAck('order:preview', { symbol: 'AAPL', qty: 0, side: 'buy' });
+  assert.equal(bad.ok, false);
+  const stranger = io(`${dashboard.url}/orders`, { auth: { sessionID: 'nope', userId: 'x' }, transports: ['websocket'], reconnection: false, forceNew: true });
+  clients.push(stranger);
+  const refused = await waitFor(stranger, 'connect_error');
+  assert.equal(refused.message, 'UNAUTHORIZED');
+  assert.deepEqual(refused.data, { code: 'UNAUTHORIZED' });
+});
+
 test('health, metrics, and a logged-out session is refused', async () => {
   const { cookie, session } = await login('Dave');
   const s = tab(session);
