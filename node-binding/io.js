@@ -186,6 +186,8 @@ class Socket extends EventEmitter {
     this._handshake = undefined;
     this._lastRooms = [id];
     this._timeout = undefined;
+    this._volatile = false;
+    this._anyOutgoing = [];
   }
 
   get server() {
@@ -228,8 +230,10 @@ class Socket extends EventEmitter {
 
   emit(event, ...args) {
     if (SOCKET_EVENTS.has(event)) return super.emit(event, ...args);
-    const timeout = this._timeout;
+    const [timeout, volatile] = [this._timeout, this._volatile];
     this._timeout = undefined;
+    this._volatile = false;
+    for (const listener of [...this._anyOutgoing]) listener(event, ...args);
     if (typeof args[args.length - 1] === 'function') {
       const ack = args.pop();
       emitWithAckTo(this, event, args, timeout).then((outcome) => {
@@ -241,8 +245,37 @@ class Socket extends EventEmitter {
       return true;
     }
     const [json, attachments] = encodeArgs(args);
-    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), json, attachments);
+    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), json, attachments, volatile);
     return true;
+  }
+
+  /** The next `emit` is dropped rather than queued when the client is behind. */
+  get volatile() {
+    this._volatile = true;
+    return this;
+  }
+
+  compress() {
+    return this;
+  }
+
+  onAnyOutgoing(fn) {
+    this._anyOutgoing.push(fn);
+    return this;
+  }
+
+  prependAnyOutgoing(fn) {
+    this._anyOutgoing.unshift(fn);
+    return this;
+  }
+
+  offAnyOutgoing(fn) {
+    this._anyOutgoing = fn ? this._anyOutgoing.filter((l) => l !== fn) : [];
+    return this;
+  }
+
+  listenersAnyOutgoing() {
+    return [...this._anyOutgoing];
   }
 
   /** The next `emit` with an ack waits at most `ms`; its ack gets `(err, ...values)`. */
@@ -303,7 +336,8 @@ class Socket extends EventEmitter {
     return [...this._anyListeners];
   }
 
-  // A client event: per-packet middlewares, then `onAny` listeners, then the event's own.
+  // A client event, in socket.io's order: `onAny` listeners, then the per-packet middlewares,
+  // then (on the next tick) the event's own listeners, or `error` when a middleware refused it.
   _dispatch(name, args, ackId) {
     if (ackId !== undefined && ackId !== null) {
       let answered = false;
@@ -314,14 +348,24 @@ class Socket extends EventEmitter {
       });
     }
     const packet = [name, ...args];
-    const run = (i) => {
-      if (i === this._middlewares.length) {
-        for (const listener of [...this._anyListeners]) listener(...packet);
-        return super.emit(...packet);
+    for (const listener of [...this._anyListeners]) listener(...packet);
+    const run = (i, done) => {
+      if (i === this._middlewares.length) return done(null);
+      try {
+        this._middlewares[i](packet, (err) => (err ? done(err) : run(i + 1, done)));
+      } catch (err) {
+        done(err);
       }
-      this._middlewares[i](packet, (err) => (err ? super.emit('error', err) : run(i + 1)));
     };
-    run(0);
+    run(0, (err) =>
+      process.nextTick(() => {
+        if (err) {
+          if (this.listenerCount('error')) super.emit('error', err);
+        } else if (this.connected) {
+          super.emit(...packet);
+        }
+      }),
+    );
   }
 
   // `disconnecting` sees the rooms the socket was in; `disconnect` sees none (as socket.io).

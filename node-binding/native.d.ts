@@ -39,8 +39,11 @@ export declare class NativeIo {
   close(): Promise<void>
   adoptWebsocket(fd: number, method: string, url: string, headers: Array<string>, head: Buffer): void
   handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
-  /** Emits to one socket (`json_array`: the arguments); false when it is not connected. */
-  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null): boolean
+  /**
+   * Emits to one socket (`json_array`: the arguments; `volatile`: dropped rather than queued
+   * when the client is behind); false when it is not connected.
+   */
+  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null, volatile?: boolean | undefined | null): boolean
   /**
    * Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket
    * leaves). Resolves with the outcome, never rejects.

@@ -391,7 +391,8 @@ impl NativeIo {
         .await
     }
 
-    /// Emits to one socket (`json_array`: the arguments); false when it is not connected.
+    /// Emits to one socket (`json_array`: the arguments; `volatile`: dropped rather than queued
+    /// when the client is behind); false when it is not connected.
     #[napi]
     pub fn emit_to_socket(
         &self,
@@ -400,11 +401,18 @@ impl NativeIo {
         event: String,
         json_array: String,
         attachments: Option<Vec<Buffer>>,
+        volatile: Option<bool>,
     ) -> Result<bool> {
         let args = args_array(&json_array, attachments).map_err(js_error)?;
-        Ok(self
-            .socket(&nsp, &socket_id)
-            .is_some_and(|s| s.emit(&event, &args).is_ok()))
+        let Some(socket) = self.socket(&nsp, &socket_id) else {
+            return Ok(false);
+        };
+        let sent = if volatile == Some(true) {
+            socket.emit_volatile(&event, &args)
+        } else {
+            socket.emit(&event, &args)
+        };
+        Ok(sent.is_ok())
     }
 
     /// Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket

@@ -221,6 +221,31 @@ parity('acks from the server: an ack callback, timeout and emitWithAck', async (
   await assert.rejects(socket.timeout(100).emitWithAck('silent'), Error);
 });
 
+parity('onAny, onAnyOutgoing, socket.use and a volatile emit', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  const seen = new Promise((resolve) => io.on('connection', resolve));
+  const c = client();
+  const connected = waitFor(c, 'connect');
+  const socket = await seen;
+  await connected;
+  const incoming = [];
+  const outgoing = [];
+  socket.onAny((event, ...args) => incoming.push([event, ...args]));
+  socket.onAnyOutgoing((event, ...args) => outgoing.push([event, ...args]));
+  socket.use(([event], next) => (event === 'forbidden' ? next(new Error('not allowed')) : next()));
+  const refused = new Promise((resolve) => socket.on('error', resolve));
+  const handled = new Promise((resolve) => socket.on('order', resolve));
+  c.emit('forbidden', 1);
+  c.emit('order', { id: 7 });
+  assert.deepEqual(await handled, { id: 7 });
+  assert.equal((await refused).message, 'not allowed');
+  assert.deepEqual(incoming, [['forbidden', 1], ['order', { id: 7 }]]);
+  const got = waitFor(c, 'tick');
+  socket.volatile.emit('tick', 1);
+  assert.equal(await got, 1);
+  assert.deepEqual(outgoing, [['tick', 1]]);
+});
+
 parity('acks from many: io.timeout(ms).emit collects the replies, a silent client sets err', async (ServerClass) => {
   const { io, client } = await boot(ServerClass);
   const [a, b, c] = [client(), client(), client()];
