@@ -242,3 +242,65 @@ async fn recovery_replays_missed_broadcasts_but_never_volatile_ones() {
     assert_eq!(io.room_size("room"), 1, "rooms restored");
     assert_eq!(server.stats().recovered, 1);
 }
+
+#[tokio::test]
+async fn acks_from_many_collect_each_reply_and_time_out_the_silent() {
+    let (server, addr) = start(test_config()).await;
+    let mut answering = sio_client(addr).await;
+    let mut silent = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let asking = {
+        let io = server.io();
+        tokio::spawn(async move {
+            io.everyone()
+                .emit_with_ack("vote", &Args::none(), Duration::from_millis(300))
+                .await
+        })
+    };
+    // Each socket gets its own frame, with the ack id its socket counts from.
+    assert_eq!(next_text(&mut answering).await.unwrap(), "420[\"vote\"]");
+    assert_eq!(next_text(&mut silent).await.unwrap(), "420[\"vote\"]");
+    answering
+        .send(Message::Text("430[\"yes\"]".into()))
+        .await
+        .unwrap();
+    let results = asking.await.unwrap();
+    assert_eq!(results.len(), 2);
+    let replies: Vec<_> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].args.to_json_array(), "[\"yes\"]");
+    assert!(results
+        .iter()
+        .any(|(_, r)| r.as_ref().err() == Some(&AckError::Timeout)));
+    assert_eq!(server.io().except("nobody").sockets().len(), 2);
+}
+
+#[tokio::test]
+async fn a_packet_middleware_drops_refused_events_before_the_handler() {
+    let (server, addr) = start(test_config()).await;
+    let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        server
+            .io()
+            .on_event(move |_, event| seen.lock().push(event.name));
+    }
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let socket = server.io().sockets().pop().unwrap();
+    socket.use_packet(std::sync::Arc::new(|_, event: &roomcast::ClientEvent| {
+        if event.name.starts_with("admin:") {
+            Err("not an admin".to_owned())
+        } else {
+            Ok(())
+        }
+    }));
+    for packet in ["42[\"admin:reset\"]", "42[\"order\",1]"] {
+        ws.send(Message::Text(packet.into())).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*seen.lock(), vec!["order".to_owned()]);
+}

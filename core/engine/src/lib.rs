@@ -35,6 +35,6 @@ pub use socketio::held_acks::HeldAcks;
 pub use socketio::namespace::{Broadcast, Namespace};
 pub use socketio::packet::{Args, InvalidArgs};
 pub use socketio::socket::{
-    AckError, AckReply, AckSender, ClientEvent, EmitError, Socket, SocketRef,
+    AckError, AckReply, AckSender, ClientEvent, EmitError, PacketMiddleware, Socket, SocketRef,
 };
 pub use stats::StatsSnapshot;

@@ -85,6 +85,22 @@ pub trait Audience<M: Recipient + Clone> {
         delivered
     }
 
+    /// Everyone `target` addresses, each once: for operations that act member by member
+    /// (acks from many, fetching, joining, disconnecting).
+    fn recipients(&self, target: &BroadcastTarget) -> Vec<M> {
+        if !target.rooms.is_empty() {
+            return self.members_of(&target.rooms, &target.except);
+        }
+        let excluded = self.keys_of(&target.except);
+        let mut out = Vec::new();
+        self.for_each(&mut |key, m| {
+            if !excluded.contains(&key) {
+                out.push(m.clone());
+            }
+        });
+        out
+    }
+
     /// The common case: one room, nobody excluded — no target to build, no dedup set, no
     /// member copies, one room lookup.
     fn deliver_to_room<F: Fn() -> Vec<OutFrame>>(

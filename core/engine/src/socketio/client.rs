@@ -195,9 +195,14 @@ impl Client {
                 let mut args = Args::from_raw(&rest);
                 args.set_attachments(attachments);
                 let ack = id.map(|id| AckSender::new(socket.clone(), id));
+                let event = ClientEvent { name, args, ack };
+                if let Err(reason) = socket.admit_packet(&event) {
+                    tracing::debug!(sid = socket.id(), event = %event.name, %reason, "packet refused by a middleware");
+                    return Ok(());
+                }
                 if let Some(handler) = &socket.namespace_shared().handlers().event {
                     let started = std::time::Instant::now();
-                    handler(&socket, ClientEvent { name, args, ack });
+                    handler(&socket, event);
                     self.shared.stats.handler_latency.record(started.elapsed());
                 }
                 Ok(())

@@ -7,7 +7,7 @@ use parking_lot::RwLock;
 
 use super::packet::{encode_event, Args};
 use super::recovery::{RecoveryConfig, RecoveryStore};
-use super::socket::{ClientEvent, Socket, SocketHome, SocketRef};
+use super::socket::{AckError, AckReply, ClientEvent, Socket, SocketHome, SocketRef};
 use crate::auth::Middleware;
 use crate::engineio::session::TransportKind;
 use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
@@ -414,5 +414,27 @@ impl Broadcast<'_> {
     /// Encodes once and queues to every recipient; returns how many queued it.
     pub fn emit(self, event: &str, args: &Args) -> usize {
         self.ns.broadcast(&self.target, event, args)
+    }
+
+    /// The sockets of this node the broadcast addresses (socket.io's `fetchSockets` here; join,
+    /// leave or disconnect them one by one for `socketsJoin` and friends).
+    pub fn sockets(&self) -> Vec<SocketRef> {
+        self.ns.recipients(&self.target)
+    }
+
+    /// Acks from many: emits to every addressed socket with its own ack id (ack ids differ, so
+    /// each gets its own frame) and waits at most `timeout` for all of them; one result per
+    /// socket, in no particular order.
+    pub async fn emit_with_ack(
+        self,
+        event: &str,
+        args: &Args,
+        timeout: std::time::Duration,
+    ) -> Vec<(SocketRef, Result<AckReply, AckError>)> {
+        let asks = self.sockets().into_iter().map(|socket| async move {
+            let reply = socket.emit_with_ack(event, args, timeout).await;
+            (socket, reply)
+        });
+        futures_util::future::join_all(asks).await
     }
 }

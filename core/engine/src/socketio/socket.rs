@@ -24,6 +24,11 @@ use crate::stats::Stats;
 
 pub type SocketRef = Arc<Socket>;
 
+/// A per-packet middleware (socket.io's `socket.use`): sees every client event of its socket
+/// before the handler; an `Err` drops the event (its reason is logged).
+pub type PacketMiddleware =
+    Arc<dyn Fn(&SocketRef, &ClientEvent) -> Result<(), String> + Send + Sync>;
+
 /// What a socket needs of the namespace that holds it. The namespace implements it
 /// (namespace.rs); a socket reaches its namespace only through it, so the socket does not
 /// depend on the registry that holds sockets.
@@ -106,6 +111,8 @@ pub struct Socket {
     recovered: bool,
     /// What the host attached to this socket (Node's `socket.data`); kept across a recovery.
     data: Mutex<Option<Box<serde_json::Value>>>,
+    /// Per-packet middlewares, in the order they were added.
+    packet_middlewares: Mutex<Vec<PacketMiddleware>>,
 }
 
 /// How a socket starts: fresh, or restored from a recovered session.
@@ -152,6 +159,7 @@ impl Socket {
             pid: start.pid,
             recovered: start.recovered,
             data: Mutex::new(start.data.map(Box::new)),
+            packet_middlewares: Mutex::new(Vec::new()),
             home,
             session,
             identity,
@@ -175,6 +183,17 @@ impl Socket {
     /// What the host attached to this socket, if anything.
     pub fn data(&self) -> Option<serde_json::Value> {
         self.data.lock().as_deref().cloned()
+    }
+
+    /// Adds a per-packet middleware (runs after those added before it).
+    pub fn use_packet(&self, middleware: PacketMiddleware) {
+        self.packet_middlewares.lock().push(middleware);
+    }
+
+    /// Runs the per-packet middlewares on a client event: `Err` with the first refusal.
+    pub(crate) fn admit_packet(self: &Arc<Self>, event: &ClientEvent) -> Result<(), String> {
+        let middlewares = self.packet_middlewares.lock().clone();
+        middlewares.iter().try_for_each(|m| m(self, event))
     }
 
     /// Attaches host data to this socket (replacing what was there); a recovered socket gets
