@@ -130,6 +130,18 @@ typedef struct {
 } roomcast_bytes;
 
 /**
+ * Who a broadcast reaches: members of any of `rooms` (everyone when `rooms_len` is 0), minus the
+ * members of any of `except`; `volatile` packets are dropped for clients that are behind.
+ */
+typedef struct {
+  const roomcast_bytes *rooms;
+  size_t rooms_len;
+  const roomcast_bytes *except;
+  size_t except_len;
+  bool volatile_;
+} roomcast_target;
+
+/**
  * One notification: the same facts every host is told. Every pointer is borrowed for the
  * duration of the callback only.
  */
@@ -700,6 +712,25 @@ roomcast_result roomcast_server_disconnect_user(const roomcast_server *server,
                                                 const uint8_t *user_id,
                                                 size_t user_id_len,
                                                 uint32_t *out_count);
+
+/**
+ * Emits `event` with one JSON argument to everyone `target` addresses, encoded once.
+ *
+ * Parameters: `target` (not NULL) with its room and except lists; `event` (UTF-8); `json`, one
+ * JSON value; `out_count` (may be NULL) receives the number of this node's sockets that queued
+ * it.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_JSON;
+ * ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: `target`, its arrays and every string are borrowed for the call. Thread-safe,
+ * non-blocking.
+ */
+roomcast_result roomcast_server_broadcast(const roomcast_server *server,
+                                          const roomcast_target *target,
+                                          const uint8_t *event,
+                                          size_t event_len,
+                                          const uint8_t *json,
+                                          size_t json_len,
+                                          uint32_t *out_count);
 
 /**
  * The calling thread's last error message (the one set by the last call that failed).

@@ -2,7 +2,8 @@
 
 use engine::{Args, RealtimeServer};
 
-use crate::error::{fail_with, guard, roomcast_result};
+use crate::error::{fail, fail_with, guard, roomcast_result};
+use crate::events::roomcast_bytes;
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::borrow_str;
 
@@ -152,5 +153,84 @@ pub extern "C" fn roomcast_server_disconnect_user(
             unsafe { *out_count = count as u32 };
         }
         roomcast_result::Ok
+    })
+}
+
+/// Who a broadcast reaches: members of any of `rooms` (everyone when `rooms_len` is 0), minus the
+/// members of any of `except`; `volatile` packets are dropped for clients that are behind.
+#[repr(C)]
+pub struct roomcast_target {
+    pub rooms: *const roomcast_bytes,
+    pub rooms_len: usize,
+    pub except: *const roomcast_bytes,
+    pub except_len: usize,
+    pub volatile_: bool,
+}
+
+/// The UTF-8 names of a `(ptr, len)` array of `roomcast_bytes`.
+fn names<'a>(
+    list: *const roomcast_bytes,
+    len: usize,
+    what: &str,
+) -> Result<Vec<&'a str>, roomcast_result> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if list.is_null() {
+        return Err(fail(
+            roomcast_result::ErrNullPointer,
+            format!("{what} is NULL"),
+        ));
+    }
+    // ok: the caller passes `len` valid entries, borrowed for the call.
+    let entries = unsafe { std::slice::from_raw_parts(list, len) };
+    entries
+        .iter()
+        .map(|entry| borrow_str(entry.ptr, entry.len, what))
+        .collect()
+}
+
+/// Emits `event` with one JSON argument to everyone `target` addresses, encoded once.
+///
+/// Parameters: `target` (not NULL) with its room and except lists; `event` (UTF-8); `json`, one
+/// JSON value; `out_count` (may be NULL) receives the number of this node's sockets that queued
+/// it.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_JSON;
+/// ROOMCAST_RESULT_ERR_INVALID_UTF8.
+/// Memory: `target`, its arrays and every string are borrowed for the call. Thread-safe,
+/// non-blocking.
+#[no_mangle]
+pub extern "C" fn roomcast_server_broadcast(
+    server: *const roomcast_server,
+    target: *const roomcast_target,
+    event: *const u8,
+    event_len: usize,
+    json: *const u8,
+    json_len: usize,
+    out_count: *mut u32,
+) -> roomcast_result {
+    guard(|| {
+        if target.is_null() {
+            return fail(roomcast_result::ErrNullPointer, "target is NULL");
+        }
+        // ok: checked non-null; borrowed for the call.
+        let target = unsafe { &*target };
+        let rooms = try_ffi!(names(target.rooms, target.rooms_len, "rooms"));
+        let except = try_ffi!(names(target.except, target.except_len, "except"));
+        let event = try_ffi!(borrow_str(event, event_len, "event"));
+        let volatile = target.volatile_;
+        emit(server, json, json_len, out_count, |s, args| {
+            let mut operator = s.broadcast();
+            for room in &rooms {
+                operator = operator.to(room);
+            }
+            for room in &except {
+                operator = operator.except(room);
+            }
+            if volatile {
+                operator = operator.volatile();
+            }
+            operator.emit(event, args)
+        })
     })
 }

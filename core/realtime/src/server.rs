@@ -224,6 +224,12 @@ impl RealtimeServer {
         self.shared.server.local_addr()
     }
 
+    /// A broadcast on the main namespace: narrow it with `to`/`except`/`volatile`, then `emit`
+    /// (or `emit_with_ack`, `sockets`).
+    pub fn broadcast(&self) -> roomcast_engine::Broadcast<'_> {
+        self.shared.io.everyone()
+    }
+
     fn io(&self) -> &Namespace {
         &self.shared.io
     }
