@@ -149,6 +149,8 @@ export interface BatchItem {
 
 export declare class WebSocketServer extends EventEmitter {
   constructor(options?: WebSocketServerOptions);
+  /** socket.io's Server API on this engine, for namespaces beside the dashboard's `/`. */
+  readonly io: Server;
   readonly options: WebSocketServerOptions;
   /** Bound port after `listen`. */
   port: number | undefined;
@@ -195,6 +197,9 @@ export declare class WebSocketServer extends EventEmitter {
 /** socket.io's server options that roomcast's `Server` takes (others are refused by name). */
 export interface IoServerOptions {
   path?: string;
+  transports?: Array<'polling' | 'websocket'>;
+  /** socket.io's `allowRequest(req, callback)`: `callback(err, success)`. */
+  allowRequest?: (req: { method: string; url: string; headers: Record<string, string>; query: Record<string, string> }, callback: (err: string | Error | null | undefined, success: boolean) => void) => void;
   pingInterval?: number;
   pingTimeout?: number;
   maxHttpBufferSize?: number;
@@ -213,7 +218,11 @@ export declare class BroadcastOperator {
   readonly volatile: BroadcastOperator;
   readonly local: BroadcastOperator;
   compress(compress: boolean): BroadcastOperator;
+  /** Acks from many wait at most `ms`. */
+  timeout(ms: number): BroadcastOperator;
+  /** The last argument may be `(err, responses) => void` to collect every socket's ack. */
   emit(event: string, ...args: any[]): boolean;
+  emitWithAck(event: string, ...args: any[]): Promise<any[]>;
   fetchSockets(): Promise<Socket[]>;
   socketsJoin(room: string | string[]): void;
   socketsLeave(room: string): void;
@@ -245,7 +254,14 @@ export declare class Socket extends EventEmitter {
   to(room: string | string[]): BroadcastOperator;
   in(room: string | string[]): BroadcastOperator;
   except(room: string | string[]): BroadcastOperator;
+  /** The last argument may be an ack callback (`(...values)`, or `(err, ...values)` after `timeout`). */
   emit(event: string, ...args: any[]): boolean;
+  emitWithAck(event: string, ...args: any[]): Promise<any>;
+  /** The next emit with an ack waits at most `ms`. */
+  timeout(ms: number): this;
+  /** The next emit is dropped rather than queued when the client is behind. */
+  readonly volatile: this;
+  compress(compress: boolean): this;
   send(...args: any[]): boolean;
   join(rooms: string | string[]): void;
   leave(room: string): void;
@@ -255,6 +271,10 @@ export declare class Socket extends EventEmitter {
   prependAny(listener: (event: string, ...args: any[]) => void): this;
   offAny(listener?: (event: string, ...args: any[]) => void): this;
   listenersAny(): Array<(event: string, ...args: any[]) => void>;
+  onAnyOutgoing(listener: (event: string, ...args: any[]) => void): this;
+  prependAnyOutgoing(listener: (event: string, ...args: any[]) => void): this;
+  offAnyOutgoing(listener?: (event: string, ...args: any[]) => void): this;
+  listenersAnyOutgoing(): Array<(event: string, ...args: any[]) => void>;
 }
 
 /** socket.io's `Namespace`. */
@@ -267,11 +287,21 @@ export declare class Namespace extends EventEmitter {
   in(room: string | string[]): BroadcastOperator;
   except(room: string | string[]): BroadcastOperator;
   readonly volatile: BroadcastOperator;
+  timeout(ms: number): BroadcastOperator;
   emit(event: string, ...args: any[]): boolean;
+  emitWithAck(event: string, ...args: any[]): Promise<any[]>;
   fetchSockets(): Promise<Socket[]>;
   socketsJoin(room: string | string[]): void;
   socketsLeave(room: string): void;
   disconnectSockets(close?: boolean): void;
+  on(event: 'connection' | 'connect', listener: (socket: Socket) => void): this;
+}
+
+/** `io.of(RegExp | fn)`: namespaces created when a client asks for a matching name. */
+export declare class ParentNamespace extends EventEmitter {
+  readonly children: Set<Namespace>;
+  use(fn: Parameters<Namespace['use']>[0]): this;
+  emit(event: string, ...args: any[]): boolean;
   on(event: 'connection' | 'connect', listener: (socket: Socket) => void): this;
 }
 
@@ -284,6 +314,7 @@ export declare class Server extends EventEmitter {
   /** Resolves with the bound address once `listen` bound its port. */
   readonly listening: Promise<{ host: string; port: number } | undefined>;
   of(name: string): Namespace;
+  of(name: RegExp | ((name: string, auth: Record<string, unknown>, next: (err: Error | null, ok: boolean) => void) => void)): ParentNamespace;
   use(fn: Parameters<Namespace['use']>[0]): this;
   listen(port?: number): this;
   attach(httpServer: HttpServer): this;
@@ -292,7 +323,9 @@ export declare class Server extends EventEmitter {
   in(room: string | string[]): BroadcastOperator;
   except(room: string | string[]): BroadcastOperator;
   readonly volatile: BroadcastOperator;
+  timeout(ms: number): BroadcastOperator;
   emit(event: string, ...args: any[]): boolean;
+  emitWithAck(event: string, ...args: any[]): Promise<any[]>;
   fetchSockets(): Promise<Socket[]>;
   socketsJoin(room: string | string[]): void;
   socketsLeave(room: string): void;
