@@ -309,6 +309,8 @@ export declare class ParentNamespace extends EventEmitter {
 export declare class Server extends EventEmitter {
   constructor(srv?: HttpServer | number | IoServerOptions, opts?: IoServerOptions);
   readonly sockets: Namespace;
+  /** socket.io's `io.engine`: emits `connection_error` ({code, message, req, context}) for refused requests. */
+  readonly engine: EventEmitter;
   httpServer: HttpServer | undefined;
   port: number | undefined;
   /** Resolves with the bound address once `listen` bound its port. */

@@ -535,6 +535,12 @@ class Server extends EventEmitter {
     if (this.opts.allowRequest !== undefined) setAllowRequest(this._native, this.opts.allowRequest);
     this._nsps = new Map();
     this._native.setEventHandler((event) => this._onEvent(event));
+    // socket.io's `io.engine`: here the refused requests (`connection_error`).
+    this.engine = new EventEmitter();
+    this._native.setConnectionErrorHandler((json) => {
+      const { code, message, req } = JSON.parse(json);
+      this.engine.emit('connection_error', { code, message, req, context: {} });
+    });
     this.sockets = this.of('/');
     this.httpServer = undefined;
     if (typeof srv === 'number' || typeof srv === 'string') this.listen(Number(srv));

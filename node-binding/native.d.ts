@@ -30,6 +30,11 @@ export declare class NativeIo {
    * namespace in its request) on every connect.
    */
   setDynamicNamespaces(matcher: (arg: string) => Promise<boolean>, middleware: (arg: string) => Promise<string | undefined | null>): void
+  /**
+   * `handler(errorJson)` for every request the engine refuses with an Engine.IO error
+   * (`{"code","message","req":{"method","url","headers"},"address"}`).
+   */
+  setConnectionErrorHandler(handler: (arg: string) => void): void
   /** Binds `host:port` (each absent one as configured) and serves. */
   start(port?: number | undefined | null, host?: string | undefined | null): Promise<BoundAddress>
   /** Starts without a listener (requests come from `handleHttp` / `adoptWebsocket`). */

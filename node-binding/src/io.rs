@@ -320,6 +320,21 @@ impl NativeIo {
         Ok(())
     }
 
+    /// `handler(errorJson)` for every request the engine refuses with an Engine.IO error
+    /// (`{"code","message","req":{"method","url","headers"},"address"}`).
+    #[napi]
+    pub fn set_connection_error_handler(&self, handler: Function<String, ()>) -> napi::Result<()> {
+        let tsfn: ThreadsafeFunction<String, (), String, Status, false, true> = handler
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        self.server.on_connection_error(Arc::new(move |error| {
+            tsfn.call(error.to_json(), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        Ok(())
+    }
+
     /// Binds `host:port` (each absent one as configured) and serves.
     #[napi]
     pub async fn start(

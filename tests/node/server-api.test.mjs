@@ -275,6 +275,18 @@ parity('allowRequest refuses a handshake; transports limits what clients may use
   await waitFor(allowed, 'connect');
 });
 
+parity('io.engine reports refused requests as connection_error', async (ServerClass) => {
+  const { io, url } = await boot(ServerClass);
+  const reported = new Promise((resolve) => io.engine.on('connection_error', resolve));
+  const res = await fetch(`${url}/socket.io/?EIO=3&transport=polling`);
+  assert.equal(res.status, 400);
+  const err = await reported;
+  assert.equal(err.code, 5);
+  assert.equal(err.message, 'Unsupported protocol version');
+  assert.equal(err.req.url, '/socket.io/?EIO=3&transport=polling');
+  assert.equal(err.req.method, 'GET');
+});
+
 test('roomcast: an option the engine does not offer is refused by name, not ignored', () => {
   assert.throws(() => new roomcast.Server({ adapter: {} }), /option "adapter" is not supported/);
   assert.throws(() => new roomcast.Server({ serveClient: true }), /serveClient is not supported/);

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::config::EngineConfig;
 use crate::engineio::adopt::adopt;
 use crate::engineio::allow_request::{AllowRequest, AllowRequestSlot};
+use crate::engineio::connection_error::{ConnectionErrorHook, ConnectionErrorSlot};
 use crate::engineio::endpoint::{Endpoint, EngineHandler};
 use crate::engineio::heartbeat;
 use crate::engineio::http::{handle, hyper_upgrade, ExtraRoute, Router};
@@ -48,6 +49,7 @@ struct ServerInner {
     raw_endpoints: Mutex<Vec<(String, Arc<dyn EngineHandler>)>>,
     extra_route: Mutex<Option<ExtraRoute>>,
     allow_request: AllowRequestSlot,
+    connection_error: ConnectionErrorSlot,
     running: Mutex<Option<Running>>,
     started: Instant,
 }
@@ -74,6 +76,7 @@ impl Server {
                 raw_endpoints: Mutex::new(Vec::new()),
                 extra_route: Mutex::new(None),
                 allow_request: AllowRequestSlot::default(),
+                connection_error: ConnectionErrorSlot::default(),
                 running: Mutex::new(None),
                 started: Instant::now(),
             }),
@@ -134,6 +137,12 @@ impl Server {
 
     /// Sets the handshake hook (Node's `allowRequest`): it sees every request that would open a
     /// session and may refuse it (403) or delay it. Takes effect for the next handshake.
+    /// Reports every request the engine refuses with an Engine.IO error (socket.io's
+    /// `io.engine.on('connection_error')`).
+    pub fn on_connection_error(&self, hook: ConnectionErrorHook) {
+        *self.inner.connection_error.write() = Some(hook);
+    }
+
     pub fn set_allow_request(&self, hook: AllowRequest) {
         *self.inner.allow_request.write() = Some(hook);
     }
@@ -188,6 +197,7 @@ impl Server {
             Arc::new(SocketIoHandler(self.inner.sio.clone())),
             self.inner.stats.clone(),
             self.inner.allow_request.clone(),
+            self.inner.connection_error.clone(),
         )];
         for (path, handler) in self.inner.raw_endpoints.lock().iter() {
             endpoints.push(Endpoint::new(
@@ -196,6 +206,7 @@ impl Server {
                 handler.clone(),
                 self.inner.stats.clone(),
                 self.inner.allow_request.clone(),
+                self.inner.connection_error.clone(),
             ));
         }
         for endpoint in &endpoints {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use dashmap::DashMap;
 
 use super::allow_request::AllowRequestSlot;
+use super::connection_error::ConnectionErrorSlot;
 use super::context::{EngineContext, SessionRegistry};
 use super::handshake::HandshakeRequest;
 use super::packet::{OutFrame, PacketType};
@@ -34,6 +35,8 @@ pub struct Endpoint {
     accepting: AtomicBool,
     /// The host's handshake hook, if it set one.
     pub(crate) allow_request: AllowRequestSlot,
+    /// Where refused requests are reported, if the host listens.
+    pub(crate) connection_error: ConnectionErrorSlot,
 }
 
 impl Endpoint {
@@ -43,6 +46,7 @@ impl Endpoint {
         handler: Arc<dyn EngineHandler>,
         stats: Arc<Stats>,
         allow_request: AllowRequestSlot,
+        connection_error: ConnectionErrorSlot,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me: &Weak<Self>| {
             let registry: Weak<dyn SessionRegistry> = me.clone();
@@ -54,6 +58,7 @@ impl Endpoint {
                     registry,
                 )),
                 allow_request,
+                connection_error,
                 sessions: DashMap::new(),
                 handler,
                 live_sockets: AtomicUsize::new(0),

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::query;
 use crate::clock::now_ms;
 use crate::engineio::allow_request::{self, IncomingRequest};
+use crate::engineio::connection_error::{ConnectionError, RequestFacts};
 use crate::engineio::endpoint::Endpoint;
 use crate::engineio::error::EngineError;
 use crate::engineio::handshake::HandshakeRequest;
@@ -106,7 +107,22 @@ pub(crate) async fn handle<B: RequestBody>(
         return Ok(plain(404, "text/plain", Bytes::from_static(b"Not Found")));
     };
     let origin = req.headers().get(header::ORIGIN).cloned();
+    // Kept only when the host listens for refusals.
+    let reporting = endpoint.connection_error.read().clone();
+    let facts = reporting.as_ref().map(|_| RequestFacts {
+        method: req.method().to_string(),
+        url: req.uri().to_string(),
+        headers: req.headers().clone(),
+        remote_addr,
+    });
     let mut response = route(&endpoint, req, remote_addr, start_ws).await;
+    if let (Some(hook), Some(facts), Some(error)) = (
+        reporting,
+        facts,
+        response.extensions().get::<EngineError>().copied(),
+    ) {
+        hook(&ConnectionError::new(error, facts));
+    }
     if response.status() == StatusCode::BAD_REQUEST {
         endpoint
             .context
@@ -350,12 +366,15 @@ fn preflight(request_headers: &HeaderMap) -> HttpResponse {
     response
 }
 
+/// An Engine.IO error answer; the error rides along as an extension so `handle` can report it.
 fn engine_error(error: EngineError) -> HttpResponse {
-    plain(
+    let mut response = plain(
         error.status(),
         "application/json",
         Bytes::from(error.body()),
-    )
+    );
+    response.extensions_mut().insert(error);
+    response
 }
 
 fn ok_text(body: Bytes) -> HttpResponse {

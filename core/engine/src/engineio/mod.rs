@@ -4,6 +4,7 @@
 
 pub(crate) mod adopt;
 pub mod allow_request;
+pub mod connection_error;
 pub(crate) mod context;
 pub mod endpoint;
 pub mod error;
