@@ -54,8 +54,23 @@ function extractBinary(value, attachments) {
   return value;
 }
 
+// Whether any argument holds binary (walked without copying, as socket.io's hasBinary).
+function hasBinary(value, depth = 0) {
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  if (Buffer.isBuffer(value) || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return true;
+  if (Array.isArray(value)) return value.some((v) => hasBinary(v, depth + 1));
+  if (typeof value.toJSON === 'function') return false;
+  for (const key in value) if (hasBinary(value[key], depth + 1)) return true;
+  return false;
+}
+
 /** The arguments as `[jsonArrayText, attachments | undefined]` for the native calls. */
 function encodeArgs(args) {
+  if (!hasBinary(args)) {
+    const json = JSON.stringify(args);
+    if (json === undefined) throw new TypeError('arguments are not JSON-serializable');
+    return [json, undefined];
+  }
   const attachments = [];
   const json = JSON.stringify(extractBinary(args, attachments));
   if (json === undefined) throw new TypeError('arguments are not JSON-serializable');
@@ -134,6 +149,12 @@ class BroadcastOperator {
     }
     const native = this._nsp.server._native;
     const [json, attachments] = encodeArgs(args);
+    // The common case, one room and nothing else, skips building a target object.
+    if (this._rooms.size === 1 && this._except.size === 0 && !this._flags.volatile && !attachments) {
+      const [room] = this._rooms;
+      native.emitToRoom(this._nsp.name, room, String(event), json);
+      return true;
+    }
     const target = { rooms: [...this._rooms], except: [...this._except], volatile: !!this._flags.volatile };
     native.broadcast(this._nsp.name, target, String(event), json, attachments);
     return true;

@@ -54,6 +54,12 @@ export declare class NativeIo {
    * leaves). Resolves with the outcome, never rejects.
    */
   emitWithAck(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null, timeoutMs?: number | undefined | null): Promise<AckOutcome>
+  /**
+   * A broadcast to the members of one room (the common case, without a target to convert);
+   * returns how many sockets queued it. `json_array` is `JSON.stringify` output (io.js makes
+   * it), so it is taken as is.
+   */
+  emitToRoom(nsp: string, room: string, event: string, jsonArray: string): number
   /** A broadcast to `target`; returns how many sockets queued it. */
   broadcast(nsp: string, target: IoTarget, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null): number
   /** Puts a socket in `rooms`; false when it is not connected. */

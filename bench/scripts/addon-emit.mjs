@@ -48,3 +48,17 @@ const perPacked = time('native emitBatch(20 items, one string)', () => native.em
 console.log(`${'  → per item'.padEnd(44)} ${(perPacked / 20).toFixed(0)} ns/item`);
 client.close();
 await server.shutdown(0);
+
+// socket.io's Server API: io.to(room).emit(event, object) with one recipient in the room.
+const { Server } = require('roomcast');
+const ioServer = new Server();
+ioServer.listen(0);
+const bound = await ioServer.listening;
+ioServer.on('connection', (socket) => socket.join('desk'));
+const ioClient = io(`http://127.0.0.1:${bound.port}`, { transports: ['websocket'] });
+await new Promise((r) => ioClient.on('connect', r));
+while ((await ioServer.in('desk').fetchSockets()).length === 0) await new Promise((r) => setTimeout(r, 5));
+time('Server API io.to(room).emit(object), 1 recipient', () => ioServer.to('desk').emit('quote:update', data));
+time('Server API io.to(room).emit(object), empty room', () => ioServer.to('nobody').emit('quote:update', data));
+ioClient.close();
+await ioServer.close();

@@ -466,6 +466,22 @@ impl NativeIo {
         })
     }
 
+    /// A broadcast to the members of one room (the common case, without a target to convert);
+    /// returns how many sockets queued it. `json_array` is `JSON.stringify` output (io.js makes
+    /// it), so it is taken as is.
+    #[napi]
+    pub fn emit_to_room(
+        &self,
+        nsp: String,
+        room: String,
+        event: String,
+        json_array: String,
+    ) -> Result<u32> {
+        let args = Args::trusted_json_array(json_array)
+            .map_err(|e| js_error(Error::from(e).context("arguments")))?;
+        Ok(self.namespace(&nsp)?.emit_to_room(&room, &event, &args) as u32)
+    }
+
     /// A broadcast to `target`; returns how many sockets queued it.
     #[napi]
     pub fn broadcast(
