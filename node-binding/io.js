@@ -711,7 +711,8 @@ class Server extends EventEmitter {
     this._detach = undefined;
     clearInterval(this._keepAlive);
     try {
-      await this._native.close();
+      // A view over another class's engine (`WebSocketServer#io`) leaves the engine to it.
+      if (!this._view) await this._native.close();
       if (this.httpServer) await new Promise((resolve) => this.httpServer.close(() => resolve()));
       if (callback) callback();
     } catch (error) {
@@ -745,7 +746,9 @@ class Server extends EventEmitter {
 
 /** The Server API over an engine another class runs (`WebSocketServer#io`). */
 function serverOver(native) {
-  return new Server(undefined, undefined, native);
+  const server = new Server(undefined, undefined, native);
+  server._view = true;
+  return server;
 }
 
 module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, serverOver };
