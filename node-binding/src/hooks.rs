@@ -123,21 +123,14 @@ impl NativeServer {
         });
         let held = self.server.held_acks().clone();
         self.server.on_client_event(move |socket, client_event| {
+            let parts = EventParts::of(client_event, &held);
             let mut ev = event("event", socket);
-            ev.args = Some(client_event.args.to_json_array());
-            let attachments = client_event.attachments();
-            if !attachments.is_empty() {
-                ev.attachments = Some(
-                    attachments
-                        .iter()
-                        .map(|b| Buffer::from(b.to_vec()))
-                        .collect(),
-                );
-            }
-            ev.name = Some(client_event.name);
-            if let Some(sender) = client_event.ack {
-                ev.ack_id = Some(held.hold(sender) as i64);
-            }
+            (ev.name, ev.args, ev.attachments, ev.ack_id) = (
+                Some(parts.name),
+                Some(parts.args),
+                parts.attachments,
+                parts.ack_id,
+            );
             tsfn.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
         });
         Ok(())
@@ -184,4 +177,30 @@ pub(crate) fn allow_request_bridge(
             }
         })
     }))
+}
+
+/// What of a client event crosses into JavaScript (both event shapes carry these): its name, its
+/// arguments as a JSON array, its binary attachments, and the id its ack is held under.
+pub(crate) struct EventParts {
+    pub name: String,
+    pub args: String,
+    pub attachments: Option<Vec<Buffer>>,
+    pub ack_id: Option<i64>,
+}
+
+impl EventParts {
+    pub(crate) fn of(event: roomcast::ClientEvent, held: &roomcast::HeldAcks) -> Self {
+        let attachments = event.attachments();
+        Self {
+            args: event.args.to_json_array(),
+            attachments: (!attachments.is_empty()).then(|| buffers(attachments)),
+            name: event.name,
+            ack_id: event.ack.map(|sender| held.hold(sender) as i64),
+        }
+    }
+}
+
+/// Binary values as Node Buffers (copied: V8 owns what it is given).
+pub(crate) fn buffers(values: &[bytes::Bytes]) -> Vec<Buffer> {
+    values.iter().map(|b| Buffer::from(b.to_vec())).collect()
 }

@@ -17,6 +17,7 @@ use roomcast::{
 };
 
 use crate::error::{invalid, js_async_error, js_error, Result};
+use crate::hooks::{buffers, EventParts};
 use crate::http::{adopt_websocket_on, bytes_from, handle_http_on, HttpAnswer};
 use crate::BoundAddress;
 
@@ -451,14 +452,7 @@ impl NativeIo {
         Ok(match socket.emit_with_ack(&event, &args, timeout).await {
             Ok(reply) => AckOutcome {
                 args: Some(reply.args.to_json_array()),
-                attachments: Some(
-                    reply
-                        .args
-                        .attachments()
-                        .iter()
-                        .map(|b| Buffer::from(b.to_vec()))
-                        .collect(),
-                ),
+                attachments: Some(buffers(reply.args.attachments())),
                 error: None,
             },
             Err(AckError::Timeout) => AckOutcome::failed("timeout"),
@@ -599,21 +593,14 @@ fn wire_namespace(
         let Some(tsfn) = events.lock().clone() else {
             return;
         };
+        let parts = EventParts::of(client_event, &held);
         let mut event = io_event("event", socket);
-        event.args = Some(client_event.args.to_json_array());
-        let attachments = client_event.attachments();
-        if !attachments.is_empty() {
-            event.attachments = Some(
-                attachments
-                    .iter()
-                    .map(|b| Buffer::from(b.to_vec()))
-                    .collect(),
-            );
-        }
-        event.name = Some(client_event.name);
-        if let Some(sender) = client_event.ack {
-            event.ack_id = Some(held.hold(sender) as i64);
-        }
+        (event.name, event.args, event.attachments, event.ack_id) = (
+            Some(parts.name),
+            Some(parts.args),
+            parts.attachments,
+            parts.ack_id,
+        );
         tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
     });
     let events = events_slot.clone();
