@@ -192,7 +192,14 @@ impl Socket {
 
     /// Runs the per-packet middlewares on a client event: `Err` with the first refusal.
     pub(crate) fn admit_packet(self: &Arc<Self>, event: &ClientEvent) -> Result<(), String> {
-        let middlewares = self.packet_middlewares.lock().clone();
+        // Copied out so a middleware may add another; most sockets have none (no copy then).
+        let middlewares = {
+            let installed = self.packet_middlewares.lock();
+            if installed.is_empty() {
+                return Ok(());
+            }
+            installed.clone()
+        };
         middlewares.iter().try_for_each(|m| m(self, event))
     }
 
