@@ -43,6 +43,16 @@ test('log in, see quotes and trades, survive an engine restart with subscription
   await page.waitForFunction(() => Number(document.body.dataset.trades || 0) >= 1, null, { timeout: 10_000 });
   assert.equal(await page.textContent('#who'), 'Erin (user-erin)');
   assert.equal(await page.getAttribute('body', 'data-watchlist'), 'AAPL,MSFT,TSLA,NVDA');
+  // The order ticket: the /orders namespace (Server API) answers with an ack.
+  await page.fill('#order-qty', '250');
+  await page.selectOption('#order-symbol', 'TSLA');
+  await page.click('#order-form button[type=submit]');
+  await page.waitForSelector('#order-preview[data-ok=true]', { timeout: 10_000 });
+  assert.equal(await page.textContent('#order-preview'), 'buy 250 TSLA for user-erin, fee 1.25');
+  await page.fill('#order-qty', '0');
+  await page.click('#order-form button[type=submit]');
+  await page.waitForSelector('#order-preview[data-ok=false]', { timeout: 10_000 });
+  assert.equal(await page.textContent('#order-preview'), 'rejected: qty must be 1 to 10000');
   const firstSocket = await page.getAttribute('body', 'data-socket-id');
 
   // Restart the engine (as a deploy would). The page sees server:shutdown, then

@@ -111,6 +111,26 @@ function showLogin() {
   $('dashboard-view').hidden = true;
 }
 
+// The order ticket talks to `/orders`, a namespace written with the Server API on the same
+// engine; the client multiplexes it over the page's connection.
+function connectOrders(session) {
+  const orders = io('/orders', { auth: { sessionID: session.sessionID, userId: session.userId } });
+  $('order-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const order = { symbol: $('order-symbol').value, qty: Number($('order-qty').value), side: $('order-side').value };
+    try {
+      const preview = await orders.timeout(3000).emitWithAck('order:preview', order);
+      $('order-preview').textContent = preview.ok
+        ? `${preview.side} ${preview.qty} ${preview.symbol} for ${preview.account}, fee ${preview.estimatedFee}`
+        : `rejected: ${preview.error}`;
+      $('order-preview').dataset.ok = String(preview.ok);
+    } catch (err) {
+      $('order-preview').textContent = `no answer: ${err.message}`;
+      $('order-preview').dataset.ok = 'false';
+    }
+  });
+}
+
 async function main() {
   renderQuotes();
   const response = await fetch('/api/session');
@@ -119,6 +139,7 @@ async function main() {
   $('who').textContent = `${session.userName} (${session.userId})`;
   $('dashboard-view').hidden = false;
   connect(session);
+  connectOrders(session);
 }
 
 $('logout').addEventListener('click', async () => {
