@@ -5,7 +5,7 @@
 
 const { EventEmitter } = require('node:events');
 const native = require('./binding.js');
-const { attachToHttpServer, nativeError, setAllowRequest } = require('./same-port.js');
+const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = require('./shared.js');
 const { NativeServer } = native;
 
 // The hot single emits are plain Node-API callbacks (see node-binding/src/fast_emit.rs).
@@ -40,16 +40,6 @@ function toNativeOptions(options) {
 function normalizeIdentity(result) {
   if (result === null || result === undefined || result === false) return null;
   return JSON.stringify(result);
-}
-
-// Replaces `{_placeholder: true, num}` markers with the received Buffers.
-function withAttachments(value, attachments) {
-  if (!attachments || attachments.length === 0 || value === null || typeof value !== 'object') return value;
-  if (value._placeholder === true && typeof value.num === 'number') return attachments[value.num];
-  if (Array.isArray(value)) return value.map((v) => withAttachments(v, attachments));
-  const out = {};
-  for (const [k, v] of Object.entries(value)) out[k] = withAttachments(v, attachments);
-  return out;
 }
 
 // JSON text for the native layer, which takes it as is: JSON.stringify's output is valid JSON.

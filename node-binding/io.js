@@ -6,7 +6,7 @@
 
 const { EventEmitter } = require('node:events');
 const { NativeIo } = require('./binding.js');
-const { attachToHttpServer, nativeError, setAllowRequest } = require('./same-port.js');
+const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = require('./shared.js');
 
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
 // than ignored (see README: Moving from socket.io).
@@ -18,7 +18,6 @@ const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListe
 
 function toNativeOptions(options) {
   for (const key of Object.keys(options)) {
-    if (key === 'allowRequest') continue;
     if (!SUPPORTED.has(key)) throw new TypeError(`roomcast Server: option "${key}" is not supported`);
   }
   if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
@@ -75,14 +74,6 @@ function encodeArgs(args) {
   const json = JSON.stringify(extractBinary(args, attachments));
   if (json === undefined) throw new TypeError('arguments are not JSON-serializable');
   return [json, attachments.length ? attachments : undefined];
-}
-
-// Replaces `{_placeholder: true, num}` markers with the received Buffers.
-function withAttachments(value, attachments) {
-  if (!attachments || value === null || typeof value !== 'object') return value;
-  if (value._placeholder === true && typeof value.num === 'number') return attachments[value.num];
-  for (const key of Object.keys(value)) value[key] = withAttachments(value[key], attachments);
-  return value;
 }
 
 const TIMEOUT_MESSAGE = 'operation has timed out';

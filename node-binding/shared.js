@@ -1,8 +1,8 @@
 'use strict';
-// What `WebSocketServer` and `Server` share at Node's HTTP layer. Same-port mode: an existing
-// `http.Server` (the Express app's own port) keeps its listeners; WebSocket upgrades under the
-// engine's path are handed to the engine by file descriptor, polling requests under it are
-// passed through. And socket.io's `allowRequest` hook.
+// What `WebSocketServer` and `Server` share. Same-port mode: an existing `http.Server` (the
+// Express app's own port) keeps its listeners; WebSocket upgrades under the engine's path are
+// handed to the engine by file descriptor, polling requests under it are passed through.
+// socket.io's `allowRequest` hook, the native error codes, and binary attachments.
 
 function passThrough(native, req, res, onError) {
   const chunks = [];
@@ -80,4 +80,15 @@ function setAllowRequest(native, hook) {
   );
 }
 
-module.exports = { attachToHttpServer, nativeError, setAllowRequest };
+// Replaces `{_placeholder: true, num}` markers with the received Buffers (a copy; JSON values
+// without markers come back as they are).
+function withAttachments(value, attachments) {
+  if (!attachments || attachments.length === 0 || value === null || typeof value !== 'object') return value;
+  if (value._placeholder === true && typeof value.num === 'number') return attachments[value.num];
+  if (Array.isArray(value)) return value.map((v) => withAttachments(v, attachments));
+  const out = {};
+  for (const [k, v] of Object.entries(value)) out[k] = withAttachments(v, attachments);
+  return out;
+}
+
+module.exports = { attachToHttpServer, nativeError, setAllowRequest, withAttachments };
