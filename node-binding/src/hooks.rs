@@ -31,7 +31,7 @@ pub struct ServerEvent {
     pub ack_id: Option<i64>,
 }
 
-type EventFn = ThreadsafeFunction<ServerEvent, (), ServerEvent, Status, false, true>;
+type EventFn = JsCallback<ServerEvent, ()>;
 
 fn identity_fields(socket: &SocketRef) -> (Option<String>, Option<String>, Option<String>) {
     match socket.identity() {
@@ -68,11 +68,7 @@ impl NativeServer {
         &self,
         validator: Function<String, Promise<Option<String>>>,
     ) -> napi::Result<()> {
-        let tsfn = validator
-            .build_threadsafe_function()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?;
+        let tsfn = js_callback(validator)?;
         self.server
             .set_session_validator(validator::bridge(Arc::new(tsfn)));
         Ok(())
@@ -94,13 +90,7 @@ impl NativeServer {
     /// Receives connection, disconnect and custom client events.
     #[napi]
     pub fn set_event_handler(&self, handler: Function<ServerEvent, ()>) -> napi::Result<()> {
-        let tsfn: Arc<EventFn> = Arc::new(
-            handler
-                .build_threadsafe_function()
-                .weak::<true>()
-                .callee_handled::<false>()
-                .build()?,
-        );
+        let tsfn: Arc<EventFn> = Arc::new(js_callback(handler)?);
         let on_connect = tsfn.clone();
         let lifecycle = self.lifecycle.clone();
         self.server.on_connect(move |socket| {
@@ -154,12 +144,7 @@ impl NativeServer {
 pub(crate) fn allow_request_bridge(
     hook: Function<String, Promise<Option<String>>>,
 ) -> napi::Result<AllowRequest> {
-    let tsfn = Arc::new(
-        hook.build_threadsafe_function()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?,
-    );
+    let tsfn = Arc::new(js_callback(hook)?);
     Ok(Arc::new(move |request: IncomingRequest| {
         let tsfn = tsfn.clone();
         Box::pin(async move {
@@ -203,4 +188,23 @@ impl EventParts {
 /// Binary values as Node Buffers (copied: V8 owns what it is given).
 pub(crate) fn buffers(values: &[bytes::Bytes]) -> Vec<Buffer> {
     values.iter().map(|b| Buffer::from(b.to_vec())).collect()
+}
+
+/// A JavaScript callback the engine calls from its threads: weak (it never keeps Node alive)
+/// and without the Node-style error first argument. Every hook of the addon takes this shape.
+pub(crate) type JsCallback<Args, Return> =
+    ThreadsafeFunction<Args, Return, Args, Status, false, true>;
+
+pub(crate) fn js_callback<Args, Return>(
+    function: Function<'_, Args, Return>,
+) -> napi::Result<JsCallback<Args, Return>>
+where
+    Args: 'static + JsValuesTupleIntoVec,
+    Return: FromNapiValue,
+{
+    function
+        .build_threadsafe_function()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build()
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use parking_lot::Mutex;
 use roomcast::auth::{AuthPayload, ConnectError, ConnectRequest};
@@ -17,7 +17,7 @@ use roomcast::{
 };
 
 use crate::error::{invalid, js_async_error, js_error, Result};
-use crate::hooks::{buffers, EventParts};
+use crate::hooks::{buffers, js_callback, EventParts, JsCallback};
 use crate::http::{adopt_websocket_on, bytes_from, handle_http_on, HttpAnswer};
 use crate::BoundAddress;
 
@@ -89,10 +89,9 @@ impl AckOutcome {
     }
 }
 
-type EventFn = ThreadsafeFunction<IoEvent, (), IoEvent, Status, false, true>;
-type MatcherFn = ThreadsafeFunction<String, Promise<bool>, String, Status, false, true>;
-type MiddlewareFn =
-    ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
+type EventFn = JsCallback<IoEvent, ()>;
+type MatcherFn = JsCallback<String, Promise<bool>>;
+type MiddlewareFn = JsCallback<String, Promise<Option<String>>>;
 
 /// An emit's arguments from the JSON array text io.js makes of them, with the binary
 /// arguments its placeholders stand for.
@@ -234,11 +233,7 @@ impl NativeIo {
     /// Receives every connection, client event and disconnect.
     #[napi]
     pub fn set_event_handler(&self, handler: Function<IoEvent, ()>) -> napi::Result<()> {
-        let tsfn: EventFn = handler
-            .build_threadsafe_function()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?;
+        let tsfn: EventFn = js_callback(handler)?;
         *self.events.lock() = Some(Arc::new(tsfn));
         Ok(())
     }
@@ -252,12 +247,7 @@ impl NativeIo {
         nsp: String,
         hook: Function<String, Promise<Option<String>>>,
     ) -> napi::Result<()> {
-        let tsfn: Arc<MiddlewareFn> = Arc::new(
-            hook.build_threadsafe_function()
-                .weak::<true>()
-                .callee_handled::<false>()
-                .build()?,
-        );
+        let tsfn: Arc<MiddlewareFn> = Arc::new(js_callback(hook)?);
         self.server.of(&nsp).set_middleware(middleware_bridge(tsfn));
         Ok(())
     }
@@ -283,20 +273,8 @@ impl NativeIo {
         matcher: Function<String, Promise<bool>>,
         middleware: Function<String, Promise<Option<String>>>,
     ) -> napi::Result<()> {
-        let matcher: Arc<MatcherFn> = Arc::new(
-            matcher
-                .build_threadsafe_function()
-                .weak::<true>()
-                .callee_handled::<false>()
-                .build()?,
-        );
-        let middleware = middleware_bridge(Arc::new(
-            middleware
-                .build_threadsafe_function()
-                .weak::<true>()
-                .callee_handled::<false>()
-                .build()?,
-        ));
+        let matcher: Arc<MatcherFn> = Arc::new(js_callback(matcher)?);
+        let middleware = middleware_bridge(Arc::new(js_callback(middleware)?));
         let (events, held) = (self.events.clone(), self.held_acks.clone());
         self.server.set_dynamic_namespaces(DynamicNamespaces {
             matcher: Arc::new(move |nsp: &str, auth: &AuthPayload| {
@@ -325,11 +303,7 @@ impl NativeIo {
     /// (`{"code","message","req":{"method","url","headers"},"address"}`).
     #[napi]
     pub fn set_connection_error_handler(&self, handler: Function<String, ()>) -> napi::Result<()> {
-        let tsfn: ThreadsafeFunction<String, (), String, Status, false, true> = handler
-            .build_threadsafe_function()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?;
+        let tsfn: JsCallback<String, ()> = js_callback(handler)?;
         self.server.on_connection_error(Arc::new(move |error| {
             tsfn.call(error.to_json(), ThreadsafeFunctionCallMode::NonBlocking);
         }));

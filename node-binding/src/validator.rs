@@ -5,12 +5,9 @@
 use std::sync::Arc;
 
 use napi::bindgen_prelude::Promise;
-use napi::threadsafe_function::ThreadsafeFunction;
-use napi::Status;
 use roomcast::{AuthDecision, AuthRequest, Identity, SessionValidator};
 
-pub type ValidatorFn =
-    ThreadsafeFunction<String, Promise<Option<String>>, String, Status, false, true>;
+pub type ValidatorFn = crate::hooks::JsCallback<String, Promise<Option<String>>>;
 
 pub fn bridge(tsfn: Arc<ValidatorFn>) -> SessionValidator {
     Arc::new(move |request: AuthRequest| {
