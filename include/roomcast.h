@@ -72,6 +72,10 @@ typedef enum {
    * No connected socket has that id.
    */
   ROOMCAST_RESULT_ERR_NOT_FOUND = 11,
+  /**
+   * Another node of the cluster did not answer a request in time.
+   */
+  ROOMCAST_RESULT_ERR_TIMEOUT = 12,
 } roomcast_result;
 
 typedef enum {

@@ -34,6 +34,8 @@ pub enum roomcast_result {
     ErrPanic = 10,
     /// No connected socket has that id.
     ErrNotFound = 11,
+    /// Another node of the cluster did not answer a request in time.
+    ErrTimeout = 12,
 }
 
 impl From<ErrorKind> for roomcast_result {
@@ -46,6 +48,7 @@ impl From<ErrorKind> for roomcast_result {
             ErrorKind::Io => Self::ErrIo,
             ErrorKind::AlreadyCompleted => Self::ErrAlreadyCompleted,
             ErrorKind::NotFound => Self::ErrNotFound,
+            ErrorKind::Timeout => Self::ErrTimeout,
         }
     }
 }

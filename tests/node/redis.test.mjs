@@ -1,6 +1,7 @@
 // Multi-node through a real redis-server: cross-node emits reach each socket exactly once, the
 // unmodified @socket.io/redis-emitter reaches roomcast users, a Node socket.io server with
-// @socket.io/redis-adapter and a roomcast node exchange room broadcasts both ways, and Redis
+// @socket.io/redis-adapter and a roomcast node exchange room broadcasts both ways (and the
+// roomcast node answers the Node node's fetchSockets), and Redis
 // going away and coming back does not stop local delivery, then cross-node delivery resumes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,10 +131,13 @@ test('a Node socket.io server with @socket.io/redis-adapter and a roomcast node 
     const atNode = waitFor(nodeClient, 'quote:update');
     await n1.send('emitToRoom', { room: 'watchlist:AAPL', event: 'quote:update', data: { from: 'roomcast' } });
     assert.deepEqual(await atNode, { from: 'roomcast' });
-    // The Node server's cluster requests do not wait on the roomcast node.
+    // The Node server's cluster requests are answered by the roomcast nodes, at once: its
+    // fetchSockets lists roomcast sockets with their rooms.
     const started = Date.now();
     const sockets = await nodeIo.fetchSockets();
-    assert.equal(sockets.length, 1);
+    const ids = sockets.map((s) => s.id);
+    assert.ok(ids.includes(nodeClient.id) && ids.includes(rc.id), 'both nodes\' sockets listed');
+    assert.ok(sockets.find((s) => s.id === rc.id).rooms.has('watchlist:AAPL'));
     assert.ok(Date.now() - started < 4000, 'fetchSockets did not wait for a timeout');
   } finally {
     nodeIo.close();

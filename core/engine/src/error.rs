@@ -21,6 +21,8 @@ pub enum ErrorKind {
     AlreadyCompleted,
     /// No connected socket has that id.
     NotFound,
+    /// Another node of the cluster did not answer a request in time.
+    Timeout,
 }
 
 impl ErrorKind {
@@ -35,6 +37,7 @@ impl ErrorKind {
             Self::Io => "ERR_IO",
             Self::AlreadyCompleted => "ERR_ALREADY_COMPLETED",
             Self::NotFound => "ERR_NOT_FOUND",
+            Self::Timeout => "ERR_TIMEOUT",
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::engineio::heartbeat;
 use crate::engineio::http::{handle, hyper_upgrade, ExtraRoute, Router};
 use crate::engineio::session::CloseReason;
 use crate::error::{Error, ErrorKind, Result};
+use crate::socketio::adapter::SharedAdapter;
 use crate::socketio::client::{SocketIoHandler, SocketIoShared};
 use crate::socketio::dynamic::DynamicNamespaces;
 use crate::socketio::namespace::Namespace;
@@ -104,6 +105,15 @@ impl Server {
     /// one it accepts is created, set up by `dynamic.setup`, then connected to.
     pub fn set_dynamic_namespaces(&self, dynamic: DynamicNamespaces) {
         *self.inner.sio.dynamic.write() = Some(dynamic);
+    }
+
+    /// Clusters every namespace, present and future, through `adapter` (broadcasts and
+    /// cluster requests); `None` makes the server standalone again.
+    pub fn set_adapter(&self, adapter: Option<SharedAdapter>) {
+        *self.inner.sio.adapter.write() = adapter.clone();
+        for ns in self.namespaces() {
+            ns.set_adapter(adapter.clone());
+        }
     }
 
     /// Every namespace of this server.

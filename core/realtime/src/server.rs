@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use parking_lot::RwLock;
+use roomcast_engine::adapters::redis::{cluster_through_redis, RedisAdapterConfig};
 use roomcast_engine::error::{Error, ErrorKind, Result};
 use roomcast_engine::socketio::held_acks::HeldAcks;
 use roomcast_engine::socketio::namespace::Namespace;
@@ -185,7 +186,7 @@ impl RealtimeServer {
         Ok(addr)
     }
 
-    /// With a Redis URL configured, clusters the `/` namespace through the Redis adapter.
+    /// With a Redis URL configured, clusters the server through the Redis adapter.
     fn start_adapter(&self) -> Result<()> {
         let Some(url) = self.shared.config.redis_url.clone() else {
             return Ok(());
@@ -193,11 +194,11 @@ impl RealtimeServer {
         if self.shared.redis.lock().is_some() {
             return Ok(());
         }
-        let adapter = roomcast_engine::adapters::redis::cluster_through_redis(
-            &self.shared.server,
-            &url,
-            &self.shared.config.redis_prefix,
-        )?;
+        let config = RedisAdapterConfig {
+            prefix: self.shared.config.redis_prefix.clone(),
+            ..RedisAdapterConfig::new(&url)
+        };
+        let adapter = cluster_through_redis(&self.shared.server, &config)?;
         *self.shared.redis.lock() = Some(adapter);
         if let Some(counter) = self.shared.cluster_counter.lock().as_ref() {
             counter.start_heartbeat();

@@ -103,9 +103,10 @@ async fn main() {
         });
     });
     if let Some(url) = args.windows(2).find(|w| w[0] == "--redis").map(|w| &w[1]) {
-        if let Err(error) =
-            roomcast::adapters::redis::cluster_through_redis(&server, url, "socket.io")
-        {
+        if let Err(error) = roomcast::adapters::redis::cluster_through_redis(
+            &server,
+            &roomcast::adapters::redis::RedisAdapterConfig::new(url),
+        ) {
             eprintln!("cannot use Redis: {error}");
             std::process::exit(1);
         }

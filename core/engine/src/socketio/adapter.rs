@@ -1,9 +1,16 @@
-//! The adapter trait: what carries a namespace's broadcasts to other nodes. A namespace with an
-//! adapter publishes every broadcast it delivers locally; what arrives from other nodes is
-//! delivered locally only. Implementations live in `adapters` (Redis), above this layer.
+//! The adapter trait: what connects a namespace to the same namespace on other nodes. A
+//! namespace with an adapter publishes every broadcast it delivers locally (what arrives from
+//! other nodes is delivered locally only) and sends its cluster requests (socketio::cluster)
+//! through it. Implementations live in `adapters` (Redis), above this layer.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
 
 use crate::rooms::broadcast::BroadcastTarget;
+use crate::socketio::cluster::request::{ClusterAnswer, ClusterRequest, Collected};
 use crate::socketio::packet::Args;
+use crate::socketio::recovery::SessionStore;
 
 pub trait Adapter: Send + Sync + 'static {
     /// Sends a broadcast already delivered locally to the other nodes. Never blocks.
@@ -16,8 +23,27 @@ pub trait Adapter: Send + Sync + 'static {
         args: &Args,
         offset: Option<&str>,
     );
-    /// Asks the other nodes to disconnect the members of `rooms`.
-    fn publish_disconnect(&self, namespace: &str, rooms: &[std::sync::Arc<str>], close: bool);
     /// Whether the adapter is currently connected to its backend.
     fn is_connected(&self) -> bool;
+    /// Starts carrying `namespace`'s requests (called for every namespace the adapter is set
+    /// on, including those created later).
+    fn serve(&self, namespace: &str);
+    /// Sends `request` to the other nodes without waiting (join, leave, disconnect, server-side
+    /// emit without ack). Never blocks.
+    fn tell(&self, namespace: &str, request: &ClusterRequest);
+    /// Sends `request` to the other nodes and gathers their answers; incomplete when some node
+    /// did not answer in time.
+    fn ask(
+        &self,
+        namespace: &str,
+        request: ClusterRequest,
+    ) -> BoxFuture<'static, Collected<ClusterAnswer>>;
+    /// How many nodes serve `namespace`, this one included.
+    fn server_count(&self, namespace: &str) -> BoxFuture<'static, usize>;
+    /// Where `namespace` keeps its recoverable sessions so that any node can restore them
+    /// (None: on this node).
+    fn session_store(&self, namespace: &str) -> Option<Arc<dyn SessionStore>>;
 }
+
+/// A shared adapter, as namespaces hold it.
+pub type SharedAdapter = Arc<dyn Adapter>;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::adapter::SharedAdapter;
 use super::dynamic::DynamicNamespaces;
 use super::namespace::{Namespace, NamespaceShared};
 use super::packet::{
@@ -28,6 +29,8 @@ pub(crate) struct SocketIoShared {
     pub stats: Arc<Stats>,
     recovery: Option<RecoveryConfig>,
     pub dynamic: parking_lot::RwLock<Option<DynamicNamespaces>>,
+    /// The adapter every namespace gets, those created later included.
+    pub adapter: parking_lot::RwLock<Option<SharedAdapter>>,
     next_socket_key: AtomicU64,
 }
 
@@ -39,6 +42,7 @@ impl SocketIoShared {
             stats,
             recovery,
             dynamic: Default::default(),
+            adapter: Default::default(),
             next_socket_key: AtomicU64::new(1),
         }
     }
@@ -55,6 +59,9 @@ impl SocketIoShared {
             return (ns.clone(), false);
         }
         let ns = Namespace::new(name, self.stats.clone(), self.recovery);
+        if let Some(adapter) = self.adapter.read().clone() {
+            ns.set_adapter(Some(adapter));
+        }
         namespaces.insert(Arc::from(name), ns.clone());
         (ns, true)
     }

@@ -3,6 +3,7 @@
 
 pub mod adapter;
 pub mod client;
+pub mod cluster;
 pub mod dynamic;
 pub mod held_acks;
 pub mod namespace;

@@ -12,7 +12,8 @@ use crate::auth::Middleware;
 use crate::engineio::session::TransportKind;
 use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
 use crate::rooms::room_index::RoomIndex;
-use crate::socketio::adapter::Adapter;
+use crate::socketio::adapter::SharedAdapter;
+use crate::socketio::cluster::request::ServerSideHandler;
 use crate::stats::Stats;
 
 pub type ConnectionHandler = Arc<dyn Fn(&SocketRef) + Send + Sync>;
@@ -25,6 +26,8 @@ pub(crate) struct Handlers {
     pub connection: Option<ConnectionHandler>,
     pub event: Option<EventHandler>,
     pub disconnect: Option<DisconnectHandler>,
+    /// Events other servers sent with `server_side_emit`.
+    pub server_side: Option<ServerSideHandler>,
 }
 
 pub(crate) struct NamespaceShared {
@@ -36,7 +39,7 @@ pub(crate) struct NamespaceShared {
     handlers: RwLock<Arc<Handlers>>,
     pub(crate) stats: Arc<Stats>,
     /// Carries this namespace's broadcasts to other nodes, when clustered.
-    adapter: RwLock<Option<Arc<dyn Adapter>>>,
+    adapter: RwLock<Option<SharedAdapter>>,
     /// The packet log and saved sessions, when connection-state recovery is on.
     pub(crate) recovery: Option<RecoveryStore>,
 }
@@ -119,6 +122,10 @@ impl NamespaceShared {
         self.handlers.read().clone()
     }
 
+    pub(crate) fn adapter(&self) -> Option<SharedAdapter> {
+        self.adapter.read().clone()
+    }
+
     pub(crate) fn add_socket(&self, socket: &SocketRef) {
         self.sockets.insert(socket.shared_id(), socket.clone());
     }
@@ -143,8 +150,7 @@ impl NamespaceShared {
     }
 
     fn publish(&self, target: &BroadcastTarget, event: &str, args: &Args, offset: Option<&str>) {
-        let adapter = self.adapter.read().clone();
-        if let Some(adapter) = adapter {
+        if let Some(adapter) = self.adapter() {
             adapter.publish(&self.name, target, event, args, offset);
         }
     }
@@ -231,28 +237,41 @@ impl Namespace {
         *guard = Arc::new(handlers);
     }
 
-    /// Clusters this namespace: broadcasts are also published through `adapter`.
-    pub fn set_adapter(&self, adapter: Option<Arc<dyn Adapter>>) {
+    /// Clusters this namespace: broadcasts are also published through `adapter`, and cluster
+    /// requests go through it (`Server::set_adapter` does it for every namespace).
+    pub fn set_adapter(&self, adapter: Option<SharedAdapter>) {
+        if let Some(adapter) = &adapter {
+            adapter.serve(&self.shared.name);
+            if let (Some(recovery), Some(store)) = (
+                &self.shared.recovery,
+                adapter.session_store(&self.shared.name),
+            ) {
+                recovery.share_sessions(store);
+            }
+        }
         *self.shared.adapter.write() = adapter;
     }
 
-    /// Disconnects this node's members of `rooms` (minus `except`); with `close` their whole
-    /// connection. Returns how many were disconnected.
-    pub fn disconnect_local(&self, rooms: &[Arc<str>], except: &[Arc<str>], close: bool) -> usize {
-        let members = self.shared.members_of(rooms, except);
-        for socket in &members {
-            socket.disconnect(close);
-        }
-        members.len()
+    /// Whether this namespace is clustered.
+    pub fn is_clustered(&self) -> bool {
+        self.shared.adapter.read().is_some()
     }
 
-    /// Disconnects the members of `rooms` on every node (through the adapter, when clustered).
+    pub(crate) fn set_server_side_handler(&self, handler: ServerSideHandler) {
+        self.update(|h| h.server_side = Some(handler));
+    }
+
+    /// Disconnects the members of `rooms` on every node (through the adapter, when clustered);
+    /// returns how many were disconnected on this node.
     pub fn disconnect_rooms(&self, rooms: &[Arc<str>], close: bool) -> usize {
-        let adapter = self.shared.adapter.read().clone();
-        if let Some(adapter) = adapter {
-            adapter.publish_disconnect(&self.shared.name, rooms, close);
+        if rooms.is_empty() {
+            return 0;
         }
-        self.disconnect_local(rooms, &[], close)
+        let mut operator = self.everyone();
+        operator.target.rooms = rooms.to_vec();
+        let here = operator.sockets().len();
+        operator.disconnect_sockets(close);
+        here
     }
 
     /// Delivers a broadcast that came from another node to this node's members, logged under
@@ -265,13 +284,6 @@ impl Namespace {
         offset: Option<&str>,
     ) -> usize {
         self.shared.broadcast_local(target, event, args, offset)
-    }
-
-    /// Keeps this namespace's recoverable sessions in `store` (clustered recovery).
-    pub fn share_recovery_sessions(&self, store: Arc<dyn super::recovery::SessionStore>) {
-        if let Some(recovery) = &self.shared.recovery {
-            recovery.share_sessions(store);
-        }
     }
 
     /// Whether connection-state recovery is on in this namespace.
@@ -303,6 +315,7 @@ impl Namespace {
         Broadcast {
             ns: &self.shared,
             target: BroadcastTarget::default(),
+            local: false,
         }
     }
 
@@ -319,7 +332,7 @@ impl Namespace {
     /// Emits to the members of one room: the hot path of host broadcasts, with no target to
     /// build and nothing encoded when the room is empty.
     pub fn emit_to_room(&self, room: &str, event: &str, args: &Args) -> usize {
-        if self.shared.adapter.read().is_some() || self.shared.recovery.is_some() {
+        if self.is_clustered() || self.shared.recovery.is_some() {
             let target = BroadcastTarget {
                 rooms: vec![Arc::from(room)],
                 ..BroadcastTarget::default()
@@ -368,9 +381,7 @@ impl Namespace {
     /// Whether an emit to `room` would reach anyone or anything: a member on this node,
     /// other nodes (clustered) or the recovery log.
     pub fn would_deliver_to_room(&self, room: &str) -> bool {
-        self.shared.adapter.read().is_some()
-            || self.shared.recovery.is_some()
-            || self.shared.has_member(room)
+        self.is_clustered() || self.shared.recovery.is_some() || self.shared.has_member(room)
     }
 
     pub fn room_size(&self, room: &str) -> usize {
@@ -391,8 +402,10 @@ impl Namespace {
 
 /// A broadcast being built: `ns.to("a").to("b").except("c").volatile().emit(...)`.
 pub struct Broadcast<'a> {
-    ns: &'a NamespaceShared,
-    target: BroadcastTarget,
+    pub(crate) ns: &'a NamespaceShared,
+    pub(crate) target: BroadcastTarget,
+    /// On this node only (not published, not asked of other nodes).
+    pub(crate) local: bool,
 }
 
 impl Broadcast<'_> {
@@ -411,22 +424,25 @@ impl Broadcast<'_> {
         self
     }
 
-    /// Encodes once and queues to every recipient; returns how many queued it.
+    /// Encodes once and queues to every recipient (on every node, unless `local`); returns how
+    /// many queued it on this node.
     pub fn emit(self, event: &str, args: &Args) -> usize {
+        if self.local {
+            return self.ns.broadcast_local(&self.target, event, args, None);
+        }
         self.ns.broadcast(&self.target, event, args)
     }
 
-    /// The sockets of this node the broadcast addresses (socket.io's `fetchSockets` here; join,
-    /// leave or disconnect them one by one for `socketsJoin` and friends).
+    /// The sockets of this node the broadcast addresses (`fetch_sockets` for every node's).
     pub fn sockets(&self) -> Vec<SocketRef> {
         self.ns.recipients(&self.target)
     }
 
-    /// Acks from many: emits to every addressed socket with its own ack id (ack ids differ, so
-    /// each gets its own frame) and waits at most `timeout` for all of them; one result per
-    /// socket, in no particular order.
+    /// Acks from many on this node: emits to every addressed socket here with its own ack id
+    /// (ack ids differ, so each gets its own frame) and waits at most `timeout` for all of them;
+    /// one result per socket, in no particular order. `collect_acks` covers every node.
     pub async fn emit_with_ack(
-        self,
+        &self,
         event: &str,
         args: &Args,
         timeout: std::time::Duration,

@@ -1,45 +1,47 @@
-//! Wires a `Server`'s `/` namespace to the Redis adapter: its broadcasts and disconnects go out
-//! through Redis, and what other nodes publish is delivered to this node's members (logged under
-//! the origin's recovery offset). With recovery on, saved sessions move to Redis too, so a client
-//! that the load balancer sends to another node still recovers.
+//! Clusters a `Server` through Redis: every namespace (present and future) publishes its
+//! broadcasts and cluster requests through the Redis adapter, and what other nodes send reaches
+//! this node's namespaces. With recovery on, saved sessions move to Redis too (`session_store`),
+//! so a client that the load balancer sends to another node still recovers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::commands::RedisCommands;
-use super::sessions::RedisSessions;
-use super::{RedisAdapter, Remote, RemoteDelivery};
+use super::{NamespaceLookup, RedisAdapter};
 use crate::error::Result;
 use crate::server::Server;
 
-/// Clusters `server` through the Redis at `url` under channel prefix `prefix` (the Node
-/// adapter's `key`). Connecting happens in the background; must run inside a tokio runtime.
+/// How a server joins a Redis cluster.
+#[derive(Debug, Clone)]
+pub struct RedisAdapterConfig {
+    /// `redis://host:port`.
+    pub url: String,
+    /// The channel prefix (the Node adapter's `key`).
+    pub prefix: String,
+    /// How long a cluster request waits for the other nodes (the Node adapter's
+    /// `requestsTimeout`).
+    pub requests_timeout: Duration,
+}
+
+impl RedisAdapterConfig {
+    /// The Node adapter's defaults (`socket.io`, 5 s) for the Redis at `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: "socket.io".to_owned(),
+            requests_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Clusters `server` through Redis. Connecting happens in the background; must run inside a
+/// tokio runtime.
 pub fn cluster_through_redis(
     server: &Server,
-    url: &str,
-    prefix: &str,
+    config: &RedisAdapterConfig,
 ) -> Result<Arc<RedisAdapter>> {
     let target = server.clone();
-    let deliver: RemoteDelivery = Arc::new(move |remote: Remote| match remote {
-        Remote::Broadcast(b) => {
-            if let Some(ns) = target.namespace(&b.namespace) {
-                ns.deliver_remote(&b.target, &b.event, &b.args, b.offset.as_deref());
-            }
-        }
-        Remote::Disconnect { namespace, request } => {
-            if let Some(ns) = target.namespace(&namespace) {
-                ns.disconnect_local(&request.rooms, &request.except, request.close);
-            }
-        }
-    });
-    let adapter = RedisAdapter::start(url, prefix, deliver, server.live_stats().clone())?;
-    let io = server.io();
-    io.set_adapter(Some(adapter.clone()));
-    if io.has_recovery() {
-        let redis = Arc::new(RedisCommands::new(url)?);
-        io.share_recovery_sessions(Arc::new(RedisSessions {
-            redis,
-            prefix: format!("{prefix}:roomcast{}", io.name()),
-        }));
-    }
+    let namespaces: NamespaceLookup = Arc::new(move |name: &str| target.namespace(name));
+    let adapter = RedisAdapter::start(config, namespaces, server.live_stats().clone())?;
+    server.set_adapter(Some(adapter.clone()));
     Ok(adapter)
 }

@@ -25,53 +25,6 @@ pub struct RemoteBroadcast {
     pub offset: Option<String>,
 }
 
-/// A request to disconnect the members of some rooms: the JSON the Node adapter publishes for
-/// `io.in(room).disconnectSockets(close)` (`type` 4 = REMOTE_DISCONNECT).
-pub fn encode_disconnect(uid: &str, rooms: &[std::sync::Arc<str>], close: bool) -> String {
-    let rooms: Vec<&str> = rooms.iter().map(|r| r.as_ref()).collect();
-    serde_json::json!({
-        "uid": uid,
-        "type": 4,
-        "opts": { "rooms": rooms, "except": [] },
-        "close": close,
-    })
-    .to_string()
-}
-
-/// A decoded disconnect request: (uid, rooms, except, close).
-pub fn decode_disconnect(bytes: &[u8]) -> Result<RemoteDisconnect, String> {
-    let value: Json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if value["type"] != 4 {
-        return Err("not a disconnect request".into());
-    }
-    let list = |key: &str| -> Vec<std::sync::Arc<str>> {
-        value["opts"][key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Json::as_str)
-                    .map(std::sync::Arc::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    Ok(RemoteDisconnect {
-        uid: value["uid"].as_str().unwrap_or_default().to_owned(),
-        rooms: list("rooms"),
-        except: list("except"),
-        close: value["close"].as_bool().unwrap_or(false),
-    })
-}
-
-/// Disconnect the members of `rooms` (minus `except`) on this node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteDisconnect {
-    pub uid: String,
-    pub rooms: Vec<std::sync::Arc<str>>,
-    pub except: Vec<std::sync::Arc<str>>,
-    pub close: bool,
-}
-
 /// The channel a broadcast is published on.
 pub fn channel(prefix: &str, namespace: &str, target: &BroadcastTarget) -> String {
     match target.rooms.as_slice() {
@@ -88,45 +41,74 @@ pub fn encode(
     args: &Args,
     offset: Option<&str>,
 ) -> Result<Vec<u8>, String> {
-    // One parse, from the arguments' JSON text straight to msgpack values.
-    let items: Vec<Value> =
-        serde_json::from_str(&args.to_json_array()).map_err(|e| e.to_string())?;
-    let mut data = Vec::with_capacity(items.len() + 1);
-    data.push(Value::from(event));
-    if args.attachments().is_empty() {
-        data.extend(items);
-    } else {
-        data.extend(
-            items
-                .into_iter()
-                .map(|item| placeholders_to_binary(item, args.attachments())),
-        );
-    }
-    let packet = Value::Map(vec![
-        (Value::from("type"), Value::from(2)),
-        (Value::from("data"), Value::Array(data)),
-        (Value::from("nsp"), Value::from(namespace)),
-    ]);
-    let strings = |list: &[std::sync::Arc<str>]| {
-        Value::Array(list.iter().map(|r| Value::from(r.as_ref())).collect())
-    };
+    let packet = event_packet(namespace, event, args)?;
     let mut flags = Vec::new();
     if target.volatile {
         flags.push((Value::from("volatile"), Value::from(true)));
     }
-    let mut opts = vec![
-        (Value::from("rooms"), strings(&target.rooms)),
-        (Value::from("except"), strings(&target.except)),
-        (Value::from("flags"), Value::Map(flags)),
-    ];
+    let mut opts = target_opts(target, flags);
     if let Some(offset) = offset {
         opts.push((Value::from("roomcastOffset"), Value::from(offset)));
     }
-    let opts = Value::Map(opts);
-    let message = Value::Array(vec![Value::from(uid), packet, opts]);
+    let message = Value::Array(vec![Value::from(uid), packet, Value::Map(opts)]);
+    to_msgpack(&message)
+}
+
+/// A Socket.IO event packet `{type: 2, data: [event, ...args], nsp}` with binary leaves.
+pub(super) fn event_packet(namespace: &str, event: &str, args: &Args) -> Result<Value, String> {
+    let mut data = vec![Value::from(event)];
+    data.extend(args_values(args)?);
+    Ok(Value::Map(vec![
+        (Value::from("type"), Value::from(2)),
+        (Value::from("data"), Value::Array(data)),
+        (Value::from("nsp"), Value::from(namespace)),
+    ]))
+}
+
+/// Each argument as a msgpack value, placeholders turned back into binary.
+pub(super) fn args_values(args: &Args) -> Result<Vec<Value>, String> {
+    // One parse, from the arguments' JSON text straight to msgpack values.
+    let items: Vec<Value> =
+        serde_json::from_str(&args.to_json_array()).map_err(|e| e.to_string())?;
+    if args.attachments().is_empty() {
+        return Ok(items);
+    }
+    Ok(items
+        .into_iter()
+        .map(|item| placeholders_to_binary(item, args.attachments()))
+        .collect())
+}
+
+/// `rooms`, `except` and `flags` of a target, as the Node adapter's `opts`.
+pub(super) fn target_opts(
+    target: &BroadcastTarget,
+    flags: Vec<(Value, Value)>,
+) -> Vec<(Value, Value)> {
+    vec![
+        (Value::from("rooms"), strings(&target.rooms)),
+        (Value::from("except"), strings(&target.except)),
+        (Value::from("flags"), Value::Map(flags)),
+    ]
+}
+
+fn strings(list: &[std::sync::Arc<str>]) -> Value {
+    Value::Array(list.iter().map(|r| Value::from(r.as_ref())).collect())
+}
+
+pub(super) fn to_msgpack(value: &Value) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(64);
-    rmpv::encode::write_value(&mut out, &message).map_err(|e| e.to_string())?;
+    rmpv::encode::write_value(&mut out, value).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// msgpack bytes as JSON, binary leaves as placeholders into the returned attachments.
+pub(super) fn msgpack_as_json(bytes: &[u8]) -> Result<(Json, Vec<Bytes>), String> {
+    let mut reader = bytes;
+    let value =
+        rmpv::decode::read_value_with_max_depth(&mut reader, 64).map_err(|e| e.to_string())?;
+    let mut attachments = Vec::new();
+    let json = msgpack_to_json(&value, &mut attachments);
+    Ok((json, attachments))
 }
 
 pub fn decode(bytes: &[u8]) -> Result<RemoteBroadcast, String> {
@@ -214,7 +196,7 @@ fn field<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// Turns `{"_placeholder":true,"num":i}` maps back into the i-th attachment.
-fn placeholders_to_binary(value: Value, attachments: &[Bytes]) -> Value {
+pub(super) fn placeholders_to_binary(value: Value, attachments: &[Bytes]) -> Value {
     match value {
         Value::Array(items) => Value::Array(
             items
@@ -252,7 +234,7 @@ fn placeholder_index(entries: &[(Value, Value)]) -> Option<usize> {
 }
 
 /// msgpack → JSON, turning `bin` leaves into placeholders and collecting the bytes.
-fn msgpack_to_json(value: &Value, attachments: &mut Vec<Bytes>) -> Json {
+pub(super) fn msgpack_to_json(value: &Value, attachments: &mut Vec<Bytes>) -> Json {
     match value {
         Value::Nil | Value::Ext(..) => Json::Null,
         Value::Boolean(b) => Json::Bool(*b),
@@ -326,16 +308,6 @@ mod tests {
             channel("socket.io", "/", &BroadcastTarget::default()),
             "socket.io#/#"
         );
-    }
-
-    #[test]
-    fn disconnect_requests_round_trip() {
-        let json = encode_disconnect("u1", &[Arc::from("user:7")], true);
-        let back = decode_disconnect(json.as_bytes()).unwrap();
-        assert_eq!(back.rooms, vec![Arc::<str>::from("user:7")]);
-        assert!(back.close);
-        assert_eq!(back.uid, "u1");
-        assert!(decode_disconnect(b"{\"type\":7}").is_err());
     }
 
     #[test]

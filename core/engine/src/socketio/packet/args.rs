@@ -143,6 +143,22 @@ impl Args {
     pub fn attachments(&self) -> &[Bytes] {
         &self.attachments
     }
+
+    /// The first argument alone (none when there is none), with the attachments its
+    /// placeholders refer to (all of them: their numbering stays valid).
+    pub fn first(&self) -> Self {
+        let text = self.to_json_array();
+        let first = serde_json::from_str::<Vec<&RawValue>>(&text)
+            .ok()
+            .and_then(|items| items.first().map(|item| item.get().to_owned()));
+        match first {
+            Some(inner) => Self {
+                inner,
+                attachments: self.attachments.clone(),
+            },
+            None => Self::none(),
+        }
+    }
 }
 
 fn count_placeholders(json: &str) -> usize {
