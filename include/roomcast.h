@@ -85,6 +85,12 @@ typedef enum {
    * A client event that is not built in; `ack_id` is non-zero when the client wants an answer.
    */
   ROOMCAST_EVENT_KIND_CLIENT_EVENT = 2,
+  /**
+   * An event another server of the cluster sent (roomcast_server_server_side_emit, Node's
+   * `io.serverSideEmit`): no socket (`socket_id` empty, no identity); `ack_id` is non-zero
+   * when the sender wants one answer (its first value is sent back).
+   */
+  ROOMCAST_EVENT_KIND_SERVER_SIDE_EVENT = 3,
 } roomcast_event_kind;
 
 /**
@@ -144,6 +150,15 @@ typedef struct {
   size_t except_len;
   bool volatile_;
 } roomcast_target;
+
+/**
+ * Receives the answer of a cluster request once: `result` (ROOMCAST_RESULT_OK, or
+ * ROOMCAST_RESULT_ERR_TIMEOUT when some server did not answer in time) and a JSON text.
+ */
+typedef void (*roomcast_cluster_fn)(void *userdata,
+                                    roomcast_result result,
+                                    const uint8_t *json,
+                                    size_t json_len);
 
 /**
  * One notification: the same facts every host is told. Every pointer is borrowed for the
@@ -244,11 +259,6 @@ extern "C" {
  * Parameters: none.
  * Returns: a NUL-terminated string (not a roomcast_result).
  * Memory: static; never free it.
- * The library version.
- *
- * Parameters: none.
- * Returns: a NUL-terminated string (not a roomcast_result).
- * Memory: static; never free it.
  */
 const char *roomcast_version(void);
 
@@ -275,25 +285,10 @@ roomcast_result roomcast_server_set_allow_request_callback(roomcast_server *serv
  * answered, timed out or never issued.
  * Memory: nothing is retained. Thread-safe: may be called from any thread, inside or after the
  * callback.
- * Lets the pending handshake `request_id` proceed.
- *
- * Parameters: `server` from roomcast_server_new; `request_id` as given to the allow-request
- * callback.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was already
- * answered, timed out or never issued.
- * Memory: nothing is retained. Thread-safe: may be called from any thread, inside or after the
- * callback.
  */
 roomcast_result roomcast_server_request_allow(const roomcast_server *server, uint64_t request_id);
 
 /**
- * Refuses the pending handshake `request_id`: the client gets HTTP 403
- * `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0).
- *
- * Parameters: `server`; `request_id` as given to the allow-request callback; `message` (UTF-8,
- * may be NULL when `message_len` is 0).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: `message` is borrowed for the call. Thread-safe.
  * Refuses the pending handshake `request_id`: the client gets HTTP 403
  * `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0).
  *
@@ -308,16 +303,6 @@ roomcast_result roomcast_server_request_refuse(const roomcast_server *server,
                                                size_t message_len);
 
 /**
- * Registers the session validator: every connect to `/` with `sessionID` and `userId` in its
- * auth payload is handed to `callback`, and the handshake waits until the host completes the
- * request (roomcast_server_auth_accept / _reject / _fail) or the auth timeout fails it.
- *
- * Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
- * `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
- * `userdata` when the callback is replaced or the server is freed.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: the strings the callback receives are borrowed for the duration of the callback only.
- * Thread-safe.
  * Registers the session validator: every connect to `/` with `sessionID` and `userId` in its
  * auth payload is handed to `callback`, and the handshake waits until the host completes the
  * request (roomcast_server_auth_accept / _reject / _fail) or the auth timeout fails it.
@@ -343,14 +328,6 @@ roomcast_result roomcast_server_set_auth_callback(roomcast_server *server,
  * already, timed out or never existed; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty user id;
  * ROOMCAST_RESULT_ERR_INVALID_UTF8.
  * Memory: the strings are borrowed for the call (copied). Thread-safe.
- * Accepts the pending handshake `request_id` as this user.
- *
- * Parameters: `user_id` (UTF-8, not empty); `user_name` and `user_role` (UTF-8; empty takes the
- * engine's defaults, "User" and "user").
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the request was answered
- * already, timed out or never existed; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty user id;
- * ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: the strings are borrowed for the call (copied). Thread-safe.
  */
 roomcast_result roomcast_server_auth_accept(const roomcast_server *server,
                                             uint64_t request_id,
@@ -368,22 +345,10 @@ roomcast_result roomcast_server_auth_accept(const roomcast_server *server,
  * Parameters: `server`; `request_id` as given to the auth callback.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
  * Memory: nothing is retained. Thread-safe.
- * Rejects the pending handshake `request_id`: the client gets
- * `UNAUTHORIZED: Invalid session or user mismatch`.
- *
- * Parameters: `server`; `request_id` as given to the auth callback.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
- * Memory: nothing is retained. Thread-safe.
  */
 roomcast_result roomcast_server_auth_reject(const roomcast_server *server, uint64_t request_id);
 
 /**
- * Fails the pending handshake `request_id` (the session store is down…): the client gets
- * `AUTHENTICATION_FAILED`; `message` is logged, never sent.
- *
- * Parameters: `server`; `request_id`; `message` (UTF-8, may be NULL when `message_len` is 0).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: `message` is borrowed for the call. Thread-safe.
  * Fails the pending handshake `request_id` (the session store is down…): the client gets
  * `AUTHENTICATION_FAILED`; `message` is logged, never sent.
  *
@@ -397,14 +362,89 @@ roomcast_result roomcast_server_auth_fail(const roomcast_server *server,
                                           size_t message_len);
 
 /**
- * A config with the engine's defaults, the same in every host: 127.0.0.1 on any free port
- * (roomcast_server_start reports it), path `/socket.io/`, ping 25000/60000 ms, 50 subscriptions
- * per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
+ * Fetches the sockets `target` addresses on every server: a JSON array of
+ * `{"id","handshake","rooms","data","local"}` (this server's first) for `callback`.
  *
- * Parameters: none.
- * Returns: the config (never NULL).
- * Memory: owned by the caller; release it with roomcast_config_free. Not thread-safe: configure
- * from one thread.
+ * Parameters: `target` (not NULL); `callback` (not NULL) runs once on an engine thread with
+ * ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_TIMEOUT and `[]` when a server did not answer
+ * within the request timeout; `userdata` is passed back to it.
+ * Returns: ROOMCAST_RESULT_OK once the request is under way; ROOMCAST_RESULT_ERR_NULL_POINTER;
+ * ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: `target` and its strings are borrowed for the call; the JSON is borrowed for the
+ * callback only. Thread-safe.
+ */
+roomcast_result roomcast_server_fetch_sockets(const roomcast_server *server,
+                                              const roomcast_target *target,
+                                              roomcast_cluster_fn callback,
+                                              void *userdata);
+
+/**
+ * Puts every socket `target` addresses, on every server, in each of `rooms`.
+ *
+ * Parameters: `target` (not NULL); `rooms`, `rooms_len` UTF-8 names.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: everything is borrowed for the call. Thread-safe, non-blocking.
+ */
+roomcast_result roomcast_server_sockets_join(const roomcast_server *server,
+                                             const roomcast_target *target,
+                                             const roomcast_bytes *rooms,
+                                             size_t rooms_len);
+
+/**
+ * Takes every socket `target` addresses, on every server, out of each of `rooms`.
+ *
+ * Parameters, Returns, Memory: as roomcast_server_sockets_join.
+ */
+roomcast_result roomcast_server_sockets_leave(const roomcast_server *server,
+                                              const roomcast_target *target,
+                                              const roomcast_bytes *rooms,
+                                              size_t rooms_len);
+
+/**
+ * Disconnects every socket `target` addresses on every server (clients see
+ * `io server disconnect`); with `close`, their whole connection.
+ *
+ * Parameters: `target` (not NULL); `close`.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: `target` is borrowed for the call. Thread-safe, non-blocking.
+ */
+roomcast_result roomcast_server_disconnect_sockets(const roomcast_server *server,
+                                                   const roomcast_target *target,
+                                                   bool close);
+
+/**
+ * Sends `event` to the other servers of the cluster (not to clients, not to this server); they
+ * see it as a ServerSideEvent (C), an `io.on(event)` listener call (Node).
+ *
+ * Parameters: `event` (UTF-8); `json_array`, the arguments as a JSON array; `callback` may be
+ * NULL (no answers wanted) or receives, once, a JSON array with one answer per other server:
+ * ROOMCAST_RESULT_OK when every server answered, ROOMCAST_RESULT_ERR_TIMEOUT with the answers
+ * that came in time otherwise.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: the strings are borrowed for the call; the answer JSON for the callback only.
+ * Thread-safe, non-blocking.
+ */
+roomcast_result roomcast_server_server_side_emit(const roomcast_server *server,
+                                                 const uint8_t *event,
+                                                 size_t event_len,
+                                                 const uint8_t *json_array,
+                                                 size_t json_array_len,
+                                                 roomcast_cluster_fn callback,
+                                                 void *userdata);
+
+/**
+ * Every room with a member on any server (socket ids included): a JSON array of names.
+ *
+ * Parameters: `callback` (not NULL) runs once with ROOMCAST_RESULT_OK, or
+ * ROOMCAST_RESULT_ERR_TIMEOUT and `[]` when a server did not answer in time.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+ * Memory: the JSON is borrowed for the callback only. Thread-safe.
+ */
+roomcast_result roomcast_server_all_rooms(const roomcast_server *server,
+                                          roomcast_cluster_fn callback,
+                                          void *userdata);
+
+/**
  * A config with the engine's defaults, the same in every host: 127.0.0.1 on any free port
  * (roomcast_server_start reports it), path `/socket.io/`, ping 25000/60000 ms, 50 subscriptions
  * per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
@@ -423,23 +463,10 @@ roomcast_config *roomcast_config_new(void);
  * Returns: nothing.
  * Memory: `config` is invalid afterwards. Servers copy what they need, so this may follow
  * roomcast_server_new immediately.
- * Releases a config.
- *
- * Parameters: `config` from roomcast_config_new, or NULL (ignored).
- * Returns: nothing.
- * Memory: `config` is invalid afterwards. Servers copy what they need, so this may follow
- * roomcast_server_new immediately.
  */
 void roomcast_config_free(roomcast_config *config);
 
 /**
- * The listening address.
- *
- * Parameters: `host`, an IP literal (`127.0.0.1`, `::1`, `0.0.0.0`); `port` (0 picks a free port,
- * which roomcast_server_start reports).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a host that is not an IP
- * address; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: `host` is borrowed for the call.
  * The listening address.
  *
  * Parameters: `host`, an IP literal (`127.0.0.1`, `::1`, `0.0.0.0`); `port` (0 picks a free port,
@@ -459,23 +486,12 @@ roomcast_result roomcast_config_set_listen(roomcast_config *config,
  * Parameters: `path` (UTF-8, starting with `/`).
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT when it does not start with `/`.
  * Memory: `path` is borrowed for the call.
- * The Socket.IO path, e.g. `/socket.io/`.
- *
- * Parameters: `path` (UTF-8, starting with `/`).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT when it does not start with `/`.
- * Memory: `path` is borrowed for the call.
  */
 roomcast_result roomcast_config_set_path(roomcast_config *config,
                                          const uint8_t *path,
                                          size_t path_len);
 
 /**
- * The heartbeat: a ping every `interval_ms`; a client silent for `timeout_ms` after it is
- * dropped.
- *
- * Parameters: `interval_ms`, `timeout_ms` (both > 0).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a zero value.
- * Memory: nothing is retained.
  * The heartbeat: a ping every `interval_ms`; a client silent for `timeout_ms` after it is
  * dropped.
  *
@@ -494,21 +510,10 @@ roomcast_result roomcast_config_set_ping(roomcast_config *config,
  * Parameters: `allow`.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
  * Memory: nothing is retained.
- * Whether polling clients may upgrade to WebSocket (default true). When false the open packet
- * offers no upgrade and an upgrade request is refused with HTTP 400.
- *
- * Parameters: `allow`.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: nothing is retained.
  */
 roomcast_result roomcast_config_set_allow_upgrades(roomcast_config *config, bool allow);
 
 /**
- * The largest accepted WebSocket message or polling body.
- *
- * Parameters: `bytes` (> 0).
- * Returns: ROOMCAST_RESULT_OK; the server refuses 0 when it starts (ROOMCAST_RESULT_ERR_INVALID_ARGUMENT).
- * Memory: nothing is retained.
  * The largest accepted WebSocket message or polling body.
  *
  * Parameters: `bytes` (> 0).
@@ -519,13 +524,6 @@ roomcast_result roomcast_config_set_max_payload(roomcast_config *config,
                                                 uint32_t bytes);
 
 /**
- * Turns on Socket.IO connection-state recovery: a client that drops and comes back within
- * `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back.
- *
- * Parameters: `max_disconnection_ms` (0 turns recovery off again); `max_packets` and `max_bytes`,
- * the most broadcasts and encoded bytes the replay log keeps per namespace.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: nothing is retained.
  * Turns on Socket.IO connection-state recovery: a client that drops and comes back within
  * `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back.
  *
@@ -546,12 +544,6 @@ roomcast_result roomcast_config_set_recovery(roomcast_config *config,
  * Parameters: `timeout_ms`.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
  * Memory: nothing is retained.
- * How long the auth callback has to complete a request before the handshake fails
- * (`AUTHENTICATION_FAILED`).
- *
- * Parameters: `timeout_ms`.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: nothing is retained.
  */
 roomcast_result roomcast_config_set_auth_timeout(roomcast_config *config, uint32_t timeout_ms);
 
@@ -562,23 +554,10 @@ roomcast_result roomcast_config_set_auth_timeout(roomcast_config *config, uint32
  * Parameters: `max`.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
  * Memory: nothing is retained.
- * Concurrent subscriptions per user, across all of the user's connections (and nodes, when
- * clustered).
- *
- * Parameters: `max`.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: nothing is retained.
  */
 roomcast_result roomcast_config_set_max_subscriptions(roomcast_config *config, uint32_t max);
 
 /**
- * Limits `event` (any event name, built-in or custom) to `max` requests per `window_ms` per
- * user; replaces an earlier limit of the same event.
- *
- * Parameters: `event` (UTF-8, not empty); `max`; `window_ms` (> 0).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty event or a zero
- * window; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: `event` is borrowed for the call (copied).
  * Limits `event` (any event name, built-in or custom) to `max` requests per `window_ms` per
  * user; replaces an earlier limit of the same event.
  *
@@ -599,11 +578,6 @@ roomcast_result roomcast_config_set_rate_limit(roomcast_config *config,
  * Parameters: `origin` (UTF-8, e.g. `https://dashboard.example.com`).
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8; ROOMCAST_RESULT_ERR_NULL_POINTER.
  * Memory: `origin` is borrowed for the call (copied).
- * Adds an allowed `Origin`; with none added, every origin is allowed.
- *
- * Parameters: `origin` (UTF-8, e.g. `https://dashboard.example.com`).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: `origin` is borrowed for the call (copied).
  */
 roomcast_result roomcast_config_add_cors_origin(roomcast_config *config,
                                                 const uint8_t *origin,
@@ -616,25 +590,12 @@ roomcast_result roomcast_config_add_cors_origin(roomcast_config *config,
  * Parameters: `url` (`redis://host:port` or `rediss://…`).
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for another scheme.
  * Memory: `url` is borrowed for the call (copied).
- * Clusters the server through Redis: broadcasts, user emits and disconnects reach every node,
- * in the format of the Node `@socket.io/redis-adapter`.
- *
- * Parameters: `url` (`redis://host:port` or `rediss://…`).
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for another scheme.
- * Memory: `url` is borrowed for the call (copied).
  */
 roomcast_result roomcast_config_set_redis_url(roomcast_config *config,
                                               const uint8_t *url,
                                               size_t url_len);
 
 /**
- * Emits `event` with one JSON argument to every connection of `user_id` (on every node, when
- * clustered).
- *
- * Parameters: `user_id`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL)
- * receives the number of this node's connections that queued it.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: every string is borrowed for the call. Thread-safe, non-blocking.
  * Emits `event` with one JSON argument to every connection of `user_id` (on every node, when
  * clustered).
  *
@@ -660,13 +621,6 @@ roomcast_result roomcast_server_emit_to_user(const roomcast_server *server,
  * the number of this node's connections that queued it.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
  * Memory: every string is borrowed for the call. Thread-safe, non-blocking.
- * Emits `event` with one JSON argument to every member of `room` (e.g. `watchlist:AAPL`, or a
- * socket id), encoded once for all of them.
- *
- * Parameters: `room`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives
- * the number of this node's connections that queued it.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: every string is borrowed for the call. Thread-safe, non-blocking.
  */
 roomcast_result roomcast_server_emit_to_room(const roomcast_server *server,
                                              const uint8_t *room,
@@ -684,12 +638,6 @@ roomcast_result roomcast_server_emit_to_room(const roomcast_server *server,
  * number of this node's connections that queued it.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
  * Memory: every string is borrowed for the call. Thread-safe, non-blocking.
- * Emits `event` with one JSON argument to every connection of the main namespace.
- *
- * Parameters: `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives the
- * number of this node's connections that queued it.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: every string is borrowed for the call. Thread-safe, non-blocking.
  */
 roomcast_result roomcast_server_emit_to_all(const roomcast_server *server,
                                             const uint8_t *event,
@@ -699,12 +647,6 @@ roomcast_result roomcast_server_emit_to_all(const roomcast_server *server,
                                             uint32_t *out_count);
 
 /**
- * Disconnects every connection of `user_id` on every node; clients see
- * `io server disconnect`.
- *
- * Parameters: `user_id` (UTF-8); `out_count` (may be NULL) receives how many were on this node.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8.
- * Memory: `user_id` is borrowed for the call. Thread-safe, non-blocking.
  * Disconnects every connection of `user_id` on every node; clients see
  * `io server disconnect`.
  *
@@ -743,27 +685,12 @@ roomcast_result roomcast_server_broadcast(const roomcast_server *server,
  * NULL when `cap` is 0, to query the length.
  * Returns: the full message length in bytes, without the NUL (not a roomcast_result).
  * Memory: `buf` is caller-owned. Thread-safe: each thread has its own last error.
- * The calling thread's last error message (the one set by the last call that failed).
- *
- * Parameters: `buf` receives the message, NUL-terminated and truncated to `cap` bytes; it may be
- * NULL when `cap` is 0, to query the length.
- * Returns: the full message length in bytes, without the NUL (not a roomcast_result).
- * Memory: `buf` is caller-owned. Thread-safe: each thread has its own last error.
  */
 size_t roomcast_last_error_message(uint8_t *buf, size_t cap);
 
 /**
- * Registers the event callback: connects, disconnects and every client event the engine does
- * not handle itself (see roomcast_event).
- *
- * Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
- * `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
- * `userdata` when the callback is replaced or the server is freed.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: the event and everything it points to are borrowed for the duration of the callback
- * only. Thread-safe.
- * Registers the event callback: connects, disconnects and every client event the engine does
- * not handle itself (see roomcast_event).
+ * Registers the event callback: connects, disconnects, every client event the engine does
+ * not handle itself, and events from the other servers of the cluster (see roomcast_event).
  *
  * Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
  * `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
@@ -778,14 +705,7 @@ roomcast_result roomcast_server_set_event_callback(roomcast_server *server,
                                                    roomcast_free_fn free_userdata);
 
 /**
- * Answers a client event's ack.
- *
- * Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
- * Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere
- * to go); ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the ack was answered already or its client
- * disconnected; ROOMCAST_RESULT_ERR_INVALID_JSON.
- * Memory: `json_array` is borrowed for the call. Thread-safe: answer from any thread, at any time.
- * Answers a client event's ack.
+ * Answers a client event's ack, or a ServerSideEvent's (the other server gets the first value).
  *
  * Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
  * Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere
@@ -807,25 +727,10 @@ roomcast_result roomcast_server_ack(const roomcast_server *server,
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_IO when the
  * runtime cannot start.
  * Memory: the server is owned by the caller; release it with roomcast_server_free.
- * Creates a server (with its own runtime threads) from `config`; it does not listen until
- * roomcast_server_start.
- *
- * Parameters: `config` from roomcast_config_new (copied: it may be freed right after);
- * `out_server` receives the server.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_IO when the
- * runtime cannot start.
- * Memory: the server is owned by the caller; release it with roomcast_server_free.
  */
 roomcast_result roomcast_server_new(const roomcast_config *config, roomcast_server **out_server);
 
 /**
- * Stops the server if it runs (no grace) and releases it, calling the callbacks' free
- * functions; requests and acks still pending are abandoned.
- *
- * Parameters: `server` from roomcast_server_new, or NULL (ignored).
- * Returns: nothing.
- * Memory: `server` is invalid afterwards. Must not run concurrently with any other call on the
- * same server.
  * Stops the server if it runs (no grace) and releases it, calling the callbacks' free
  * functions; requests and acks still pending are abandoned.
  *
@@ -843,12 +748,6 @@ void roomcast_server_free(roomcast_server *server);
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_RUNNING; ROOMCAST_RESULT_ERR_IO when the
  * address cannot be bound; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a config the engine refuses.
  * Memory: nothing is retained. Thread-safe.
- * Binds the configured address and serves in the background.
- *
- * Parameters: `out_port` (may be NULL) receives the bound port.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_RUNNING; ROOMCAST_RESULT_ERR_IO when the
- * address cannot be bound; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a config the engine refuses.
- * Memory: nothing is retained. Thread-safe.
  */
 roomcast_result roomcast_server_start(roomcast_server *server, uint16_t *out_port);
 
@@ -860,26 +759,10 @@ roomcast_result roomcast_server_start(roomcast_server *server, uint16_t *out_por
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_RUNNING when the server was never started or
  * is stopped already.
  * Memory: nothing is retained. Thread-safe; do not call it from an engine callback (it blocks).
- * The dashboard shutdown: `server:shutdown` to everyone, and `grace_ms` later every connection
- * is closed after its queued messages are written. Blocks until done.
- *
- * Parameters: `grace_ms`.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_RUNNING when the server was never started or
- * is stopped already.
- * Memory: nothing is retained. Thread-safe; do not call it from an engine callback (it blocks).
  */
 roomcast_result roomcast_server_stop(roomcast_server *server, uint32_t grace_ms);
 
 /**
- * The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
- * (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
- *
- * Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
- * receives the JSON's length.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
- * ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
- * Memory: `socket_id` is borrowed for the call; `buf` (caller-owned) receives the JSON, not
- * NUL-terminated. Thread-safe.
  * The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
  * (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
  *
@@ -904,12 +787,6 @@ roomcast_result roomcast_server_socket_handshake(const roomcast_server *server,
  * Parameters: `socket_id` (UTF-8); `data_json`.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
  * Memory: both strings are borrowed for the call (the data is copied). Thread-safe.
- * Attaches `data_json` (any JSON value) to a connected socket, replacing what was there; a
- * recovered socket gets it back.
- *
- * Parameters: `socket_id` (UTF-8); `data_json`.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
- * Memory: both strings are borrowed for the call (the data is copied). Thread-safe.
  */
 roomcast_result roomcast_server_set_socket_data(const roomcast_server *server,
                                                 const uint8_t *socket_id,
@@ -918,14 +795,6 @@ roomcast_result roomcast_server_set_socket_data(const roomcast_server *server,
                                                 size_t data_json_len);
 
 /**
- * The data attached to a connected socket as JSON (`null` when none).
- *
- * Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
- * receives the JSON's length.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL
- * with the needed length in `out_len`.
- * Memory: `socket_id` is borrowed for the call; `buf` is caller-owned, not NUL-terminated.
- * Thread-safe.
  * The data attached to a connected socket as JSON (`null` when none).
  *
  * Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
@@ -1004,21 +873,10 @@ roomcast_result roomcast_server_socket_disconnect(const roomcast_server *server,
  * Parameters: `out_stats` (not NULL), filled in.
  * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
  * Memory: `out_stats` is caller-owned. Thread-safe.
- * The engine's figures, the same ones every host's stats call returns.
- *
- * Parameters: `out_stats` (not NULL), filled in.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
- * Memory: `out_stats` is caller-owned. Thread-safe.
  */
 roomcast_result roomcast_server_stats(const roomcast_server *server, roomcast_stats *out_stats);
 
 /**
- * The Prometheus text exposition of the figures (what `GET /metrics` serves).
- *
- * Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the text's length.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in
- * `out_len` when `cap` is short.
- * Memory: `buf` is caller-owned; the text is not NUL-terminated. Thread-safe.
  * The Prometheus text exposition of the figures (what `GET /metrics` serves).
  *
  * Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the text's length.
@@ -1032,12 +890,6 @@ roomcast_result roomcast_server_metrics(const roomcast_server *server,
                                         size_t *out_len);
 
 /**
- * The health document, `{"status","stats":{…}}` as JSON (what `GET /health/websocket` serves).
- *
- * Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the JSON's length.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in
- * `out_len` when `cap` is short.
- * Memory: `buf` is caller-owned; the JSON is not NUL-terminated. Thread-safe.
  * The health document, `{"status","stats":{…}}` as JSON (what `GET /health/websocket` serves).
  *
  * Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the JSON's length.

@@ -208,6 +208,36 @@ export interface IoServerOptions {
   connectTimeout?: number;
   connectionStateRecovery?: { maxDisconnectionDuration?: number; skipMiddlewares?: boolean };
   serveClient?: false;
+  /** The cluster adapter (`createRedisAdapter(url, opts)`), as `io.adapter(…)`. */
+  adapter?: RedisAdapter;
+}
+
+/** What `createRedisAdapter` returns, for `io.adapter(…)` or the `adapter` option. */
+export interface RedisAdapter {
+  readonly url: string;
+  readonly key?: string;
+  readonly requestsTimeout?: number;
+}
+
+/**
+ * A Redis cluster shared with roomcast nodes and Node nodes on `@socket.io/redis-adapter`
+ * (`key`: its channel prefix, default `socket.io`; `requestsTimeout`: how long cluster
+ * requests wait for other servers, default 5000 ms).
+ */
+export declare function createRedisAdapter(url: string, opts?: { key?: string; requestsTimeout?: number }): RedisAdapter;
+
+/** A socket `fetchSockets` found on another server of the cluster. */
+export declare class RemoteSocket {
+  readonly id: string;
+  readonly handshake: Socket['handshake'];
+  readonly rooms: Set<string>;
+  readonly data: any;
+  /** The last argument may be an ack callback `(err, value)` (set `timeout` first). */
+  emit(event: string, ...args: any[]): boolean;
+  timeout(ms: number): BroadcastOperator;
+  join(room: string | string[]): void;
+  leave(room: string | string[]): void;
+  disconnect(close?: boolean): this;
 }
 
 /** socket.io's `BroadcastOperator`: rooms, excepts and flags, then an emit or a local operation. */
@@ -223,9 +253,9 @@ export declare class BroadcastOperator {
   /** The last argument may be `(err, responses) => void` to collect every socket's ack. */
   emit(event: string, ...args: any[]): boolean;
   emitWithAck(event: string, ...args: any[]): Promise<any[]>;
-  fetchSockets(): Promise<Socket[]>;
+  fetchSockets(): Promise<Array<Socket | RemoteSocket>>;
   socketsJoin(room: string | string[]): void;
-  socketsLeave(room: string): void;
+  socketsLeave(room: string | string[]): void;
   disconnectSockets(close?: boolean): void;
 }
 
@@ -290,11 +320,19 @@ export declare class Namespace extends EventEmitter {
   timeout(ms: number): BroadcastOperator;
   emit(event: string, ...args: any[]): boolean;
   emitWithAck(event: string, ...args: any[]): Promise<any[]>;
-  fetchSockets(): Promise<Socket[]>;
+  readonly local: BroadcastOperator;
+  fetchSockets(): Promise<Array<Socket | RemoteSocket>>;
   socketsJoin(room: string | string[]): void;
-  socketsLeave(room: string): void;
+  socketsLeave(room: string | string[]): void;
   disconnectSockets(close?: boolean): void;
+  /** An event for the other servers' listeners; a last function `(err, responses)` gets their acks. */
+  serverSideEmit(event: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(event: string, ...args: any[]): Promise<any[]>;
+  /** socket.io's `nsp.adapter`: the cluster-wide questions. */
+  readonly adapter: { allRooms(): Promise<Set<string>>; serverCount(): Promise<number> };
   on(event: 'connection' | 'connect', listener: (socket: Socket) => void): this;
+  /** Events other servers sent with `serverSideEmit` (the last argument is an ack when asked). */
+  on(event: string, listener: (...args: any[]) => void): this;
 }
 
 /** `io.of(RegExp | fn)`: namespaces created when a client asks for a matching name. */
@@ -328,10 +366,16 @@ export declare class Server extends EventEmitter {
   timeout(ms: number): BroadcastOperator;
   emit(event: string, ...args: any[]): boolean;
   emitWithAck(event: string, ...args: any[]): Promise<any[]>;
-  fetchSockets(): Promise<Socket[]>;
+  readonly local: BroadcastOperator;
+  fetchSockets(): Promise<Array<Socket | RemoteSocket>>;
   socketsJoin(room: string | string[]): void;
-  socketsLeave(room: string): void;
+  socketsLeave(room: string | string[]): void;
   disconnectSockets(close?: boolean): void;
+  serverSideEmit(event: string, ...args: any[]): boolean;
+  serverSideEmitWithAck(event: string, ...args: any[]): Promise<any[]>;
+  /** Joins a cluster (`createRedisAdapter(url, opts)`); without an argument, the one in use. */
+  adapter(adapter: RedisAdapter): this;
+  adapter(): RedisAdapter | undefined;
   on(event: 'connection' | 'connect', listener: (socket: Socket) => void): this;
   on(event: string, listener: (...args: any[]) => void): this;
 }

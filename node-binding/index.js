@@ -258,7 +258,7 @@ class WebSocketServer extends EventEmitter {
   }
 }
 
-const { Server, Namespace, Socket, BroadcastOperator, serverOver } = require('./io.js');
+const { Server, Namespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, serverOver } = require('./io.js');
 
 /**
  * socket.io's Server API on this engine: namespaces beside the dashboard's `/` (for example
@@ -271,4 +271,6 @@ Object.defineProperty(WebSocketServer.prototype, 'io', {
   },
 });
 
-module.exports = { WebSocketServer, NativeServer, Server, Namespace, Socket, BroadcastOperator };
+module.exports = {
+  WebSocketServer, NativeServer, Server, Namespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter,
+};

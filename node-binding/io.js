@@ -11,7 +11,21 @@ const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = re
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
 // than ignored (see README: Moving from socket.io).
 const SUPPORTED = new Set(['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'cors', 'allowUpgrades',
-  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest']);
+  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter']);
+
+// Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
+const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
+
+const REDIS_ADAPTER = Symbol('roomcast.redisAdapter');
+
+/**
+ * socket.io's `io.adapter(createAdapter(…))` for roomcast: the engine keeps its own Redis
+ * connections, so it takes the URL (`key` and `requestsTimeout` as the Node adapter's options).
+ */
+function createRedisAdapter(url, opts = {}) {
+  if (typeof url !== 'string') throw new TypeError('createRedisAdapter: the Redis URL must be a string');
+  return { [REDIS_ADAPTER]: true, url, key: opts.key, requestsTimeout: opts.requestsTimeout };
+}
 
 // Event names a socket emits itself; a client cannot trigger them.
 const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListener', 'removeListener']);
@@ -19,6 +33,9 @@ const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListe
 function toNativeOptions(options) {
   for (const key of Object.keys(options)) {
     if (!SUPPORTED.has(key)) throw new TypeError(`roomcast Server: option "${key}" is not supported`);
+  }
+  if (options.adapter !== undefined && !options.adapter[REDIS_ADAPTER]) {
+    throw new TypeError('roomcast Server: adapter must come from createRedisAdapter(url, opts)');
   }
   if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
   const out = {};
@@ -119,12 +136,17 @@ class BroadcastOperator {
     return new BroadcastOperator(this._nsp, this._rooms, this._except, { ...this._flags, volatile: true });
   }
 
+  /** This server only: not sent to the other nodes of the cluster. */
   get local() {
-    return this;
+    return new BroadcastOperator(this._nsp, this._rooms, this._except, { ...this._flags, local: true });
   }
 
   compress() {
     return this;
+  }
+
+  _target() {
+    return { rooms: [...this._rooms], except: [...this._except], volatile: !!this._flags.volatile, local: !!this._flags.local };
   }
 
   /** Acks from many: `emit(…, (err, responses))` or `emitWithAck` wait at most `ms`. */
@@ -141,13 +163,12 @@ class BroadcastOperator {
     const native = this._nsp.server._native;
     const [json, attachments] = encodeArgs(args);
     // The common case, one room and nothing else, skips building a target object.
-    if (this._rooms.size === 1 && this._except.size === 0 && !this._flags.volatile && !attachments) {
+    if (this._rooms.size === 1 && this._except.size === 0 && !this._flags.volatile && !this._flags.local && !attachments) {
       const [room] = this._rooms;
       native.emitToRoom(this._nsp.name, room, String(event), json);
       return true;
     }
-    const target = { rooms: [...this._rooms], except: [...this._except], volatile: !!this._flags.volatile };
-    native.broadcast(this._nsp.name, target, String(event), json, attachments);
+    native.broadcast(this._nsp.name, this._target(), String(event), json, attachments);
     return true;
   }
 
@@ -158,30 +179,69 @@ class BroadcastOperator {
     return responses;
   }
 
-  // Each addressed socket gets the packet with its own ack id (acks cannot share one frame).
+  // Every addressed socket, on every server, gets the packet with its own ack id; each one's
+  // first value is collected. Without `timeout(ms)` socket.io times out at once, and so does this.
   async _gatherAcks(event, args) {
-    const sockets = this._nsp._select(this._rooms, this._except);
-    const outcomes = await Promise.all(sockets.map((s) => emitWithAckTo(s, event, args, this._flags.timeout)));
-    const responses = outcomes.filter((o) => o.ok).map((o) => o.values[0]);
-    const err = outcomes.some((o) => o.ok === false) ? new Error(TIMEOUT_MESSAGE) : null;
-    return { err, responses };
+    const [json, attachments] = encodeArgs(args);
+    const native = this._nsp.server._native;
+    const collected = await native.broadcastWithAck(this._nsp.name, this._target(), String(event), json, attachments,
+      this._flags.timeout ?? 0);
+    const values = collected.replies.map((r) => JSON.parse(r.args).map((v) => withAttachments(v, r.attachments))[0]);
+    const err = collected.complete ? null : new Error(TIMEOUT_MESSAGE);
+    if (this._flags.expectSingleResponse) return { err, responses: err ? null : values[0] };
+    return { err, responses: values };
   }
 
-  /** The local sockets this operator addresses. */
+  /** The addressed sockets of every server: this server's as `Socket`, others' as `RemoteSocket`. */
   async fetchSockets() {
-    return this._nsp._select(this._rooms, this._except);
+    const found = await this._nsp.server._native.fetchSockets(this._nsp.name, this._target()).catch((error) => {
+      throw nativeError(error);
+    });
+    return found.map((info) => (info.local && this._nsp.sockets.get(info.id)) || new RemoteSocket(this._nsp, info));
   }
 
   socketsJoin(room) {
-    for (const socket of this._nsp._select(this._rooms, this._except)) socket.join(room);
+    this._nsp.server._native.socketsJoin(this._nsp.name, this._target(), [].concat(room).map(String));
   }
 
   socketsLeave(room) {
-    for (const socket of this._nsp._select(this._rooms, this._except)) socket.leave(room);
+    this._nsp.server._native.socketsLeave(this._nsp.name, this._target(), [].concat(room).map(String));
   }
 
   disconnectSockets(close = false) {
-    for (const socket of this._nsp._select(this._rooms, this._except)) socket.disconnect(close);
+    this._nsp.server._native.disconnectSockets(this._nsp.name, this._target(), !!close);
+  }
+}
+
+/** A socket `fetchSockets` found on another server (or one this layer does not track). */
+class RemoteSocket {
+  constructor(nsp, info) {
+    this.id = info.id;
+    this.handshake = JSON.parse(info.handshake);
+    this.rooms = new Set(info.rooms);
+    this.data = JSON.parse(info.data);
+    this._operator = new BroadcastOperator(nsp, new Set([this.id]), new Set(), { expectSingleResponse: true });
+  }
+
+  timeout(ms) {
+    return this._operator.timeout(ms);
+  }
+
+  emit(event, ...args) {
+    return this._operator.emit(event, ...args);
+  }
+
+  join(room) {
+    return this._operator.socketsJoin(room);
+  }
+
+  leave(room) {
+    return this._operator.socketsLeave(room);
+  }
+
+  disconnect(close = false) {
+    this._operator.disconnectSockets(close);
+    return this;
   }
 }
 
@@ -448,7 +508,7 @@ class Namespace extends EventEmitter {
   }
 
   get local() {
-    return this;
+    return new BroadcastOperator(this).local;
   }
 
   compress() {
@@ -472,8 +532,62 @@ class Namespace extends EventEmitter {
     return this.emit('message', ...args);
   }
 
-  async fetchSockets() {
-    return [...this.sockets.values()];
+  fetchSockets() {
+    return new BroadcastOperator(this).fetchSockets();
+  }
+
+  /** An event for the other servers' `io.on(event)` listeners (a last function gets their acks). */
+  serverSideEmit(event, ...args) {
+    if (RESERVED_NSP_EVENTS.has(event)) throw new Error(`"${String(event)}" is a reserved event name`);
+    const native = this.server._native;
+    if (typeof args[args.length - 1] !== 'function') {
+      native.serverSideEmit(this.name, String(event), JSON.stringify(args));
+      return true;
+    }
+    const ack = args.pop();
+    native.serverSideEmitWithAck(this.name, String(event), JSON.stringify(args)).then(
+      ({ replies, complete }) => {
+        const responses = JSON.parse(replies);
+        ack(complete ? null : new Error(`timeout reached: only ${responses.length} responses received`), responses);
+      },
+      (error) => ack(nativeError(error), []),
+    );
+    return true;
+  }
+
+  serverSideEmitWithAck(event, ...args) {
+    return new Promise((resolve, reject) => {
+      this.serverSideEmit(event, ...args, (err, responses) => {
+        if (err) {
+          err.responses = responses;
+          return reject(err);
+        }
+        return resolve(responses);
+      });
+    });
+  }
+
+  // An event another server sent: this namespace's own listeners get it (with an ack when asked).
+  _onServerSideEmit(name, args, ackId) {
+    if (ackId !== undefined && ackId !== null) {
+      let answered = false;
+      args.push((value) => {
+        if (answered) return;
+        answered = true;
+        this.server._native.ack(ackId, JSON.stringify([value ?? null]));
+      });
+    }
+    EventEmitter.prototype.emit.call(this, name, ...args);
+  }
+
+  /** socket.io's `nsp.adapter`, for the cluster-wide questions apps ask it. */
+  get adapter() {
+    const native = this.server._native;
+    const name = this.name;
+    return {
+      allRooms: async () => new Set(await native.allRooms(name).catch((e) => { throw nativeError(e); })),
+      serverCount: () => native.serverCount(name),
+    };
   }
 
   socketsJoin(room) {
@@ -486,13 +600,6 @@ class Namespace extends EventEmitter {
 
   disconnectSockets(close = false) {
     return new BroadcastOperator(this).disconnectSockets(close);
-  }
-
-  _select(rooms, except) {
-    const matches = (socket, set) => [...socket.rooms].some((r) => set.has(r));
-    return [...this.sockets.values()].filter(
-      (socket) => (rooms.size === 0 || matches(socket, rooms)) && !(except.size && matches(socket, except)),
-    );
   }
 }
 
@@ -554,6 +661,7 @@ class Server extends EventEmitter {
       this.engine.emit('connection_error', { code, message, req, context: {} });
     });
     this.sockets = this.of('/');
+    if (this.opts.adapter !== undefined) this.adapter(this.opts.adapter);
     this.httpServer = undefined;
     if (typeof srv === 'number' || typeof srv === 'string') this.listen(Number(srv));
     else if (srv) this.attach(srv);
@@ -603,17 +711,54 @@ class Server extends EventEmitter {
     return false;
   }
 
+  /**
+   * socket.io's `io.adapter(createAdapter(…))`: with `createRedisAdapter(url, opts)`, every
+   * namespace joins the Redis cluster (Node nodes on `@socket.io/redis-adapter` included).
+   * Without an argument, the adapter in use (undefined: this server alone).
+   */
+  adapter(adapter) {
+    if (adapter === undefined) return this._adapter;
+    if (!adapter || !adapter[REDIS_ADAPTER]) throw new TypeError('roomcast Server: adapter must come from createRedisAdapter(url, opts)');
+    try {
+      this._native.useRedis(adapter.url, adapter.key, adapter.requestsTimeout);
+    } catch (error) {
+      throw nativeError(error);
+    }
+    this._adapter = adapter;
+    return this;
+  }
+
   use(fn) {
     this.sockets.use(fn);
     return this;
   }
 
+  // As in socket.io, listeners go to the main namespace (`connection`, server-side events);
+  // `error` stays on the server (a failed `listen`).
   on(event, listener) {
-    if (event === 'connection' || event === 'connect') {
-      this.sockets.on(event, listener);
-      return this;
-    }
-    return super.on(event, listener);
+    if (event === 'error') return super.on(event, listener);
+    this.sockets.on(event, listener);
+    return this;
+  }
+
+  once(event, listener) {
+    if (event === 'error') return super.once(event, listener);
+    this.sockets.once(event, listener);
+    return this;
+  }
+
+  off(event, listener) {
+    if (event === 'error') return super.off(event, listener);
+    this.sockets.off(event, listener);
+    return this;
+  }
+
+  serverSideEmit(event, ...args) {
+    return this.sockets.serverSideEmit(event, ...args);
+  }
+
+  serverSideEmitWithAck(event, ...args) {
+    return this.sockets.serverSideEmitWithAck(event, ...args);
   }
 
   to(room) {
@@ -633,7 +778,7 @@ class Server extends EventEmitter {
   }
 
   get local() {
-    return this.sockets;
+    return this.sockets.local;
   }
 
   timeout(ms) {
@@ -681,7 +826,7 @@ class Server extends EventEmitter {
       .catch((error) => {
         throw nativeError(error);
       });
-    this._listening.catch((error) => this.emit('error', error));
+    this._listening.catch((error) => EventEmitter.prototype.emit.call(this, 'error', error));
     return this;
   }
 
@@ -693,7 +838,8 @@ class Server extends EventEmitter {
   /** Serves on an existing `http.Server`, sharing its port. */
   attach(httpServer) {
     this.httpServer = httpServer;
-    this._detach = attachToHttpServer(this._native, httpServer, this._native.path(), (error) => this.emit('error', error));
+    this._detach = attachToHttpServer(this._native, httpServer, this._native.path(),
+      (error) => EventEmitter.prototype.emit.call(this, 'error', error));
     return this;
   }
 
@@ -715,6 +861,10 @@ class Server extends EventEmitter {
   _onEvent(event) {
     const nsp = this._nsps.get(event.nsp);
     if (!nsp) return;
+    if (event.kind === 'serverSideEmit') {
+      nsp._onServerSideEmit(event.name, JSON.parse(event.args), event.ackId);
+      return;
+    }
     if (event.kind === 'connection') {
       const socket = new Socket(nsp, event.socketId, !!event.recovered);
       if (event.data) socket.data = JSON.parse(event.data);
@@ -742,4 +892,4 @@ function serverOver(native) {
   return server;
 }
 
-module.exports = { Server, Namespace, ParentNamespace, Socket, BroadcastOperator, serverOver };
+module.exports = { Server, Namespace, ParentNamespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, serverOver };

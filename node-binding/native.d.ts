@@ -10,6 +10,29 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeIo {
+  /**
+   * Clusters every namespace through the Redis at `url` (the Node adapter's `key` and
+   * `requestsTimeout` when given).
+   */
+  useRedis(url: string, key?: string | undefined | null, requestsTimeout?: number | undefined | null): void
+  /** The sockets `target` addresses on every server (this server's first). */
+  fetchSockets(nsp: string, target: IoTarget): Promise<Array<FetchedSocketInfo>>
+  socketsJoin(nsp: string, target: IoTarget, rooms: Array<string>): void
+  socketsLeave(nsp: string, target: IoTarget, rooms: Array<string>): void
+  disconnectSockets(nsp: string, target: IoTarget, close: boolean): void
+  /**
+   * Acks from many on every server: each addressed socket's first ack value, within
+   * `timeout_ms`.
+   */
+  broadcastWithAck(nsp: string, target: IoTarget, event: string, jsonArray: string, attachments: Array<Buffer> | undefined | null, timeoutMs: number): Promise<CollectedAcks>
+  /** Sends an event to the other servers (their `io.on(event)` listeners). */
+  serverSideEmit(nsp: string, event: string, jsonArray: string): void
+  /** `server_side_emit` where each other server answers once. */
+  serverSideEmitWithAck(nsp: string, event: string, jsonArray: string): Promise<ServerReplies>
+  /** Every room with a member on any server. */
+  allRooms(nsp: string): Promise<Array<string>>
+  /** How many servers serve `nsp`, this one included. */
+  serverCount(nsp: string): Promise<number>
   constructor(options?: IoOptions | undefined | null)
   /** Creates namespace `nsp` (clients can connect to it from now on). */
   of(nsp: string): void
@@ -165,6 +188,12 @@ export interface BoundAddress {
   port: number
 }
 
+/** The answers a cluster-wide request gathered; `complete` unless some did not come in time. */
+export interface CollectedAcks {
+  replies: Array<AckOutcome>
+  complete: boolean
+}
+
 /**
  * Many emits in one call. `packed` holds the items separated by `\x1e`, each
  * `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (every
@@ -178,6 +207,18 @@ export declare function emitBatch(handle: number, packed: string, validate: bool
 
 /** Emits one JSON payload to every connection. */
 export declare function emitToAll(handle: number, event: string, json: string, validate: boolean): number
+
+/** A socket `fetchSockets` found (socket.io's `RemoteSocket` fields). */
+export interface FetchedSocketInfo {
+  id: string
+  /** socket.io's `handshake`, as JSON. */
+  handshake: string
+  rooms: Array<string>
+  /** `socket.data`, as JSON. */
+  data: string
+  /** Whether the socket is on this server. */
+  local: boolean
+}
 
 /** An HTTP response for the JS layer to write. */
 export interface HttpAnswer {
@@ -195,7 +236,10 @@ export interface HttpAnswer {
  */
 export declare function installFastEmits(target: object): void
 
-/** One notification: `connection`, `event` or `disconnect` of a socket in a namespace. */
+/**
+ * One notification: `connection`, `event` or `disconnect` of a socket in a namespace, or
+ * `serverSideEmit` (an event from another server; no socket).
+ */
 export interface IoEvent {
   kind: string
   nsp: string
@@ -239,6 +283,8 @@ export interface IoTarget {
   rooms: Array<string>
   except: Array<string>
   volatile: boolean
+  /** This server only (socket.io's `local` flag): not sent to the other nodes. */
+  local?: boolean
 }
 
 export interface RateLimitOption {
@@ -296,4 +342,10 @@ export interface ServerOptions {
   redisUrl?: string
   /** Redis channel prefix (the Node adapter's `key`), default `socket.io`. */
   redisPrefix?: string
+}
+
+/** Each server's reply to a server-side emit (a JSON array), `complete` as above. */
+export interface ServerReplies {
+  replies: string
+  complete: boolean
 }

@@ -2,53 +2,13 @@
 //! synchronous waits — what a thousand clients dropping at once cause in a cluster — all get
 //! their answers, in issue order, without starving the runtime they block on.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use roomcast::adapters::redis::commands::RedisCommands;
 
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Redis {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (scripts/install-test-deps.sh)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Redis {
-        child,
-        url: format!("redis://127.0.0.1:{port}"),
-    }
-}
+mod common;
+use common::start_redis;
 
 /// Runs `burst` on a 2-worker runtime of its own thread and waits for it from this one: a
 /// deadlocked runtime cannot fire its own timers, so the deadline is kept out here.

@@ -3,7 +3,11 @@
  * thread (the auth callback only queues requests; a worker completes them later), and publishes
  * quotes to watchlist rooms. Stops cleanly (server:shutdown, grace, close) on SIGTERM/SIGINT.
  *
- *   usage: c-host [port]        prints "listening on <port>" once ready
+ *   usage: c-host [port] [redis-url]    prints "listening on <port>" once ready
+ *
+ * With a Redis URL it is a member of a cluster (roomcast and Node socket.io nodes alike): the
+ * client events `cluster:fetch`, `cluster:tell` and `cluster:join` run the cluster-wide calls,
+ * and a server-side `ping` from another server is answered with {"from":"c-host"}.
  *
  * Sessions: sessionID "tok-alice" belongs to user "alice", "tok-bob" to "bob"; "tok-down"
  * simulates a failing session store; anything else is rejected.
@@ -140,11 +144,71 @@ static void ack_with(roomcast_server *server, const roomcast_event *ev, socket_r
   free(out);
 }
 
+/* ---- cluster-wide calls: their answers arrive on an engine thread, later ---- */
+
+typedef struct {
+  roomcast_server *server;
+  uint64_t ack_id;
+} pending_ack;
+
+/* Answers the client's ack with the cluster's JSON answer (or the result code when it failed). */
+static void ack_with_answer(void *userdata, roomcast_result result, const uint8_t *json, size_t len) {
+  pending_ack *p = userdata;
+  char *out = malloc(len + 32);
+  if (out) {
+    int n = snprintf(out, len + 32, "[[%d,%.*s]]", (int)result, (int)len, (const char *)json);
+    roomcast_server_ack(p->server, p->ack_id, (const uint8_t *)out, (size_t)n);
+    free(out);
+  }
+  free(p);
+}
+
+static pending_ack *pending_for(roomcast_server *server, const roomcast_event *ev) {
+  pending_ack *p = malloc(sizeof *p);
+  if (p) *p = (pending_ack){.server = server, .ack_id = ev->ack_id};
+  return p;
+}
+
+/* `cluster:fetch` → every socket of the cluster; `cluster:tell <event>` → a server-side emit
+ * with acks; `cluster:join <room>` → every socket of the cluster joins `room`. The string
+ * argument is read from args_json `["<value>"]`. */
+static int on_cluster_event(roomcast_server *server, const roomcast_event *ev) {
+  char arg[128] = {0};
+  if (ev->args_json_len > 4 && ev->args_json_len - 4 < sizeof arg)
+    memcpy(arg, ev->args_json + 2, ev->args_json_len - 4);
+  roomcast_target everyone = {0};
+  if (ev->name_len == 13 && memcmp(ev->name, "cluster:fetch", 13) == 0) {
+    pending_ack *p = pending_for(server, ev);
+    if (p && roomcast_server_fetch_sockets(server, &everyone, ack_with_answer, p) != ROOMCAST_RESULT_OK) free(p);
+    return 1;
+  }
+  if (ev->name_len == 12 && memcmp(ev->name, "cluster:tell", 12) == 0) {
+    pending_ack *p = pending_for(server, ev);
+    if (p && roomcast_server_server_side_emit(server, (const uint8_t *)arg, strlen(arg), S("[1]"), ack_with_answer, p) !=
+                 ROOMCAST_RESULT_OK)
+      free(p);
+    return 1;
+  }
+  if (ev->name_len == 12 && memcmp(ev->name, "cluster:join", 12) == 0) {
+    roomcast_bytes room = {(const uint8_t *)arg, strlen(arg)};
+    roomcast_server_sockets_join(server, &everyone, &room, 1);
+    roomcast_server_ack(server, ev->ack_id, S("[]"));
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- events: `handshake`, `get-data` and `set-data` per socket; other acks echo ---- */
 
 static void on_event(void *userdata, const roomcast_event *ev) {
   roomcast_server **server = userdata;
+  if (ev->kind == ROOMCAST_EVENT_KIND_SERVER_SIDE_EVENT) {
+    if (ev->ack_id && ev->name_len == 4 && memcmp(ev->name, "ping", 4) == 0)
+      roomcast_server_ack(*server, ev->ack_id, S("[{\"from\":\"c-host\"}]"));
+    return;
+  }
   if (ev->kind != ROOMCAST_EVENT_KIND_CLIENT_EVENT || ev->ack_id == 0) return;
+  if (on_cluster_event(*server, ev)) return;
   if (ev->name_len == 6 && memcmp(ev->name, "whoami", 6) == 0) {
     /* The event carries the identity, the namespace and any binary attachments. */
     char out[512];
@@ -183,6 +247,8 @@ int main(int argc, char **argv) {
   roomcast_config_set_recovery(config, 5000, 1000, 1 << 20);
   /* Misuse is an error code with a message, not a crash. */
   if (roomcast_config_set_listen(config, S("not-an-ip"), 1) != ROOMCAST_RESULT_ERR_INVALID_ARGUMENT) return 2;
+  if (argc > 2 && roomcast_config_set_redis_url(config, (const uint8_t *)argv[2], strlen(argv[2])) != ROOMCAST_RESULT_OK)
+    return 2;
 
   roomcast_server *server = NULL;
   if (roomcast_server_new(config, &server) != ROOMCAST_RESULT_OK) return 1;

@@ -72,14 +72,6 @@ fn answer(
 /// answered, timed out or never issued.
 /// Memory: nothing is retained. Thread-safe: may be called from any thread, inside or after the
 /// callback.
-/// Lets the pending handshake `request_id` proceed.
-///
-/// Parameters: `server` from roomcast_server_new; `request_id` as given to the allow-request
-/// callback.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED for an id that was already
-/// answered, timed out or never issued.
-/// Memory: nothing is retained. Thread-safe: may be called from any thread, inside or after the
-/// callback.
 #[no_mangle]
 pub extern "C" fn roomcast_server_request_allow(
     server: *const roomcast_server,
@@ -88,13 +80,6 @@ pub extern "C" fn roomcast_server_request_allow(
     guard(|| answer(server, request_id, Ok(())))
 }
 
-/// Refuses the pending handshake `request_id`: the client gets HTTP 403
-/// `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0).
-///
-/// Parameters: `server`; `request_id` as given to the allow-request callback; `message` (UTF-8,
-/// may be NULL when `message_len` is 0).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: `message` is borrowed for the call. Thread-safe.
 /// Refuses the pending handshake `request_id`: the client gets HTTP 403
 /// `{"code":4,"message":<message>}` (`Forbidden` when `message_len` is 0).
 ///

@@ -33,16 +33,6 @@ pub type roomcast_auth_fn = Option<
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
 /// Memory: the strings the callback receives are borrowed for the duration of the callback only.
 /// Thread-safe.
-/// Registers the session validator: every connect to `/` with `sessionID` and `userId` in its
-/// auth payload is handed to `callback`, and the handshake waits until the host completes the
-/// request (roomcast_server_auth_accept / _reject / _fail) or the auth timeout fails it.
-///
-/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
-/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
-/// `userdata` when the callback is replaced or the server is freed.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: the strings the callback receives are borrowed for the duration of the callback only.
-/// Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_set_auth_callback(
     server: *mut roomcast_server,
@@ -82,14 +72,6 @@ fn complete(
 /// already, timed out or never existed; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty user id;
 /// ROOMCAST_RESULT_ERR_INVALID_UTF8.
 /// Memory: the strings are borrowed for the call (copied). Thread-safe.
-/// Accepts the pending handshake `request_id` as this user.
-///
-/// Parameters: `user_id` (UTF-8, not empty); `user_name` and `user_role` (UTF-8; empty takes the
-/// engine's defaults, "User" and "user").
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the request was answered
-/// already, timed out or never existed; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty user id;
-/// ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: the strings are borrowed for the call (copied). Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_auth_accept(
     server: *const roomcast_server,
@@ -119,12 +101,6 @@ pub extern "C" fn roomcast_server_auth_accept(
 /// Parameters: `server`; `request_id` as given to the auth callback.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
 /// Memory: nothing is retained. Thread-safe.
-/// Rejects the pending handshake `request_id`: the client gets
-/// `UNAUTHORIZED: Invalid session or user mismatch`.
-///
-/// Parameters: `server`; `request_id` as given to the auth callback.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED.
-/// Memory: nothing is retained. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_auth_reject(
     server: *const roomcast_server,
@@ -133,12 +109,6 @@ pub extern "C" fn roomcast_server_auth_reject(
     guard(|| complete(server, request_id, Ok(AuthDecision::Reject)))
 }
 
-/// Fails the pending handshake `request_id` (the session store is down…): the client gets
-/// `AUTHENTICATION_FAILED`; `message` is logged, never sent.
-///
-/// Parameters: `server`; `request_id`; `message` (UTF-8, may be NULL when `message_len` is 0).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_COMPLETED; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: `message` is borrowed for the call. Thread-safe.
 /// Fails the pending handshake `request_id` (the session store is down…): the client gets
 /// `AUTHENTICATION_FAILED`; `message` is logged, never sent.
 ///

@@ -24,14 +24,6 @@ pub struct roomcast_config {
 /// Returns: the config (never NULL).
 /// Memory: owned by the caller; release it with roomcast_config_free. Not thread-safe: configure
 /// from one thread.
-/// A config with the engine's defaults, the same in every host: 127.0.0.1 on any free port
-/// (roomcast_server_start reports it), path `/socket.io/`, ping 25000/60000 ms, 50 subscriptions
-/// per user, `subscribe:*` limited to 10 per minute, auth timeout 5000 ms.
-///
-/// Parameters: none.
-/// Returns: the config (never NULL).
-/// Memory: owned by the caller; release it with roomcast_config_free. Not thread-safe: configure
-/// from one thread.
 #[no_mangle]
 pub extern "C" fn roomcast_config_new() -> *mut roomcast_config {
     Box::into_raw(Box::new(roomcast_config {
@@ -39,12 +31,6 @@ pub extern "C" fn roomcast_config_new() -> *mut roomcast_config {
     }))
 }
 
-/// Releases a config.
-///
-/// Parameters: `config` from roomcast_config_new, or NULL (ignored).
-/// Returns: nothing.
-/// Memory: `config` is invalid afterwards. Servers copy what they need, so this may follow
-/// roomcast_server_new immediately.
 /// Releases a config.
 ///
 /// Parameters: `config` from roomcast_config_new, or NULL (ignored).
@@ -79,13 +65,6 @@ fn with_config(
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a host that is not an IP
 /// address; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_UTF8.
 /// Memory: `host` is borrowed for the call.
-/// The listening address.
-///
-/// Parameters: `host`, an IP literal (`127.0.0.1`, `::1`, `0.0.0.0`); `port` (0 picks a free port,
-/// which roomcast_server_start reports).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a host that is not an IP
-/// address; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: `host` is borrowed for the call.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_listen(
     config: *mut roomcast_config,
@@ -104,11 +83,6 @@ pub extern "C" fn roomcast_config_set_listen(
 /// Parameters: `path` (UTF-8, starting with `/`).
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT when it does not start with `/`.
 /// Memory: `path` is borrowed for the call.
-/// The Socket.IO path, e.g. `/socket.io/`.
-///
-/// Parameters: `path` (UTF-8, starting with `/`).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT when it does not start with `/`.
-/// Memory: `path` is borrowed for the call.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_path(
     config: *mut roomcast_config,
@@ -121,12 +95,6 @@ pub extern "C" fn roomcast_config_set_path(
     })
 }
 
-/// The heartbeat: a ping every `interval_ms`; a client silent for `timeout_ms` after it is
-/// dropped.
-///
-/// Parameters: `interval_ms`, `timeout_ms` (both > 0).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a zero value.
-/// Memory: nothing is retained.
 /// The heartbeat: a ping every `interval_ms`; a client silent for `timeout_ms` after it is
 /// dropped.
 ///
@@ -153,12 +121,6 @@ pub extern "C" fn roomcast_config_set_ping(
 /// Parameters: `allow`.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
 /// Memory: nothing is retained.
-/// Whether polling clients may upgrade to WebSocket (default true). When false the open packet
-/// offers no upgrade and an upgrade request is refused with HTTP 400.
-///
-/// Parameters: `allow`.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: nothing is retained.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_allow_upgrades(
     config: *mut roomcast_config,
@@ -175,11 +137,6 @@ pub extern "C" fn roomcast_config_set_allow_upgrades(
 /// Parameters: `bytes` (> 0).
 /// Returns: ROOMCAST_RESULT_OK; the server refuses 0 when it starts (ROOMCAST_RESULT_ERR_INVALID_ARGUMENT).
 /// Memory: nothing is retained.
-/// The largest accepted WebSocket message or polling body.
-///
-/// Parameters: `bytes` (> 0).
-/// Returns: ROOMCAST_RESULT_OK; the server refuses 0 when it starts (ROOMCAST_RESULT_ERR_INVALID_ARGUMENT).
-/// Memory: nothing is retained.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_max_payload(
     config: *mut roomcast_config,
@@ -191,13 +148,6 @@ pub extern "C" fn roomcast_config_set_max_payload(
     })
 }
 
-/// Turns on Socket.IO connection-state recovery: a client that drops and comes back within
-/// `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back.
-///
-/// Parameters: `max_disconnection_ms` (0 turns recovery off again); `max_packets` and `max_bytes`,
-/// the most broadcasts and encoded bytes the replay log keeps per namespace.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: nothing is retained.
 /// Turns on Socket.IO connection-state recovery: a client that drops and comes back within
 /// `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back.
 ///
@@ -229,12 +179,6 @@ pub extern "C" fn roomcast_config_set_recovery(
 /// Parameters: `timeout_ms`.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
 /// Memory: nothing is retained.
-/// How long the auth callback has to complete a request before the handshake fails
-/// (`AUTHENTICATION_FAILED`).
-///
-/// Parameters: `timeout_ms`.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: nothing is retained.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_auth_timeout(
     config: *mut roomcast_config,
@@ -252,12 +196,6 @@ pub extern "C" fn roomcast_config_set_auth_timeout(
 /// Parameters: `max`.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
 /// Memory: nothing is retained.
-/// Concurrent subscriptions per user, across all of the user's connections (and nodes, when
-/// clustered).
-///
-/// Parameters: `max`.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: nothing is retained.
 #[no_mangle]
 pub extern "C" fn roomcast_config_set_max_subscriptions(
     config: *mut roomcast_config,
@@ -269,13 +207,6 @@ pub extern "C" fn roomcast_config_set_max_subscriptions(
     })
 }
 
-/// Limits `event` (any event name, built-in or custom) to `max` requests per `window_ms` per
-/// user; replaces an earlier limit of the same event.
-///
-/// Parameters: `event` (UTF-8, not empty); `max`; `window_ms` (> 0).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for an empty event or a zero
-/// window; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: `event` is borrowed for the call (copied).
 /// Limits `event` (any event name, built-in or custom) to `max` requests per `window_ms` per
 /// user; replaces an earlier limit of the same event.
 ///
@@ -306,11 +237,6 @@ pub extern "C" fn roomcast_config_set_rate_limit(
 /// Parameters: `origin` (UTF-8, e.g. `https://dashboard.example.com`).
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8; ROOMCAST_RESULT_ERR_NULL_POINTER.
 /// Memory: `origin` is borrowed for the call (copied).
-/// Adds an allowed `Origin`; with none added, every origin is allowed.
-///
-/// Parameters: `origin` (UTF-8, e.g. `https://dashboard.example.com`).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: `origin` is borrowed for the call (copied).
 #[no_mangle]
 pub extern "C" fn roomcast_config_add_cors_origin(
     config: *mut roomcast_config,
@@ -329,12 +255,6 @@ pub extern "C" fn roomcast_config_add_cors_origin(
     })
 }
 
-/// Clusters the server through Redis: broadcasts, user emits and disconnects reach every node,
-/// in the format of the Node `@socket.io/redis-adapter`.
-///
-/// Parameters: `url` (`redis://host:port` or `rediss://…`).
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for another scheme.
-/// Memory: `url` is borrowed for the call (copied).
 /// Clusters the server through Redis: broadcasts, user emits and disconnects reach every node,
 /// in the format of the Node `@socket.io/redis-adapter`.
 ///

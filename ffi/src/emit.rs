@@ -1,5 +1,7 @@
 //! Emits from C: to a user, a room (or a socket id), everyone; disconnecting a user.
 
+use std::borrow::Cow;
+
 use engine::{Args, RealtimeServer};
 
 use crate::error::{fail, fail_with, guard, roomcast_result};
@@ -35,13 +37,6 @@ fn emit(
 /// receives the number of this node's connections that queued it.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
 /// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
-/// Emits `event` with one JSON argument to every connection of `user_id` (on every node, when
-/// clustered).
-///
-/// Parameters: `user_id`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL)
-/// receives the number of this node's connections that queued it.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
 #[no_mangle]
 pub extern "C" fn roomcast_server_emit_to_user(
     server: *const roomcast_server,
@@ -62,13 +57,6 @@ pub extern "C" fn roomcast_server_emit_to_user(
     })
 }
 
-/// Emits `event` with one JSON argument to every member of `room` (e.g. `watchlist:AAPL`, or a
-/// socket id), encoded once for all of them.
-///
-/// Parameters: `room`, `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives
-/// the number of this node's connections that queued it.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
 /// Emits `event` with one JSON argument to every member of `room` (e.g. `watchlist:AAPL`, or a
 /// socket id), encoded once for all of them.
 ///
@@ -102,12 +90,6 @@ pub extern "C" fn roomcast_server_emit_to_room(
 /// number of this node's connections that queued it.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
 /// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
-/// Emits `event` with one JSON argument to every connection of the main namespace.
-///
-/// Parameters: `event` (UTF-8); `json`, one JSON value; `out_count` (may be NULL) receives the
-/// number of this node's connections that queued it.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_JSON; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: every string is borrowed for the call. Thread-safe, non-blocking.
 #[no_mangle]
 pub extern "C" fn roomcast_server_emit_to_all(
     server: *const roomcast_server,
@@ -125,12 +107,6 @@ pub extern "C" fn roomcast_server_emit_to_all(
     })
 }
 
-/// Disconnects every connection of `user_id` on every node; clients see
-/// `io server disconnect`.
-///
-/// Parameters: `user_id` (UTF-8); `out_count` (may be NULL) receives how many were on this node.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_UTF8.
-/// Memory: `user_id` is borrowed for the call. Thread-safe, non-blocking.
 /// Disconnects every connection of `user_id` on every node; clients see
 /// `io server disconnect`.
 ///
@@ -167,8 +143,60 @@ pub struct roomcast_target {
     pub volatile_: bool,
 }
 
+/// A `roomcast_target` read into Rust strings (borrowed for the call).
+pub(crate) struct Target<'a> {
+    rooms: Vec<Cow<'a, str>>,
+    except: Vec<Cow<'a, str>>,
+    volatile: bool,
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn read(target: *const roomcast_target) -> Result<Self, roomcast_result> {
+        if target.is_null() {
+            return Err(fail(roomcast_result::ErrNullPointer, "target is NULL"));
+        }
+        // ok: checked non-null; borrowed for the call.
+        let target = unsafe { &*target };
+        let borrowed = |list: Vec<&'a str>| list.into_iter().map(Cow::Borrowed).collect();
+        Ok(Self {
+            rooms: borrowed(names(target.rooms, target.rooms_len, "rooms")?),
+            except: borrowed(names(target.except, target.except_len, "except")?),
+            volatile: target.volatile_,
+        })
+    }
+
+    /// The same target, owning its names (for a request that outlives the call).
+    pub(crate) fn owned(self) -> Target<'static> {
+        let own = |list: Vec<Cow<'a, str>>| {
+            list.into_iter()
+                .map(|name| Cow::Owned(name.into_owned()))
+                .collect()
+        };
+        Target {
+            rooms: own(self.rooms),
+            except: own(self.except),
+            volatile: self.volatile,
+        }
+    }
+
+    /// The engine's broadcast operator over the server's main namespace.
+    pub(crate) fn operator<'s>(&self, server: &'s RealtimeServer) -> engine::Broadcast<'s> {
+        let mut operator = server.broadcast();
+        for room in &self.rooms {
+            operator = operator.to(room);
+        }
+        for room in &self.except {
+            operator = operator.except(room);
+        }
+        if self.volatile {
+            operator = operator.volatile();
+        }
+        operator
+    }
+}
+
 /// The UTF-8 names of a `(ptr, len)` array of `roomcast_bytes`.
-fn names<'a>(
+pub(crate) fn names<'a>(
     list: *const roomcast_bytes,
     len: usize,
     what: &str,
@@ -210,27 +238,10 @@ pub extern "C" fn roomcast_server_broadcast(
     out_count: *mut u32,
 ) -> roomcast_result {
     guard(|| {
-        if target.is_null() {
-            return fail(roomcast_result::ErrNullPointer, "target is NULL");
-        }
-        // ok: checked non-null; borrowed for the call.
-        let target = unsafe { &*target };
-        let rooms = try_ffi!(names(target.rooms, target.rooms_len, "rooms"));
-        let except = try_ffi!(names(target.except, target.except_len, "except"));
+        let target = try_ffi!(Target::read(target));
         let event = try_ffi!(borrow_str(event, event_len, "event"));
-        let volatile = target.volatile_;
         emit(server, json, json_len, out_count, |s, args| {
-            let mut operator = s.broadcast();
-            for room in &rooms {
-                operator = operator.to(room);
-            }
-            for room in &except {
-                operator = operator.except(room);
-            }
-            if volatile {
-                operator = operator.volatile();
-            }
-            operator.emit(event, args)
+            target.operator(s).emit(event, args)
         })
     })
 }

@@ -94,12 +94,6 @@ pub(crate) fn guard(body: impl FnOnce() -> roomcast_result) -> roomcast_result {
 /// NULL when `cap` is 0, to query the length.
 /// Returns: the full message length in bytes, without the NUL (not a roomcast_result).
 /// Memory: `buf` is caller-owned. Thread-safe: each thread has its own last error.
-/// The calling thread's last error message (the one set by the last call that failed).
-///
-/// Parameters: `buf` receives the message, NUL-terminated and truncated to `cap` bytes; it may be
-/// NULL when `cap` is 0, to query the length.
-/// Returns: the full message length in bytes, without the NUL (not a roomcast_result).
-/// Memory: `buf` is caller-owned. Thread-safe: each thread has its own last error.
 #[no_mangle]
 pub extern "C" fn roomcast_last_error_message(buf: *mut u8, cap: usize) -> usize {
     LAST_ERROR.with(|e| {

@@ -16,6 +16,10 @@ pub enum roomcast_event_kind {
     Disconnect = 1,
     /// A client event that is not built in; `ack_id` is non-zero when the client wants an answer.
     ClientEvent = 2,
+    /// An event another server of the cluster sent (roomcast_server_server_side_emit, Node's
+    /// `io.serverSideEmit`): no socket (`socket_id` empty, no identity); `ack_id` is non-zero
+    /// when the sender wants one answer (its first value is sent back).
+    ServerSideEvent = 3,
 }
 
 /// A borrowed byte string.
@@ -63,19 +67,21 @@ fn emit_event(
     callback: extern "C" fn(*mut c_void, *const roomcast_event),
     userdata: &UserData,
     kind: roomcast_event_kind,
-    socket: &SocketRef,
+    socket: Option<&SocketRef>,
     name: &str,
     args: &Args,
     ack_id: u64,
 ) {
-    let (user_id, user_name, user_role) = match socket.identity() {
+    let (user_id, user_name, user_role) = match socket.and_then(|s| s.identity()) {
         Some(i) => (&*i.user_id, &*i.user_name, &*i.user_role),
         None => ("", "", ""),
     };
-    let json = if kind == roomcast_event_kind::ClientEvent {
-        args.to_json_array()
-    } else {
-        String::new()
+    let (socket_id, nsp) = socket.map_or(("", "/"), |s| (s.id(), s.namespace()));
+    let json = match kind {
+        roomcast_event_kind::ClientEvent | roomcast_event_kind::ServerSideEvent => {
+            args.to_json_array()
+        }
+        _ => String::new(),
     };
     let attachments: Vec<roomcast_bytes> = args
         .attachments()
@@ -87,10 +93,10 @@ fn emit_event(
         .collect();
     let event = roomcast_event {
         kind,
-        socket_id: socket.id().as_ptr(),
-        socket_id_len: socket.id().len(),
-        nsp: socket.namespace().as_ptr(),
-        nsp_len: socket.namespace().len(),
+        socket_id: socket_id.as_ptr(),
+        socket_id_len: socket_id.len(),
+        nsp: nsp.as_ptr(),
+        nsp_len: nsp.len(),
         user_id: user_id.as_ptr(),
         user_id_len: user_id.len(),
         user_name: user_name.as_ptr(),
@@ -108,17 +114,8 @@ fn emit_event(
     callback(userdata.ptr(), &event);
 }
 
-/// Registers the event callback: connects, disconnects and every client event the engine does
-/// not handle itself (see roomcast_event).
-///
-/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
-/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
-/// `userdata` when the callback is replaced or the server is freed.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: the event and everything it points to are borrowed for the duration of the callback
-/// only. Thread-safe.
-/// Registers the event callback: connects, disconnects and every client event the engine does
-/// not handle itself (see roomcast_event).
+/// Registers the event callback: connects, disconnects, every client event the engine does
+/// not handle itself, and events from the other servers of the cluster (see roomcast_event).
 ///
 /// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
 /// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
@@ -142,7 +139,7 @@ pub extern "C" fn roomcast_server_set_event_callback(
                 callback,
                 &ud,
                 roomcast_event_kind::Connect,
-                socket,
+                Some(socket),
                 "",
                 &Args::none(),
                 0,
@@ -154,12 +151,22 @@ pub extern "C" fn roomcast_server_set_event_callback(
                 callback,
                 &ud,
                 roomcast_event_kind::Disconnect,
-                socket,
+                Some(socket),
                 reason,
                 &Args::none(),
                 0,
             );
         });
+        let held = s.server.held_acks().clone();
+        let ud = userdata.clone();
+        s.server
+            .engine()
+            .io()
+            .on_server_side_emit(move |name, args, ack| {
+                let ack_id = ack.map_or(0, |ack| held.hold_server_ack(ack));
+                let kind = roomcast_event_kind::ServerSideEvent;
+                emit_event(callback, &ud, kind, None, name, args, ack_id);
+            });
         let held = s.server.held_acks().clone();
         s.server.on_client_event(move |socket, event| {
             let ack_id = event.ack.map_or(0, |sender| held.hold(sender));
@@ -167,7 +174,7 @@ pub extern "C" fn roomcast_server_set_event_callback(
                 callback,
                 &userdata,
                 roomcast_event_kind::ClientEvent,
-                socket,
+                Some(socket),
                 &event.name,
                 &event.args,
                 ack_id,
@@ -177,14 +184,7 @@ pub extern "C" fn roomcast_server_set_event_callback(
     })
 }
 
-/// Answers a client event's ack.
-///
-/// Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
-/// Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere
-/// to go); ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the ack was answered already or its client
-/// disconnected; ROOMCAST_RESULT_ERR_INVALID_JSON.
-/// Memory: `json_array` is borrowed for the call. Thread-safe: answer from any thread, at any time.
-/// Answers a client event's ack.
+/// Answers a client event's ack, or a ServerSideEvent's (the other server gets the first value).
 ///
 /// Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
 /// Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere

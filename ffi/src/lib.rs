@@ -14,6 +14,7 @@
 mod allow_request;
 mod auth;
 mod callbacks;
+mod cluster;
 mod config;
 mod emit;
 mod error;
@@ -38,11 +39,6 @@ pub use server::*;
 pub use socket::*;
 pub use stats::*;
 
-/// The library version.
-///
-/// Parameters: none.
-/// Returns: a NUL-terminated string (not a roomcast_result).
-/// Memory: static; never free it.
 /// The library version.
 ///
 /// Parameters: none.

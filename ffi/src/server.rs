@@ -49,14 +49,6 @@ pub(crate) use try_ffi;
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_IO when the
 /// runtime cannot start.
 /// Memory: the server is owned by the caller; release it with roomcast_server_free.
-/// Creates a server (with its own runtime threads) from `config`; it does not listen until
-/// roomcast_server_start.
-///
-/// Parameters: `config` from roomcast_config_new (copied: it may be freed right after);
-/// `out_server` receives the server.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_IO when the
-/// runtime cannot start.
-/// Memory: the server is owned by the caller; release it with roomcast_server_free.
 #[no_mangle]
 pub extern "C" fn roomcast_server_new(
     config: *const roomcast_config,
@@ -103,13 +95,6 @@ pub extern "C" fn roomcast_server_new(
 /// Returns: nothing.
 /// Memory: `server` is invalid afterwards. Must not run concurrently with any other call on the
 /// same server.
-/// Stops the server if it runs (no grace) and releases it, calling the callbacks' free
-/// functions; requests and acks still pending are abandoned.
-///
-/// Parameters: `server` from roomcast_server_new, or NULL (ignored).
-/// Returns: nothing.
-/// Memory: `server` is invalid afterwards. Must not run concurrently with any other call on the
-/// same server.
 #[no_mangle]
 pub extern "C" fn roomcast_server_free(server: *mut roomcast_server) {
     if server.is_null() {
@@ -140,12 +125,6 @@ pub extern "C" fn roomcast_server_free(server: *mut roomcast_server) {
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_RUNNING; ROOMCAST_RESULT_ERR_IO when the
 /// address cannot be bound; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a config the engine refuses.
 /// Memory: nothing is retained. Thread-safe.
-/// Binds the configured address and serves in the background.
-///
-/// Parameters: `out_port` (may be NULL) receives the bound port.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_ALREADY_RUNNING; ROOMCAST_RESULT_ERR_IO when the
-/// address cannot be bound; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for a config the engine refuses.
-/// Memory: nothing is retained. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_start(
     server: *mut roomcast_server,
@@ -167,13 +146,6 @@ pub extern "C" fn roomcast_server_start(
     })
 }
 
-/// The dashboard shutdown: `server:shutdown` to everyone, and `grace_ms` later every connection
-/// is closed after its queued messages are written. Blocks until done.
-///
-/// Parameters: `grace_ms`.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_RUNNING when the server was never started or
-/// is stopped already.
-/// Memory: nothing is retained. Thread-safe; do not call it from an engine callback (it blocks).
 /// The dashboard shutdown: `server:shutdown` to everyone, and `grace_ms` later every connection
 /// is closed after its queued messages are written. Blocks until done.
 ///

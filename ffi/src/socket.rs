@@ -31,15 +31,6 @@ fn socket_of(
 /// ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
 /// Memory: `socket_id` is borrowed for the call; `buf` (caller-owned) receives the JSON, not
 /// NUL-terminated. Thread-safe.
-/// The handshake of a connected socket as JSON, in socket.io's `socket.handshake` shape
-/// (`{"headers","time","address","xdomain","secure","issued","url","query","auth"}`).
-///
-/// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
-/// receives the JSON's length.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND when no such socket is connected;
-/// ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in `out_len` when `cap` is short.
-/// Memory: `socket_id` is borrowed for the call; `buf` (caller-owned) receives the JSON, not
-/// NUL-terminated. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_socket_handshake(
     server: *const roomcast_server,
@@ -61,12 +52,6 @@ pub extern "C" fn roomcast_server_socket_handshake(
 /// Parameters: `socket_id` (UTF-8); `data_json`.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
 /// Memory: both strings are borrowed for the call (the data is copied). Thread-safe.
-/// Attaches `data_json` (any JSON value) to a connected socket, replacing what was there; a
-/// recovered socket gets it back.
-///
-/// Parameters: `socket_id` (UTF-8); `data_json`.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_INVALID_JSON.
-/// Memory: both strings are borrowed for the call (the data is copied). Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_set_socket_data(
     server: *const roomcast_server,
@@ -82,14 +67,6 @@ pub extern "C" fn roomcast_server_set_socket_data(
     })
 }
 
-/// The data attached to a connected socket as JSON (`null` when none).
-///
-/// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)
-/// receives the JSON's length.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NOT_FOUND; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL
-/// with the needed length in `out_len`.
-/// Memory: `socket_id` is borrowed for the call; `buf` is caller-owned, not NUL-terminated.
-/// Thread-safe.
 /// The data attached to a connected socket as JSON (`null` when none).
 ///
 /// Parameters: `socket_id` (UTF-8); `buf`/`cap`, the caller's buffer; `out_len` (not NULL)

@@ -44,11 +44,6 @@ pub struct roomcast_stats {
 /// Parameters: `out_stats` (not NULL), filled in.
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
 /// Memory: `out_stats` is caller-owned. Thread-safe.
-/// The engine's figures, the same ones every host's stats call returns.
-///
-/// Parameters: `out_stats` (not NULL), filled in.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: `out_stats` is caller-owned. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_stats(
     server: *const roomcast_server,
@@ -99,12 +94,6 @@ pub extern "C" fn roomcast_server_stats(
 /// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in
 /// `out_len` when `cap` is short.
 /// Memory: `buf` is caller-owned; the text is not NUL-terminated. Thread-safe.
-/// The Prometheus text exposition of the figures (what `GET /metrics` serves).
-///
-/// Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the text's length.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in
-/// `out_len` when `cap` is short.
-/// Memory: `buf` is caller-owned; the text is not NUL-terminated. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_metrics(
     server: *const roomcast_server,
@@ -118,12 +107,6 @@ pub extern "C" fn roomcast_server_metrics(
     })
 }
 
-/// The health document, `{"status","stats":{…}}` as JSON (what `GET /health/websocket` serves).
-///
-/// Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the JSON's length.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_BUFFER_TOO_SMALL with the needed length in
-/// `out_len` when `cap` is short.
-/// Memory: `buf` is caller-owned; the JSON is not NUL-terminated. Thread-safe.
 /// The health document, `{"status","stats":{…}}` as JSON (what `GET /health/websocket` serves).
 ///
 /// Parameters: `buf`/`cap`, the caller's buffer; `out_len` (not NULL) receives the JSON's length.

@@ -13,7 +13,8 @@ use parking_lot::Mutex;
 use roomcast::auth::{AuthPayload, ConnectError, ConnectRequest};
 use roomcast::socketio::dynamic::DynamicNamespaces;
 use roomcast::{
-    AckError, Args, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server, SocketRef,
+    AckError, Args, Broadcast, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server,
+    SocketRef,
 };
 
 use crate::error::{invalid, js_async_error, js_error, Result};
@@ -39,7 +40,8 @@ pub struct IoOptions {
     pub recovery_skip_middlewares: Option<bool>,
 }
 
-/// One notification: `connection`, `event` or `disconnect` of a socket in a namespace.
+/// One notification: `connection`, `event` or `disconnect` of a socket in a namespace, or
+/// `serverSideEmit` (an event from another server; no socket).
 #[napi(object)]
 pub struct IoEvent {
     pub kind: String,
@@ -67,6 +69,8 @@ pub struct IoTarget {
     pub rooms: Vec<String>,
     pub except: Vec<String>,
     pub volatile: bool,
+    /// This server only (socket.io's `local` flag): not sent to the other nodes.
+    pub local: Option<bool>,
 }
 
 /// What came of an emit with ack: the reply's arguments (JSON array), or `error` (`timeout`,
@@ -80,6 +84,14 @@ pub struct AckOutcome {
 }
 
 impl AckOutcome {
+    pub(crate) fn replied(args: &Args) -> Self {
+        Self {
+            args: Some(args.to_json_array()),
+            attachments: Some(buffers(args.attachments())),
+            error: None,
+        }
+    }
+
     fn failed(error: &str) -> Self {
         Self {
             args: None,
@@ -95,7 +107,10 @@ type MiddlewareFn = JsCallback<String, Promise<Option<String>>>;
 
 /// An emit's arguments from the JSON array text io.js makes of them, with the binary
 /// arguments its placeholders stand for.
-fn args_array(json_array: &str, attachments: Option<Vec<Buffer>>) -> roomcast::error::Result<Args> {
+pub(crate) fn args_array(
+    json_array: &str,
+    attachments: Option<Vec<Buffer>>,
+) -> roomcast::error::Result<Args> {
     let parsed = match attachments {
         Some(buffers) if !buffers.is_empty() => {
             let bytes = buffers.iter().map(bytes_from).collect();
@@ -153,9 +168,27 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
 
 #[napi]
 pub struct NativeIo {
-    server: Server,
-    held_acks: Arc<HeldAcks>,
+    pub(crate) server: Server,
+    pub(crate) held_acks: Arc<HeldAcks>,
     events: Arc<Mutex<Option<Arc<EventFn>>>>,
+}
+
+/// The engine's broadcast operator for `target`.
+pub(crate) fn operator<'a>(ns: &'a Namespace, target: &IoTarget) -> Broadcast<'a> {
+    let mut operator = ns.everyone();
+    for room in &target.rooms {
+        operator = operator.to(room);
+    }
+    for room in &target.except {
+        operator = operator.except(room);
+    }
+    if target.volatile {
+        operator = operator.volatile();
+    }
+    if target.local == Some(true) {
+        operator = operator.local();
+    }
+    operator
 }
 
 fn rooms_of(socket: &SocketRef) -> Vec<String> {
@@ -188,13 +221,14 @@ impl NativeIo {
         }
     }
 
-    fn namespace(&self, nsp: &str) -> Result<Namespace> {
-        self.server.namespace(nsp).ok_or_else(|| {
-            js_error(Error::new(
-                ErrorKind::NotFound,
-                format!("no namespace {nsp}"),
-            ))
-        })
+    pub(crate) fn namespace(&self, nsp: &str) -> Result<Namespace> {
+        self.find_namespace(nsp).map_err(js_error)
+    }
+
+    pub(crate) fn find_namespace(&self, nsp: &str) -> roomcast::error::Result<Namespace> {
+        self.server
+            .namespace(nsp)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no namespace {nsp}")))
     }
 
     fn socket(&self, nsp: &str, socket_id: &str) -> Option<SocketRef> {
@@ -424,11 +458,7 @@ impl NativeIo {
         // No timeout: as long as the socket stays (its disconnect ends the wait).
         let timeout = timeout_ms.map_or(Duration::from_secs(365 * 24 * 3600), ms);
         Ok(match socket.emit_with_ack(&event, &args, timeout).await {
-            Ok(reply) => AckOutcome {
-                args: Some(reply.args.to_json_array()),
-                attachments: Some(buffers(reply.args.attachments())),
-                error: None,
-            },
+            Ok(reply) => AckOutcome::replied(&reply.args),
             Err(AckError::Timeout) => AckOutcome::failed("timeout"),
             Err(_) => AckOutcome::failed("disconnected"),
         })
@@ -462,17 +492,7 @@ impl NativeIo {
     ) -> Result<u32> {
         let args = args_array(&json_array, attachments).map_err(js_error)?;
         let ns = self.namespace(&nsp)?;
-        let mut operator = ns.everyone();
-        for room in &target.rooms {
-            operator = operator.to(room);
-        }
-        for room in &target.except {
-            operator = operator.except(room);
-        }
-        if target.volatile {
-            operator = operator.volatile();
-        }
-        Ok(operator.emit(&event, &args) as u32)
+        Ok(operator(&ns, &target).emit(&event, &args) as u32)
     }
 
     /// Puts a socket in `rooms`; false when it is not connected.
@@ -576,6 +596,29 @@ fn wire_namespace(
             parts.ack_id,
         );
         tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    });
+    let events = events_slot.clone();
+    let held = held_acks.clone();
+    let nsp = ns.name().to_owned();
+    ns.on_server_side_emit(move |name, args, ack| {
+        let Some(tsfn) = events.lock().clone() else {
+            return;
+        };
+        tsfn.call(
+            IoEvent {
+                kind: "serverSideEmit".to_owned(),
+                nsp: nsp.clone(),
+                socket_id: String::new(),
+                name: Some(name.to_owned()),
+                args: Some(args.to_json_array()),
+                attachments: None,
+                ack_id: ack.map(|ack| held.hold_server_ack(ack) as i64),
+                recovered: None,
+                rooms: None,
+                data: None,
+            },
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
     });
     let events = events_slot.clone();
     let held = held_acks.clone();

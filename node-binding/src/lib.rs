@@ -4,6 +4,7 @@
 //! hot paths and the handle registry), `hooks` (validator, handshake hook, events, acks),
 //! `sockets` (per-socket handshake and data), `http` (same-port mode), `options`.
 
+mod cluster;
 mod emits;
 mod error;
 mod fast_emit;

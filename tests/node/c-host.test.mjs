@@ -1,13 +1,19 @@
 // The C ABI from a real C program (examples/c-host, compiled here against libroomcast.a) driven
 // by the official socket.io-client: delivery, a bad token refused, a failing store, acks,
-// clean shutdown; the same run under valgrind with no errors or leaks; the header as C++17.
+// clean shutdown; the same run under valgrind with no errors or leaks; the header as C++17; the
+// C host as a member of a Redis cluster with a Node socket.io server (cluster-wide calls both ways).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
-import { waitFor } from './helpers.mjs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { Server as SocketIoServer } from 'socket.io';
+import { waitFor, startRedis, sleep } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const hostBin = path.join(root, 'examples/c-host/c-host');
@@ -21,8 +27,8 @@ before(() => {
 const running = new Set();
 after(() => running.forEach((p) => p.kill('SIGKILL')));
 
-function startHost(prefix = []) {
-  const [cmd, ...args] = [...prefix, hostBin, '0'];
+function startHost(prefix = [], extra = []) {
+  const [cmd, ...args] = [...prefix, hostBin, '0', ...extra];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   proc.on('exit', () => running.delete(proc));
@@ -135,6 +141,57 @@ test('the same run under valgrind: no memory errors, nothing definitely lost', {
   const { stderr } = host.output();
   assert.match(stderr, /ERROR SUMMARY: 0 errors/);
   assert.match(stderr, /definitely lost: 0 bytes/);
+});
+
+test('a C host in a Redis cluster with a Node socket.io server: fetchSockets, socketsJoin and serverSideEmit both ways', async () => {
+  const { createClient } = require('redis');
+  const { createAdapter } = require('@socket.io/redis-adapter');
+  const redis = await startRedis();
+  const host = startHost([], [redis.url]);
+  const pub = createClient({ url: redis.url });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  const httpServer = http.createServer();
+  const nodeIo = new SocketIoServer(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
+  await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const clients = [];
+  try {
+    nodeIo.on('hello', (n, ack) => ack({ from: 'node', n }));
+    const nodeSockets = new Map();
+    nodeIo.on('connection', (s) => nodeSockets.set(s.id, s));
+    const atNode = io(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false });
+    const alice = io(`http://127.0.0.1:${await host.port}`, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false });
+    clients.push(atNode, alice);
+    await Promise.all([waitFor(atNode, 'connect'), waitFor(alice, 'connected', 20_000)]);
+    const deadline = Date.now() + 10_000;
+    while ((await nodeIo.of('/').adapter.serverCount()) < 2) {
+      assert.ok(Date.now() < deadline, 'the C host joined the cluster');
+      await sleep(50);
+    }
+    // C asks: every socket of the cluster, with the Node server's among them.
+    const [fetched, sockets] = await alice.timeout(10_000).emitWithAck('cluster:fetch');
+    assert.equal(fetched, 0);
+    assert.deepEqual(sockets.map((s) => s.id).sort(), [alice.id, atNode.id].sort());
+    assert.equal(sockets.find((s) => s.id === alice.id).local, true);
+    // C asks the Node server's listener, which answers.
+    assert.deepEqual(await alice.timeout(10_000).emitWithAck('cluster:tell', 'hello'), [0, [{ from: 'node', n: 1 }]]);
+    // C joins every socket of the cluster to a room.
+    await alice.timeout(10_000).emitWithAck('cluster:join', 'c-room');
+    await sleep(300);
+    assert.ok(nodeSockets.get(atNode.id).rooms.has('c-room'));
+    // Node asks: the C host's sockets, and its answer to a server-side ping.
+    const all = await nodeIo.fetchSockets();
+    const remote = all.find((s) => s.id === alice.id);
+    assert.ok(remote && remote.rooms.has('c-room'), 'the C host\'s socket, in its room');
+    assert.deepEqual(await nodeIo.serverSideEmitWithAck('ping'), [{ from: 'c-host' }]);
+  } finally {
+    for (const c of clients) c.close();
+    host.proc.kill('SIGTERM');
+    await host.exited;
+    nodeIo.close();
+    await Promise.allSettled([pub.quit(), sub.quit()]);
+    await redis.stop();
+  }
 });
 
 test('the header compiles as C++17 and the committed header is current', () => {

@@ -1,9 +1,11 @@
 //! Helpers for the core integration tests: an in-process server with small timings, a raw HTTP
-//! client over TcpStream (so malformed requests can be sent byte for byte), and a WebSocket client.
+//! client over TcpStream (so malformed requests can be sent byte for byte), a WebSocket client,
+//! and a real redis-server.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use roomcast::{Args, EngineConfig, Server};
@@ -179,5 +181,48 @@ pub async fn closed_within(ws: &mut Ws, within: Duration) -> bool {
             Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
             Ok(Some(Ok(_))) => {}
         }
+    }
+}
+
+/// A real redis-server on a free port (no persistence), killed when dropped.
+pub struct Redis {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_redis() -> Redis {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (scripts/install-test-deps.sh)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Redis {
+        child,
+        url: format!("redis://127.0.0.1:{port}"),
     }
 }

@@ -95,7 +95,7 @@ pub enum ClusterAnswer {
 pub type Reply = Arc<dyn Fn(ClusterAnswer) + Send + Sync>;
 
 /// Answers one server-side emit with ack (socket.io gives its listener a callback).
-pub type ServerSideAck = Box<dyn FnOnce(Json) + Send>;
+pub type ServerSideAck = Box<dyn FnOnce(Json) + Send + Sync>;
 
 /// Receives the events other nodes sent with `serverSideEmit`.
 pub type ServerSideHandler = Arc<dyn Fn(&str, &Args, Option<ServerSideAck>) + Send + Sync>;
