@@ -141,7 +141,8 @@ typedef struct {
 
 /**
  * Who a broadcast reaches: members of any of `rooms` (everyone when `rooms_len` is 0), minus the
- * members of any of `except`; `volatile` packets are dropped for clients that are behind.
+ * members of any of `except`, in namespace `nsp` (`/` when `nsp_len` is 0); `volatile` packets
+ * are dropped for clients that are behind. A zeroed struct addresses everyone in `/`.
  */
 typedef struct {
   const roomcast_bytes *rooms;
@@ -149,6 +150,8 @@ typedef struct {
   const roomcast_bytes *except;
   size_t except_len;
   bool volatile_;
+  const uint8_t *nsp;
+  size_t nsp_len;
 } roomcast_target;
 
 /**
@@ -205,6 +208,16 @@ typedef struct {
 } roomcast_event;
 
 typedef void (*roomcast_event_fn)(void *userdata, const roomcast_event *event);
+
+/**
+ * Decides whether a namespace that does not exist may be created for a client asking for it:
+ * `nsp` and the client's CONNECT auth (JSON) are borrowed for the call; return true to create.
+ */
+typedef bool (*roomcast_namespace_matcher_fn)(void *userdata,
+                                              const uint8_t *nsp,
+                                              size_t nsp_len,
+                                              const uint8_t *auth_json,
+                                              size_t auth_json_len);
 
 /**
  * Figures of roomcast_server_stats.
@@ -416,7 +429,8 @@ roomcast_result roomcast_server_disconnect_sockets(const roomcast_server *server
  * Sends `event` to the other servers of the cluster (not to clients, not to this server); they
  * see it as a ServerSideEvent (C), an `io.on(event)` listener call (Node).
  *
- * Parameters: `event` (UTF-8); `json_array`, the arguments as a JSON array; `callback` may be
+ * Parameters: `nsp` (UTF-8; `/` when `nsp_len` is 0); `event` (UTF-8); `json_array`, the
+ * arguments as a JSON array; `callback` may be
  * NULL (no answers wanted) or receives, once, a JSON array with one answer per other server:
  * ROOMCAST_RESULT_OK when every server answered, ROOMCAST_RESULT_ERR_TIMEOUT with the answers
  * that came in time otherwise.
@@ -425,6 +439,8 @@ roomcast_result roomcast_server_disconnect_sockets(const roomcast_server *server
  * Thread-safe, non-blocking.
  */
 roomcast_result roomcast_server_server_side_emit(const roomcast_server *server,
+                                                 const uint8_t *nsp,
+                                                 size_t nsp_len,
                                                  const uint8_t *event,
                                                  size_t event_len,
                                                  const uint8_t *json_array,
@@ -435,12 +451,16 @@ roomcast_result roomcast_server_server_side_emit(const roomcast_server *server,
 /**
  * Every room with a member on any server (socket ids included): a JSON array of names.
  *
- * Parameters: `callback` (not NULL) runs once with ROOMCAST_RESULT_OK, or
- * ROOMCAST_RESULT_ERR_TIMEOUT and `[]` when a server did not answer in time.
- * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+ * Parameters: `nsp` (UTF-8; `/` when `nsp_len` is 0); `callback` (not NULL) runs once with
+ * ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_TIMEOUT and `[]` when a server did not answer in
+ * time.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_NOT_FOUND
+ * for an unknown namespace.
  * Memory: the JSON is borrowed for the callback only. Thread-safe.
  */
 roomcast_result roomcast_server_all_rooms(const roomcast_server *server,
+                                          const uint8_t *nsp,
+                                          size_t nsp_len,
                                           roomcast_cluster_fn callback,
                                           void *userdata);
 
@@ -690,7 +710,8 @@ size_t roomcast_last_error_message(uint8_t *buf, size_t cap);
 
 /**
  * Registers the event callback: connects, disconnects, every client event the engine does
- * not handle itself, and events from the other servers of the cluster (see roomcast_event).
+ * not handle itself, and events from the other servers of the cluster, in `/` and in every
+ * namespace made with roomcast_server_of or the namespace matcher (see roomcast_event).
  *
  * Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
  * `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
@@ -717,6 +738,39 @@ roomcast_result roomcast_server_ack(const roomcast_server *server,
                                     uint64_t ack_id,
                                     const uint8_t *json_array,
                                     size_t json_array_len);
+
+/**
+ * Creates namespace `nsp` (clients may connect to it from now on); its connects, events and
+ * disconnects reach the event callback with `nsp` set.
+ *
+ * Parameters: `nsp` (UTF-8, e.g. `/orders`; a missing leading `/` is added); `authenticated`:
+ * connects go through the auth callback as connects to `/` do (otherwise every client that
+ * passed the handshake is admitted).
+ * Returns: ROOMCAST_RESULT_OK (also when it exists already: nothing changes);
+ * ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for `/` (the preset's own); ROOMCAST_RESULT_ERR_INVALID_UTF8.
+ * Memory: `nsp` is borrowed for the call. Thread-safe.
+ */
+roomcast_result roomcast_server_of(const roomcast_server *server,
+                                   const uint8_t *nsp,
+                                   size_t nsp_len,
+                                   bool authenticated);
+
+/**
+ * Dynamic namespaces (socket.io's `io.of(fn)`): a client connecting to a namespace that does
+ * not exist asks `matcher`; one it accepts is created as roomcast_server_of would (with
+ * `authenticated`), then connected to.
+ *
+ * Parameters: `matcher` (not NULL) runs on engine threads, must answer at once; `userdata` is
+ * passed back to it; `free_userdata` (may be NULL) is called once when the matcher is replaced
+ * or the server is freed.
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+ * Memory: the strings given to `matcher` are borrowed for its call only. Thread-safe.
+ */
+roomcast_result roomcast_server_set_namespace_matcher(const roomcast_server *server,
+                                                      roomcast_namespace_matcher_fn matcher,
+                                                      void *userdata,
+                                                      roomcast_free_fn free_userdata,
+                                                      bool authenticated);
 
 /**
  * Creates a server (with its own runtime threads) from `config`; it does not listen until

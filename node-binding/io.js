@@ -252,7 +252,8 @@ class Socket extends EventEmitter {
     this.id = id;
     this.recovered = recovered;
     this.connected = true;
-    this.data = {};
+    this._data = {};
+    this._syncedData = '{}';
     this._anyListeners = [];
     this._middlewares = [];
     this._handshake = undefined;
@@ -264,6 +265,31 @@ class Socket extends EventEmitter {
 
   get server() {
     return this.nsp.server;
+  }
+
+  /** socket.io's `socket.data`: kept in the engine too (other servers fetch it, recovery restores it). */
+  get data() {
+    return this._data;
+  }
+
+  set data(value) {
+    this._data = value;
+    this._syncData();
+  }
+
+  // Hands `data` to the engine when it changed since the last time: after every handler run, so
+  // in-place changes (`socket.data.user = …`) reach it too.
+  _syncData() {
+    if (!this.connected) return;
+    let json;
+    try {
+      json = JSON.stringify(this._data ?? null) ?? 'null';
+    } catch {
+      return; // not JSON (a cycle): kept in JavaScript only, as it cannot cross
+    }
+    if (json === this._syncedData) return;
+    this._syncedData = json;
+    this.server._native.setData(this.nsp.name, this.id, json);
   }
 
   get handshake() {
@@ -435,6 +461,7 @@ class Socket extends EventEmitter {
           if (this.listenerCount('error')) super.emit('error', err);
         } else if (this.connected) {
           super.emit(...packet);
+          this._syncData();
         }
       }),
     );
@@ -867,10 +894,14 @@ class Server extends EventEmitter {
     }
     if (event.kind === 'connection') {
       const socket = new Socket(nsp, event.socketId, !!event.recovered);
-      if (event.data) socket.data = JSON.parse(event.data);
+      if (event.data) {
+        socket._data = JSON.parse(event.data);
+        socket._syncedData = event.data;
+      }
       nsp.sockets.set(socket.id, socket);
       nsp.emit('connection', socket);
       nsp.emit('connect', socket);
+      socket._syncData();
       return;
     }
     const socket = nsp.sockets.get(event.socketId);

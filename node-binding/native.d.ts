@@ -94,6 +94,11 @@ export declare class NativeIo {
   disconnect(nsp: string, socketId: string, close: boolean): boolean
   /** socket.io's `socket.handshake` as JSON, or null when the socket is not connected. */
   handshake(nsp: string, socketId: string): string | null
+  /**
+   * Replaces a socket's data (socket.io's `socket.data`, JSON): what other servers fetch and
+   * what a recovered socket gets back. False when it is not connected.
+   */
+  setData(nsp: string, socketId: string, json: string): boolean
   /** The transport of a connected socket (`polling` or `websocket`). */
   transport(nsp: string, socketId: string): string | null
   /** Answers a client's ack; false when it is not pending. */

@@ -184,7 +184,7 @@ static int on_cluster_event(roomcast_server *server, const roomcast_event *ev) {
   }
   if (ev->name_len == 12 && memcmp(ev->name, "cluster:tell", 12) == 0) {
     pending_ack *p = pending_for(server, ev);
-    if (p && roomcast_server_server_side_emit(server, (const uint8_t *)arg, strlen(arg), S("[1]"), ack_with_answer, p) !=
+    if (p && roomcast_server_server_side_emit(server, NULL, 0, (const uint8_t *)arg, strlen(arg), S("[1]"), ack_with_answer, p) !=
                  ROOMCAST_RESULT_OK)
       free(p);
     return 1;

@@ -42,6 +42,21 @@ fn answer_later(
     roomcast_result::Ok
 }
 
+/// The namespace `nsp` names (`/` when empty).
+fn namespace_named(
+    s: &roomcast_server,
+    nsp: *const u8,
+    nsp_len: usize,
+) -> Result<engine::Namespace, roomcast_result> {
+    let name = match nsp_len {
+        0 => "/",
+        len => borrow_str(nsp, len, "nsp")?,
+    };
+    s.server.engine().namespace(name).ok_or_else(|| {
+        crate::error::fail(roomcast_result::ErrNotFound, format!("no namespace {name}"))
+    })
+}
+
 fn deliver(callback: ClusterCallback, userdata: &UserData, result: roomcast_result, json: &str) {
     callback(userdata.ptr(), result, json.as_ptr(), json.len());
 }
@@ -65,9 +80,10 @@ pub extern "C" fn roomcast_server_fetch_sockets(
 ) -> roomcast_result {
     guard(|| {
         let target = try_ffi!(Target::read(target)).owned();
-        answer_later(server, callback, userdata, move |realtime| {
+        let ns = try_ffi!(target.namespace(&try_ffi!(server_ref(server)).server));
+        answer_later(server, callback, userdata, move |_| {
             Box::pin(async move {
-                let operator = target.operator(&realtime);
+                let operator = target.operator(&ns);
                 match operator.fetch_sockets().await {
                     Ok(found) => {
                         let list: Vec<_> = found
@@ -110,7 +126,9 @@ pub extern "C" fn roomcast_server_sockets_join(
         let s = try_ffi!(server_ref(server));
         let target = try_ffi!(Target::read(target));
         let rooms = try_ffi!(names(rooms, rooms_len, "rooms"));
-        target.operator(&s.server).sockets_join(&rooms);
+        target
+            .operator(&try_ffi!(target.namespace(&s.server)))
+            .sockets_join(&rooms);
         roomcast_result::Ok
     })
 }
@@ -129,7 +147,9 @@ pub extern "C" fn roomcast_server_sockets_leave(
         let s = try_ffi!(server_ref(server));
         let target = try_ffi!(Target::read(target));
         let rooms = try_ffi!(names(rooms, rooms_len, "rooms"));
-        target.operator(&s.server).sockets_leave(&rooms);
+        target
+            .operator(&try_ffi!(target.namespace(&s.server)))
+            .sockets_leave(&rooms);
         roomcast_result::Ok
     })
 }
@@ -149,7 +169,9 @@ pub extern "C" fn roomcast_server_disconnect_sockets(
     guard(|| {
         let s = try_ffi!(server_ref(server));
         let target = try_ffi!(Target::read(target));
-        target.operator(&s.server).disconnect_sockets(close);
+        target
+            .operator(&try_ffi!(target.namespace(&s.server)))
+            .disconnect_sockets(close);
         roomcast_result::Ok
     })
 }
@@ -157,7 +179,8 @@ pub extern "C" fn roomcast_server_disconnect_sockets(
 /// Sends `event` to the other servers of the cluster (not to clients, not to this server); they
 /// see it as a ServerSideEvent (C), an `io.on(event)` listener call (Node).
 ///
-/// Parameters: `event` (UTF-8); `json_array`, the arguments as a JSON array; `callback` may be
+/// Parameters: `nsp` (UTF-8; `/` when `nsp_len` is 0); `event` (UTF-8); `json_array`, the
+/// arguments as a JSON array; `callback` may be
 /// NULL (no answers wanted) or receives, once, a JSON array with one answer per other server:
 /// ROOMCAST_RESULT_OK when every server answered, ROOMCAST_RESULT_ERR_TIMEOUT with the answers
 /// that came in time otherwise.
@@ -167,6 +190,8 @@ pub extern "C" fn roomcast_server_disconnect_sockets(
 #[no_mangle]
 pub extern "C" fn roomcast_server_server_side_emit(
     server: *const roomcast_server,
+    nsp: *const u8,
+    nsp_len: usize,
     event: *const u8,
     event_len: usize,
     json_array: *const u8,
@@ -182,7 +207,7 @@ pub extern "C" fn roomcast_server_server_side_emit(
             Ok(args) => args,
             Err(e) => return fail_with(engine::Error::from(e).context("json_array")),
         };
-        let ns = s.server.engine().io();
+        let ns = try_ffi!(namespace_named(s, nsp, nsp_len));
         if callback.is_none() {
             ns.server_side_emit(&event, &args);
             return roomcast_result::Ok;
@@ -203,20 +228,25 @@ pub extern "C" fn roomcast_server_server_side_emit(
 
 /// Every room with a member on any server (socket ids included): a JSON array of names.
 ///
-/// Parameters: `callback` (not NULL) runs once with ROOMCAST_RESULT_OK, or
-/// ROOMCAST_RESULT_ERR_TIMEOUT and `[]` when a server did not answer in time.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Parameters: `nsp` (UTF-8; `/` when `nsp_len` is 0); `callback` (not NULL) runs once with
+/// ROOMCAST_RESULT_OK, or ROOMCAST_RESULT_ERR_TIMEOUT and `[]` when a server did not answer in
+/// time.
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER; ROOMCAST_RESULT_ERR_NOT_FOUND
+/// for an unknown namespace.
 /// Memory: the JSON is borrowed for the callback only. Thread-safe.
 #[no_mangle]
 pub extern "C" fn roomcast_server_all_rooms(
     server: *const roomcast_server,
+    nsp: *const u8,
+    nsp_len: usize,
     callback: roomcast_cluster_fn,
     userdata: *mut c_void,
 ) -> roomcast_result {
     guard(|| {
-        answer_later(server, callback, userdata, |realtime| {
+        let ns = try_ffi!(namespace_named(try_ffi!(server_ref(server)), nsp, nsp_len));
+        answer_later(server, callback, userdata, move |_| {
             Box::pin(async move {
-                match realtime.engine().io().all_rooms().await {
+                match ns.all_rooms().await {
                     Ok(rooms) => (
                         roomcast_result::Ok,
                         serde_json::Value::from(rooms).to_string(),

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use engine::{Args, RealtimeServer};
+use engine::{Args, Namespace, RealtimeServer};
 
 use crate::error::{fail, fail_with, guard, roomcast_result};
 use crate::events::roomcast_bytes;
@@ -133,7 +133,8 @@ pub extern "C" fn roomcast_server_disconnect_user(
 }
 
 /// Who a broadcast reaches: members of any of `rooms` (everyone when `rooms_len` is 0), minus the
-/// members of any of `except`; `volatile` packets are dropped for clients that are behind.
+/// members of any of `except`, in namespace `nsp` (`/` when `nsp_len` is 0); `volatile` packets
+/// are dropped for clients that are behind. A zeroed struct addresses everyone in `/`.
 #[repr(C)]
 pub struct roomcast_target {
     pub rooms: *const roomcast_bytes,
@@ -141,6 +142,8 @@ pub struct roomcast_target {
     pub except: *const roomcast_bytes,
     pub except_len: usize,
     pub volatile_: bool,
+    pub nsp: *const u8,
+    pub nsp_len: usize,
 }
 
 /// A `roomcast_target` read into Rust strings (borrowed for the call).
@@ -148,6 +151,7 @@ pub(crate) struct Target<'a> {
     rooms: Vec<Cow<'a, str>>,
     except: Vec<Cow<'a, str>>,
     volatile: bool,
+    nsp: Cow<'a, str>,
 }
 
 impl<'a> Target<'a> {
@@ -158,10 +162,15 @@ impl<'a> Target<'a> {
         // ok: checked non-null; borrowed for the call.
         let target = unsafe { &*target };
         let borrowed = |list: Vec<&'a str>| list.into_iter().map(Cow::Borrowed).collect();
+        let nsp = match target.nsp_len {
+            0 => "/",
+            len => borrow_str(target.nsp, len, "nsp")?,
+        };
         Ok(Self {
             rooms: borrowed(names(target.rooms, target.rooms_len, "rooms")?),
             except: borrowed(names(target.except, target.except_len, "except")?),
             volatile: target.volatile_,
+            nsp: Cow::Borrowed(nsp),
         })
     }
 
@@ -176,12 +185,23 @@ impl<'a> Target<'a> {
             rooms: own(self.rooms),
             except: own(self.except),
             volatile: self.volatile,
+            nsp: Cow::Owned(self.nsp.into_owned()),
         }
     }
 
-    /// The engine's broadcast operator over the server's main namespace.
-    pub(crate) fn operator<'s>(&self, server: &'s RealtimeServer) -> engine::Broadcast<'s> {
-        let mut operator = server.broadcast();
+    /// The namespace the target names.
+    pub(crate) fn namespace(&self, server: &RealtimeServer) -> Result<Namespace, roomcast_result> {
+        server.engine().namespace(&self.nsp).ok_or_else(|| {
+            fail(
+                roomcast_result::ErrNotFound,
+                format!("no namespace {}", self.nsp),
+            )
+        })
+    }
+
+    /// The engine's broadcast operator for the target, over its namespace `ns`.
+    pub(crate) fn operator<'n>(&self, ns: &'n Namespace) -> engine::Broadcast<'n> {
+        let mut operator = ns.everyone();
         for room in &self.rooms {
             operator = operator.to(room);
         }
@@ -240,8 +260,9 @@ pub extern "C" fn roomcast_server_broadcast(
     guard(|| {
         let target = try_ffi!(Target::read(target));
         let event = try_ffi!(borrow_str(event, event_len, "event"));
-        emit(server, json, json_len, out_count, |s, args| {
-            target.operator(s).emit(event, args)
+        let ns = try_ffi!(target.namespace(&try_ffi!(server_ref(server)).server));
+        emit(server, json, json_len, out_count, |_, args| {
+            target.operator(&ns).emit(event, args)
         })
     })
 }

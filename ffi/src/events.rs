@@ -2,7 +2,9 @@
 
 use std::ffi::c_void;
 
-use engine::{Args, SocketRef};
+use std::sync::Arc;
+
+use engine::{Args, ClientEvent, HeldAcks, Namespace, SocketRef};
 
 use crate::callbacks::{registered, roomcast_free_fn, UserData};
 use crate::error::{fail_with, guard, result_of, roomcast_result};
@@ -63,59 +65,127 @@ pub struct roomcast_event {
 pub type roomcast_event_fn =
     Option<extern "C" fn(userdata: *mut c_void, event: *const roomcast_event)>;
 
-fn emit_event(
+/// Where the engine's notifications go in C: the registered callback with its userdata, and the
+/// acks the host answers by id. Wired to the preset's `/` and to every namespace C creates.
+#[derive(Clone)]
+pub(crate) struct EventSink {
     callback: extern "C" fn(*mut c_void, *const roomcast_event),
-    userdata: &UserData,
-    kind: roomcast_event_kind,
-    socket: Option<&SocketRef>,
-    name: &str,
-    args: &Args,
-    ack_id: u64,
-) {
-    let (user_id, user_name, user_role) = match socket.and_then(|s| s.identity()) {
-        Some(i) => (&*i.user_id, &*i.user_name, &*i.user_role),
-        None => ("", "", ""),
-    };
-    let (socket_id, nsp) = socket.map_or(("", "/"), |s| (s.id(), s.namespace()));
-    let json = match kind {
-        roomcast_event_kind::ClientEvent | roomcast_event_kind::ServerSideEvent => {
-            args.to_json_array()
-        }
-        _ => String::new(),
-    };
-    let attachments: Vec<roomcast_bytes> = args
-        .attachments()
-        .iter()
-        .map(|b| roomcast_bytes {
-            ptr: b.as_ptr(),
-            len: b.len(),
-        })
-        .collect();
-    let event = roomcast_event {
-        kind,
-        socket_id: socket_id.as_ptr(),
-        socket_id_len: socket_id.len(),
-        nsp: nsp.as_ptr(),
-        nsp_len: nsp.len(),
-        user_id: user_id.as_ptr(),
-        user_id_len: user_id.len(),
-        user_name: user_name.as_ptr(),
-        user_name_len: user_name.len(),
-        user_role: user_role.as_ptr(),
-        user_role_len: user_role.len(),
-        name: name.as_ptr(),
-        name_len: name.len(),
-        args_json: json.as_ptr(),
-        args_json_len: json.len(),
-        attachments: attachments.as_ptr(),
-        attachments_len: attachments.len(),
-        ack_id,
-    };
-    callback(userdata.ptr(), &event);
+    userdata: Arc<UserData>,
+    held: Arc<HeldAcks>,
+}
+
+impl EventSink {
+    fn send(
+        &self,
+        kind: roomcast_event_kind,
+        socket: Option<&SocketRef>,
+        nsp: &str,
+        name: &str,
+        args: &Args,
+        ack_id: u64,
+    ) {
+        let (user_id, user_name, user_role) = match socket.and_then(|s| s.identity()) {
+            Some(i) => (&*i.user_id, &*i.user_name, &*i.user_role),
+            None => ("", "", ""),
+        };
+        let socket_id = socket.map_or("", |s| s.id());
+        let json = match kind {
+            roomcast_event_kind::ClientEvent | roomcast_event_kind::ServerSideEvent => {
+                args.to_json_array()
+            }
+            _ => String::new(),
+        };
+        let attachments: Vec<roomcast_bytes> = args
+            .attachments()
+            .iter()
+            .map(|b| roomcast_bytes {
+                ptr: b.as_ptr(),
+                len: b.len(),
+            })
+            .collect();
+        let event = roomcast_event {
+            kind,
+            socket_id: socket_id.as_ptr(),
+            socket_id_len: socket_id.len(),
+            nsp: nsp.as_ptr(),
+            nsp_len: nsp.len(),
+            user_id: user_id.as_ptr(),
+            user_id_len: user_id.len(),
+            user_name: user_name.as_ptr(),
+            user_name_len: user_name.len(),
+            user_role: user_role.as_ptr(),
+            user_role_len: user_role.len(),
+            name: name.as_ptr(),
+            name_len: name.len(),
+            args_json: json.as_ptr(),
+            args_json_len: json.len(),
+            attachments: attachments.as_ptr(),
+            attachments_len: attachments.len(),
+            ack_id,
+        };
+        (self.callback)(self.userdata.ptr(), &event);
+    }
+
+    fn connect(&self, socket: &SocketRef) {
+        let kind = roomcast_event_kind::Connect;
+        self.send(kind, Some(socket), socket.namespace(), "", &Args::none(), 0);
+    }
+
+    fn disconnect(&self, socket: &SocketRef, reason: &str) {
+        let kind = roomcast_event_kind::Disconnect;
+        self.send(
+            kind,
+            Some(socket),
+            socket.namespace(),
+            reason,
+            &Args::none(),
+            0,
+        );
+    }
+
+    fn client_event(&self, socket: &SocketRef, event: ClientEvent) {
+        let ack_id = event.ack.map_or(0, |sender| self.held.hold(sender));
+        let kind = roomcast_event_kind::ClientEvent;
+        self.send(
+            kind,
+            Some(socket),
+            socket.namespace(),
+            &event.name,
+            &event.args,
+            ack_id,
+        );
+    }
+
+    /// Events from the other servers of the cluster, for namespace `ns`.
+    fn hear_servers(&self, ns: &Namespace) {
+        let sink = self.clone();
+        let nsp = ns.name().to_owned();
+        ns.on_server_side_emit(move |name, args, ack| {
+            let ack_id = ack.map_or(0, |ack| sink.held.hold_server_ack(ack));
+            let kind = roomcast_event_kind::ServerSideEvent;
+            sink.send(kind, None, &nsp, name, args, ack_id);
+        });
+    }
+
+    /// Sends a namespace's connects, client events, disconnects and server-side events here (the
+    /// preset's `/` reports through its own hooks instead).
+    pub(crate) fn wire(&self, ns: &Namespace) {
+        let sink = self.clone();
+        ns.on_connection(move |socket| sink.connect(socket));
+        let sink = self.clone();
+        ns.on_event(move |socket, event| sink.client_event(socket, event));
+        let sink = self.clone();
+        ns.on_disconnect(move |socket, reason| {
+            sink.held.forget_socket(socket.id());
+            sink.disconnect(socket, reason);
+        });
+        self.hear_servers(ns);
+    }
 }
 
 /// Registers the event callback: connects, disconnects, every client event the engine does
-/// not handle itself, and events from the other servers of the cluster (see roomcast_event).
+/// not handle itself, and events from the other servers of the cluster, in `/` and in every
+/// namespace made with roomcast_server_of or the namespace matcher (see roomcast_event).
 ///
 /// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
 /// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
@@ -133,53 +203,21 @@ pub extern "C" fn roomcast_server_set_event_callback(
     guard(|| {
         let s = try_ffi!(server_ref(server));
         let (callback, userdata) = try_ffi!(registered(callback, userdata, free_userdata));
-        let ud = userdata.clone();
-        s.server.on_connect(move |socket| {
-            emit_event(
-                callback,
-                &ud,
-                roomcast_event_kind::Connect,
-                Some(socket),
-                "",
-                &Args::none(),
-                0,
-            );
-        });
-        let ud = userdata.clone();
-        s.server.on_disconnect(move |socket, reason| {
-            emit_event(
-                callback,
-                &ud,
-                roomcast_event_kind::Disconnect,
-                Some(socket),
-                reason,
-                &Args::none(),
-                0,
-            );
-        });
-        let held = s.server.held_acks().clone();
-        let ud = userdata.clone();
+        let sink = EventSink {
+            callback,
+            userdata,
+            held: s.server.held_acks().clone(),
+        };
+        let to = sink.clone();
+        s.server.on_connect(move |socket| to.connect(socket));
+        let to = sink.clone();
         s.server
-            .engine()
-            .io()
-            .on_server_side_emit(move |name, args, ack| {
-                let ack_id = ack.map_or(0, |ack| held.hold_server_ack(ack));
-                let kind = roomcast_event_kind::ServerSideEvent;
-                emit_event(callback, &ud, kind, None, name, args, ack_id);
-            });
-        let held = s.server.held_acks().clone();
-        s.server.on_client_event(move |socket, event| {
-            let ack_id = event.ack.map_or(0, |sender| held.hold(sender));
-            emit_event(
-                callback,
-                &userdata,
-                roomcast_event_kind::ClientEvent,
-                Some(socket),
-                &event.name,
-                &event.args,
-                ack_id,
-            );
-        });
+            .on_disconnect(move |socket, reason| to.disconnect(socket, reason));
+        let to = sink.clone();
+        s.server
+            .on_client_event(move |socket, event| to.client_event(socket, event));
+        sink.hear_servers(&s.server.engine().io());
+        s.namespaces.set_sink(sink);
         roomcast_result::Ok
     })
 }

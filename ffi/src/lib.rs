@@ -19,6 +19,7 @@ mod config;
 mod emit;
 mod error;
 mod events;
+mod namespaces;
 mod pending;
 mod server;
 mod socket;

@@ -10,6 +10,7 @@ use engine::{RealtimeServer, ValidatorResult};
 
 use crate::config::roomcast_config;
 use crate::error::{fail, fail_with, guard, result_of, roomcast_result};
+use crate::namespaces::CNamespaces;
 use crate::pending::HostRequests;
 
 /// The engine. Every function taking a server is thread-safe, except `roomcast_server_free`,
@@ -19,6 +20,8 @@ pub struct roomcast_server {
     pub(crate) server: RealtimeServer,
     pub(crate) handshake_requests: Arc<HostRequests<Result<(), RequestRefused>>>,
     pub(crate) auth_requests: Arc<HostRequests<ValidatorResult>>,
+    /// Namespaces beside `/` made from C, and the event sink they report to.
+    pub(crate) namespaces: Arc<CNamespaces>,
 }
 
 pub(crate) fn server_ref<'a>(
@@ -81,6 +84,7 @@ pub extern "C" fn roomcast_server_new(
             server: RealtimeServer::new(config),
             auth_requests: Arc::default(),
             handshake_requests: Arc::default(),
+            namespaces: Arc::default(),
         });
         // ok: checked non-null.
         unsafe { *out_server = Box::into_raw(server) };

@@ -14,7 +14,7 @@ fn socket_of(
 ) -> Result<engine::SocketRef, roomcast_result> {
     let s = server_ref(server)?;
     let id = borrow_str(socket_id, socket_id_len, "socket_id")?;
-    s.server.socket(id).ok_or_else(|| {
+    s.server.engine().socket(id).ok_or_else(|| {
         fail(
             roomcast_result::ErrNotFound,
             format!("no connected socket {id}"),

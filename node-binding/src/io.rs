@@ -542,6 +542,17 @@ impl NativeIo {
         Some(socket.handshake().to_json().to_string())
     }
 
+    /// Replaces a socket's data (socket.io's `socket.data`, JSON): what other servers fetch and
+    /// what a recovered socket gets back. False when it is not connected.
+    #[napi]
+    pub fn set_data(&self, nsp: String, socket_id: String, json: String) -> Result<bool> {
+        let Some(socket) = self.socket(&nsp, &socket_id) else {
+            return Ok(false);
+        };
+        socket.set_data_json(&json).map_err(js_error)?;
+        Ok(true)
+    }
+
     /// The transport of a connected socket (`polling` or `websocket`).
     #[napi]
     pub fn transport(&self, nsp: String, socket_id: String) -> Option<String> {

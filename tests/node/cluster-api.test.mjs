@@ -54,6 +54,7 @@ async function boot(kind, key) {
   const sockets = new Map();
   io.on('connection', (socket) => {
     sockets.set(socket.id, socket);
+    socket.data.since = 'connection'; // changed in place, after the middleware
     socket.join('everyone');
   });
   const url = `http://127.0.0.1:${httpServer.address().port}`;
@@ -108,7 +109,7 @@ parity('fetchSockets lists the other server\'s sockets with handshake, rooms and
   const [remote] = await a.io.in('desk:fx').fetchSockets();
   assert.equal(remote.id, there.id);
   assert.deepEqual([...remote.rooms].sort(), [there.id, 'desk:fx', 'everyone'].sort());
-  assert.deepEqual(remote.data, { user: 'bob' });
+  assert.deepEqual(remote.data, { user: 'bob', since: 'connection' });
   assert.equal(remote.handshake.auth.user, 'bob');
   assert.deepEqual((await a.io.except('desk:fx').fetchSockets()).map((s) => s.id), [here.id]);
   assert.deepEqual((await a.io.local.fetchSockets()).map((s) => s.id), [here.id]);

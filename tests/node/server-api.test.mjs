@@ -275,6 +275,29 @@ parity('allowRequest refuses a handshake; transports limits what clients may use
   await waitFor(allowed, 'connect');
 });
 
+parity('recovery: socket.data set in handlers comes back with the recovered socket', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass, { connectionStateRecovery: { maxDisconnectionDuration: 5000 } });
+  io.on('connection', (socket) => {
+    if (!socket.recovered) socket.data.desk = 'fx';
+    socket.on('tag', (tag, ack) => {
+      socket.data.tag = tag;
+      ack();
+    });
+    socket.on('data?', (ack) => ack(socket.data));
+  });
+  const c = client('', { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 100, randomizationFactor: 0 });
+  await waitFor(c, 'connect');
+  await c.timeout(2000).emitWithAck('tag', 'blue');
+  const tick = waitFor(c, 'tick');
+  io.emit('tick', 1); // the client's last offset
+  await tick;
+  const back = waitFor(c, 'connect', 5000);
+  c.io.engine.close();
+  await back;
+  assert.equal(c.recovered, true);
+  assert.deepEqual(await c.timeout(2000).emitWithAck('data?'), { desk: 'fx', tag: 'blue' });
+});
+
 parity('io.engine reports refused requests as connection_error', async (ServerClass) => {
   const { io, url } = await boot(ServerClass);
   const reported = new Promise((resolve) => io.engine.on('connection_error', resolve));

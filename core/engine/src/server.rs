@@ -126,6 +126,12 @@ impl Server {
         self.inner.sio.namespaces.read().get(name).cloned()
     }
 
+    /// The connected socket `id`, in whichever namespace it is (socket ids are unique).
+    pub fn socket(&self, id: &str) -> Option<crate::socketio::socket::SocketRef> {
+        let namespaces = self.inner.sio.namespaces.read();
+        namespaces.values().find_map(|ns| ns.socket(id))
+    }
+
     /// The main namespace `/`.
     pub fn io(&self) -> Namespace {
         self.of("/")

@@ -82,10 +82,17 @@ impl RealtimeServer {
         this
     }
 
-    fn wire(&self) {
-        let ns = self.shared.server.io();
+    /// Puts `ns` (a namespace beside the dashboard's `/`) behind the same login: every connect
+    /// to it is validated by the session validator, as connects to `/` are.
+    pub fn authenticate(&self, ns: &Namespace) {
+        ns.set_middleware(self.session_middleware());
+    }
+
+    /// The connect middleware that validates sessions (what `authenticate` installs). It holds
+    /// the server weakly: a namespace keeping it does not keep the server alive.
+    pub fn session_middleware(&self) -> roomcast_engine::Middleware {
         let weak = Arc::downgrade(&self.shared);
-        ns.set_middleware(Arc::new(move |request| {
+        Arc::new(move |request| {
             let weak = weak.clone();
             Box::pin(async move {
                 match weak.upgrade() {
@@ -99,7 +106,12 @@ impl RealtimeServer {
                     )),
                 }
             })
-        }));
+        })
+    }
+
+    fn wire(&self) {
+        let ns = self.shared.server.io();
+        self.authenticate(&ns);
         let weak = Arc::downgrade(&self.shared);
         ns.on_connection(move |socket| {
             if let Some(shared) = weak.upgrade() {

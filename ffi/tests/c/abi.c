@@ -1,13 +1,16 @@
 /* The C ABI as a C program sees it (compiled and run by ffi/tests/c_abi.rs): result codes and
  * last-error messages, the lifecycle, the buffer protocol, and a real Engine.IO handshake over
- * a socket against the running server, and the per-socket calls on a Socket.IO session over
- * polling. Exits non-zero if any check failed. */
+ * a socket against the running server, the per-socket calls on a Socket.IO session over
+ * polling, and namespaces beside `/` (made and matched) with the cluster-wide calls, which act
+ * on this server alone without Redis. Exits non-zero if any check failed. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "roomcast.h"
@@ -102,9 +105,9 @@ static void per_socket_calls(uint16_t port) {
   /* Broadcasts with rooms and excepts. */
   roomcast_bytes desk = {(const uint8_t *)"desk:fx", 7};
   roomcast_bytes self = {(const uint8_t *)socket_id, strlen(socket_id)};
-  roomcast_target to_desk = {&desk, 1, NULL, 0, false};
-  roomcast_target desk_but_self = {&desk, 1, &self, 1, false};
-  roomcast_target everyone = {NULL, 0, NULL, 0, true};
+  roomcast_target to_desk = {&desk, 1, NULL, 0, false, NULL, 0};
+  roomcast_target desk_but_self = {&desk, 1, &self, 1, false, NULL, 0};
+  roomcast_target everyone = {NULL, 0, NULL, 0, true, NULL, 0};
   CHECK(roomcast_server_broadcast(the_server, &to_desk, S("desk:news"), S("1"), &count) == ROOMCAST_RESULT_OK);
   CHECK(count == 1);
   CHECK(roomcast_server_broadcast(the_server, &desk_but_self, S("desk:news"), S("2"), &count) == ROOMCAST_RESULT_OK);
@@ -125,6 +128,96 @@ static void per_socket_calls(uint16_t port) {
   CHECK(strstr(response, "41") != NULL);
   CHECK(roomcast_server_socket_join(the_server, S(socket_id), S("desk:fx")) == ROOMCAST_RESULT_ERR_NOT_FOUND);
   CHECK(roomcast_server_socket_disconnect(the_server, S("nobody"), true) == ROOMCAST_RESULT_ERR_NOT_FOUND);
+}
+
+/* What the event callback and the cluster callbacks saw (they run on engine threads). */
+static atomic_int connects_in_orders = 0;
+static atomic_int answered = 0;
+static char answer[2048];
+static roomcast_result answer_result;
+
+static void on_event(void *userdata, const roomcast_event *ev) {
+  (void)userdata;
+  if (ev->kind == ROOMCAST_EVENT_KIND_CONNECT && ev->nsp_len == 7 && memcmp(ev->nsp, "/orders", 7) == 0)
+    atomic_fetch_add(&connects_in_orders, 1);
+}
+
+static void on_answer(void *userdata, roomcast_result result, const uint8_t *json, size_t len) {
+  (void)userdata;
+  answer_result = result;
+  snprintf(answer, sizeof answer, "%.*s", (int)len, (const char *)json);
+  atomic_store(&answered, 1);
+}
+
+/* Waits (at most 2 s) for a callback to have run. */
+static int wait_for(atomic_int *flag) {
+  for (int i = 0; i < 200 && !atomic_load(flag); i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return atomic_load(flag);
+}
+
+static bool desks_only(void *userdata, const uint8_t *nsp, size_t nsp_len, const uint8_t *auth, size_t auth_len) {
+  (void)userdata;
+  (void)auth;
+  (void)auth_len;
+  return nsp_len > 6 && memcmp(nsp, "/desk-", 6) == 0;
+}
+
+/* Namespaces beside `/`: one made up front, others matched on demand; a socket in one is
+ * addressed by id, broadcasts name it, and the cluster-wide calls answer from this server. */
+static void namespace_calls(uint16_t port) {
+  char response[4096], sid[64], target[256], socket_id[64];
+  CHECK(roomcast_server_of(the_server, S("/"), false) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
+  CHECK(roomcast_server_of(the_server, S("orders"), false) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_server_set_namespace_matcher(the_server, desks_only, NULL, NULL, false) == ROOMCAST_RESULT_OK);
+  CHECK(http_request(port, "GET", "/socket.io/?EIO=4&transport=polling", "", response, sizeof response) > 0);
+  CHECK(value_after(response, "\"sid\":\"", sid, sizeof sid) == 20);
+  snprintf(target, sizeof target, "/socket.io/?EIO=4&transport=polling&sid=%s", sid);
+  CHECK(http_request(port, "POST", target, "40/orders,", response, sizeof response) > 0);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(value_after(response, "40/orders,{\"sid\":\"", socket_id, sizeof socket_id) == 20);
+  CHECK(wait_for(&connects_in_orders));
+
+  CHECK(roomcast_server_socket_emit(the_server, S(socket_id), S("note"), S("1")) == ROOMCAST_RESULT_OK);
+  roomcast_target in_orders = {NULL, 0, NULL, 0, false, (const uint8_t *)"/orders", 7};
+  roomcast_target nowhere = {NULL, 0, NULL, 0, false, (const uint8_t *)"/nope", 5};
+  uint32_t count = 0;
+  CHECK(roomcast_server_broadcast(the_server, &in_orders, S("book"), S("2"), &count) == ROOMCAST_RESULT_OK);
+  CHECK(count == 1);
+  CHECK(roomcast_server_broadcast(the_server, &nowhere, S("book"), S("2"), &count) == ROOMCAST_RESULT_ERR_NOT_FOUND);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(strstr(response, "42/orders,[\"note\",1]") != NULL);
+  CHECK(strstr(response, "42/orders,[\"book\",2]") != NULL);
+
+  CHECK(roomcast_server_fetch_sockets(the_server, &in_orders, on_answer, NULL) == ROOMCAST_RESULT_OK);
+  CHECK(wait_for(&answered));
+  CHECK(answer_result == ROOMCAST_RESULT_OK);
+  CHECK(strstr(answer, socket_id) != NULL && strstr(answer, "\"local\":true") != NULL);
+  atomic_store(&answered, 0);
+  CHECK(roomcast_server_sockets_join(the_server, &in_orders, &(roomcast_bytes){(const uint8_t *)"vip", 3}, 1) ==
+        ROOMCAST_RESULT_OK);
+  CHECK(roomcast_server_all_rooms(the_server, S("/orders"), on_answer, NULL) == ROOMCAST_RESULT_OK);
+  CHECK(wait_for(&answered));
+  CHECK(strstr(answer, "\"vip\"") != NULL && strstr(answer, socket_id) != NULL);
+  atomic_store(&answered, 0);
+  /* No other server: a server-side emit with acks completes at once with no answers. */
+  CHECK(roomcast_server_server_side_emit(the_server, S("/orders"), S("ping"), S("[]"), on_answer, NULL) ==
+        ROOMCAST_RESULT_OK);
+  CHECK(wait_for(&answered));
+  CHECK(answer_result == ROOMCAST_RESULT_OK && strcmp(answer, "[]") == 0);
+  CHECK(roomcast_server_server_side_emit(the_server, NULL, 0, S("ping"), S("{}"), NULL, NULL) ==
+        ROOMCAST_RESULT_ERR_INVALID_JSON);
+
+  /* The matcher creates `/desk-fx` for the client that asks; `/other` stays unknown. */
+  CHECK(http_request(port, "POST", target, "40/desk-fx,", response, sizeof response) > 0);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(strstr(response, "40/desk-fx,{\"sid\":\"") != NULL);
+  CHECK(http_request(port, "POST", target, "40/other,", response, sizeof response) > 0);
+  CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
+  CHECK(strstr(response, "44/other,{\"message\":\"Invalid namespace\"}") != NULL);
+  CHECK(roomcast_server_socket_disconnect(the_server, S(socket_id), true) == ROOMCAST_RESULT_OK);
 }
 
 int main(void) {
@@ -149,6 +242,7 @@ int main(void) {
   roomcast_config_free(config);
   the_server = server;
   CHECK(roomcast_server_set_auth_callback(server, accept_all, NULL, NULL) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_server_set_event_callback(server, on_event, NULL, NULL) == ROOMCAST_RESULT_OK);
 
   CHECK(roomcast_server_stop(server, 0) == ROOMCAST_RESULT_ERR_NOT_RUNNING);
   uint16_t port = 0;
@@ -163,6 +257,7 @@ int main(void) {
   CHECK(strstr(body, "\"upgrades\":[\"websocket\"]") != NULL);
 
   per_socket_calls(port);
+  namespace_calls(port);
 
   uint32_t count = 99;
   CHECK(roomcast_server_emit_to_room(server, S("watchlist:AAPL"), S("quote:update"), S("{oops"), &count) ==
