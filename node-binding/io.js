@@ -5,7 +5,29 @@
 // events. Client events cross into JavaScript as JSON text once per event.
 
 const { EventEmitter } = require('node:events');
-const { NativeIo } = require('./binding.js');
+const binding = require('./binding.js');
+const { NativeIo } = binding;
+
+// `io.to(room).emit` as a plain Node-API callback (see node-binding/src/fast_emit.rs).
+const fast = {};
+binding.installFastEmits(fast);
+
+// Shared empty defaults of broadcast operators (never mutated: every operator step copies).
+// Rooms are arrays without duplicates: an operator is made for one emit, and a one-room array
+// costs far less than a Set (the engine dedups recipients anyway).
+const NO_ROOMS = Object.freeze([]);
+const NO_FLAGS = Object.freeze({});
+
+/** `rooms` plus `room` (a name or a list of names), without duplicates. */
+function withRooms(rooms, room) {
+  if (typeof room === 'string' && rooms.length === 0) return [room];
+  const out = [...rooms];
+  for (const r of [].concat(room)) {
+    const name = String(r);
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
 const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = require('./shared.js');
 
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
@@ -70,11 +92,16 @@ function extractBinary(value, attachments) {
   return value;
 }
 
-// Whether any argument holds binary (walked without copying, as socket.io's hasBinary).
-function hasBinary(value, depth = 0) {
-  if (value === null || typeof value !== 'object' || depth > 64) return false;
-  if (Buffer.isBuffer(value) || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return true;
-  if (Array.isArray(value)) return value.some((v) => hasBinary(v, depth + 1));
+// Whether any argument holds binary (walked without copying, as socket.io's hasBinary; a Buffer
+// is a typed array). Plain loops: this runs on every emit.
+function hasBinary(value, depth) {
+  if (typeof value !== 'object' || value === null) return false;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true;
+  if (depth > 64) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasBinary(value[i], depth + 1)) return true;
+    return false;
+  }
   if (typeof value.toJSON === 'function') return false;
   for (const key in value) if (hasBinary(value[key], depth + 1)) return true;
   return false;
@@ -82,7 +109,7 @@ function hasBinary(value, depth = 0) {
 
 /** The arguments as `[jsonArrayText, attachments | undefined]` for the native calls. */
 function encodeArgs(args) {
-  if (!hasBinary(args)) {
+  if (!hasBinary(args, 0)) {
     const json = JSON.stringify(args);
     if (json === undefined) throw new TypeError('arguments are not JSON-serializable');
     return [json, undefined];
@@ -109,7 +136,7 @@ async function emitWithAckTo(socket, event, args, timeout) {
 
 /** `io.to(room)`, `socket.broadcast`, …: rooms, excepts and flags, then `emit`. */
 class BroadcastOperator {
-  constructor(nsp, rooms = new Set(), except = new Set(), flags = {}) {
+  constructor(nsp, rooms = NO_ROOMS, except = NO_ROOMS, flags = NO_FLAGS) {
     this._nsp = nsp;
     this._rooms = rooms;
     this._except = except;
@@ -117,9 +144,7 @@ class BroadcastOperator {
   }
 
   to(room) {
-    const rooms = new Set(this._rooms);
-    for (const r of [].concat(room)) rooms.add(String(r));
-    return new BroadcastOperator(this._nsp, rooms, this._except, this._flags);
+    return new BroadcastOperator(this._nsp, withRooms(this._rooms, room), this._except, this._flags);
   }
 
   in(room) {
@@ -127,9 +152,7 @@ class BroadcastOperator {
   }
 
   except(room) {
-    const except = new Set(this._except);
-    for (const r of [].concat(room)) except.add(String(r));
-    return new BroadcastOperator(this._nsp, this._rooms, except, this._flags);
+    return new BroadcastOperator(this._nsp, this._rooms, withRooms(this._except, room), this._flags);
   }
 
   get volatile() {
@@ -146,7 +169,7 @@ class BroadcastOperator {
   }
 
   _target() {
-    return { rooms: [...this._rooms], except: [...this._except], volatile: !!this._flags.volatile, local: !!this._flags.local };
+    return { rooms: this._rooms, except: this._except, volatile: !!this._flags.volatile, local: !!this._flags.local };
   }
 
   /** Acks from many: `emit(…, (err, responses))` or `emitWithAck` wait at most `ms`. */
@@ -163,9 +186,8 @@ class BroadcastOperator {
     const native = this._nsp.server._native;
     const [json, attachments] = encodeArgs(args);
     // The common case, one room and nothing else, skips building a target object.
-    if (this._rooms.size === 1 && this._except.size === 0 && !this._flags.volatile && !this._flags.local && !attachments) {
-      const [room] = this._rooms;
-      native.emitToRoom(this._nsp.name, room, String(event), json);
+    if (this._rooms.length === 1 && this._except.length === 0 && !this._flags.volatile && !this._flags.local && !attachments) {
+      fast.emitToNamespaceRoom(this._nsp._handle, this._rooms[0], String(event), json);
       return true;
     }
     native.broadcast(this._nsp.name, this._target(), String(event), json, attachments);
@@ -220,7 +242,7 @@ class RemoteSocket {
     this.handshake = JSON.parse(info.handshake);
     this.rooms = new Set(info.rooms);
     this.data = JSON.parse(info.data);
-    this._operator = new BroadcastOperator(nsp, new Set([this.id]), new Set(), { expectSingleResponse: true });
+    this._operator = new BroadcastOperator(nsp, [this.id], NO_ROOMS, { expectSingleResponse: true });
   }
 
   timeout(ms) {
@@ -311,7 +333,7 @@ class Socket extends EventEmitter {
   }
 
   get broadcast() {
-    return new BroadcastOperator(this.nsp, new Set(), new Set([this.id]));
+    return new BroadcastOperator(this.nsp, NO_ROOMS, [this.id]);
   }
 
   to(room) {
@@ -482,8 +504,16 @@ class Namespace extends EventEmitter {
     super();
     this.server = server;
     this.name = name;
+    this._fastHandle = undefined;
     this.sockets = new Map();
     this._middlewares = [];
+  }
+
+  // The engine's handle for the fast room emit, taken on first use (a dynamic namespace exists
+  // in the engine only once its first client connected).
+  get _handle() {
+    if (this._fastHandle === undefined) this._fastHandle = this.server._native.namespaceHandle(this.name);
+    return this._fastHandle;
   }
 
   use(fn) {
@@ -519,7 +549,7 @@ class Namespace extends EventEmitter {
   }
 
   to(room) {
-    return new BroadcastOperator(this).to(room);
+    return new BroadcastOperator(this, withRooms(NO_ROOMS, room));
   }
 
   in(room) {
@@ -527,7 +557,7 @@ class Namespace extends EventEmitter {
   }
 
   except(room) {
-    return new BroadcastOperator(this).except(room);
+    return new BroadcastOperator(this, NO_ROOMS, withRooms(NO_ROOMS, room));
   }
 
   get volatile() {

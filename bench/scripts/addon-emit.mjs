@@ -30,6 +30,7 @@ function time(label, fn) {
 
 console.log(`payload ${json.length} bytes, ${N} calls each`);
 time('emitToUser(object) via JS layer', () => server.emitToUser('u1', 'quote:update', data));
+time('emitToRoom(object) via JS layer', () => server.emitToRoom('user:u1', 'quote:update', data));
 const native = require('roomcast/native.js');
 const fast = {};
 native.installFastEmits(fast);

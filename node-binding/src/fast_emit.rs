@@ -1,5 +1,6 @@
-//! `emitToRoom` and `emitToUser`, the calls a host makes thousands of times a second, as plain
-//! Node-API callbacks instead of `#[napi]` functions.
+//! `emitToRoom` and `emitToUser` (the dashboard's), and `emitToNamespaceRoom` (the Server API's
+//! `io.to(room).emit`), the calls a host makes thousands of times a second, as plain Node-API
+//! callbacks instead of `#[napi]` functions.
 //!
 //! A `#[napi]` free function pays for napi-rs 3's borrow-tracking scopes and barriers before its
 //! body runs, and each `String` argument for a length query, an allocation and a copy (the
@@ -15,7 +16,8 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use napi::sys;
-use roomcast::RealtimeServer;
+use parking_lot::RwLock;
+use roomcast::{Args, Error, ErrorKind, Namespace, RealtimeServer};
 
 /// Reusable UTF-8 buffers for the room (or user id) and event arguments, and the payload.
 struct Scratch {
@@ -32,10 +34,31 @@ thread_local! {
     });
 }
 
-/// Defines `emitToRoom` and `emitToUser` on `target`.
+/// Namespaces by handle, for `emitToNamespaceRoom` (a slot is emptied when its server closes).
+static NAMESPACES: RwLock<Vec<Option<Namespace>>> = RwLock::new(Vec::new());
+
+/// A handle for `emitToNamespaceRoom` on `ns`.
+pub(crate) fn namespace_handle(ns: Namespace) -> u32 {
+    let mut namespaces = NAMESPACES.write();
+    namespaces.push(Some(ns));
+    (namespaces.len() - 1) as u32
+}
+
+/// Empties the slots of `handles` (their server closed).
+pub(crate) fn release_namespaces(handles: &[u32]) {
+    let mut namespaces = NAMESPACES.write();
+    for handle in handles {
+        if let Some(slot) = namespaces.get_mut(*handle as usize) {
+            *slot = None;
+        }
+    }
+}
+
+/// Defines `emitToRoom`, `emitToUser` and `emitToNamespaceRoom` on `target`.
 pub(crate) fn install(env: sys::napi_env, target: sys::napi_value) -> napi::Result<()> {
     define(env, target, "emitToRoom", emit_to_room)?;
-    define(env, target, "emitToUser", emit_to_user)
+    define(env, target, "emitToUser", emit_to_user)?;
+    define(env, target, "emitToNamespaceRoom", emit_to_namespace_room)
 }
 
 fn define(
@@ -73,7 +96,7 @@ unsafe extern "C" fn emit_to_room(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    guarded(env, info, |room| Cow::Borrowed(room))
+    guarded(env, || emit(env, info, |room| Cow::Borrowed(room)))
 }
 
 /// `emitToUser(handle, userId, event, json, validate)`
@@ -81,19 +104,29 @@ unsafe extern "C" fn emit_to_user(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    guarded(env, info, |user| {
-        Cow::Owned(RealtimeServer::user_room(user))
+    guarded(env, || {
+        emit(env, info, |user| {
+            Cow::Owned(RealtimeServer::user_room(user))
+        })
     })
 }
 
-/// Runs one emit with `room_of` turning the second argument into the room; any error becomes
-/// a thrown JS exception, and a panic is caught before it could unwind into Node.
-unsafe fn guarded(
+/// `emitToNamespaceRoom(namespaceHandle, room, event, jsonArray)`: `jsonArray` is
+/// `JSON.stringify` of the arguments (taken as is, see `Args::trusted_json_array`).
+unsafe extern "C" fn emit_to_namespace_room(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    room_of: RoomOf,
 ) -> sys::napi_value {
-    let outcome = std::panic::catch_unwind(|| emit(env, info, room_of))
+    guarded(env, || emit_in_namespace(env, info))
+}
+
+/// Runs one emit; any error becomes a thrown JS exception, and a panic is caught before it
+/// could unwind into Node.
+unsafe fn guarded(
+    env: sys::napi_env,
+    emit: impl FnOnce() -> Result<u32, Failure> + std::panic::UnwindSafe,
+) -> sys::napi_value {
+    let outcome = std::panic::catch_unwind(emit)
         .unwrap_or_else(|_| Err(("ERR_PANIC".to_owned(), "roomcast emit failed".to_owned())));
     match outcome {
         Ok(delivered) => {
@@ -164,6 +197,57 @@ unsafe fn emit(
             Ok(server.emit_to_room(&room, event, &args) as u32)
         })
         .map_err(|e| (e.status, e.reason))
+    })
+}
+
+unsafe fn emit_in_namespace(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Result<u32, Failure> {
+    let mut argc = 4usize;
+    let mut argv = [ptr::null_mut(); 4];
+    let status = sys::napi_get_cb_info(
+        env,
+        info,
+        &mut argc,
+        argv.as_mut_ptr(),
+        ptr::null_mut(),
+        ptr::null_mut(),
+    );
+    if status != sys::Status::napi_ok || argc < 4 {
+        return Err(invalid(
+            "expected (namespaceHandle, room, event, jsonArray)",
+        ));
+    }
+    let mut handle = 0u32;
+    if sys::napi_get_value_uint32(env, argv[0], &mut handle) != sys::Status::napi_ok {
+        return Err(invalid("namespaceHandle must be a number"));
+    }
+    let Some(ns) = NAMESPACES.read().get(handle as usize).cloned().flatten() else {
+        let error = Error::new(ErrorKind::NotRunning, "unknown or closed namespace handle");
+        return Err((error.kind().code().to_owned(), error.message().to_owned()));
+    };
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let Scratch {
+            target,
+            event,
+            payload,
+        } = &mut *scratch;
+        let room =
+            read_utf8(env, argv[1], target).ok_or_else(|| invalid("room must be a string"))?;
+        if !ns.would_deliver_to_room(room) {
+            return Ok(0);
+        }
+        let event =
+            read_utf8(env, argv[2], event).ok_or_else(|| invalid("event must be a string"))?;
+        let json = read_utf8(env, argv[3], payload)
+            .ok_or_else(|| invalid("jsonArray must be a string"))?;
+        let args = Args::trusted_json_array(json.to_owned()).map_err(|e| {
+            let error = Error::from(e);
+            (error.kind().code().to_owned(), error.message().to_owned())
+        })?;
+        Ok(ns.emit_to_room(room, event, &args) as u32)
     })
 }
 

@@ -171,6 +171,8 @@ pub struct NativeIo {
     pub(crate) server: Server,
     pub(crate) held_acks: Arc<HeldAcks>,
     events: Arc<Mutex<Option<Arc<EventFn>>>>,
+    /// The `emitToNamespaceRoom` handles given out, released on close.
+    handles: Mutex<Vec<u32>>,
 }
 
 /// The engine's broadcast operator for `target`.
@@ -218,6 +220,7 @@ impl NativeIo {
             server,
             held_acks: Arc::default(),
             events: Arc::default(),
+            handles: Mutex::default(),
         }
     }
 
@@ -250,6 +253,7 @@ impl NativeIo {
             server: Server::new(config),
             held_acks: Arc::default(),
             events: Arc::default(),
+            handles: Mutex::default(),
         };
         this.wire(&this.server.io());
         Ok(this)
@@ -262,6 +266,14 @@ impl NativeIo {
             let ns = self.server.of(&nsp);
             self.wire(&ns);
         }
+    }
+
+    /// The handle of namespace `nsp` for the fast `emitToNamespaceRoom` (see fast_emit.rs).
+    #[napi]
+    pub fn namespace_handle(&self, nsp: String) -> Result<u32> {
+        let handle = crate::fast_emit::namespace_handle(self.namespace(&nsp)?);
+        self.handles.lock().push(handle);
+        Ok(handle)
     }
 
     /// Receives every connection, client event and disconnect.
@@ -377,6 +389,7 @@ impl NativeIo {
             .shutdown(Duration::ZERO, Duration::from_secs(2))
             .await;
         self.held_acks.clear();
+        crate::fast_emit::release_namespaces(&self.handles.lock());
         Ok(())
     }
 
