@@ -283,6 +283,28 @@ class Socket extends EventEmitter {
     this._timeout = undefined;
     this._volatile = false;
     this._anyOutgoing = [];
+    // Once narrowed, only events with a listener cross from the engine (see `_narrow`).
+    this._narrowed = false;
+    this.on('newListener', (name) => {
+      if (this._narrowed && typeof name === 'string' && !SOCKET_EVENTS.has(name)) {
+        this.server._native.handleAlso(this.nsp.name, this.id, name);
+      }
+    });
+  }
+
+  // After the connection handlers ran: from now on the engine sends only events this socket has
+  // listeners for (socket.io drops the others too), unless `onAny` or `use` want every event.
+  _narrow() {
+    if (!this.connected || this._anyListeners.length || this._middlewares.length) return;
+    const names = this.eventNames().filter((n) => typeof n === 'string' && !SOCKET_EVENTS.has(n));
+    this.server._native.handleOnly(this.nsp.name, this.id, names);
+    this._narrowed = true;
+  }
+
+  _widen() {
+    if (!this._narrowed) return;
+    this._narrowed = false;
+    this.server._native.handleAll(this.nsp.name, this.id);
   }
 
   get server() {
@@ -434,16 +456,19 @@ class Socket extends EventEmitter {
 
   use(fn) {
     this._middlewares.push(fn);
+    this._widen();
     return this;
   }
 
   onAny(fn) {
     this._anyListeners.push(fn);
+    this._widen();
     return this;
   }
 
   prependAny(fn) {
     this._anyListeners.unshift(fn);
+    this._widen();
     return this;
   }
 
@@ -932,6 +957,7 @@ class Server extends EventEmitter {
       nsp.emit('connection', socket);
       nsp.emit('connect', socket);
       socket._syncData();
+      socket._narrow();
       return;
     }
     const socket = nsp.sockets.get(event.socketId);

@@ -101,6 +101,13 @@ export declare class NativeIo {
    * what a recovered socket gets back. False when it is not connected.
    */
   setData(nsp: string, socketId: string, json: string): boolean
+  /**
+   * Only client events named in `events` cross into JavaScript for this socket from now on
+   * (those with listeners); `handle_also` adds one, `handle_all` lets every event through.
+   */
+  handleOnly(nsp: string, socketId: string, events: Array<string>): void
+  handleAlso(nsp: string, socketId: string, event: string): void
+  handleAll(nsp: string, socketId: string): void
   /** The transport of a connected socket (`polling` or `websocket`). */
   transport(nsp: string, socketId: string): string | null
   /** Answers a client's ack; false when it is not pending. */

@@ -304,3 +304,34 @@ async fn a_packet_middleware_drops_refused_events_before_the_handler() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(*seen.lock(), vec!["order".to_owned()]);
 }
+
+#[tokio::test]
+async fn handle_only_lets_through_the_named_events_and_handle_also_adds_one() {
+    let (server, addr) = start(test_config()).await;
+    let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    {
+        let seen = seen.clone();
+        server
+            .io()
+            .on_event(move |_, event| seen.lock().push(event.name));
+    }
+    let mut ws = sio_client(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let socket = server.io().sockets().pop().unwrap();
+    socket.handle_only(["order"]);
+    for packet in ["42[\"order\",1]", "42[\"chat\",2]"] {
+        ws.send(Message::Text(packet.into())).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    socket.handle_also("chat");
+    ws.send(Message::Text("42[\"chat\",3]".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    socket.handle_all();
+    ws.send(Message::Text("42[\"other\"]".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*seen.lock(), vec!["order", "chat", "other"]);
+}

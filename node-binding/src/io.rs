@@ -566,6 +566,29 @@ impl NativeIo {
         Ok(true)
     }
 
+    /// Only client events named in `events` cross into JavaScript for this socket from now on
+    /// (those with listeners); `handle_also` adds one, `handle_all` lets every event through.
+    #[napi]
+    pub fn handle_only(&self, nsp: String, socket_id: String, events: Vec<String>) {
+        if let Some(socket) = self.socket(&nsp, &socket_id) {
+            socket.handle_only(events.iter().map(String::as_str));
+        }
+    }
+
+    #[napi]
+    pub fn handle_also(&self, nsp: String, socket_id: String, event: String) {
+        if let Some(socket) = self.socket(&nsp, &socket_id) {
+            socket.handle_also(&event);
+        }
+    }
+
+    #[napi]
+    pub fn handle_all(&self, nsp: String, socket_id: String) {
+        if let Some(socket) = self.socket(&nsp, &socket_id) {
+            socket.handle_all();
+        }
+    }
+
     /// The transport of a connected socket (`polling` or `websocket`).
     #[napi]
     pub fn transport(&self, nsp: String, socket_id: String) -> Option<String> {

@@ -298,6 +298,27 @@ parity('recovery: socket.data set in handlers comes back with the recovered sock
   assert.deepEqual(await c.timeout(2000).emitWithAck('data?'), { desk: 'fx', tag: 'blue' });
 });
 
+parity('events reach listeners added at any time; an event nothing listens to is dropped', async (ServerClass) => {
+  const { io, client } = await boot(ServerClass);
+  let socket;
+  io.on('connection', (s) => {
+    s.on('early', (ack) => ack('early'));
+    socket = s;
+  });
+  const c = client();
+  await waitFor(c, 'connect');
+  while (!socket) await sleep(5);
+  assert.equal(await c.timeout(2000).emitWithAck('early'), 'early');
+  await assert.rejects(c.timeout(300).emitWithAck('unheard'), /timed out/);
+  socket.on('later', (ack) => ack('later'));
+  assert.equal(await c.timeout(2000).emitWithAck('later'), 'later');
+  const seen = [];
+  socket.onAny((name) => seen.push(name));
+  c.emit('only-any');
+  await sleep(200);
+  assert.deepEqual(seen, ['only-any']);
+});
+
 parity('io.engine reports refused requests as connection_error', async (ServerClass) => {
   const { io, url } = await boot(ServerClass);
   const reported = new Promise((resolve) => io.engine.on('connection_error', resolve));

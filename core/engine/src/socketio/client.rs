@@ -207,6 +207,10 @@ impl Client {
                     tracing::debug!(sid = socket.id(), event = %event.name, %reason, "packet refused by a middleware");
                     return Ok(());
                 }
+                if !socket.handles(&event.name) {
+                    tracing::trace!(sid = socket.id(), event = %event.name, "no handler for the event");
+                    return Ok(());
+                }
                 if let Some(handler) = &socket.namespace_shared().handlers().event {
                     let started = std::time::Instant::now();
                     handler(&socket, event);

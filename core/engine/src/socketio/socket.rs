@@ -1,7 +1,7 @@
 //! A `Socket`: one client connected to one namespace. It sends through its Engine.IO session's
 //! queue, tracks the rooms it joined (to leave them all on disconnect) and its pending acks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,6 +113,8 @@ pub struct Socket {
     data: Mutex<Option<Box<serde_json::Value>>>,
     /// Per-packet middlewares, in the order they were added.
     packet_middlewares: Mutex<Vec<PacketMiddleware>>,
+    /// The client events the host handles, once it said (None: every event reaches it).
+    handled: Mutex<Option<Box<HashSet<Box<str>>>>>,
 }
 
 /// How a socket starts: fresh, or restored from a recovered session.
@@ -160,6 +162,7 @@ impl Socket {
             recovered: start.recovered,
             data: Mutex::new(start.data.map(Box::new)),
             packet_middlewares: Mutex::new(Vec::new()),
+            handled: Mutex::new(None),
             home,
             session,
             identity,
@@ -188,6 +191,35 @@ impl Socket {
     /// Adds a per-packet middleware (runs after those added before it).
     pub fn use_packet(&self, middleware: PacketMiddleware) {
         self.packet_middlewares.lock().push(middleware);
+    }
+
+    /// From now on only client events named in `events` reach the namespace's event handler;
+    /// the others are dropped here, as socket.io drops an event nothing listens to (an ack it
+    /// asked for is never answered). For hosts across a language boundary, so that events
+    /// cross only when something handles them. Per-packet middlewares still see every event.
+    pub fn handle_only<'a>(&self, events: impl IntoIterator<Item = &'a str>) {
+        let names = events.into_iter().map(Box::from).collect();
+        *self.handled.lock() = Some(Box::new(names));
+    }
+
+    /// Adds `event` to those `handle_only` let through (nothing to do when all pass).
+    pub fn handle_also(&self, event: &str) {
+        if let Some(names) = self.handled.lock().as_mut() {
+            names.insert(Box::from(event));
+        }
+    }
+
+    /// Every client event reaches the handler again (the default).
+    pub fn handle_all(&self) {
+        *self.handled.lock() = None;
+    }
+
+    /// Whether the client event `name` reaches the namespace's handler.
+    pub(crate) fn handles(&self, name: &str) -> bool {
+        self.handled
+            .lock()
+            .as_ref()
+            .is_none_or(|names| names.contains(name))
     }
 
     /// Runs the per-packet middlewares on a client event: `Err` with the first refusal.
