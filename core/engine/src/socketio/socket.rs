@@ -113,7 +113,9 @@ pub struct Socket {
     data: Mutex<Option<Box<serde_json::Value>>>,
     /// Per-packet middlewares, in the order they were added.
     packet_middlewares: Mutex<Vec<PacketMiddleware>>,
-    /// The client events the host handles, once it said (None: every event reaches it).
+    /// The client events the host handles, once it said (None: every event reaches it). Boxed:
+    /// one pointer in every socket instead of a whole (mostly unused) set.
+    #[allow(clippy::box_collection)]
     handled: Mutex<Option<Box<HashSet<Box<str>>>>>,
 }
 
