@@ -534,6 +534,19 @@ roomcast_result roomcast_config_set_ping(roomcast_config *config,
 roomcast_result roomcast_config_set_allow_upgrades(roomcast_config *config, bool allow);
 
 /**
+ * permessage-deflate on WebSocket connections (off by default): text frames of at least
+ * `threshold` bytes go out compressed to clients that negotiated it, a broadcast compressed
+ * once for all of them; compressed client frames are inflated within the payload limit.
+ *
+ * Parameters: `enabled`; `threshold` in bytes (0: the default, 1024).
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+ * Memory: nothing is retained.
+ */
+roomcast_result roomcast_config_set_per_message_deflate(roomcast_config *config,
+                                                        bool enabled,
+                                                        size_t threshold);
+
+/**
  * The largest accepted WebSocket message or polling body.
  *
  * Parameters: `bytes` (> 0).

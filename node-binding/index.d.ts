@@ -55,6 +55,8 @@ export interface WebSocketServerOptions {
   shutdownGrace?: number;
   /** Socket.IO connection-state recovery (off when absent). */
   connectionStateRecovery?: { maxDisconnectionDuration?: number; maxPackets?: number; maxBytes?: number };
+  /** permessage-deflate (off by default): text frames of at least `threshold` bytes (1024) compressed, once per broadcast. */
+  perMessageDeflate?: boolean | { threshold?: number };
   /** Redis URL: broadcasts reach every node (roomcast or Node Socket.IO with the redis adapter). */
   redisUrl?: string;
   /** Redis channel prefix, the Node adapter's `key` (default `socket.io`). */
@@ -210,6 +212,8 @@ export interface IoServerOptions {
   serveClient?: false;
   /** The cluster adapter (`createRedisAdapter(url, opts)`), as `io.adapter(…)`. */
   adapter?: RedisAdapter;
+  /** permessage-deflate (off by default): text frames of at least `threshold` bytes (1024) compressed, once per broadcast. */
+  perMessageDeflate?: boolean | { threshold?: number };
 }
 
 /** What `createRedisAdapter` returns, for `io.adapter(…)` or the `adapter` option. */

@@ -33,7 +33,7 @@ const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = re
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
 // than ignored (see README: Moving from socket.io).
 const SUPPORTED = new Set(['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'cors', 'allowUpgrades',
-  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter']);
+  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter', 'perMessageDeflate']);
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
@@ -66,6 +66,8 @@ function toNativeOptions(options) {
   }
   const origin = options.cors && options.cors.origin;
   if (origin !== undefined && origin !== '*' && origin !== true) out.corsOrigins = Array.isArray(origin) ? origin : [origin];
+  const deflate = options.perMessageDeflate;
+  if (deflate) out.perMessageDeflate = deflate === true ? {} : { threshold: deflate.threshold };
   const recovery = options.connectionStateRecovery;
   if (recovery) {
     out.recoveryMaxDisconnection = recovery.maxDisconnectionDuration ?? 120000;
@@ -164,12 +166,16 @@ class BroadcastOperator {
     return new BroadcastOperator(this._nsp, this._rooms, this._except, { ...this._flags, local: true });
   }
 
-  compress() {
-    return this;
+  /** `compress(false)`: sent uncompressed even where permessage-deflate is on. */
+  compress(flag) {
+    return new BroadcastOperator(this._nsp, this._rooms, this._except, { ...this._flags, compress: flag !== false });
   }
 
   _target() {
-    return { rooms: this._rooms, except: this._except, volatile: !!this._flags.volatile, local: !!this._flags.local };
+    return {
+      rooms: this._rooms, except: this._except, volatile: !!this._flags.volatile, local: !!this._flags.local,
+      compress: this._flags.compress !== false,
+    };
   }
 
   /** Acks from many: `emit(…, (err, responses))` or `emitWithAck` wait at most `ms`. */
@@ -186,7 +192,8 @@ class BroadcastOperator {
     const native = this._nsp.server._native;
     const [json, attachments] = encodeArgs(args);
     // The common case, one room and nothing else, skips building a target object.
-    if (this._rooms.length === 1 && this._except.length === 0 && !this._flags.volatile && !this._flags.local && !attachments) {
+    const flags = this._flags;
+    if (this._rooms.length === 1 && this._except.length === 0 && !flags.volatile && !flags.local && flags.compress !== false && !attachments) {
       fast.emitToNamespaceRoom(this._nsp._handle, this._rooms[0], String(event), json);
       return true;
     }
@@ -282,6 +289,7 @@ class Socket extends EventEmitter {
     this._lastRooms = [id];
     this._timeout = undefined;
     this._volatile = false;
+    this._compress = true;
     this._anyOutgoing = [];
     // Once narrowed, only events with a listener cross from the engine (see `_narrow`).
     this._narrowed = false;
@@ -372,9 +380,10 @@ class Socket extends EventEmitter {
 
   emit(event, ...args) {
     if (SOCKET_EVENTS.has(event)) return super.emit(event, ...args);
-    const [timeout, volatile] = [this._timeout, this._volatile];
+    const [timeout, volatile, compress] = [this._timeout, this._volatile, this._compress];
     this._timeout = undefined;
     this._volatile = false;
+    this._compress = true;
     for (const listener of [...this._anyOutgoing]) listener(event, ...args);
     if (typeof args[args.length - 1] === 'function') {
       const ack = args.pop();
@@ -387,7 +396,8 @@ class Socket extends EventEmitter {
       return true;
     }
     const [json, attachments] = encodeArgs(args);
-    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), json, attachments, volatile);
+    const flags = volatile || !compress ? { volatile, compress } : undefined;
+    this.server._native.emitToSocket(this.nsp.name, this.id, String(event), json, attachments, flags);
     return true;
   }
 
@@ -397,7 +407,9 @@ class Socket extends EventEmitter {
     return this;
   }
 
-  compress() {
+  /** `compress(false)`: the next `emit` goes out uncompressed even where permessage-deflate is on. */
+  compress(flag) {
+    this._compress = flag !== false;
     return this;
   }
 
@@ -593,8 +605,8 @@ class Namespace extends EventEmitter {
     return new BroadcastOperator(this).local;
   }
 
-  compress() {
-    return this;
+  compress(flag) {
+    return new BroadcastOperator(this).compress(flag);
   }
 
   timeout(ms) {

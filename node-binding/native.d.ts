@@ -70,10 +70,10 @@ export declare class NativeIo {
   adoptWebsocket(fd: number, method: string, url: string, headers: Array<string>, head: Buffer): void
   handleHttp(method: string, url: string, headers: Array<string>, body: Buffer, remoteIp: string, remotePort: number): Promise<HttpAnswer>
   /**
-   * Emits to one socket (`json_array`: the arguments; `volatile`: dropped rather than queued
-   * when the client is behind); false when it is not connected.
+   * Emits to one socket (`json_array`: the arguments; `flags`: socket.io's `volatile` and
+   * `compress`); false when it is not connected.
    */
-  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null, volatile?: boolean | undefined | null): boolean
+  emitToSocket(nsp: string, socketId: string, event: string, jsonArray: string, attachments?: Array<Buffer> | undefined | null, flags?: IoEmitFlags | undefined | null): boolean
   /**
    * Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket
    * leaves). Resolves with the outcome, never rejects.
@@ -208,6 +208,11 @@ export interface CollectedAcks {
   complete: boolean
 }
 
+/** socket.io's `perMessageDeflate` (`true` arrives as an empty object). */
+export interface DeflateOption {
+  threshold?: number
+}
+
 /**
  * Many emits in one call. `packed` holds the items separated by `\x1e`, each
  * `room \x1f event \x1f json`: one string crosses the boundary instead of three per item (every
@@ -250,6 +255,14 @@ export interface HttpAnswer {
  */
 export declare function installFastEmits(target: object): void
 
+/** socket.io's per-emit flags of a socket emit (absent: neither). */
+export interface IoEmitFlags {
+  /** Dropped rather than queued when the client is behind. */
+  volatile?: boolean
+  /** False: sent uncompressed where permessage-deflate is on. */
+  compress?: boolean
+}
+
 /**
  * One notification: `connection`, `event` or `disconnect` of a socket in a namespace, or
  * `serverSideEmit` (an event from another server; no socket).
@@ -287,6 +300,8 @@ export interface IoOptions {
   /** `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it. */
   recoveryMaxDisconnection?: number
   recoverySkipMiddlewares?: boolean
+  /** socket.io's `perMessageDeflate`: on when set, with its `threshold`. */
+  perMessageDeflate?: DeflateOption
 }
 
 /**
@@ -299,6 +314,8 @@ export interface IoTarget {
   volatile: boolean
   /** This server only (socket.io's `local` flag): not sent to the other nodes. */
   local?: boolean
+  /** socket.io's `compress(false)`: sent uncompressed where permessage-deflate is on. */
+  compress?: boolean
 }
 
 export interface RateLimitOption {
@@ -356,6 +373,8 @@ export interface ServerOptions {
   redisUrl?: string
   /** Redis channel prefix (the Node adapter's `key`), default `socket.io`. */
   redisPrefix?: string
+  /** permessage-deflate: on when set; text frames of at least `threshold` bytes compressed. */
+  perMessageDeflate?: DeflateOption
 }
 
 /** Each server's reply to a server-side emit (a JSON array), `complete` as above. */

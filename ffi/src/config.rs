@@ -132,6 +132,26 @@ pub extern "C" fn roomcast_config_set_allow_upgrades(
     })
 }
 
+/// permessage-deflate on WebSocket connections (off by default): text frames of at least
+/// `threshold` bytes go out compressed to clients that negotiated it, a broadcast compressed
+/// once for all of them; compressed client frames are inflated within the payload limit.
+///
+/// Parameters: `enabled`; `threshold` in bytes (0: the default, 1024).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: nothing is retained.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_per_message_deflate(
+    config: *mut roomcast_config,
+    enabled: bool,
+    threshold: usize,
+) -> roomcast_result {
+    with_config(config, |c| {
+        let threshold = (threshold > 0).then_some(threshold);
+        c.engine.set_per_message_deflate(enabled, threshold);
+        roomcast_result::Ok
+    })
+}
+
 /// The largest accepted WebSocket message or polling body.
 ///
 /// Parameters: `bytes` (> 0).

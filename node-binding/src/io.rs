@@ -13,8 +13,8 @@ use parking_lot::Mutex;
 use roomcast::auth::{AuthPayload, ConnectError, ConnectRequest};
 use roomcast::socketio::dynamic::DynamicNamespaces;
 use roomcast::{
-    AckError, Args, Broadcast, EngineConfig, Error, ErrorKind, HeldAcks, Namespace, Server,
-    SocketRef,
+    AckError, Args, Broadcast, EmitOptions, EngineConfig, Error, ErrorKind, HeldAcks, Namespace,
+    Server, SocketRef,
 };
 
 use crate::error::{invalid, js_async_error, js_error, Result};
@@ -38,6 +38,8 @@ pub struct IoOptions {
     /// `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it.
     pub recovery_max_disconnection: Option<u32>,
     pub recovery_skip_middlewares: Option<bool>,
+    /// socket.io's `perMessageDeflate`: on when set, with its `threshold`.
+    pub per_message_deflate: Option<crate::options::DeflateOption>,
 }
 
 /// One notification: `connection`, `event` or `disconnect` of a socket in a namespace, or
@@ -71,6 +73,18 @@ pub struct IoTarget {
     pub volatile: bool,
     /// This server only (socket.io's `local` flag): not sent to the other nodes.
     pub local: Option<bool>,
+    /// socket.io's `compress(false)`: sent uncompressed where permessage-deflate is on.
+    pub compress: Option<bool>,
+}
+
+/// socket.io's per-emit flags of a socket emit (absent: neither).
+#[napi(object)]
+#[derive(Default)]
+pub struct IoEmitFlags {
+    /// Dropped rather than queued when the client is behind.
+    pub volatile: Option<bool>,
+    /// False: sent uncompressed where permessage-deflate is on.
+    pub compress: Option<bool>,
 }
 
 /// What came of an emit with ack: the reply's arguments (JSON array), or `error` (`timeout`,
@@ -162,6 +176,10 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
             ..defaults
         });
     }
+    if let Some(deflate) = options.per_message_deflate {
+        let threshold = deflate.threshold.map(|t| t as usize);
+        config.set_per_message_deflate(true, threshold);
+    }
     config.validate().map_err(js_error)?;
     Ok(config)
 }
@@ -189,6 +207,9 @@ pub(crate) fn operator<'a>(ns: &'a Namespace, target: &IoTarget) -> Broadcast<'a
     }
     if target.local == Some(true) {
         operator = operator.local();
+    }
+    if target.compress == Some(false) {
+        operator = operator.uncompressed();
     }
     operator
 }
@@ -428,8 +449,8 @@ impl NativeIo {
         .await
     }
 
-    /// Emits to one socket (`json_array`: the arguments; `volatile`: dropped rather than queued
-    /// when the client is behind); false when it is not connected.
+    /// Emits to one socket (`json_array`: the arguments; `flags`: socket.io's `volatile` and
+    /// `compress`); false when it is not connected.
     #[napi]
     pub fn emit_to_socket(
         &self,
@@ -438,18 +459,18 @@ impl NativeIo {
         event: String,
         json_array: String,
         attachments: Option<Vec<Buffer>>,
-        volatile: Option<bool>,
+        flags: Option<IoEmitFlags>,
     ) -> Result<bool> {
         let args = args_array(&json_array, attachments).map_err(js_error)?;
         let Some(socket) = self.socket(&nsp, &socket_id) else {
             return Ok(false);
         };
-        let sent = if volatile == Some(true) {
-            socket.emit_volatile(&event, &args)
-        } else {
-            socket.emit(&event, &args)
+        let flags = flags.unwrap_or_default();
+        let options = EmitOptions {
+            volatile: flags.volatile == Some(true),
+            compress: flags.compress != Some(false),
         };
-        Ok(sent.is_ok())
+        Ok(socket.emit_with(&event, &args, options).is_ok())
     }
 
     /// Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket

@@ -54,6 +54,15 @@ pub struct ServerOptions {
     pub redis_url: Option<String>,
     /// Redis channel prefix (the Node adapter's `key`), default `socket.io`.
     pub redis_prefix: Option<String>,
+    /// permessage-deflate: on when set; text frames of at least `threshold` bytes compressed.
+    pub per_message_deflate: Option<DeflateOption>,
+}
+
+/// socket.io's `perMessageDeflate` (`true` arrives as an empty object).
+#[napi(object)]
+#[derive(Default)]
+pub struct DeflateOption {
+    pub threshold: Option<u32>,
 }
 
 fn ms(value: u32) -> Duration {
@@ -128,6 +137,10 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
             },
             ..defaults
         });
+    }
+    if let Some(deflate) = options.per_message_deflate {
+        let threshold = deflate.threshold.map(|t| t as usize);
+        config.engine.set_per_message_deflate(true, threshold);
     }
     config.redis_url = options.redis_url;
     if let Some(prefix) = options.redis_prefix {

@@ -45,6 +45,21 @@ pub struct EngineConfig {
     pub allow_websocket: bool,
     /// Connection-state recovery; off unless set.
     pub recovery: Option<RecoveryConfig>,
+    /// permessage-deflate on WebSocket connections (Node's `perMessageDeflate`); off unless set.
+    pub per_message_deflate: Option<DeflateConfig>,
+}
+
+/// permessage-deflate settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateConfig {
+    /// Text frames of at least this many bytes are sent compressed (Node's default: 1024).
+    pub threshold: usize,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self { threshold: 1024 }
+    }
 }
 
 impl Default for EngineConfig {
@@ -69,6 +84,7 @@ impl Default for EngineConfig {
             allow_polling: true,
             allow_websocket: true,
             recovery: None,
+            per_message_deflate: None,
         }
     }
 }
@@ -87,6 +103,14 @@ impl EngineConfig {
             Some(host) => listen_addr(host, port),
             None => Ok(SocketAddr::new(self.bind.ip(), port)),
         }
+    }
+
+    /// Turns permessage-deflate on, compressing text frames of at least `threshold` bytes
+    /// (`DeflateConfig::default()`'s when None), or off (`enabled` false).
+    pub fn set_per_message_deflate(&mut self, enabled: bool, threshold: Option<usize>) {
+        self.per_message_deflate = enabled.then(|| DeflateConfig {
+            threshold: threshold.unwrap_or(DeflateConfig::default().threshold),
+        });
     }
 
     pub fn set_path(&mut self, path: &str) -> Result<()> {

@@ -35,6 +35,7 @@ pub use socketio::held_acks::HeldAcks;
 pub use socketio::namespace::{Broadcast, Namespace};
 pub use socketio::packet::{Args, InvalidArgs};
 pub use socketio::socket::{
-    AckError, AckReply, AckSender, ClientEvent, EmitError, PacketMiddleware, Socket, SocketRef,
+    AckError, AckReply, AckSender, ClientEvent, EmitError, EmitOptions, PacketMiddleware, Socket,
+    SocketRef,
 };
 pub use stats::StatsSnapshot;

@@ -161,6 +161,21 @@ impl Collector for EngineMetrics {
                 "Reconnects that could not be recovered",
                 totals.not_recovered,
             ),
+            (
+                "roomcast_ws_deflated_frames",
+                "WebSocket frames sent compressed (permessage-deflate)",
+                totals.deflated_frames,
+            ),
+            (
+                "roomcast_ws_deflate_saved_bytes",
+                "Bytes permessage-deflate kept off the wire",
+                totals.deflate_saved_bytes,
+            ),
+            (
+                "roomcast_ws_deflate_compressions",
+                "Compressions done (one per broadcast, shared by its members)",
+                totals.deflate_compressions,
+            ),
         ] {
             counter(e, name, help, value)?;
         }

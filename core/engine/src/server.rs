@@ -68,7 +68,8 @@ impl Server {
             max_attachments: config.max_attachments,
             max_depth: config.max_json_depth,
         };
-        let sio = SocketIoShared::new(limits, stats.clone(), config.recovery);
+        let deflate = config.per_message_deflate.map(|d| d.threshold);
+        let sio = SocketIoShared::new(limits, stats.clone(), config.recovery, deflate);
         let server = Self {
             inner: Arc::new(ServerInner {
                 config: Arc::new(config),

@@ -235,6 +235,8 @@ int main(void) {
   CHECK(roomcast_config_set_redis_url(config, S("http://x")) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_rate_limit(config, S("orders:place"), 5, 0) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_rate_limit(config, S("orders:place"), 5, 1000) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_config_set_per_message_deflate(config, true, 0) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_config_set_per_message_deflate(NULL, true, 0) == ROOMCAST_RESULT_ERR_NULL_POINTER);
 
   roomcast_server *server = NULL;
   CHECK(roomcast_server_new(NULL, &server) == ROOMCAST_RESULT_ERR_NULL_POINTER);

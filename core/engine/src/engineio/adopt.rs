@@ -32,21 +32,20 @@ pub(crate) async fn adopt(
     let req = head.map(|()| Empty::<Bytes>::new());
     let start_ws: StartWebSocket<Empty<Bytes>> = {
         let slot = slot.clone();
-        Box::new(move |endpoint, sid, request, _req, accept| {
+        Box::new(move |endpoint, sid, request, _req, answer| {
             let Some(stream) = slot.lock().take() else {
                 return;
             };
             let leftover = leftover.to_vec();
+            let response = answer.response_head();
+            let deflate = answer.deflate.as_ref().map(|a| a.server_window_bits);
             tokio::spawn(async move {
                 let connection = async move {
                     let mut stream = stream;
-                    let response = format!(
-                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-                    );
                     stream.write_all(response.as_bytes()).await.ok()?;
                     Some(stream)
                 };
-                websocket::serve(endpoint, connection, sid, request, leftover).await;
+                websocket::serve(endpoint, connection, sid, request, leftover, deflate).await;
             });
         })
     };

@@ -14,6 +14,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::deflate::{negotiate, Agreement};
+
 use super::query;
 use crate::clock::now_ms;
 use crate::engineio::allow_request::{self, IncomingRequest};
@@ -60,16 +62,47 @@ where
     type E = E;
 }
 
+/// What a validated upgrade answers: the `Sec-WebSocket-Accept` value and, when agreed, the
+/// permessage-deflate terms.
+pub(crate) struct UpgradeAnswer {
+    pub accept: String,
+    pub deflate: Option<Agreement>,
+}
+
+impl UpgradeAnswer {
+    /// The 101 response's own headers, as text (for an adopted socket, which writes it itself).
+    pub(crate) fn response_head(&self) -> String {
+        let mut head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
+            self.accept
+        );
+        if let Some(agreement) = &self.deflate {
+            head.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                agreement.response
+            ));
+        }
+        head.push_str("\r\n");
+        head
+    }
+
+    fn window_bits(&self) -> Option<u8> {
+        self.deflate.as_ref().map(|a| a.server_window_bits)
+    }
+}
+
 /// Starts the WebSocket transport for a validated upgrade; given the endpoint, the session id
-/// (for a probe), the handshake, the request and the `Sec-WebSocket-Accept` value. Over hyper it
-/// waits for hyper to release the connection; for an adopted socket it writes the 101 itself.
+/// (for a probe), the handshake, the request and the answer. Over hyper it waits for hyper to
+/// release the connection; for an adopted socket it writes the 101 itself.
 pub(crate) type StartWebSocket<B> = Box<
-    dyn FnOnce(Arc<Endpoint>, Option<String>, Box<HandshakeRequest>, Request<B>, String) + Send,
+    dyn FnOnce(Arc<Endpoint>, Option<String>, Box<HandshakeRequest>, Request<B>, &UpgradeAnswer)
+        + Send,
 >;
 
 /// The upgrade path of a connection hyper serves.
 pub(crate) fn hyper_upgrade<B: RequestBody>() -> StartWebSocket<B> {
-    Box::new(|endpoint, sid, request, req, _accept| {
+    Box::new(|endpoint, sid, request, req, answer| {
+        let deflate = answer.window_bits();
         // Take the upgrade handle now so the spawned task does not carry the whole request.
         let on_upgrade = hyper::upgrade::on(req);
         let connection = async move {
@@ -87,6 +120,7 @@ pub(crate) fn hyper_upgrade<B: RequestBody>() -> StartWebSocket<B> {
             sid,
             request,
             Vec::new(),
+            deflate,
         ));
     })
 }
@@ -297,17 +331,29 @@ fn upgrade<B: RequestBody>(
             return engine_error(EngineError::UnknownSid);
         }
     }
-    let accept = derive_accept_key(key);
+    let deflate = endpoint.context.config.per_message_deflate.and_then(|_| {
+        let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+        negotiate(offers.iter().filter_map(|v| v.to_str().ok()))
+    });
+    let answer = UpgradeAnswer {
+        accept: derive_accept_key(key),
+        deflate,
+    };
     let request = Box::new(HandshakeRequest::new(headers, remote_addr, &query));
-    start_ws(endpoint.clone(), sid, request, req, accept.clone());
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(value) = HeaderValue::from_str(&accept) {
+    if let Ok(value) = HeaderValue::from_str(&answer.accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
+    if let Some(agreement) = &answer.deflate {
+        if let Ok(value) = HeaderValue::from_str(&agreement.response) {
+            h.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+        }
+    }
+    start_ws(endpoint.clone(), sid, request, req, &answer);
     response
 }
 

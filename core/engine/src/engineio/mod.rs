@@ -1,11 +1,12 @@
-//! The Engine.IO v4 transport layer: handshake, polling, WebSocket, upgrade, heartbeat and the
-//! packet and payload codecs. It knows nothing of Socket.IO; the layer above plugs in through
+//! The Engine.IO v4 transport layer: handshake, polling, WebSocket (with permessage-deflate),
+//! upgrade, heartbeat and the packet and payload codecs. It knows nothing of Socket.IO; the layer above plugs in through
 //! `EngineHandler` and `SessionHandler`.
 
 pub(crate) mod adopt;
 pub mod allow_request;
 pub mod connection_error;
 pub(crate) mod context;
+pub mod deflate;
 pub mod endpoint;
 pub mod error;
 pub mod handshake;

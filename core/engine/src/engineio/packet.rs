@@ -86,6 +86,9 @@ pub fn decode_text(text: Utf8Bytes) -> Result<Inbound, DecodeError> {
 pub enum OutFrame {
     Text(Utf8Bytes),
     Binary(Bytes),
+    /// A text packet that WebSocket connections with permessage-deflate receive compressed,
+    /// compressed once for all of them (see `deflate::compress`).
+    Deflatable(std::sync::Arc<super::deflate::DeflatableText>),
 }
 
 impl OutFrame {
@@ -123,6 +126,16 @@ impl OutFrame {
         match self {
             Self::Text(t) => t.len(),
             Self::Binary(b) => b.len(),
+            Self::Deflatable(d) => d.text.len(),
+        }
+    }
+
+    /// The text of a text packet (None for binary).
+    pub fn text(&self) -> Option<&Utf8Bytes> {
+        match self {
+            Self::Text(t) => Some(t),
+            Self::Deflatable(d) => Some(&d.text),
+            Self::Binary(_) => None,
         }
     }
 

@@ -53,6 +53,7 @@ pub fn encode_payload(frames: &[OutFrame]) -> Bytes {
         }
         match frame {
             OutFrame::Text(text) => out.extend_from_slice(text.as_bytes()),
+            OutFrame::Deflatable(d) => out.extend_from_slice(d.text.as_bytes()),
             OutFrame::Binary(bin) => {
                 out.extend_from_slice(b"b");
                 let encoded = base64::engine::general_purpose::STANDARD.encode(bin);
@@ -126,6 +127,7 @@ mod tests {
             let expected: Vec<Inbound> = items.iter().map(|f| match f {
                 OutFrame::Text(t) => decode_text(t.clone()).unwrap(),
                 OutFrame::Binary(b) => Inbound::Binary(b.clone()),
+                OutFrame::Deflatable(d) => decode_text(d.text.clone()).unwrap(),
             }).collect();
             prop_assert_eq!(decoded, expected);
         }

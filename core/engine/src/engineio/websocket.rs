@@ -10,9 +10,14 @@ use std::task::Poll;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
+
+use super::deflate::inflate::InflatingStream;
+use crate::stats::Stats;
 
 use super::endpoint::Endpoint;
 use super::handshake::HandshakeRequest;
@@ -36,7 +41,8 @@ pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
 }
 
 /// Serves an upgraded WebSocket once `connection` yields it: a fresh session when `sid` is
-/// `None`, otherwise the probe and upgrade of an existing polling session.
+/// `None`, otherwise the probe and upgrade of an existing polling session. `deflate` is the
+/// window agreed for permessage-deflate, when it was.
 ///
 /// This future lives as long as the connection, so everything only needed to set it up (the
 /// handshake request, the probe) is boxed and dropped before the long-lived loop starts: an
@@ -47,6 +53,7 @@ pub(crate) async fn serve<C, S>(
     sid: Option<String>,
     request: Box<HandshakeRequest>,
     leftover: Vec<u8>,
+    deflate: Option<u8>,
 ) where
     C: Future<Output = Option<S>>,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -54,12 +61,31 @@ pub(crate) async fn serve<C, S>(
     let Some(stream) = connection.await else {
         return;
     };
+    match deflate {
+        None => run(endpoint, stream, sid, request, leftover, None).await,
+        Some(bits) => {
+            let stream = InflatingStream::new(stream, endpoint.context.config.max_payload);
+            run(endpoint, stream, sid, request, leftover, Some(bits)).await
+        }
+    }
+}
+
+async fn run<S>(
+    endpoint: Arc<Endpoint>,
+    stream: S,
+    sid: Option<String>,
+    request: Box<HandshakeRequest>,
+    leftover: Vec<u8>,
+    deflate: Option<u8>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let _live = LiveSocket::enter(&endpoint);
     let Some((mut ws, session)) = Box::pin(accept(&endpoint, stream, sid, request, leftover)).await
     else {
         return;
     };
-    let exit = drive(&mut ws, &session).await;
+    let exit = drive(&mut ws, &session, deflate).await;
     match exit {
         Exit::Closed(reason) => session.close(reason),
         Exit::Graceful => {
@@ -175,7 +201,7 @@ enum Exit {
     Abandoned,
 }
 
-async fn drive<S>(ws: &mut WebSocketStream<S>, session: &Arc<Session>) -> Exit
+async fn drive<S>(ws: &mut WebSocketStream<S>, session: &Arc<Session>, deflate: Option<u8>) -> Exit
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -217,7 +243,8 @@ where
                     let Some(frame) = batch.frames.pop_front() else {
                         break;
                     };
-                    if ws.start_send_unpin(to_ws(frame)).is_err() {
+                    let message = to_ws(frame, deflate, &session.context.stats);
+                    if ws.start_send_unpin(message).is_err() {
                         return Poll::Ready(Exit::Closed(CloseReason::TransportError));
                     }
                     need_flush = true;
@@ -256,10 +283,22 @@ where
     .await
 }
 
-fn to_ws(frame: OutFrame) -> WsMessage {
+/// The WebSocket message of a queued frame: a deflatable one goes out compressed (RSV1 set, the
+/// bytes shared with every other recipient) when this connection agreed to deflate with window
+/// `deflate`, and compressing made it smaller.
+fn to_ws(frame: OutFrame, deflate: Option<u8>, stats: &Stats) -> WsMessage {
     match frame {
         OutFrame::Text(text) => WsMessage::Text(text),
         OutFrame::Binary(bytes) => WsMessage::Binary(bytes),
+        OutFrame::Deflatable(text) => match deflate.map(|bits| text.deflated(bits)) {
+            Some((Some(payload), compressed_now)) => {
+                stats.count_deflated(text.text.len(), payload.len(), compressed_now);
+                let mut frame = Frame::message(payload, OpCode::Data(Data::Text), true);
+                frame.header_mut().rsv1 = true;
+                WsMessage::Frame(frame)
+            }
+            Some((None, _)) | None => WsMessage::Text(text.text.clone()),
+        },
     }
 }
 

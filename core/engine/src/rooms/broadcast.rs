@@ -26,6 +26,8 @@ pub struct BroadcastTarget {
     pub rooms: Vec<Arc<str>>,
     pub except: Vec<Arc<str>>,
     pub volatile: bool,
+    /// Sent uncompressed even where permessage-deflate is on (socket.io's `compress(false)`).
+    pub plain: bool,
 }
 
 /// A packet encoded on first use.
@@ -189,7 +191,7 @@ mod tests {
         BroadcastTarget {
             rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
             except: except.iter().map(|r| Arc::from(*r)).collect(),
-            volatile: false,
+            ..BroadcastTarget::default()
         }
     }
 

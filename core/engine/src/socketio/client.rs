@@ -28,6 +28,7 @@ pub(crate) struct SocketIoShared {
     pub limits: DecodeLimits,
     pub stats: Arc<Stats>,
     recovery: Option<RecoveryConfig>,
+    deflate_threshold: Option<usize>,
     pub dynamic: parking_lot::RwLock<Option<DynamicNamespaces>>,
     /// The adapter every namespace gets, those created later included.
     pub adapter: parking_lot::RwLock<Option<SharedAdapter>>,
@@ -35,12 +36,18 @@ pub(crate) struct SocketIoShared {
 }
 
 impl SocketIoShared {
-    pub fn new(limits: DecodeLimits, stats: Arc<Stats>, recovery: Option<RecoveryConfig>) -> Self {
+    pub fn new(
+        limits: DecodeLimits,
+        stats: Arc<Stats>,
+        recovery: Option<RecoveryConfig>,
+        deflate_threshold: Option<usize>,
+    ) -> Self {
         Self {
             namespaces: Default::default(),
             limits,
             stats,
             recovery,
+            deflate_threshold,
             dynamic: Default::default(),
             adapter: Default::default(),
             next_socket_key: AtomicU64::new(1),
@@ -58,7 +65,12 @@ impl SocketIoShared {
         if let Some(ns) = namespaces.get(name) {
             return (ns.clone(), false);
         }
-        let ns = Namespace::new(name, self.stats.clone(), self.recovery);
+        let ns = Namespace::new(
+            name,
+            self.stats.clone(),
+            self.recovery,
+            self.deflate_threshold,
+        );
         if let Some(adapter) = self.adapter.read().clone() {
             ns.set_adapter(Some(adapter));
         }

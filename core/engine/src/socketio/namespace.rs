@@ -9,6 +9,8 @@ use super::packet::{encode_event, Args};
 use super::recovery::{RecoveryConfig, RecoveryStore};
 use super::socket::{AckError, AckReply, ClientEvent, Socket, SocketHome, SocketRef};
 use crate::auth::Middleware;
+use crate::engineio::deflate::deflatable;
+use crate::engineio::packet::OutFrame;
 use crate::engineio::session::TransportKind;
 use crate::rooms::broadcast::{Audience, BroadcastTarget, LazyFrames};
 use crate::rooms::room_index::RoomIndex;
@@ -42,6 +44,8 @@ pub(crate) struct NamespaceShared {
     adapter: RwLock<Option<SharedAdapter>>,
     /// The packet log and saved sessions, when connection-state recovery is on.
     pub(crate) recovery: Option<RecoveryStore>,
+    /// Text frames of at least this size may go out compressed (permessage-deflate is on).
+    deflate_threshold: Option<usize>,
 }
 
 /// Everyone this namespace can address: room members, all sockets, each socket's own id.
@@ -86,6 +90,10 @@ impl SocketHome for NamespaceShared {
         NamespaceShared::broadcast(self, target, event, args)
     }
 
+    fn encode(&self, event: &str, ack: Option<u64>, args: &Args, plain: bool) -> Vec<OutFrame> {
+        NamespaceShared::encode(self, event, ack, args, plain)
+    }
+
     fn remove_socket(&self, socket: &SocketRef) {
         NamespaceShared::remove_socket(self, socket);
     }
@@ -120,6 +128,18 @@ impl Socket {
 impl NamespaceShared {
     pub(crate) fn handlers(&self) -> Arc<Handlers> {
         self.handlers.read().clone()
+    }
+
+    /// The frames of an event packet, deflatable where permessage-deflate is on (unless `plain`).
+    pub(crate) fn encode(
+        &self,
+        event: &str,
+        ack: Option<u64>,
+        args: &Args,
+        plain: bool,
+    ) -> Vec<OutFrame> {
+        let frames = encode_event(&self.name, event, ack, args);
+        deflatable(frames, self.deflate_threshold.filter(|_| !plain))
     }
 
     pub(crate) fn adapter(&self) -> Option<SharedAdapter> {
@@ -184,13 +204,14 @@ impl NamespaceShared {
                         &local_offset
                     }
                 };
-                store.log_and_deliver(&self.name, target, event, args, offset, |frames| {
+                let encode = |args: &Args| self.encode(event, None, args, target.plain);
+                store.log_and_deliver(target, args, offset, encode, |frames| {
                     self.deliver(target, &LazyFrames::new(|| frames.to_vec()))
                 })
             }
             _ => self.deliver(
                 target,
-                &LazyFrames::new(|| encode_event(&self.name, event, None, args)),
+                &LazyFrames::new(|| self.encode(event, None, args, target.plain)),
             ),
         };
         self.count_out(delivered)
@@ -212,7 +233,12 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: &str, stats: Arc<Stats>, recovery: Option<RecoveryConfig>) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        stats: Arc<Stats>,
+        recovery: Option<RecoveryConfig>,
+        deflate_threshold: Option<usize>,
+    ) -> Self {
         Self {
             shared: Arc::new(NamespaceShared {
                 name: Arc::from(name),
@@ -222,6 +248,7 @@ impl Namespace {
                 stats,
                 adapter: RwLock::new(None),
                 recovery: recovery.map(RecoveryStore::new),
+                deflate_threshold,
             }),
         }
     }
@@ -339,7 +366,7 @@ impl Namespace {
             };
             return self.shared.broadcast(&target, event, args);
         }
-        let frames = LazyFrames::new(|| encode_event(&self.shared.name, event, None, args));
+        let frames = LazyFrames::new(|| self.shared.encode(event, None, args, false));
         let delivered = self.shared.deliver_to_room(room, false, &frames);
         self.shared.count_out(delivered)
     }
@@ -421,6 +448,12 @@ impl Broadcast<'_> {
 
     pub fn volatile(mut self) -> Self {
         self.target.volatile = true;
+        self
+    }
+
+    /// Sends uncompressed even where permessage-deflate is on (socket.io's `compress(false)`).
+    pub fn uncompressed(mut self) -> Self {
+        self.target.plain = true;
         self
     }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::packet::{encode_ack, encode_disconnect, encode_event, Args};
+use super::packet::{encode_ack, encode_disconnect, Args};
 use super::recovery::{is_recoverable, RecoveryStore};
 use crate::auth::Identity;
 use crate::engineio::handshake::{headers_object, query_object};
@@ -39,10 +39,30 @@ pub(crate) trait SocketHome: Send + Sync {
     fn recovery(&self) -> Option<&RecoveryStore>;
     /// A broadcast through the namespace (the socket's own room, under recovery).
     fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize;
+    /// The frames of an event packet (deflatable where permessage-deflate is on, unless `plain`).
+    fn encode(&self, event: &str, ack: Option<u64>, args: &Args, plain: bool) -> Vec<OutFrame>;
     fn remove_socket(&self, socket: &SocketRef);
     fn notify_disconnect(&self, socket: &SocketRef, reason: &str);
     /// The namespace itself (`Socket::server_namespace` in namespace.rs takes it back).
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
+
+/// socket.io's per-emit flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// Dropped rather than queued when the client is behind.
+    pub volatile: bool,
+    /// May go out compressed where permessage-deflate is on (socket.io's `compress`, default true).
+    pub compress: bool,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        Self {
+            volatile: false,
+            compress: true,
+        }
+    }
 }
 
 /// Why an emit did not reach the client's queue.
@@ -314,14 +334,27 @@ impl Socket {
     /// socket's own room as a broadcast does (as Node routes it): it carries an offset and is
     /// logged, so the client's last offset always names a packet the server can replay from.
     pub fn emit(&self, event: &str, args: &Args) -> Result<(), EmitError> {
-        if self.home.recovery().is_none() {
-            return self.send(&encode_event(self.home.name(), event, None, args), false);
+        self.emit_with(event, args, EmitOptions::default())
+    }
+
+    /// `emit` with socket.io's per-emit flags (`volatile`, `compress`).
+    pub fn emit_with(
+        &self,
+        event: &str,
+        args: &Args,
+        options: EmitOptions,
+    ) -> Result<(), EmitError> {
+        let plain = !options.compress;
+        if options.volatile || self.home.recovery().is_none() {
+            let frames = self.home.encode(event, None, args, plain);
+            return self.send(&frames, options.volatile);
         }
         if !self.is_connected() {
             return Err(EmitError::Closed);
         }
         let target = BroadcastTarget {
             rooms: vec![self.id.clone()],
+            plain,
             ..Default::default()
         };
         match self.home.broadcast(&target, event, args) {
@@ -333,7 +366,11 @@ impl Socket {
 
     /// An emit that is dropped, not queued, when the client is behind.
     pub fn emit_volatile(&self, event: &str, args: &Args) -> Result<(), EmitError> {
-        self.send(&encode_event(self.home.name(), event, None, args), true)
+        let volatile = EmitOptions {
+            volatile: true,
+            ..EmitOptions::default()
+        };
+        self.emit_with(event, args, volatile)
     }
 
     /// Emits and waits for the client's acknowledgement.
@@ -349,10 +386,7 @@ impl Socket {
             .lock()
             .get_or_insert_with(Default::default)
             .insert(id, tx);
-        if let Err(error) = self.send(
-            &encode_event(self.home.name(), event, Some(id), args),
-            false,
-        ) {
+        if let Err(error) = self.send(&self.home.encode(event, Some(id), args, false), false) {
             self.take_ack(id);
             return Err(AckError::Emit(error));
         }

@@ -41,6 +41,11 @@ pub struct Stats {
     /// Reconnects that presented a recovery session id: restored, or connected as new.
     pub recovered: AtomicU64,
     pub not_recovered: AtomicU64,
+    /// WebSocket frames sent compressed (permessage-deflate), the bytes that saved, and how many
+    /// compressions made them (one per broadcast, however many members).
+    pub deflated_frames: AtomicU64,
+    pub deflate_saved_bytes: AtomicU64,
+    pub deflate_compressions: AtomicU64,
     /// Errors of any kind (parse errors, refused handshakes, error replies) in the last minute.
     pub errors: MinuteRate,
     /// Connections of a user who disconnected shortly before.
@@ -73,6 +78,9 @@ pub struct StatsSnapshot {
     pub rate_limited: u64,
     pub recovered: u64,
     pub not_recovered: u64,
+    pub deflated_frames: u64,
+    pub deflate_saved_bytes: u64,
+    pub deflate_compressions: u64,
     pub errors_per_minute: u64,
     pub errors_total: u64,
     pub reconnections_per_minute: u64,
@@ -97,6 +105,9 @@ impl Stats {
             rate_limited: get(&self.rate_limited),
             recovered: get(&self.recovered),
             not_recovered: get(&self.not_recovered),
+            deflated_frames: get(&self.deflated_frames),
+            deflate_saved_bytes: get(&self.deflate_saved_bytes),
+            deflate_compressions: get(&self.deflate_compressions),
             errors_per_minute: self.errors.per_minute(),
             errors_total: self.errors.total(),
             reconnections_per_minute: self.reconnections.per_minute(),
@@ -105,6 +116,17 @@ impl Stats {
             emit_latency: self.emit_latency.quantiles(),
             rss_bytes: process_rss_bytes(),
         }
+    }
+
+    /// One frame of `plain` bytes went out compressed to `compressed` bytes (`compressed_now`:
+    /// compressed for this frame, not taken from an earlier recipient's).
+    pub(crate) fn count_deflated(&self, plain: usize, compressed: usize, compressed_now: bool) {
+        self.deflated_frames.fetch_add(1, Ordering::Relaxed);
+        if compressed_now {
+            self.deflate_compressions.fetch_add(1, Ordering::Relaxed);
+        }
+        let saved = plain.saturating_sub(compressed) as u64;
+        self.deflate_saved_bytes.fetch_add(saved, Ordering::Relaxed);
     }
 
     /// A client sent something undecodable.

@@ -75,6 +75,9 @@ fn counters_of(stats: &Stats) -> StatsSnapshot {
         rate_limited: get(&stats.rate_limited),
         recovered: get(&stats.recovered),
         not_recovered: get(&stats.not_recovered),
+        deflated_frames: get(&stats.deflated_frames),
+        deflate_saved_bytes: get(&stats.deflate_saved_bytes),
+        deflate_compressions: get(&stats.deflate_compressions),
         errors_total: stats.errors.total(),
         reconnections_total: stats.reconnections.total(),
         ..StatsSnapshot::default()
@@ -93,6 +96,9 @@ fn add_counters(a: &StatsSnapshot, b: &StatsSnapshot) -> StatsSnapshot {
         rate_limited: a.rate_limited + b.rate_limited,
         recovered: a.recovered + b.recovered,
         not_recovered: a.not_recovered + b.not_recovered,
+        deflated_frames: a.deflated_frames + b.deflated_frames,
+        deflate_saved_bytes: a.deflate_saved_bytes + b.deflate_saved_bytes,
+        deflate_compressions: a.deflate_compressions + b.deflate_compressions,
         errors_total: a.errors_total + b.errors_total,
         reconnections_total: a.reconnections_total + b.reconnections_total,
         ..StatsSnapshot::default()

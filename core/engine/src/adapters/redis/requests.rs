@@ -148,6 +148,7 @@ fn target_of(opts: &Json) -> BroadcastTarget {
         rooms: string_list(&opts["rooms"]),
         except: string_list(&opts["except"]),
         volatile: opts["flags"]["volatile"] == true,
+        plain: opts["flags"]["compress"] == false,
     }
 }
 
@@ -350,7 +351,7 @@ mod tests {
         BroadcastTarget {
             rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
             except: except.iter().map(|r| Arc::from(*r)).collect(),
-            volatile: false,
+            ..BroadcastTarget::default()
         }
     }
 

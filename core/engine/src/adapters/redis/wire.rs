@@ -46,6 +46,9 @@ pub fn encode(
     if target.volatile {
         flags.push((Value::from("volatile"), Value::from(true)));
     }
+    if target.plain {
+        flags.push((Value::from("compress"), Value::from(false)));
+    }
     let mut opts = target_opts(target, flags);
     if let Some(offset) = offset {
         opts.push((Value::from("roomcastOffset"), Value::from(offset)));
@@ -165,17 +168,19 @@ pub fn decode(bytes: &[u8]) -> Result<RemoteBroadcast, String> {
             _ => Vec::new(),
         }
     };
-    let volatile = field(&opts, "flags")
-        .and_then(|f| field(f, "volatile"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let flag = |name: &str| {
+        field(&opts, "flags")
+            .and_then(|f| field(f, name))
+            .and_then(Value::as_bool)
+    };
     Ok(RemoteBroadcast {
         uid,
         namespace,
         target: BroadcastTarget {
             rooms: strings("rooms"),
             except: strings("except"),
-            volatile,
+            volatile: flag("volatile").unwrap_or(false),
+            plain: flag("compress") == Some(false),
         },
         event: event.to_owned(),
         args,
@@ -284,6 +289,7 @@ mod tests {
             rooms: vec![Arc::from("watchlist:AAPL")],
             except: vec![Arc::from("muted")],
             volatile: true,
+            plain: true,
         };
         let args = Args::with_attachments(
             r#"[{"price":185.5,"n":-3,"chart":{"_placeholder":true,"num":0}},"x"]"#,
@@ -298,6 +304,7 @@ mod tests {
         assert_eq!(back.target.rooms, target.rooms);
         assert_eq!(back.target.except, target.except);
         assert!(back.target.volatile);
+        assert!(back.target.plain);
         assert_eq!(back.args, args);
         assert_eq!(back.offset.as_deref(), Some("n-1"));
         assert_eq!(

@@ -55,7 +55,7 @@ pub(crate) mod test_support {
     pub fn text(frames: &[OutFrame]) -> String {
         match &frames[0] {
             OutFrame::Text(t) => t.as_str().to_owned(),
-            OutFrame::Binary(_) => panic!("binary first"),
+            _ => panic!("a text frame first"),
         }
     }
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::packet::{encode_event, Args};
+use super::packet::Args;
 use crate::auth::Identity;
 use crate::clock::now_ms;
 use crate::engineio::packet::OutFrame;
@@ -96,20 +96,19 @@ impl RecoveryStore {
         self.config.max_disconnection.as_millis() as u64
     }
 
-    /// Encodes a broadcast with `offset` appended as its last argument, logs it and hands the
-    /// frames to `deliver` while the log is still locked (see the module note).
+    /// Encodes a broadcast (with `encode`) with `offset` appended as its last argument, logs it
+    /// and hands the frames to `deliver` while the log is still locked (see the module note).
     #[allow(clippy::too_many_arguments)]
     pub fn log_and_deliver<R>(
         &self,
-        namespace: &str,
         target: &BroadcastTarget,
-        event: &str,
         args: &Args,
         offset: &str,
+        encode: impl FnOnce(&Args) -> Vec<OutFrame>,
         deliver: impl FnOnce(&[OutFrame]) -> R,
     ) -> R {
         let with_offset = args.with_trailing_string(offset);
-        let frames = encode_event(namespace, event, None, &with_offset);
+        let frames = encode(&with_offset);
         let bytes = frames.iter().map(OutFrame::len).sum::<usize>() + offset.len();
         let mut log = self.log.lock();
         log.push(
@@ -191,6 +190,7 @@ impl RecoveryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::socketio::packet::encode_event;
     use std::time::Duration;
 
     fn target(rooms: &[&str]) -> BroadcastTarget {
@@ -201,15 +201,16 @@ mod tests {
     }
 
     fn text(frames: &[OutFrame]) -> String {
-        match &frames[0] {
-            OutFrame::Text(t) => t.as_str().to_owned(),
-            OutFrame::Binary(_) => String::new(),
-        }
+        frames[0]
+            .text()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default()
     }
 
     fn log(store: &RecoveryStore, rooms: &[&str], json: &str, offset: &str) -> Vec<OutFrame> {
         let args = Args::json(json).unwrap();
-        store.log_and_deliver("/", &target(rooms), "t", &args, offset, |f| f.to_vec())
+        let encode = |args: &Args| encode_event("/", "t", None, args);
+        store.log_and_deliver(&target(rooms), &args, offset, encode, |f| f.to_vec())
     }
 
     /// Takes the session and replays, as a reconnect does.
