@@ -547,6 +547,18 @@ roomcast_result roomcast_config_set_per_message_deflate(roomcast_config *config,
                                                         size_t threshold);
 
 /**
+ * gzip/deflate-encoded long-polling responses (off by default): payloads of at least
+ * `threshold` bytes, for clients whose `Accept-Encoding` allows it.
+ *
+ * Parameters: `enabled`; `threshold` in bytes (0: the default, 1024).
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+ * Memory: nothing is retained.
+ */
+roomcast_result roomcast_config_set_http_compression(roomcast_config *config,
+                                                     bool enabled,
+                                                     size_t threshold);
+
+/**
  * The largest accepted WebSocket message or polling body.
  *
  * Parameters: `bytes` (> 0).

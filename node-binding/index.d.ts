@@ -57,6 +57,8 @@ export interface WebSocketServerOptions {
   connectionStateRecovery?: { maxDisconnectionDuration?: number; maxPackets?: number; maxBytes?: number };
   /** permessage-deflate (off by default): text frames of at least `threshold` bytes (1024) compressed, once per broadcast. */
   perMessageDeflate?: boolean | { threshold?: number };
+  /** gzip/deflate polling responses of at least `threshold` bytes (1024) per `Accept-Encoding` (off by default). */
+  httpCompression?: boolean | { threshold?: number };
   /** Redis URL: broadcasts reach every node (roomcast or Node Socket.IO with the redis adapter). */
   redisUrl?: string;
   /** Redis channel prefix, the Node adapter's `key` (default `socket.io`). */
@@ -214,6 +216,8 @@ export interface IoServerOptions {
   adapter?: RedisAdapter;
   /** permessage-deflate (off by default): text frames of at least `threshold` bytes (1024) compressed, once per broadcast. */
   perMessageDeflate?: boolean | { threshold?: number };
+  /** gzip/deflate polling responses of at least `threshold` bytes (1024) per `Accept-Encoding` (off by default). */
+  httpCompression?: boolean | { threshold?: number };
 }
 
 /** What `createRedisAdapter` returns, for `io.adapter(…)` or the `adapter` option. */

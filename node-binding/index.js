@@ -26,8 +26,10 @@ function toNativeOptions(options) {
     if (origin !== '*') out.corsOrigins = Array.isArray(origin) ? origin : [origin];
   }
   if (options.connectionStateRecovery) out.connectionStateRecovery = options.connectionStateRecovery;
-  const deflate = options.perMessageDeflate;
-  if (deflate) out.perMessageDeflate = deflate === true ? {} : { threshold: deflate.threshold };
+  for (const key of ['perMessageDeflate', 'httpCompression']) {
+    const value = options[key];
+    if (value) out[key] = value === true ? {} : { threshold: value.threshold };
+  }
   if (options.rateLimits) {
     out.rateLimits = {};
     for (const [event, { max, window }] of Object.entries(options.rateLimits)) {

@@ -33,7 +33,7 @@ const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = re
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
 // than ignored (see README: Moving from socket.io).
 const SUPPORTED = new Set(['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'cors', 'allowUpgrades',
-  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter', 'perMessageDeflate']);
+  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter', 'perMessageDeflate', 'httpCompression']);
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
@@ -66,8 +66,10 @@ function toNativeOptions(options) {
   }
   const origin = options.cors && options.cors.origin;
   if (origin !== undefined && origin !== '*' && origin !== true) out.corsOrigins = Array.isArray(origin) ? origin : [origin];
-  const deflate = options.perMessageDeflate;
-  if (deflate) out.perMessageDeflate = deflate === true ? {} : { threshold: deflate.threshold };
+  for (const key of ['perMessageDeflate', 'httpCompression']) {
+    const value = options[key];
+    if (value) out[key] = value === true ? {} : { threshold: value.threshold };
+  }
   const recovery = options.connectionStateRecovery;
   if (recovery) {
     out.recoveryMaxDisconnection = recovery.maxDisconnectionDuration ?? 120000;

@@ -208,7 +208,7 @@ export interface CollectedAcks {
   complete: boolean
 }
 
-/** socket.io's `perMessageDeflate` (`true` arrives as an empty object). */
+/** socket.io's `perMessageDeflate` / `httpCompression` (`true` arrives as an empty object). */
 export interface DeflateOption {
   threshold?: number
 }
@@ -302,6 +302,8 @@ export interface IoOptions {
   recoverySkipMiddlewares?: boolean
   /** socket.io's `perMessageDeflate`: on when set, with its `threshold`. */
   perMessageDeflate?: DeflateOption
+  /** socket.io's `httpCompression`: on when set, with its `threshold`. */
+  httpCompression?: DeflateOption
 }
 
 /**
@@ -375,6 +377,8 @@ export interface ServerOptions {
   redisPrefix?: string
   /** permessage-deflate: on when set; text frames of at least `threshold` bytes compressed. */
   perMessageDeflate?: DeflateOption
+  /** Compressed polling responses: on when set (payloads of at least `threshold` bytes). */
+  httpCompression?: DeflateOption
 }
 
 /** Each server's reply to a server-side emit (a JSON array), `complete` as above. */

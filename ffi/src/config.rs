@@ -152,6 +152,25 @@ pub extern "C" fn roomcast_config_set_per_message_deflate(
     })
 }
 
+/// gzip/deflate-encoded long-polling responses (off by default): payloads of at least
+/// `threshold` bytes, for clients whose `Accept-Encoding` allows it.
+///
+/// Parameters: `enabled`; `threshold` in bytes (0: the default, 1024).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
+/// Memory: nothing is retained.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_http_compression(
+    config: *mut roomcast_config,
+    enabled: bool,
+    threshold: usize,
+) -> roomcast_result {
+    with_config(config, |c| {
+        let threshold = (threshold > 0).then_some(threshold);
+        c.engine.set_http_compression(enabled, threshold);
+        roomcast_result::Ok
+    })
+}
+
 /// The largest accepted WebSocket message or polling body.
 ///
 /// Parameters: `bytes` (> 0).

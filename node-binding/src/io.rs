@@ -40,6 +40,8 @@ pub struct IoOptions {
     pub recovery_skip_middlewares: Option<bool>,
     /// socket.io's `perMessageDeflate`: on when set, with its `threshold`.
     pub per_message_deflate: Option<crate::options::DeflateOption>,
+    /// socket.io's `httpCompression`: on when set, with its `threshold`.
+    pub http_compression: Option<crate::options::DeflateOption>,
 }
 
 /// One notification: `connection`, `event` or `disconnect` of a socket in a namespace, or
@@ -179,6 +181,10 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
     if let Some(deflate) = options.per_message_deflate {
         let threshold = deflate.threshold.map(|t| t as usize);
         config.set_per_message_deflate(true, threshold);
+    }
+    if let Some(compression) = options.http_compression {
+        let threshold = compression.threshold.map(|t| t as usize);
+        config.set_http_compression(true, threshold);
     }
     config.validate().map_err(js_error)?;
     Ok(config)

@@ -56,9 +56,11 @@ pub struct ServerOptions {
     pub redis_prefix: Option<String>,
     /// permessage-deflate: on when set; text frames of at least `threshold` bytes compressed.
     pub per_message_deflate: Option<DeflateOption>,
+    /// Compressed polling responses: on when set (payloads of at least `threshold` bytes).
+    pub http_compression: Option<DeflateOption>,
 }
 
-/// socket.io's `perMessageDeflate` (`true` arrives as an empty object).
+/// socket.io's `perMessageDeflate` / `httpCompression` (`true` arrives as an empty object).
 #[napi(object)]
 #[derive(Default)]
 pub struct DeflateOption {
@@ -141,6 +143,10 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
     if let Some(deflate) = options.per_message_deflate {
         let threshold = deflate.threshold.map(|t| t as usize);
         config.engine.set_per_message_deflate(true, threshold);
+    }
+    if let Some(compression) = options.http_compression {
+        let threshold = compression.threshold.map(|t| t as usize);
+        config.engine.set_http_compression(true, threshold);
     }
     config.redis_url = options.redis_url;
     if let Some(prefix) = options.redis_prefix {

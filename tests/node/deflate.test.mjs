@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http from 'node:http';
 import zlib from 'node:zlib';
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -244,4 +245,40 @@ test('compressed client frames are inflated; a decompression bomb closes only it
   assert.deepEqual(await c.timeout(3000).emitWithAck('echo', { still: 'here' }), { still: 'here' });
   raw.send('421["echo","after"]', true);
   assert.equal((await raw.next(/^431/)).text, '431["after"]');
+});
+
+test('polling responses above the threshold are gzip- or deflate-encoded per Accept-Encoding (httpCompression)', async () => {
+  const { io, port } = await boot({ httpCompression: { threshold: 1024 } });
+  const sockets = [];
+  io.on('connection', (s) => sockets.push(s));
+  const get = (path, headers = {}, method = 'GET', body = undefined) => new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const open = await get('/socket.io/?EIO=4&transport=polling');
+  const { sid } = JSON.parse(open.body.toString().slice(1));
+  const path = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+  await get(path, { 'content-type': 'text/plain' }, 'POST', '40');
+  assert.match((await get(path)).body.toString(), /^40/);
+  while (sockets.length === 0) await sleep(5);
+  const payload = big();
+  for (const [encoding, inflate] of [['gzip', zlib.gunzipSync], ['deflate', zlib.inflateSync]]) {
+    sockets[0].emit('snapshot', payload);
+    const response = await get(path, { 'accept-encoding': encoding });
+    assert.equal(response.headers['content-encoding'], encoding);
+    assert.deepEqual(JSON.parse(inflate(response.body).toString().slice(2))[1], payload);
+  }
+  sockets[0].emit('tick', 1);
+  const small = await get(path, { 'accept-encoding': 'gzip' });
+  assert.equal(small.headers['content-encoding'], undefined);
+  assert.equal(small.body.toString(), '42["tick",1]');
+  sockets[0].emit('snapshot', payload);
+  const unasked = await get(path);
+  assert.equal(unasked.headers['content-encoding'], undefined);
+  assert.match(unasked.body.toString(), /^42\["snapshot"/);
 });

@@ -47,12 +47,15 @@ pub struct EngineConfig {
     pub recovery: Option<RecoveryConfig>,
     /// permessage-deflate on WebSocket connections (Node's `perMessageDeflate`); off unless set.
     pub per_message_deflate: Option<DeflateConfig>,
+    /// gzip/deflate-encoded long-polling responses (Node's `httpCompression`); off unless set.
+    pub http_compression: Option<DeflateConfig>,
 }
 
-/// permessage-deflate settings.
+/// Compression settings (permessage-deflate, polling responses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeflateConfig {
-    /// Text frames of at least this many bytes are sent compressed (Node's default: 1024).
+    /// Frames (or polling payloads) of at least this many bytes are compressed (Node's default:
+    /// 1024).
     pub threshold: usize,
 }
 
@@ -85,6 +88,7 @@ impl Default for EngineConfig {
             allow_websocket: true,
             recovery: None,
             per_message_deflate: None,
+            http_compression: None,
         }
     }
 }
@@ -109,6 +113,14 @@ impl EngineConfig {
     /// (`DeflateConfig::default()`'s when None), or off (`enabled` false).
     pub fn set_per_message_deflate(&mut self, enabled: bool, threshold: Option<usize>) {
         self.per_message_deflate = enabled.then(|| DeflateConfig {
+            threshold: threshold.unwrap_or(DeflateConfig::default().threshold),
+        });
+    }
+
+    /// Turns compressed polling responses on (payloads of at least `threshold` bytes, the
+    /// default's when None) or off.
+    pub fn set_http_compression(&mut self, enabled: bool, threshold: Option<usize>) {
+        self.http_compression = enabled.then(|| DeflateConfig {
             threshold: threshold.unwrap_or(DeflateConfig::default().threshold),
         });
     }

@@ -236,6 +236,7 @@ int main(void) {
   CHECK(roomcast_config_set_rate_limit(config, S("orders:place"), 5, 0) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_rate_limit(config, S("orders:place"), 5, 1000) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_config_set_per_message_deflate(config, true, 0) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_config_set_http_compression(config, true, 1024) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_config_set_per_message_deflate(NULL, true, 0) == ROOMCAST_RESULT_ERR_NULL_POINTER);
 
   roomcast_server *server = NULL;

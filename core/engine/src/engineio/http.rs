@@ -14,6 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::deflate::http::encode_body;
 use super::deflate::{negotiate, Agreement};
 
 use super::query;
@@ -260,6 +261,11 @@ async fn polling_request<B: RequestBody>(
         session.close(CloseReason::PingTimeout);
         return engine_error(EngineError::UnknownSid);
     }
+    let accept_encoding = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let answer = match *req.method() {
         Method::GET => polling::get(session).await,
         Method::POST => {
@@ -282,7 +288,23 @@ async fn polling_request<B: RequestBody>(
         _ => PollAnswer::BadRequest("method not allowed"),
     };
     match answer {
-        PollAnswer::Payload(body) => ok_text(body),
+        PollAnswer::Payload(body) => match endpoint.context.config.http_compression {
+            Some(compression) => {
+                let encoded = encode_body(accept_encoding.as_deref(), &body, compression.threshold);
+                match encoded {
+                    Some((encoding, encoded)) => {
+                        let mut response = ok_text(Bytes::from(encoded));
+                        let headers = response.headers_mut();
+                        headers
+                            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+                        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+                        response
+                    }
+                    None => ok_text(body),
+                }
+            }
+            None => ok_text(body),
+        },
         PollAnswer::Ok => plain(200, "text/html", Bytes::from_static(b"ok")),
         PollAnswer::BadRequest(why) => {
             tracing::debug!(sid, why, "polling request refused");

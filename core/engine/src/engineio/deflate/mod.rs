@@ -9,9 +9,11 @@
 //! - compress.rs: text frames at or above the threshold become `OutFrame::Deflatable`, whose
 //!   compressed bytes are made at most once, by the first writer that needs them;
 //! - inflate.rs: the read side, which inflates compressed client frames (bounded by the payload
-//!   limit) before tungstenite sees them.
+//!   limit) before tungstenite sees them;
+//! - http.rs: gzip/deflate-encoded long-polling responses (Node's `httpCompression`).
 
 pub mod compress;
+pub mod http;
 pub mod inflate;
 pub mod offer;
 
