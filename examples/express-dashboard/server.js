@@ -61,11 +61,30 @@ function mountOrders(engine, validate) {
   });
   orders.on('connection', (socket) => {
     socket.on('order:preview', (order, ack) => ack(previewOrder(order, socket.data.user)));
+    // The account's order history: a few KiB of JSON, sent compressed (permessage-deflate).
+    socket.emit('orders:history', orderHistory(socket.data.user.userId));
   });
 }
 
+// A deterministic history of past orders for an account (the demo has no order store).
+function orderHistory(account, count = 40) {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${account}-${1000 + i}`,
+    symbol: SYMBOLS[i % SYMBOLS.length],
+    side: i % 3 === 0 ? 'sell' : 'buy',
+    qty: 100 + ((i * 37) % 900),
+    price: Number((150 + ((i * 13) % 97) + 0.25).toFixed(2)),
+    status: i % 7 === 0 ? 'cancelled' : 'filled',
+  }));
+}
+
 function createEngine(store, options) {
-  const engine = new WebSocketServer({ pingInterval: 25000, pingTimeout: 60000, ...options });
+  const engine = new WebSocketServer({
+    pingInterval: 25000,
+    pingTimeout: 60000,
+    perMessageDeflate: { threshold: 1024 },
+    ...options,
+  });
   engine.setAuthMiddleware(sessionValidator(store));
   mountOrders(engine, sessionValidator(store));
   const users = new Map();

@@ -1,5 +1,6 @@
 // The dashboard in a real browser (Debian chromium driven by playwright-core): log in, see
-// quotes and a trade arrive, restart the engine, and watch the page reconnect and restore its
+// quotes and a trade arrive, preview an order, receive the order history compressed
+// (permessage-deflate), restart the engine, and watch the page reconnect and restore its
 // subscriptions. A screenshot is saved to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +36,14 @@ test('log in, see quotes and trades, survive an engine restart with subscription
   const page = await browser.newPage();
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  // What the browser negotiated for its WebSocket (Chromium offers permessage-deflate).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const extensions = [];
+  cdp.on('Network.webSocketHandshakeResponseReceived', ({ response }) => {
+    const headers = Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    extensions.push(headers['sec-websocket-extensions'] || '');
+  });
   await page.goto(dashboard.url);
   await page.fill('#username', 'Erin');
   await page.click('button[type=submit]');
@@ -53,6 +62,11 @@ test('log in, see quotes and trades, survive an engine restart with subscription
   await page.click('#order-form button[type=submit]');
   await page.waitForSelector('#order-preview[data-ok=false]', { timeout: 10_000 });
   assert.equal(await page.textContent('#order-preview'), 'rejected: qty must be 1 to 10000');
+  // The order history (a few KiB of JSON) arrived whole, over a deflate-compressed WebSocket.
+  await page.waitForFunction(() => document.body.dataset.history === '40', null, { timeout: 10_000 });
+  assert.ok(extensions.some((e) => e.startsWith('permessage-deflate')), `negotiated: ${extensions}`);
+  const metrics = await (await fetch(`${dashboard.url}/metrics`)).text();
+  assert.ok(Number(/roomcast_ws_deflated_frames_total (\d+)/.exec(metrics)[1]) >= 1, 'sent compressed');
   const firstSocket = await page.getAttribute('body', 'data-socket-id');
 
   // Restart the engine (as a deploy would). The page sees server:shutdown, then

@@ -115,6 +115,9 @@ function showLogin() {
 // engine; the client multiplexes it over the page's connection.
 function connectOrders(session) {
   const orders = io('/orders', { auth: { sessionID: session.sessionID, userId: session.userId } });
+  orders.on('orders:history', (history) => {
+    document.body.dataset.history = String(history.length);
+  });
   $('order-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const order = { symbol: $('order-symbol').value, qty: Number($('order-qty').value), side: $('order-side').value };
