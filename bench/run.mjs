@@ -11,6 +11,7 @@
 // room, 200 emits of ~100 B as fast as possible); paced (clients over 10 rooms, 20 emits/s for
 // 10 s, latency against the schedule); recovery (paced for 15 s while 10% of the clients are cut
 // every 2 s and reconnect with pid+offset), on one node and across two nodes behind Redis;
+// permessage-deflate (a fan-out of 4 KiB JSON, off and on; `ONLY=deflate` runs it alone);
 // cross-node delivery through Redis; addon emit cost.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -85,13 +86,14 @@ const PACED = ['--rooms', '10', '--scenario', 'paced', '--messages', '200', '--r
 const RECOVERY = ['--rooms', '10', '--scenario', 'recovery', '--messages', '300', '--rate', '20', '--size', '100',
   '--drop-every-ms', '2000', '--drop-percent', '10', '--away-ms', '500'];
 
-async function idle(server, clients) {
-  const s = await startServer(server);
+async function idle(server, clients, deflate = false) {
+  const s = await startServer(server, deflate ? ['--deflate'] : []);
   await sleep(300);
   const base = rssBytes(s.proc.pid);
   let result = null;
   // Read once the connections have settled (the same moment for every server).
-  await runLoad(s.port, ['--clients', String(clients), '--scenario', 'idle', '--hold-ms', '7000'], async (line) => {
+  const offer = deflate ? ['--deflate'] : [];
+  await runLoad(s.port, ['--clients', String(clients), '--scenario', 'idle', '--hold-ms', '7000', ...offer], async (line) => {
     await sleep(5000);
     result = { connected: line.connected, connectSeconds: line.seconds, bytesPerClient: (rssBytes(s.proc.pid) - base) / line.connected };
   });
@@ -143,6 +145,50 @@ async function bench(server) {
     await stopServer(s);
   }
   return result;
+}
+
+// permessage-deflate: a fan-out of ~4 KiB JSON records (new values in every message, as a live
+// feed's) to every client, with deflate off and on: server CPU per delivery and bytes on the
+// wire per delivery (counted by the load generator, which offers the extension and inflates).
+const DEFLATE_FAN = ['--scenario', 'fanout', '--messages', '20', '--size', '4096', '--json'];
+
+async function deflateFanout(server, on) {
+  const flag = on ? ['--deflate'] : [];
+  const s = await startServer(server, flag);
+  let cpuBefore = 0;
+  const r = await runLoad(s.port, ['--clients', String(CLIENTS), ...DEFLATE_FAN, ...flag], async () => {
+    cpuBefore = cpuSeconds(s.proc.pid);
+  });
+  const cpu = Math.max(0.01, cpuSeconds(s.proc.pid) - cpuBefore);
+  await stopServer(s);
+  const per = (n) => n / Math.max(1, r.received);
+  return { received: r.received, expected: r.expected, serverCpuSeconds: cpu, cpuMicrosPerDelivery: per(cpu * 1e6), bytesPerDelivery: per(r.bytesReceived) };
+}
+
+async function deflate(server) {
+  console.error(`== ${server.name}: permessage-deflate`);
+  return { off: await deflateFanout(server, false), on: await deflateFanout(server, true), idle: await idle(server, CLIENTS, true) };
+}
+
+function deflateSection(d, idleOff) {
+  const row = (label, f, digits) => `| ${label} | ${fmt(f(d.roomcast), digits)} | ${fmt(f(d.node), digits)} |`;
+  return `## permessage-deflate: a fan-out of 4 KiB JSON
+
+${CLIENTS} clients in one room, 20 emits of ~4 KiB of trade records (new values in every message),
+deflate off and on (threshold 1024; the load generator offers \`permessage-deflate\` and inflates
+what arrives). roomcast compresses each broadcast once, without context takeover, and shares the
+bytes with every member; Node's \`ws\` compresses per connection, with context takeover.
+
+| | roomcast | Node socket.io 4.8 |
+|---|---:|---:|
+${row('server CPU per delivery, deflate off (µs)', (r) => r?.off.cpuMicrosPerDelivery, 2)}
+${row('server CPU per delivery, deflate on (µs)', (r) => r?.on.cpuMicrosPerDelivery, 2)}
+${row('bytes on the wire per delivery, deflate off', (r) => r?.off.bytesPerDelivery, 0)}
+${row('bytes on the wire per delivery, deflate on', (r) => r?.on.bytesPerDelivery, 0)}
+${row('deliveries received, deflate on (of ' + (d.roomcast?.on.expected ?? '—') + ')', (r) => r?.on.received, 0)}
+${row('idle memory per client, deflate on (KiB)', (r) => r && r.idle.bytesPerClient / 1024, 1)}
+| idle memory per client, deflate off (KiB) | ${fmt(idleOff.roomcast, 1)} | ${fmt(idleOff.node, 1)} |
+`;
 }
 
 // Two nodes of `server` on one Redis: `fn(a, b)` runs with both up.
@@ -210,6 +256,23 @@ async function ceiling() {
   return r;
 }
 
+const fmt = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const deflateServers = servers.filter((s) => s.key !== 'socketioxide');
+
+// `ONLY=deflate node bench/run.mjs [clients]`: the permessage-deflate comparison alone, printed
+// (BENCHMARKS.md is left as it is).
+if (process.env.ONLY === 'deflate') {
+  const d = {};
+  const idleOff = {};
+  for (const server of deflateServers) {
+    d[server.key] = await deflate(server);
+    idleOff[server.key] = (await idle(server, CLIENTS)).bytesPerClient / 1024;
+  }
+  console.log(deflateSection(d, idleOff));
+  console.log(JSON.stringify(d, null, 2));
+  process.exit(0);
+}
+
 const started = Date.now();
 console.error('== load generator ceiling (bench-blaster)');
 const loadgenCeiling = await ceiling();
@@ -223,6 +286,8 @@ const addon = { storm: await addonStorm() };
 console.error('== roomcast addon: emit cost');
 addon.emit = addonEmit();
 addon.jsHandler = jsHandler();
+const deflateResults = {};
+for (const server of deflateServers) deflateResults[server.key] = await deflate(server);
 const cluster = {};
 for (const server of servers.filter((s) => s.key !== 'socketioxide')) {
   console.error(`== ${server.name}: two nodes on Redis`);
@@ -231,7 +296,6 @@ for (const server of servers.filter((s) => s.key !== 'socketioxide')) {
 const minutes = (Date.now() - started) / 60000;
 
 // ---- report ----
-const fmt = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 const pct = (share) => (share === undefined ? '—' : `${fmt(share * 100, 2)} %`);
 const { roomcast: rc, node, socketioxide: sx } = results;
 const rows = [
@@ -347,6 +411,7 @@ child process on the same cores). "Node thread" is event-loop utilisation × wal
 ${addon.jsHandler}
 \`\`\`
 
+${deflateSection(deflateResults, { roomcast: rc.idle.bytesPerClient / 1024, node: node.idle.bytesPerClient / 1024 })}
 ## No missed trades: recovery while 10% of the clients are cut every 2 s
 
 Paced load (300 emits at 20/s over 10 rooms); every 2 s a different 10% of the clients loses its
@@ -389,7 +454,7 @@ Node ${node.paced.latencyVsTs.p99} ms, socketioxide ${sx.paced.latencyVsTs.p99} 
 Raw results:
 
 \`\`\`json
-${JSON.stringify({ results, addon: { storm: addon.storm, emit: addon.emit.figures }, cluster, loadgenCeiling }, null, 2)}
+${JSON.stringify({ results, addon: { storm: addon.storm, emit: addon.emit.figures }, deflate: deflateResults, cluster, loadgenCeiling }, null, 2)}
 \`\`\`
 `;
 writeFileSync(path.join(root, 'BENCHMARKS.md'), md);

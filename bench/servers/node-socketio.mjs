@@ -6,8 +6,9 @@ import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
-// `[--recovery] [--redis URL] <port>`: --recovery turns on connection-state recovery (2 min
-// window); --redis clusters it through @socket.io/redis-adapter (classic pub/sub).
+// `[--recovery] [--deflate] [--redis URL] <port>`: --recovery turns on connection-state
+// recovery (2 min window); --deflate permessage-deflate (threshold 1024); --redis clusters it
+// through @socket.io/redis-adapter (classic pub/sub).
 const port = Number(process.argv.at(-1) || 0);
 const recovery = process.argv.includes('--recovery');
 const httpServer = createServer();
@@ -16,7 +17,22 @@ const io = new Server(httpServer, {
   pingInterval: 25000,
   pingTimeout: 60000,
   ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: false } } : {}),
+  ...(process.argv.includes('--deflate') ? { perMessageDeflate: { threshold: 1024 } } : {}),
 });
+
+// Trade-like records filling about `size` bytes of JSON for message `i` (the same as the Rust
+// bench server's).
+const SYMBOLS = ['AAPL', 'MSFT', 'TSLA', 'NVDA', 'AMZN', 'GOOGL', 'META', 'NFLX'];
+function rows(size, i) {
+  const out = [];
+  let length = 2;
+  for (let k = 0; length + 60 < size; k++) {
+    const row = { id: k, symbol: SYMBOLS[k % 8], side: k % 3 === 0 ? 'sell' : 'buy', qty: 100 + ((k * 37 + i * 11) % 900), priceCents: 15000 + ((k * 1301 + i * 7919) % 9700) };
+    length += JSON.stringify(row).length + 1;
+    out.push(row);
+  }
+  return out;
+}
 const redisAt = process.argv.indexOf('--redis');
 if (redisAt > 0) {
   const pub = createClient({ url: process.argv[redisAt + 1] });
@@ -34,7 +50,7 @@ io.on('connection', (socket) => {
   socket.join(`user:${token}`);
   if (room) socket.join(room);
   socket.join('all');
-  socket.on('blast', ({ room = 'all', rooms = 0, n = 0, size = 100, rate = 0 }) => {
+  socket.on('blast', ({ room = 'all', rooms = 0, n = 0, size = 100, rate = 0, json = false }) => {
     const pad = 'x'.repeat(Math.max(0, size - 40));
     const start = Date.now();
     const interval = rate > 0 ? 1000 / rate : 0;
@@ -43,7 +59,9 @@ io.on('connection', (socket) => {
       const batchEnd = rate > 0 ? i + 1 : Math.min(n, i + 16);
       for (; i < batchEnd && i < n; i++) {
         const due = start + Math.floor(i * interval);
-        io.to(rooms > 0 ? `room${i % rooms}` : room).emit('tick', { i, ts: Date.now(), due, pad });
+        // Records change with every message, as a live feed's do.
+        const filler = json ? { rows: rows(size, i) } : { pad };
+        io.to(rooms > 0 ? `room${i % rooms}` : room).emit('tick', { i, ts: Date.now(), due, ...filler });
       }
       if (i < n) {
         if (rate > 0) setTimeout(step, Math.max(0, start + Math.floor(i * interval) - Date.now()));

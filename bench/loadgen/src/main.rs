@@ -17,7 +17,10 @@
 //!   arrived, duplicates, and recovered / fresh reconnects.
 //!
 //! With `--control-port`, client 0 (which triggers the emits) connects to another node, so every
-//! delivery to the others crosses the cluster.
+//! delivery to the others crosses the cluster. With `--deflate`, every client offers
+//! permessage-deflate (and inflates what arrives compressed); with `--json` the emitted payload
+//! is a list of trade-like records (realistic JSON to compress) instead of padding. Bytes read
+//! from the sockets are counted (`bytesReceived`) when either is given.
 //!
 //! Prints one JSON line with the results on stdout; progress goes to stderr.
 
@@ -26,9 +29,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use futures_util::{SinkExt, StreamExt};
+use roomcast::engineio::deflate::inflate::InflatingStream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Options {
@@ -50,6 +59,10 @@ struct Options {
     /// Where client 0, which triggers the emits, connects (default: `port`): another node makes
     /// every delivery cross the cluster.
     control_port: u16,
+    /// Offer permessage-deflate.
+    deflate: bool,
+    /// Ask for realistic JSON payloads.
+    json: bool,
 }
 
 fn parse() -> Options {
@@ -76,6 +89,8 @@ fn parse() -> Options {
         away_ms: num("--away-ms", "500"),
         alt_port: num("--alt-port", "0") as u16,
         control_port: num("--control-port", "0") as u16,
+        deflate: args.iter().any(|a| a == "--deflate"),
+        json: args.iter().any(|a| a == "--json"),
     }
 }
 
@@ -218,9 +233,92 @@ fn string_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     rest.split('"').next()
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+type Ws = tokio_tungstenite::WebSocketStream<ClientStream>;
 
-async fn open(index: usize, port: u16) -> std::io::Result<Ws> {
+/// Bytes read from every client socket, when counted.
+static BYTES_IN: AtomicU64 = AtomicU64::new(0);
+
+/// A client's socket: as is, counted, or counted and inflating permessage-deflate frames.
+enum ClientStream {
+    Plain(tokio::net::TcpStream),
+    Counted(Counted),
+    Deflate(InflatingStream<Counted>),
+}
+
+struct Counted(tokio::net::TcpStream);
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.0).poll_read(cx, buf);
+        BYTES_IN.fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+        polled
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, data)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncRead for ClientStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Counted(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Deflate(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Self::Counted(s) => Pin::new(s).poll_write(cx, data),
+            Self::Deflate(s) => Pin::new(s).poll_write(cx, data),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Counted(s) => Pin::new(s).poll_flush(cx),
+            Self::Deflate(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Counted(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Deflate(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+async fn open(index: usize, port: u16, options: &Options) -> std::io::Result<Ws> {
     let source = IpAddr::V4(Ipv4Addr::new(
         127,
         0,
@@ -234,11 +332,27 @@ async fn open(index: usize, port: u16) -> std::io::Result<Ws> {
         .await?;
     stream.set_nodelay(true)?;
     let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let mut request = url.into_client_request().map_err(std::io::Error::other)?;
+    if options.deflate {
+        request.headers_mut().insert(
+            "Sec-WebSocket-Extensions",
+            "permessage-deflate; client_max_window_bits"
+                .parse()
+                .map_err(std::io::Error::other)?,
+        );
+    }
+    let stream = match (options.deflate, options.json) {
+        (true, _) => {
+            ClientStream::Deflate(InflatingStream::after_http_head(Counted(stream), 64 << 20))
+        }
+        (false, true) => ClientStream::Counted(Counted(stream)),
+        (false, false) => ClientStream::Plain(stream),
+    };
     // tungstenite's default 128 KiB read buffer is zero-filled as it is used: with one small
     // message per read that memset was two thirds of the load generator's CPU.
     let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     config.read_buffer_size = 4096;
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .map_err(std::io::Error::other)?;
     Ok(ws)
@@ -281,7 +395,7 @@ async fn client(
     };
     let mut first = true;
     loop {
-        let (ended, connected) = match open(index, port).await {
+        let (ended, connected) = match open(index, port, &options).await {
             Ok(ws) => {
                 session(
                     ws,
@@ -294,7 +408,12 @@ async fn client(
                 )
                 .await
             }
-            Err(_) => (Ended::Lost, false),
+            Err(error) => {
+                if index == 0 {
+                    eprintln!("client 0 cannot connect: {error}");
+                }
+                (Ended::Lost, false)
+            }
         };
         match (ended, connected) {
             (Ended::Cut, _) => {}
@@ -343,7 +462,16 @@ async fn session(
     loop {
         tokio::select! {
             message = ws.next() => {
-                let Some(Ok(message)) = message else { return (Ended::Lost, connected) };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => {
+                        if index == 0 {
+                            eprintln!("client 0 lost: {error}");
+                        }
+                        return (Ended::Lost, connected);
+                    }
+                    None => return (Ended::Lost, connected),
+                };
                 let Message::Text(text) = message else { continue };
                 let text = text.as_str();
                 if text.starts_with('0') {
@@ -522,9 +650,11 @@ async fn run_broadcast(
         connected * options.messages
     };
     let command = format!(
-        "42[\"blast\",{{\"room\":\"all\",\"rooms\":{rooms},\"n\":{},\"size\":{},\"rate\":{rate}}}]",
-        options.messages, options.size
+        "42[\"blast\",{{\"room\":\"all\",\"rooms\":{rooms},\"n\":{},\"size\":{},\"rate\":{rate},\"json\":{}}}]",
+        options.messages, options.size, options.json
     );
+    // Bytes are counted from the trigger on: the deliveries, not the handshakes.
+    BYTES_IN.store(0, Ordering::Relaxed);
     let trigger = now_ms();
     let _ = control.send(command).await;
     let budget = Duration::from_secs(if options.scenario == "recovery" {
@@ -554,6 +684,7 @@ async fn run_broadcast(
     result["failedReconnects"] = load(&counters.failed_reconnects).into();
     result["triggerToLastMs"] = last.saturating_sub(trigger).into();
     result["deliveriesPerSecond"] = ((received as f64) / seconds).round().into();
+    result["bytesReceived"] = BYTES_IN.load(Ordering::Relaxed).into();
     result["latencyVsTs"] = serde_json::json!({ "p50": counters.late_vs_ts.quantile(0.5), "p99": counters.late_vs_ts.quantile(0.99), "max": counters.late_vs_ts.max() });
     result["latencyVsDue"] = serde_json::json!({ "p50": counters.late_vs_due.quantile(0.5), "p99": counters.late_vs_due.quantile(0.99), "max": counters.late_vs_due.max() });
 }

@@ -2,8 +2,10 @@
 //! token auth in the connect payload; each client joins `user:<token>`, its `room` and `all`;
 //! the event `blast {room, rooms, n, size, rate}` makes the server emit `n` events of `size`
 //! bytes to that room (or round-robin to `room0..room<rooms-1>` when `rooms` > 0), at `rate` per second (0 = as fast as possible), stamping `ts` (actual send) and
-//! `due` (scheduled) in each payload. `--recovery` turns on connection-state recovery (2 min
-//! window, as Node's bench server does); `--redis URL` clusters it through Redis. Prints
+//! `due` (scheduled) in each payload (with `json`, trade-like records fill it instead of
+//! padding). `--recovery` turns on connection-state recovery (2 min window, as Node's bench
+//! server does); `--deflate` permessage-deflate (threshold 1024); `--redis URL` clusters it
+//! through Redis. Prints
 //! `listening on <port>`.
 
 use std::net::SocketAddr;
@@ -12,6 +14,31 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use roomcast::socketio::recovery::RecoveryConfig;
 use roomcast::{Args, ConnectError, EngineConfig, Identity, Server};
+
+/// Trade-like records filling about `size` bytes of JSON for message `i` (the same as the Node
+/// bench server's).
+fn rows(size: usize, i: usize) -> String {
+    const SYMBOLS: [&str; 8] = [
+        "AAPL", "MSFT", "TSLA", "NVDA", "AMZN", "GOOGL", "META", "NFLX",
+    ];
+    let mut out = String::from("[");
+    let mut k = 0;
+    while out.len() + 60 < size {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            r#"{{"id":{k},"symbol":"{}","side":"{}","qty":{},"priceCents":{}}}"#,
+            SYMBOLS[k % 8],
+            if k % 3 == 0 { "sell" } else { "buy" },
+            100 + (k * 37 + i * 11) % 900,
+            15000 + (k * 1301 + i * 7919) % 9700
+        ));
+        k += 1;
+    }
+    out.push(']');
+    out
+}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -22,19 +49,21 @@ fn now_ms() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    // `[--recovery] [--redis URL] <port>`
+    // `[--recovery] [--deflate] [--redis URL] <port>`
     let args: Vec<String> = std::env::args().collect();
     let port: u16 = args.last().and_then(|p| p.parse().ok()).unwrap_or(0);
     let recovery = args
         .iter()
         .any(|a| a == "--recovery")
         .then(RecoveryConfig::default);
-    let config = EngineConfig {
+    let mut config = EngineConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         queue_capacity: 4096,
         recovery,
         ..EngineConfig::default()
     };
+    // permessage-deflate as Node's bench server turns it on (threshold 1024).
+    config.set_per_message_deflate(args.iter().any(|a| a == "--deflate"), Some(1024));
     let server = Server::new(config);
     let io = server.io();
     io.set_middleware(Arc::new(|request: roomcast::ConnectRequest| {
@@ -78,7 +107,8 @@ async fn main() {
         let rooms = spec["rooms"].as_u64().unwrap_or(0);
         let ns = ns.clone();
         tokio::spawn(async move {
-            let pad = "x".repeat(size.saturating_sub(40));
+            let json = spec["json"].as_bool().unwrap_or(false);
+            let pad = format!(r#""pad":"{}""#, "x".repeat(size.saturating_sub(40)));
             let start = now_ms();
             let interval = if rate > 0 { 1000.0 / rate as f64 } else { 0.0 };
             for i in 0..n {
@@ -89,7 +119,13 @@ async fn main() {
                         tokio::time::sleep(Duration::from_millis(wait)).await;
                     }
                 }
-                let payload = format!(r#"{{"i":{i},"ts":{},"due":{due},"pad":"{pad}"}}"#, now_ms());
+                // Records change with every message, as a live feed's do.
+                let filler = if json {
+                    format!(r#""rows":{}"#, rows(size, i as usize))
+                } else {
+                    pad.clone()
+                };
+                let payload = format!(r#"{{"i":{i},"ts":{},"due":{due},{filler}}}"#, now_ms());
                 let target = if rooms > 0 {
                     format!("room{}", i % rooms)
                 } else {

@@ -4,7 +4,8 @@
 //! It parses the frames of the byte stream. Frames without RSV1 (uncompressed messages, control
 //! frames) pass through unchanged. A compressed message (RSV1 on its first frame, possibly
 //! continued) is collected whole, inflated on this thread's decompressor, and handed on as one
-//! uncompressed frame (masked with a zero key, as a client frame must be). The payload limit
+//! uncompressed frame, masked (with a zero key) when it came masked: a server reads clients'
+//! frames through it, and a client (the load generator) can read a server's. The payload limit
 //! applies to the compressed size and to the inflated size, so a small frame cannot expand
 //! into gigabytes: such a message fails the read, which closes this connection only.
 //!
@@ -30,10 +31,18 @@ pub struct InflatingStream<S> {
     input: BytesMut,
     /// Bytes ready for tungstenite.
     output: BytesMut,
-    /// A compressed message whose final frame has not arrived: its opcode and payload so far.
-    partial: Option<(u8, Vec<u8>)>,
+    /// A compressed message whose final frame has not arrived: its opcode, whether it came
+    /// masked, and its payload so far.
+    partial: Option<(u8, bool, Vec<u8>)>,
     max_payload: usize,
     eof: bool,
+    /// A client reads the server's HTTP 101 response through this stream first: passed on as
+    /// is, frames start after it.
+    http_head: bool,
+    /// A decompressor of this connection's own, for a peer that keeps its compression context
+    /// across messages (a server that did not agree to `server_no_context_takeover`; a client
+    /// reading through this stream finds out from the 101 response). None: the thread's.
+    context: Option<Box<Decompress>>,
 }
 
 impl<S> InflatingStream<S> {
@@ -45,6 +54,16 @@ impl<S> InflatingStream<S> {
             partial: None,
             max_payload,
             eof: false,
+            http_head: false,
+            context: None,
+        }
+    }
+
+    /// For a client: the upgrade response comes first and passes through untouched.
+    pub fn after_http_head(inner: S, max_payload: usize) -> Self {
+        Self {
+            http_head: true,
+            ..Self::new(inner, max_payload)
         }
     }
 }
@@ -98,6 +117,18 @@ fn parse_header(bytes: &[u8]) -> io::Result<Option<Header>> {
 impl<S> InflatingStream<S> {
     /// Moves every complete frame of `input` to `output`, inflating compressed messages.
     fn process(&mut self) -> io::Result<()> {
+        if self.http_head {
+            let Some(end) = self.input.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return Ok(());
+            };
+            let head = self.input.split_to(end + 4);
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            if text.contains("permessage-deflate") && !text.contains("server_no_context_takeover") {
+                self.context = Some(Box::new(Decompress::new(false)));
+            }
+            self.output.extend_from_slice(&head);
+            self.http_head = false;
+        }
         while let Some(header) = parse_header(&self.input)? {
             let opcode = header.first & 0x0f;
             let compressed = header.first & RSV1 != 0;
@@ -123,15 +154,15 @@ impl<S> InflatingStream<S> {
                 // The first frame of a compressed message.
                 (true, true, 1 | 2, None) => {
                     let payload = unmasked(&frame, &header);
-                    self.collect(header.first, opcode, payload)?;
+                    self.collect(header.first, opcode, header.mask.is_some(), payload)?;
                 }
                 // A continuation of the compressed message being collected.
-                (true, false, 0, Some((kind, mut payload))) => {
+                (true, false, 0, Some((kind, masked, mut payload))) => {
                     payload.extend_from_slice(&unmasked(&frame, &header));
                     if payload.len() > limit {
                         return Err(invalid("compressed message over the payload limit"));
                     }
-                    self.collect(header.first, kind, payload)?;
+                    self.collect(header.first, kind, masked, payload)?;
                 }
                 _ => return Err(invalid("invalid compressed message framing")),
             }
@@ -140,13 +171,16 @@ impl<S> InflatingStream<S> {
     }
 
     /// Keeps collecting (not final yet) or inflates the message and queues it as one frame.
-    fn collect(&mut self, first: u8, opcode: u8, payload: Vec<u8>) -> io::Result<()> {
+    fn collect(&mut self, first: u8, opcode: u8, masked: bool, payload: Vec<u8>) -> io::Result<()> {
         if first & FIN == 0 {
-            self.partial = Some((opcode, payload));
+            self.partial = Some((opcode, masked, payload));
             return Ok(());
         }
-        let message = inflate(&payload, self.max_payload)?;
-        write_frame(&mut self.output, opcode, &message);
+        let message = match self.context.as_deref_mut() {
+            Some(decompressor) => inflate_with(decompressor, &payload, self.max_payload)?,
+            None => inflate(&payload, self.max_payload)?,
+        };
+        write_frame(&mut self.output, opcode, masked, &message);
         Ok(())
     }
 }
@@ -161,22 +195,26 @@ fn unmasked(frame: &[u8], header: &Header) -> Vec<u8> {
     payload
 }
 
-/// A final, masked (zero key: the payload as is) frame of `opcode` carrying `payload`.
-fn write_frame(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
+/// A final frame of `opcode` carrying `payload`, masked (with a zero key: the payload as is)
+/// when `masked`.
+fn write_frame(out: &mut BytesMut, opcode: u8, masked: bool, payload: &[u8]) {
+    let mask_bit = if masked { MASKED } else { 0 };
     out.reserve(payload.len() + 14);
     out.extend_from_slice(&[FIN | opcode]);
     match payload.len() {
-        n if n < 126 => out.extend_from_slice(&[MASKED | n as u8]),
+        n if n < 126 => out.extend_from_slice(&[mask_bit | n as u8]),
         n if n <= 0xffff => {
-            out.extend_from_slice(&[MASKED | 126]);
+            out.extend_from_slice(&[mask_bit | 126]);
             out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            out.extend_from_slice(&[MASKED | 127]);
+            out.extend_from_slice(&[mask_bit | 127]);
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(&[0, 0, 0, 0]);
+    if masked {
+        out.extend_from_slice(&[0, 0, 0, 0]);
+    }
     out.extend_from_slice(payload);
 }
 
@@ -192,6 +230,17 @@ pub fn inflate(compressed: &[u8], max: usize) -> io::Result<Vec<u8>> {
     DECOMPRESSOR.with(|cell| {
         let mut decompressor = cell.borrow_mut();
         decompressor.reset(false);
+        inflate_with(&mut decompressor, compressed, max)
+    })
+}
+
+/// `inflate` on `decompressor` as it is (its context kept from earlier messages).
+fn inflate_with(
+    decompressor: &mut Decompress,
+    compressed: &[u8],
+    max: usize,
+) -> io::Result<Vec<u8>> {
+    {
         let mut out = Vec::with_capacity((compressed.len() * 4).min(max + 1).max(64));
         for input in [compressed, &[0, 0, 0xff, 0xff][..]] {
             let mut offset = 0;
@@ -218,7 +267,7 @@ pub fn inflate(compressed: &[u8], max: usize) -> io::Result<Vec<u8>> {
             }
         }
         Ok(out)
-    })
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
@@ -248,21 +297,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
                 }
                 continue;
             }
-            if this.input.capacity() - this.input.len() < 64 {
-                this.input.reserve(READ_CHUNK);
-            }
+            // Read on the stack: a connection waiting for data holds no buffer of its own.
+            let mut chunk = [0u8; READ_CHUNK];
             let read = {
-                let spare = this.input.spare_capacity_mut();
-                let mut chunk = ReadBuf::uninit(spare);
-                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
-                chunk.filled().len()
+                let mut into = ReadBuf::new(&mut chunk);
+                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut into))?;
+                into.filled().len()
             };
             if read == 0 {
                 this.eof = true;
                 continue;
             }
-            // SAFETY: `read` bytes of the spare capacity were just initialised by the read.
-            unsafe { this.input.set_len(this.input.len() + read) };
+            this.input.extend_from_slice(&chunk[..read]);
             this.process()?;
             if this.input.is_empty() {
                 this.input = BytesMut::new();
@@ -341,7 +387,7 @@ mod tests {
         wire.extend(client_frame(FIN | 1, b"2probe"));
         let out = read_all(wire, 10_000).await.unwrap();
         let mut expected = BytesMut::new();
-        write_frame(&mut expected, 1, text.as_bytes());
+        write_frame(&mut expected, 1, true, text.as_bytes());
         let ping = client_frame(FIN | 0x9, b"ping");
         let plain = client_frame(FIN | 1, b"2probe");
         let mut all = expected.to_vec();
