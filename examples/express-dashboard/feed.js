@@ -5,7 +5,8 @@
 
 const { EventEmitter } = require('node:events');
 
-const SYMBOLS = ['AAPL', 'MSFT', 'TSLA', 'NVDA', 'AMZN', 'GOOGL'];
+// The universe a user can watch: the feed quotes every one of them.
+const SYMBOLS = ['AAPL', 'MSFT', 'TSLA', 'NVDA', 'AMZN', 'GOOGL', 'META', 'NFLX', 'AMD', 'INTC', 'JPM', 'XOM'];
 
 class TradeExecutor extends EventEmitter {
   executeTrade(signal) {

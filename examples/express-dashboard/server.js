@@ -87,6 +87,8 @@ function createEngine(store, options) {
   });
   engine.setAuthMiddleware(sessionValidator(store));
   mountOrders(engine, sessionValidator(store));
+  // The connection badge's round trip: the client sends a stamp, the ack returns it.
+  engine.on('latency:ping', (socket, stamp, ack) => ack?.(stamp));
   const users = new Map();
   engine.on('connection', (socket) => users.set(socket.userId, (users.get(socket.userId) || 0) + 1));
   engine.on('disconnect', (socket) => {
@@ -124,13 +126,15 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
       if (err) return res.status(500).json({ error: 'session error' });
       req.session.passport = { user: `user-${slug(name)}` };
       req.session.userName = name;
+      // The demo's operator flag (a real deployment takes roles from its identity provider).
+      req.session.userRole = req.body.operator ? 'operator' : 'user';
       req.session.save(() => (req.accepts('html') && !req.is('json') ? res.redirect('/') : res.json({ ok: true })));
     });
   });
   app.post('/logout', (req, res) => req.session.destroy(() => res.json({ ok: true })));
   app.get('/api/session', (req, res) => {
     if (!req.session.passport) return res.status(401).json({ error: 'not logged in' });
-    res.json({ sessionID: req.sessionID, userId: req.session.passport.user, userName: req.session.userName });
+    res.json({ sessionID: req.sessionID, userId: req.session.passport.user, userName: req.session.userName, userRole: req.session.userRole || 'user' });
   });
   app.get('/health/websocket', (req, res) => res.json(engine.health()));
   app.get('/metrics', (req, res) => res.type('text/plain; version=0.0.4').send(engine.metrics()));
@@ -149,6 +153,10 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
   // resolve the package root and take the file from there).
   const clientBundle = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist/socket.io.min.js');
   app.get('/socket.io-client.js', (req, res) => res.sendFile(clientBundle));
+  // Charting from the installed packages (no CDN).
+  const packageFile = (name, file) => path.join(path.dirname(require.resolve(`${name}/package.json`)), file);
+  app.get('/vendor/lightweight-charts.js', (req, res) =>
+    res.sendFile(packageFile('lightweight-charts', 'dist/lightweight-charts.standalone.production.js')));
   app.use(express.static(path.join(__dirname, 'public')));
 
   const simulation = startSimulation(() => engine, { quoteMs, tradeMs });

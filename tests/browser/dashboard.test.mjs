@@ -1,7 +1,7 @@
 // The dashboard in a real browser (Debian chromium driven by playwright-core): log in, see
-// quotes and a trade arrive, preview an order, receive the order history compressed
-// (permessage-deflate), restart the engine, and watch the page reconnect and restore its
-// subscriptions. A screenshot is saved to tests/artifacts/.
+// quotes, charts and trades arrive, edit the watchlist, preview an order, receive the order
+// history compressed (permessage-deflate), restart the engine and watch the page reconnect and
+// restore its subscriptions, then see a rate-limit notice. Screenshots go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -67,6 +67,25 @@ test('log in, see quotes and trades, survive an engine restart with subscription
   assert.ok(extensions.some((e) => e.startsWith('permessage-deflate')), `negotiated: ${extensions}`);
   const metrics = await (await fetch(`${dashboard.url}/metrics`)).text();
   assert.ok(Number(/roomcast_ws_deflated_frames_total (\d+)/.exec(metrics)[1]) >= 1, 'sent compressed');
+  // A live chart per symbol: it has points, and they move.
+  await page.waitForFunction(() => Number(document.querySelector('tr[data-symbol=AAPL]').dataset.points) >= 2, null, { timeout: 10_000 });
+  const before = await page.evaluate(() => document.querySelector('tr[data-symbol=AAPL]').dataset.points + '/' + document.querySelector('tr[data-symbol=AAPL]').dataset.last);
+  await page.waitForFunction((b) => {
+    const row = document.querySelector('tr[data-symbol=AAPL]');
+    return `${row.dataset.points}/${row.dataset.last}` !== b;
+  }, before, { timeout: 10_000 });
+  assert.ok(await page.locator('tr[data-symbol=AAPL] .chart canvas').count() > 0, 'the chart is drawn');
+  // The watchlist is editable: add a symbol of the universe, see its quotes, remove it.
+  await page.selectOption('#watch-symbol', 'AMD');
+  await page.click('#watch-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('tr[data-symbol=AMD] .price'), null, { timeout: 10_000 });
+  assert.equal(await page.getAttribute('body', 'data-watchlist'), 'AAPL,MSFT,TSLA,NVDA,AMD');
+  await page.click('tr[data-symbol=AMD] td.remove button');
+  await page.waitForFunction(() => !document.querySelector('tr[data-symbol=AMD]') && document.body.dataset.watchlist === 'AAPL,MSFT,TSLA,NVDA', null, { timeout: 10_000 });
+  // The badge: transport and a measured round trip; the account's trades as a table.
+  assert.equal(await page.textContent('#transport'), 'websocket');
+  await page.waitForFunction(() => Number(document.querySelector('#rtt').dataset.ms) > 0, null, { timeout: 10_000 });
+  assert.match(await page.textContent('#trades tr:first-child'), /filled|failed/);
   const firstSocket = await page.getAttribute('body', 'data-socket-id');
 
   // Restart the engine (as a deploy would). The page sees server:shutdown, then
@@ -83,6 +102,15 @@ test('log in, see quotes and trades, survive an engine restart with subscription
   await page.waitForFunction(() => document.querySelector('tr[data-symbol=TSLA] .price'), null, { timeout: 10_000 });
   const tradesBefore = Number(await page.getAttribute('body', 'data-trades'));
   await page.waitForFunction((n) => Number(document.body.dataset.trades) > n, tradesBefore, { timeout: 10_000 });
+
+  assert.equal(await page.getAttribute('#recovered', 'data-recovered'), 'false', 'a new engine cannot recover the old sessions');
+  assert.equal(await page.textContent('#reconnect'), '1 reconnect');
+
+  // Adding faster than the engine's per-user limit (10 subscribe requests a minute) shows its
+  // RATE_LIMIT answer as a notice.
+  for (let i = 0; i < 12; i++) await page.click('#watch-form button[type=submit]');
+  await page.waitForSelector('#notice[data-code=RATE_LIMIT]', { timeout: 10_000 });
+  assert.match(await page.textContent('#notice'), /^Slow down: /);
 
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
