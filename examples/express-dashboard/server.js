@@ -13,6 +13,7 @@ const express = require('express');
 const session = require('express-session');
 const { WebSocketServer } = require('roomcast');
 const { SYMBOLS, startSimulation } = require('./feed');
+const { mountOps, loadGenerator, publishStats } = require('./ops');
 
 async function createSessionStore() {
   if (!process.env.REDIS_URL) return { store: new session.MemoryStore(), close: async () => {} };
@@ -78,7 +79,7 @@ function orderHistory(account, count = 40) {
   }));
 }
 
-function createEngine(store, options) {
+function createEngine(store, options, load) {
   const engine = new WebSocketServer({
     pingInterval: 25000,
     pingTimeout: 60000,
@@ -87,6 +88,7 @@ function createEngine(store, options) {
   });
   engine.setAuthMiddleware(sessionValidator(store));
   mountOrders(engine, sessionValidator(store));
+  mountOps(engine, sessionValidator(store), load);
   // The connection badge's round trip: the client sends a stamp, the ack returns it.
   engine.on('latency:ping', (socket, stamp, ack) => ack?.(stamp));
   const users = new Map();
@@ -100,7 +102,7 @@ function createEngine(store, options) {
   return engine;
 }
 
-async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quoteMs, tradeMs, allowRestart = false } = {}) {
+async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quoteMs, tradeMs, statsMs = 1000, allowRestart = false } = {}) {
   const { store, close: closeStore } = await createSessionStore();
   const app = express();
   app.use(express.urlencoded({ extended: false }));
@@ -116,7 +118,8 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
   );
 
   const httpServer = http.createServer(app);
-  let engine = createEngine(store, engineOptions);
+  const load = loadGenerator(store, () => `http://${host}:${httpServer.address().port}`);
+  let engine = createEngine(store, engineOptions, load);
   engine.attach(httpServer);
 
   app.post('/login', (req, res) => {
@@ -144,7 +147,7 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
       const old = engine;
       await old.shutdown(100);
       old.detach();
-      engine = createEngine(store, engineOptions);
+      engine = createEngine(store, engineOptions, load);
       engine.attach(httpServer);
       res.json({ ok: true });
     });
@@ -157,14 +160,20 @@ async function start({ port = 3000, host = '127.0.0.1', engineOptions = {}, quot
   const packageFile = (name, file) => path.join(path.dirname(require.resolve(`${name}/package.json`)), file);
   app.get('/vendor/lightweight-charts.js', (req, res) =>
     res.sendFile(packageFile('lightweight-charts', 'dist/lightweight-charts.standalone.production.js')));
+  app.get('/vendor/uplot.js', (req, res) => res.sendFile(packageFile('uplot', 'dist/uPlot.iife.min.js')));
+  app.get('/vendor/uplot.css', (req, res) => res.sendFile(packageFile('uplot', 'dist/uPlot.min.css')));
+  app.get('/ops', (req, res) => res.sendFile(path.join(__dirname, 'public/ops.html')));
   app.use(express.static(path.join(__dirname, 'public')));
 
   const simulation = startSimulation(() => engine, { quoteMs, tradeMs });
+  const stopStats = publishStats(() => engine, statsMs);
   await new Promise((resolve) => httpServer.listen(port, host, resolve));
   const bound = httpServer.address().port;
 
   async function stop() {
     simulation.stop();
+    stopStats();
+    load.stop();
     await engine.shutdown(engineOptions.shutdownGrace ?? 1000);
     httpServer.closeAllConnections?.();
     await new Promise((resolve) => httpServer.close(resolve));

@@ -19,7 +19,7 @@ let dashboard;
 let browser;
 
 before(async () => {
-  dashboard = await start({ port: 0, quoteMs: 100, tradeMs: 300, allowRestart: true, engineOptions: { shutdownGrace: 100 } });
+  dashboard = await start({ port: 0, quoteMs: 100, tradeMs: 300, statsMs: 250, allowRestart: true, engineOptions: { shutdownGrace: 100 } });
   browser = await chromium.launch({
     executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -115,4 +115,71 @@ test('log in, see quotes and trades, survive an engine restart with subscription
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   assert.deepEqual(consoleErrors, []);
+});
+
+// Log in as an operator on a fresh browser profile.
+async function operatorPage(name) {
+  const page = await browser.newPage();
+  await page.goto(dashboard.url);
+  await page.fill('#username', name);
+  await page.check('#operator');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#status[data-state=connected]', { timeout: 10_000 });
+  return page;
+}
+
+const latest = (page, chart) => page.evaluate((id) => (document.querySelector(`#chart-${id}`)?.dataset.latest || '').split(',').map(Number), chart);
+
+test('an operator watches the engine: live charts with alert lines, a restart dips and recovers, a load burst', async () => {
+  const trader = await operatorPage('Olga');
+  assert.equal(await trader.isVisible('#ops-link'), true, 'operators get the link');
+  const page = await browser.newPage();
+  // The same browser profile as the trader page? No: a new page is a new context, so log in.
+  await page.goto(dashboard.url);
+  await page.fill('#username', 'Olga');
+  await page.check('#operator');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#status[data-state=connected]', { timeout: 10_000 });
+  await page.goto(`${dashboard.url}/ops`);
+  await page.waitForSelector('#status[data-state=connected]', { timeout: 10_000 });
+  await page.waitForFunction(() => Number(document.body.dataset.samples) >= 3, null, { timeout: 10_000 });
+  // Seven charts, each drawn; the connection chart counts this page and the trader page.
+  assert.equal(await page.locator('.card .uplot').count(), 7);
+  await page.waitForFunction(() => Number(document.querySelector('#chart-connections').dataset.latest.split(',')[0]) >= 2, null, { timeout: 10_000 });
+  const [before] = await latest(page, 'connections');
+  assert.equal(await page.getAttribute('#chart-connections .badge', 'data-alert'), 'false');
+  assert.equal(await page.getAttribute('#chart-latency .badge', 'data-alert'), 'false');
+
+  // Restart the engine: this page is back within 200 ms, the trader page after 1 s, so the
+  // chart dips below what it showed and climbs back.
+  const seen = [];
+  const watch = setInterval(async () => seen.push((await latest(page, 'connections'))[0]), 100);
+  const restart = await fetch(`${dashboard.url}/admin/restart-engine`, { method: 'POST' });
+  assert.equal(restart.status, 200);
+  await page.waitForFunction((n) => document.body.dataset.engines === '2'
+    && Number(document.querySelector('#chart-connections').dataset.latest.split(',')[0]) >= n, before, { timeout: 15_000 });
+  clearInterval(watch);
+  const dip = seen.findIndex((n) => n < before);
+  assert.ok(dip >= 0, `a dip below ${before}: ${seen}`);
+  assert.ok(seen.slice(dip).some((n) => n >= before) || (await latest(page, 'connections'))[0] >= before, 'and back');
+  await trader.waitForSelector('#status[data-state=connected]', { timeout: 10_000 });
+
+  // The load button starts a bounded burst of simulated clients inside the demo process.
+  await page.click('#load');
+  await page.waitForFunction(() => /^100 clients/.test(document.querySelector('#load-result').textContent), null, { timeout: 10_000 });
+  await page.waitForFunction((n) => Number(document.querySelector('#chart-connections').dataset.latest.split(',')[0]) >= n + 50, before, { timeout: 15_000 });
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'ops.png'), fullPage: true });
+});
+
+test('the operator view refuses a login without the operator role', async () => {
+  const page = await browser.newPage();
+  await page.goto(dashboard.url);
+  await page.fill('#username', 'Una');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#status[data-state=connected]', { timeout: 10_000 });
+  assert.equal(await page.isVisible('#ops-link'), false);
+  await page.goto(`${dashboard.url}/ops`);
+  await page.waitForSelector('#denied:not([hidden])', { timeout: 10_000 });
+  assert.equal(await page.textContent('#denied'), 'The operator view needs an operator login.');
 });
