@@ -132,6 +132,18 @@ pub extern "C" fn roomcast_config_set_allow_upgrades(
     })
 }
 
+/// A compression setter with its threshold (0 stands for the core's default).
+fn with_threshold(
+    config: *mut roomcast_config,
+    threshold: usize,
+    set: impl FnOnce(&mut engine::EngineConfig, Option<usize>),
+) -> roomcast_result {
+    with_config(config, |c| {
+        set(&mut c.engine, (threshold > 0).then_some(threshold));
+        roomcast_result::Ok
+    })
+}
+
 /// permessage-deflate on WebSocket connections (off by default): text frames of at least
 /// `threshold` bytes go out compressed to clients that negotiated it, a broadcast compressed
 /// once for all of them; compressed client frames are inflated within the payload limit.
@@ -145,10 +157,8 @@ pub extern "C" fn roomcast_config_set_per_message_deflate(
     enabled: bool,
     threshold: usize,
 ) -> roomcast_result {
-    with_config(config, |c| {
-        let threshold = (threshold > 0).then_some(threshold);
-        c.engine.set_per_message_deflate(enabled, threshold);
-        roomcast_result::Ok
+    with_threshold(config, threshold, |engine, threshold| {
+        engine.set_per_message_deflate(enabled, threshold)
     })
 }
 
@@ -164,10 +174,8 @@ pub extern "C" fn roomcast_config_set_http_compression(
     enabled: bool,
     threshold: usize,
 ) -> roomcast_result {
-    with_config(config, |c| {
-        let threshold = (threshold > 0).then_some(threshold);
-        c.engine.set_http_compression(enabled, threshold);
-        roomcast_result::Ok
+    with_threshold(config, threshold, |engine, threshold| {
+        engine.set_http_compression(enabled, threshold)
     })
 }
 

@@ -149,13 +149,14 @@ type Failure = (String, String);
 /// The room an emit goes to, from its second argument.
 type RoomOf = fn(&str) -> Cow<'_, str>;
 
-unsafe fn emit(
+/// The call's `N` arguments (`shape` names them for the error) and its first, a handle.
+unsafe fn handle_and_args<const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    room_of: RoomOf,
-) -> Result<u32, Failure> {
-    let mut argc = 5usize;
-    let mut argv = [ptr::null_mut(); 5];
+    shape: &str,
+) -> Result<(u32, [sys::napi_value; N]), Failure> {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
     let status = sys::napi_get_cb_info(
         env,
         info,
@@ -164,13 +165,23 @@ unsafe fn emit(
         ptr::null_mut(),
         ptr::null_mut(),
     );
-    if status != sys::Status::napi_ok || argc < 5 {
-        return Err(invalid("expected (handle, target, event, json, validate)"));
+    if status != sys::Status::napi_ok || argc < N {
+        return Err(invalid(&format!("expected {shape}")));
     }
     let mut handle = 0u32;
     if sys::napi_get_value_uint32(env, argv[0], &mut handle) != sys::Status::napi_ok {
-        return Err(invalid("handle must be a number"));
+        return Err(invalid("the handle must be a number"));
     }
+    Ok((handle, argv))
+}
+
+unsafe fn emit(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    room_of: RoomOf,
+) -> Result<u32, Failure> {
+    let (handle, argv) =
+        handle_and_args::<5>(env, info, "(handle, target, event, json, validate)")?;
     let mut validate = false;
     if sys::napi_get_value_bool(env, argv[4], &mut validate) != sys::Status::napi_ok {
         return Err(invalid("validate must be a boolean"));
@@ -204,25 +215,8 @@ unsafe fn emit_in_namespace(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> Result<u32, Failure> {
-    let mut argc = 4usize;
-    let mut argv = [ptr::null_mut(); 4];
-    let status = sys::napi_get_cb_info(
-        env,
-        info,
-        &mut argc,
-        argv.as_mut_ptr(),
-        ptr::null_mut(),
-        ptr::null_mut(),
-    );
-    if status != sys::Status::napi_ok || argc < 4 {
-        return Err(invalid(
-            "expected (namespaceHandle, room, event, jsonArray)",
-        ));
-    }
-    let mut handle = 0u32;
-    if sys::napi_get_value_uint32(env, argv[0], &mut handle) != sys::Status::napi_ok {
-        return Err(invalid("namespaceHandle must be a number"));
-    }
+    let (handle, argv) =
+        handle_and_args::<4>(env, info, "(namespaceHandle, room, event, jsonArray)")?;
     let Some(ns) = NAMESPACES.read().get(handle as usize).cloned().flatten() else {
         let error = Error::new(ErrorKind::NotRunning, "unknown or closed namespace handle");
         return Err((error.kind().code().to_owned(), error.message().to_owned()));

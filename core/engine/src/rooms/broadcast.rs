@@ -30,6 +30,18 @@ pub struct BroadcastTarget {
     pub plain: bool,
 }
 
+impl BroadcastTarget {
+    /// The members of any of `rooms` (everyone when empty) minus those of any of `except`.
+    pub fn new(rooms: &[&str], except: &[&str]) -> Self {
+        let names = |list: &[&str]| list.iter().map(|r| Arc::from(*r)).collect();
+        Self {
+            rooms: names(rooms),
+            except: names(except),
+            ..Self::default()
+        }
+    }
+}
+
 /// A packet encoded on first use.
 pub struct LazyFrames<F: Fn() -> Vec<OutFrame>> {
     encode: F,
@@ -188,11 +200,7 @@ mod tests {
     }
 
     fn target(rooms: &[&str], except: &[&str]) -> BroadcastTarget {
-        BroadcastTarget {
-            rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
-            except: except.iter().map(|r| Arc::from(*r)).collect(),
-            ..BroadcastTarget::default()
-        }
+        BroadcastTarget::new(rooms, except)
     }
 
     #[test]

@@ -347,30 +347,22 @@ fn socket_info(value: &Json) -> Option<SocketInfo> {
 mod tests {
     use super::*;
 
-    fn target(rooms: &[&str], except: &[&str]) -> BroadcastTarget {
-        BroadcastTarget {
-            rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
-            except: except.iter().map(|r| Arc::from(*r)).collect(),
-            ..BroadcastTarget::default()
-        }
-    }
-
     #[test]
     fn every_request_round_trips() {
         let requests = [
-            ClusterRequest::SocketIds(target(&["a"], &[])),
-            ClusterRequest::FetchSockets(target(&["a", "b"], &["c"])),
+            ClusterRequest::SocketIds(BroadcastTarget::new(&["a"], &[])),
+            ClusterRequest::FetchSockets(BroadcastTarget::new(&["a", "b"], &["c"])),
             ClusterRequest::AllRooms,
             ClusterRequest::Join {
-                target: target(&["a"], &[]),
+                target: BroadcastTarget::new(&["a"], &[]),
                 rooms: vec![Arc::from("x")],
             },
             ClusterRequest::Leave {
-                target: target(&[], &["a"]),
+                target: BroadcastTarget::new(&[], &["a"]),
                 rooms: vec![Arc::from("x")],
             },
             ClusterRequest::Disconnect {
-                target: target(&["a"], &[]),
+                target: BroadcastTarget::new(&["a"], &[]),
                 close: true,
             },
             ClusterRequest::ServerSideEmit {
@@ -379,7 +371,7 @@ mod tests {
                 with_ack: true,
             },
             ClusterRequest::BroadcastWithAck {
-                target: target(&["a"], &[]),
+                target: BroadcastTarget::new(&["a"], &[]),
                 event: "vote".into(),
                 args: Args::with_attachments(
                     r#"[{"_placeholder":true,"num":0}]"#,

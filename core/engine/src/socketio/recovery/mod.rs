@@ -194,10 +194,7 @@ mod tests {
     use std::time::Duration;
 
     fn target(rooms: &[&str]) -> BroadcastTarget {
-        BroadcastTarget {
-            rooms: rooms.iter().map(|r| Arc::from(*r)).collect(),
-            ..BroadcastTarget::default()
-        }
+        BroadcastTarget::new(rooms, &[])
     }
 
     fn text(frames: &[OutFrame]) -> String {
