@@ -50,13 +50,14 @@ io.on('connection', (socket) => {
   socket.join(`user:${token}`);
   if (room) socket.join(room);
   socket.join('all');
-  socket.on('blast', ({ room = 'all', rooms = 0, n = 0, size = 100, rate = 0, json = false }) => {
+  socket.on('blast', ({ room = 'all', rooms = 0, n = 0, size = 100, rate = 0, json = false, each = false }) => {
     const pad = 'x'.repeat(Math.max(0, size - 40));
     const start = Date.now();
     const interval = rate > 0 ? 1000 / rate : 0;
     let i = 0;
     const step = () => {
-      const batchEnd = rate > 0 ? i + 1 : Math.min(n, i + 16);
+      // `each`: a live feed, one emit at a time with the event loop running in between.
+      const batchEnd = rate > 0 || each ? i + 1 : Math.min(n, i + 16);
       for (; i < batchEnd && i < n; i++) {
         const due = start + Math.floor(i * interval);
         // Records change with every message, as a live feed's do.

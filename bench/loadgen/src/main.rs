@@ -19,7 +19,8 @@
 //! With `--control-port`, client 0 (which triggers the emits) connects to another node, so every
 //! delivery to the others crosses the cluster. With `--deflate`, every client offers
 //! permessage-deflate (and inflates what arrives compressed); with `--json` the emitted payload
-//! is a list of trade-like records (realistic JSON to compress) instead of padding. Bytes read
+//! is a list of trade-like records (realistic JSON to compress) instead of padding; with
+//! `--each` the server yields to its runtime after every emit (a live feed) instead of bursting. Bytes read
 //! from the sockets are counted (`bytesReceived`) when either is given.
 //!
 //! Prints one JSON line with the results on stdout; progress goes to stderr.
@@ -63,6 +64,8 @@ struct Options {
     deflate: bool,
     /// Ask for realistic JSON payloads.
     json: bool,
+    /// Ask the server to yield to its runtime after every emit (a live feed's pattern).
+    each: bool,
 }
 
 fn parse() -> Options {
@@ -91,6 +94,7 @@ fn parse() -> Options {
         control_port: num("--control-port", "0") as u16,
         deflate: args.iter().any(|a| a == "--deflate"),
         json: args.iter().any(|a| a == "--json"),
+        each: args.iter().any(|a| a == "--each"),
     }
 }
 
@@ -650,8 +654,8 @@ async fn run_broadcast(
         connected * options.messages
     };
     let command = format!(
-        "42[\"blast\",{{\"room\":\"all\",\"rooms\":{rooms},\"n\":{},\"size\":{},\"rate\":{rate},\"json\":{}}}]",
-        options.messages, options.size, options.json
+        "42[\"blast\",{{\"room\":\"all\",\"rooms\":{rooms},\"n\":{},\"size\":{},\"rate\":{rate},\"json\":{},\"each\":{}}}]",
+        options.messages, options.size, options.json, options.each
     );
     // Bytes are counted from the trigger on: the deliveries, not the handshakes.
     BYTES_IN.store(0, Ordering::Relaxed);

@@ -104,6 +104,8 @@ async fn main() {
         let n = spec["n"].as_u64().unwrap_or(0);
         let size = spec["size"].as_u64().unwrap_or(100) as usize;
         let rate = spec["rate"].as_u64().unwrap_or(0);
+        // A live feed: one emit at a time, the runtime running in between.
+        let each = spec["each"].as_bool().unwrap_or(false);
         let rooms = spec["rooms"].as_u64().unwrap_or(0);
         let ns = ns.clone();
         tokio::spawn(async move {
@@ -132,7 +134,7 @@ async fn main() {
                     room.clone()
                 };
                 ns.emit_to_room(&target, "tick", &Args::trusted_json(payload));
-                if rate == 0 && i % 16 == 15 {
+                if each || (rate == 0 && i % 16 == 15) {
                     tokio::task::yield_now().await;
                 }
             }

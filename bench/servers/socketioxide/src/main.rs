@@ -35,6 +35,9 @@ struct Blast {
     n: u64,
     size: Option<usize>,
     rate: Option<u64>,
+    /// Yield to the runtime after every emit (a live feed), not every 16.
+    #[serde(default)]
+    each: bool,
 }
 
 #[derive(Serialize)]
@@ -100,7 +103,7 @@ async fn blast(io: SocketIo, spec: Blast) {
             pad: &pad,
         };
         let _ = io.to(target).emit("tick", &tick).await;
-        if rate == 0 && i % 16 == 15 {
+        if spec.each || (rate == 0 && i % 16 == 15) {
             tokio::task::yield_now().await;
         }
     }
