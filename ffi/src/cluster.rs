@@ -110,6 +110,24 @@ pub extern "C" fn roomcast_server_fetch_sockets(
     })
 }
 
+/// Runs `apply` with the target's operator and the room names (socketsJoin / socketsLeave).
+fn on_rooms(
+    server: *const roomcast_server,
+    target: *const roomcast_target,
+    rooms: *const roomcast_bytes,
+    rooms_len: usize,
+    apply: impl FnOnce(engine::Broadcast<'_>, &[&str]),
+) -> roomcast_result {
+    guard(|| {
+        let s = try_ffi!(server_ref(server));
+        let target = try_ffi!(Target::read(target));
+        let rooms = try_ffi!(names(rooms, rooms_len, "rooms"));
+        let ns = try_ffi!(target.namespace(&s.server));
+        apply(target.operator(&ns), &rooms);
+        roomcast_result::Ok
+    })
+}
+
 /// Puts every socket `target` addresses, on every server, in each of `rooms`.
 ///
 /// Parameters: `target` (not NULL); `rooms`, `rooms_len` UTF-8 names.
@@ -122,14 +140,8 @@ pub extern "C" fn roomcast_server_sockets_join(
     rooms: *const roomcast_bytes,
     rooms_len: usize,
 ) -> roomcast_result {
-    guard(|| {
-        let s = try_ffi!(server_ref(server));
-        let target = try_ffi!(Target::read(target));
-        let rooms = try_ffi!(names(rooms, rooms_len, "rooms"));
-        target
-            .operator(&try_ffi!(target.namespace(&s.server)))
-            .sockets_join(&rooms);
-        roomcast_result::Ok
+    on_rooms(server, target, rooms, rooms_len, |operator, rooms| {
+        operator.sockets_join(rooms)
     })
 }
 
@@ -143,14 +155,8 @@ pub extern "C" fn roomcast_server_sockets_leave(
     rooms: *const roomcast_bytes,
     rooms_len: usize,
 ) -> roomcast_result {
-    guard(|| {
-        let s = try_ffi!(server_ref(server));
-        let target = try_ffi!(Target::read(target));
-        let rooms = try_ffi!(names(rooms, rooms_len, "rooms"));
-        target
-            .operator(&try_ffi!(target.namespace(&s.server)))
-            .sockets_leave(&rooms);
-        roomcast_result::Ok
+    on_rooms(server, target, rooms, rooms_len, |operator, rooms| {
+        operator.sockets_leave(rooms)
     })
 }
 
