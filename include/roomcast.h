@@ -629,6 +629,19 @@ roomcast_result roomcast_config_add_cors_origin(roomcast_config *config,
                                                 size_t origin_len);
 
 /**
+ * Makes the Redis cluster of `roomcast_config_set_redis_url` sharded pub/sub on a Redis
+ * Cluster (Redis 7 `SPUBLISH`/`SSUBSCRIBE`), as the Node `createShardedAdapter`: the URL then
+ * lists cluster nodes, comma-separated.
+ *
+ * Parameters: `mode` (`static`, `dynamic` or `dynamic-private`; NULL: `dynamic`).
+ * Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for another mode.
+ * Memory: `mode` is borrowed for the call.
+ */
+roomcast_result roomcast_config_set_redis_sharded(roomcast_config *config,
+                                                  const uint8_t *mode,
+                                                  size_t mode_len);
+
+/**
  * Clusters the server through Redis: broadcasts, user emits and disconnects reach every node,
  * in the format of the Node `@socket.io/redis-adapter`.
  *

@@ -63,6 +63,11 @@ export interface WebSocketServerOptions {
   redisUrl?: string;
   /** Redis channel prefix, the Node adapter's `key` (default `socket.io`). */
   redisPrefix?: string;
+  /**
+   * Sharded pub/sub (Redis 7 `SPUBLISH`/`SSUBSCRIBE`) on the Redis Cluster `redisUrl` lists
+   * (comma-separated nodes), in this subscription mode, as `createShardedAdapter`.
+   */
+  redisSharded?: 'static' | 'dynamic' | 'dynamic-private';
 }
 
 export interface Identity {
@@ -225,6 +230,8 @@ export interface RedisAdapter {
   readonly url: string;
   readonly key?: string;
   readonly requestsTimeout?: number;
+  readonly sharded?: boolean;
+  readonly subscriptionMode?: string;
 }
 
 /**
@@ -233,6 +240,18 @@ export interface RedisAdapter {
  * requests wait for other servers, default 5000 ms).
  */
 export declare function createRedisAdapter(url: string, opts?: { key?: string; requestsTimeout?: number }): RedisAdapter;
+
+/**
+ * A Redis Cluster (Redis 7 or later) shared through sharded pub/sub with roomcast nodes and
+ * Node nodes on `@socket.io/redis-adapter`'s `createShardedAdapter`. `urls`: one or more of its
+ * nodes (the others are discovered). `channelPrefix`: default `socket.io`; `subscriptionMode`:
+ * `static` (one channel per namespace), `dynamic` (default: a channel per public room, while
+ * this server has members in it) or `dynamic-private` (socket rooms too).
+ */
+export declare function createShardedAdapter(
+  urls: string | string[],
+  opts?: { channelPrefix?: string; subscriptionMode?: 'static' | 'dynamic' | 'dynamic-private'; requestsTimeout?: number },
+): RedisAdapter;
 
 /** A socket `fetchSockets` found on another server of the cluster. */
 export declare class RemoteSocket {

@@ -262,7 +262,7 @@ class WebSocketServer extends EventEmitter {
   }
 }
 
-const { Server, Namespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, serverOver } = require('./io.js');
+const { Server, Namespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, createShardedAdapter, serverOver } = require('./io.js');
 
 /**
  * socket.io's Server API on this engine: namespaces beside the dashboard's `/` (for example
@@ -276,5 +276,5 @@ Object.defineProperty(WebSocketServer.prototype, 'io', {
 });
 
 module.exports = {
-  WebSocketServer, NativeServer, Server, Namespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter,
+  WebSocketServer, NativeServer, Server, Namespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, createShardedAdapter,
 };

@@ -49,6 +49,27 @@ function createRedisAdapter(url, opts = {}) {
   return { [REDIS_ADAPTER]: true, url, key: opts.key, requestsTimeout: opts.requestsTimeout };
 }
 
+/**
+ * socket.io's `createShardedAdapter(pubClient, subClient, opts)` for roomcast: sharded pub/sub
+ * (Redis 7 `SPUBLISH`/`SSUBSCRIBE`) on the Redis Cluster whose nodes `urls` lists (a URL or
+ * an array of them; the other nodes are discovered). `channelPrefix` and `subscriptionMode`
+ * (`static`, `dynamic`, `dynamic-private`) as the Node adapter's options.
+ */
+function createShardedAdapter(urls, opts = {}) {
+  const list = Array.isArray(urls) ? urls : [urls];
+  if (list.length === 0 || list.some((u) => typeof u !== 'string')) {
+    throw new TypeError('createShardedAdapter: the Redis Cluster URLs must be strings');
+  }
+  return {
+    [REDIS_ADAPTER]: true,
+    url: list.join(','),
+    key: opts.channelPrefix,
+    requestsTimeout: opts.requestsTimeout,
+    sharded: true,
+    subscriptionMode: opts.subscriptionMode,
+  };
+}
+
 // Event names a socket emits itself; a client cannot trigger them.
 const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListener', 'removeListener']);
 
@@ -57,7 +78,7 @@ function toNativeOptions(options) {
     if (!SUPPORTED.has(key)) throw new TypeError(`roomcast Server: option "${key}" is not supported`);
   }
   if (options.adapter !== undefined && !options.adapter[REDIS_ADAPTER]) {
-    throw new TypeError('roomcast Server: adapter must come from createRedisAdapter(url, opts)');
+    throw new TypeError('roomcast Server: adapter must come from createRedisAdapter(url, opts) or createShardedAdapter(urls, opts)');
   }
   if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
   const out = {};
@@ -814,9 +835,9 @@ class Server extends EventEmitter {
    */
   adapter(adapter) {
     if (adapter === undefined) return this._adapter;
-    if (!adapter || !adapter[REDIS_ADAPTER]) throw new TypeError('roomcast Server: adapter must come from createRedisAdapter(url, opts)');
+    if (!adapter || !adapter[REDIS_ADAPTER]) throw new TypeError('roomcast Server: adapter must come from createRedisAdapter(url, opts) or createShardedAdapter(urls, opts)');
     try {
-      this._native.useRedis(adapter.url, adapter.key, adapter.requestsTimeout);
+      this._native.useRedis(adapter.url, adapter.key, adapter.requestsTimeout, adapter.sharded, adapter.subscriptionMode);
     } catch (error) {
       throw nativeError(error);
     }
@@ -993,4 +1014,4 @@ function serverOver(native) {
   return server;
 }
 
-module.exports = { Server, Namespace, ParentNamespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, serverOver };
+module.exports = { Server, Namespace, ParentNamespace, Socket, RemoteSocket, BroadcastOperator, createRedisAdapter, createShardedAdapter, serverOver };

@@ -12,9 +12,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeIo {
   /**
    * Clusters every namespace through the Redis at `url` (the Node adapter's `key` and
-   * `requestsTimeout` when given).
+   * `requestsTimeout` when given). With `sharded`, through sharded pub/sub on the Redis
+   * Cluster `url` names (comma-separated nodes), in `subscription_mode`.
    */
-  useRedis(url: string, key?: string | undefined | null, requestsTimeout?: number | undefined | null): void
+  useRedis(url: string, key?: string | undefined | null, requestsTimeout?: number | undefined | null, sharded?: boolean | undefined | null, subscriptionMode?: string | undefined | null): void
   /** The sockets `target` addresses on every server (this server's first). */
   fetchSockets(nsp: string, target: IoTarget): Promise<Array<FetchedSocketInfo>>
   socketsJoin(nsp: string, target: IoTarget, rooms: Array<string>): void

@@ -302,6 +302,28 @@ pub extern "C" fn roomcast_config_add_cors_origin(
     })
 }
 
+/// Makes the Redis cluster of `roomcast_config_set_redis_url` sharded pub/sub on a Redis
+/// Cluster (Redis 7 `SPUBLISH`/`SSUBSCRIBE`), as the Node `createShardedAdapter`: the URL then
+/// lists cluster nodes, comma-separated.
+///
+/// Parameters: `mode` (`static`, `dynamic` or `dynamic-private`; NULL: `dynamic`).
+/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_INVALID_ARGUMENT for another mode.
+/// Memory: `mode` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_redis_sharded(
+    config: *mut roomcast_config,
+    mode: *const u8,
+    mode_len: usize,
+) -> roomcast_result {
+    with_config(config, |c| {
+        let mode = match mode.is_null() {
+            true => None,
+            false => Some(try_ffi!(borrow_str(mode, mode_len, "mode"))),
+        };
+        result_of(c.set_redis_sharded(mode))
+    })
+}
+
 /// Clusters the server through Redis: broadcasts, user emits and disconnects reach every node,
 /// in the format of the Node `@socket.io/redis-adapter`.
 ///

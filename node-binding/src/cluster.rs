@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use roomcast::adapters::redis::{cluster_through_redis, RedisAdapterConfig};
+use roomcast::adapters::redis::{cluster_through_redis, PubSub, RedisAdapterConfig};
 use roomcast::Args;
 
 use crate::error::{js_async_error, js_error, Result};
@@ -43,15 +43,21 @@ pub struct ServerReplies {
 #[napi]
 impl NativeIo {
     /// Clusters every namespace through the Redis at `url` (the Node adapter's `key` and
-    /// `requestsTimeout` when given).
+    /// `requestsTimeout` when given). With `sharded`, through sharded pub/sub on the Redis
+    /// Cluster `url` names (comma-separated nodes), in `subscription_mode`.
     #[napi]
     pub fn use_redis(
         &self,
         url: String,
         key: Option<String>,
         requests_timeout: Option<u32>,
+        sharded: Option<bool>,
+        subscription_mode: Option<String>,
     ) -> Result<()> {
         let mut config = RedisAdapterConfig::new(&url);
+        if sharded == Some(true) {
+            config.pubsub = PubSub::sharded(subscription_mode.as_deref()).map_err(js_error)?;
+        }
         if let Some(key) = key {
             config.prefix = key;
         }

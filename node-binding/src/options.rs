@@ -54,6 +54,8 @@ pub struct ServerOptions {
     pub redis_url: Option<String>,
     /// Redis channel prefix (the Node adapter's `key`), default `socket.io`.
     pub redis_prefix: Option<String>,
+    /// Sharded pub/sub on the Redis Cluster `redis_url` lists, in this subscription mode.
+    pub redis_sharded: Option<String>,
     /// permessage-deflate: on when set; text frames of at least `threshold` bytes compressed.
     pub per_message_deflate: Option<DeflateOption>,
     /// Compressed polling responses: on when set (payloads of at least `threshold` bytes).
@@ -151,6 +153,9 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
     config.redis_url = options.redis_url;
     if let Some(prefix) = options.redis_prefix {
         config.redis_prefix = prefix;
+    }
+    if let Some(mode) = options.redis_sharded {
+        config.set_redis_sharded(Some(&mode)).map_err(js_error)?;
     }
     if let Some(v) = options.shutdown_grace {
         config.shutdown_grace = ms(v);

@@ -130,18 +130,32 @@ export function collect(socket, event) {
   return got;
 }
 
-// Starts a real redis-server on a free port (no persistence); `stop()` kills it.
-export async function startRedis(fixedPort) {
+async function portIsFree(port) {
   const net = await import('node:net');
-  const port = fixedPort || await new Promise((resolve) => {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function freePort() {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {
       const p = srv.address().port;
       srv.close(() => resolve(p));
     });
   });
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+}
+
+// Starts a real redis-server on a free port (no persistence); `stop()` kills it.
+export async function startRedis(fixedPort, extraArgs = [], cwd = undefined) {
+  const port = fixedPort || await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    cwd,
   });
   await new Promise((resolve, reject) => {
     let out = '';
@@ -155,15 +169,91 @@ export async function startRedis(fixedPort) {
     });
     proc.on('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
   });
+  // Keep draining its log so the pipe never fills.
+  proc.stdout.resume();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     proc,
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGKILL');
       await exited;
+    },
+  };
+}
+
+function redisCli(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-cli ${args.join(' ')}: ${out}`))));
+  });
+}
+
+// Runs one redis-cli command against 127.0.0.1:port and returns its output.
+export const redisCommand = (port, ...args) => redisCli(['-p', String(port), ...args]);
+
+// A real Redis Cluster of `masters` masters with `replicas` replicas each, on free ports (each
+// port's cluster bus, port + 10000, free too), created with `redis-cli --cluster create`.
+// `url` lists every node, comma-separated; `stop()` kills them all.
+export async function startRedisCluster({ masters = 3, replicas = 1 } = {}) {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-redis-cluster-'));
+  const ports = [];
+  while (ports.length < masters * (1 + replicas)) {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    if (ports.includes(port) || ports.includes(port + 10000) || ports.includes(port - 10000)) continue;
+    if (await portIsFree(port) && await portIsFree(port + 10000)) ports.push(port);
+  }
+  const nodes = [];
+  for (const port of ports) {
+    nodes.push(await startRedis(port, [
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+      '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0',
+    ], dir));
+  }
+  await redisCli(['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
+    '--cluster-replicas', String(replicas), '--cluster-yes']);
+  const deadline = Date.now() + 30_000;
+  for (const port of ports) {
+    while (!(await redisCommand(port, 'cluster', 'info')).includes('cluster_state:ok')) {
+      if (Date.now() > deadline) throw new Error('redis cluster did not become ready');
+      await sleep(100);
+    }
+  }
+  return {
+    nodes,
+    ports,
+    url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','),
+    urls: ports.map((p) => `redis://127.0.0.1:${p}`),
+    // The port of the master serving `key`'s slot now.
+    async masterOf(key) {
+      for (const port of ports) {
+        const node = nodes.find((n) => n.port === port);
+        if (node.proc.exitCode !== null || node.proc.signalCode !== null) continue;
+        const slot = Number((await redisCommand(port, 'cluster', 'keyslot', key)).trim());
+        // `cluster nodes`: id, ip:port@bus, flags, master, ping, pong, epoch, link, slots…
+        for (const line of (await redisCommand(port, 'cluster', 'nodes')).trim().split('\n')) {
+          const fields = line.trim().split(' ');
+          if (!fields[2]?.includes('master') || fields[2].includes('fail')) continue;
+          const masterPort = Number(fields[1].split('@')[0].split(':')[1]);
+          for (const range of fields.slice(8)) {
+            const [start, end = start] = range.split('-').map(Number);
+            if (start <= slot && slot <= end) return masterPort;
+          }
+        }
+        return undefined;
+      }
+      return undefined;
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

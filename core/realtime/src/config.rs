@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::limits::RateLimit;
+use roomcast_engine::adapters::redis::PubSub;
 use roomcast_engine::config::EngineConfig;
 use roomcast_engine::error::{Error, Result};
 
@@ -28,6 +29,9 @@ pub struct RealtimeConfig {
     pub redis_url: Option<String>,
     /// Channel prefix, as the Node adapter's `key` option (default `socket.io`).
     pub redis_prefix: String,
+    /// Classic pub/sub on one Redis, or sharded pub/sub on a Redis Cluster (`redis_url` then
+    /// lists cluster nodes, comma-separated).
+    pub redis_pubsub: PubSub,
     /// How long a node's subscription counts outlive it in Redis if it dies without a shutdown.
     pub redis_node_ttl: Duration,
     /// After the close, how long shutdown waits at most for queued packets to be written
@@ -54,6 +58,7 @@ impl Default for RealtimeConfig {
             shutdown_drain: Duration::from_secs(2),
             redis_url: None,
             redis_prefix: "socket.io".to_owned(),
+            redis_pubsub: PubSub::Classic,
             redis_node_ttl: Duration::from_secs(15),
         }
     }
@@ -70,6 +75,13 @@ impl RealtimeConfig {
     pub fn set_redis_url(&mut self, url: &str) -> Result<()> {
         check_redis_url(url)?;
         self.redis_url = Some(url.to_owned());
+        Ok(())
+    }
+
+    /// Sharded pub/sub on a Redis Cluster, in the subscription mode named as the Node adapter
+    /// names it (`static`, `dynamic`, `dynamic-private`; None: `dynamic`).
+    pub fn set_redis_sharded(&mut self, mode: Option<&str>) -> Result<()> {
+        self.redis_pubsub = PubSub::sharded(mode)?;
         Ok(())
     }
 
@@ -96,8 +108,13 @@ fn check_rate_limit(event: &str, limit: &RateLimit) -> Result<()> {
     }
 }
 
+/// One URL, or several comma-separated (the nodes of a Redis Cluster).
 fn check_redis_url(url: &str) -> Result<()> {
-    if url.starts_with("redis://") || url.starts_with("rediss://") {
+    let each_is_redis = url
+        .split(',')
+        .map(str::trim)
+        .all(|u| u.starts_with("redis://") || u.starts_with("rediss://"));
+    if each_is_redis {
         Ok(())
     } else {
         Err(Error::invalid_argument("url must start with redis://"))

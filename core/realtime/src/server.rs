@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use parking_lot::RwLock;
-use roomcast_engine::adapters::redis::{cluster_through_redis, RedisAdapterConfig};
+use roomcast_engine::adapters::redis::endpoint::RedisEndpoint;
+use roomcast_engine::adapters::redis::{cluster_through_redis, PubSub, RedisAdapterConfig};
 use roomcast_engine::error::{Error, ErrorKind, Result};
 use roomcast_engine::socketio::held_acks::HeldAcks;
 use roomcast_engine::socketio::namespace::Namespace;
@@ -37,7 +38,18 @@ impl RealtimeServer {
     /// With a Redis URL in the config, subscription caps hold across the cluster.
     pub fn new(config: RealtimeConfig) -> Self {
         let cluster = config.redis_url.as_deref().and_then(|url| {
-            RedisSubscriptionCounter::new(url, &config.redis_prefix, config.redis_node_ttl)
+            let endpoint = match config.redis_pubsub {
+                PubSub::Classic => RedisEndpoint::single(url),
+                PubSub::Sharded(_) => RedisEndpoint::cluster(url),
+            };
+            endpoint
+                .and_then(|endpoint| {
+                    RedisSubscriptionCounter::new(
+                        endpoint,
+                        &config.redis_prefix,
+                        config.redis_node_ttl,
+                    )
+                })
                 .map_err(|error| tracing::error!(%error, "cluster subscription counter disabled"))
                 .ok()
         });
@@ -208,6 +220,7 @@ impl RealtimeServer {
         }
         let config = RedisAdapterConfig {
             prefix: self.shared.config.redis_prefix.clone(),
+            pubsub: self.shared.config.redis_pubsub,
             ..RedisAdapterConfig::new(&url)
         };
         let adapter = cluster_through_redis(&self.shared.server, &config)?;

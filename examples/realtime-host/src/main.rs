@@ -74,6 +74,13 @@ fn config_from_args() -> RealtimeConfig {
         .windows(2)
         .find(|w| w[0] == "--redis")
         .map(|w| w[1].clone());
+    // `--redis-sharded static|dynamic|dynamic-private`: `--redis` then lists cluster nodes.
+    if let Some(mode) = args.windows(2).find(|w| w[0] == "--redis-sharded") {
+        match roomcast::adapters::redis::PubSub::sharded(Some(&mode[1])) {
+            Ok(pubsub) => config.redis_pubsub = pubsub,
+            Err(error) => eprintln!("{error}"),
+        }
+    }
     config
 }
 

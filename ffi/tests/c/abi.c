@@ -233,6 +233,11 @@ int main(void) {
   CHECK(roomcast_config_set_listen(config, S("localhost"), 0) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_listen(config, S("127.0.0.1"), 0) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_config_set_redis_url(config, S("http://x")) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
+  CHECK(roomcast_config_set_redis_sharded(config, S("everywhere")) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
+  last_error(message, sizeof message);
+  CHECK(strstr(message, "unknown subscriptionMode") != NULL);
+  CHECK(roomcast_config_set_redis_sharded(config, S("dynamic-private")) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_config_set_redis_sharded(config, NULL, 0) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_config_set_rate_limit(config, S("orders:place"), 5, 0) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_rate_limit(config, S("orders:place"), 5, 1000) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_config_set_per_message_deflate(config, true, 0) == ROOMCAST_RESULT_OK);

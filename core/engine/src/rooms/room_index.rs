@@ -11,6 +11,23 @@ use dashmap::DashMap;
 
 use super::members::Members;
 
+/// What a join or a leave changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomChange {
+    /// Nothing: already a member (join), or not one (leave).
+    Unchanged,
+    /// The member joined or left a room that has other members.
+    Member,
+    /// The room appeared (first member joined) or went away (last member left).
+    Room,
+}
+
+impl RoomChange {
+    pub fn changed(self) -> bool {
+        self != Self::Unchanged
+    }
+}
+
 pub struct RoomIndex<K, M> {
     rooms: DashMap<Arc<str>, Members<K, M>>,
 }
@@ -24,26 +41,36 @@ impl<K: Copy + Eq + Hash, M: Clone> Default for RoomIndex<K, M> {
 }
 
 impl<K: Copy + Eq + Hash, M: Clone> RoomIndex<K, M> {
-    /// Adds `member` to `room`; returns false when it was already there.
-    pub fn join(&self, room: &Arc<str>, key: K, member: M) -> bool {
+    /// Adds `member` to `room`.
+    pub fn join(&self, room: &Arc<str>, key: K, member: M) -> RoomChange {
         match self.rooms.entry(room.clone()) {
-            Entry::Occupied(mut members) => members.get_mut().insert(key, member),
+            Entry::Occupied(mut members) => match members.get_mut().insert(key, member) {
+                true => RoomChange::Member,
+                false => RoomChange::Unchanged,
+            },
             Entry::Vacant(slot) => {
                 slot.insert(Members::one(key, member));
-                true
+                RoomChange::Room
             }
         }
     }
 
-    /// Removes `key` from `room`, dropping the room when it empties. Returns whether it was a member.
-    pub fn leave(&self, room: &str, key: K) -> bool {
+    /// Removes `key` from `room`, dropping the room when it empties.
+    pub fn leave(&self, room: &str, key: K) -> RoomChange {
         let removed = match self.rooms.get_mut(room) {
             Some(mut members) => members.remove(&key),
-            None => return false,
+            None => return RoomChange::Unchanged,
         };
         // Dropping an empty room needs the write lock again; remove_if re-checks emptiness.
-        self.rooms.remove_if(room, |_, members| members.is_empty());
-        removed
+        let dropped = self
+            .rooms
+            .remove_if(room, |_, members| members.is_empty())
+            .is_some();
+        match (removed, dropped) {
+            (false, _) => RoomChange::Unchanged,
+            (true, false) => RoomChange::Member,
+            (true, true) => RoomChange::Room,
+        }
     }
 
     pub fn contains(&self, room: &str, key: K) -> bool {
@@ -104,13 +131,13 @@ mod tests {
     #[test]
     fn join_leave_and_cleanup() {
         let index: RoomIndex<u64, &str> = RoomIndex::default();
-        assert!(index.join(&room("a"), 1, "one"));
-        assert!(!index.join(&room("a"), 1, "one"));
-        assert!(index.join(&room("a"), 2, "two"));
+        assert_eq!(index.join(&room("a"), 1, "one"), RoomChange::Room);
+        assert_eq!(index.join(&room("a"), 1, "one"), RoomChange::Unchanged);
+        assert_eq!(index.join(&room("a"), 2, "two"), RoomChange::Member);
         assert_eq!(index.member_count("a"), 2);
-        assert!(index.leave("a", 1));
-        assert!(!index.leave("a", 1));
-        assert!(index.leave("a", 2));
+        assert_eq!(index.leave("a", 1), RoomChange::Member);
+        assert_eq!(index.leave("a", 1), RoomChange::Unchanged);
+        assert_eq!(index.leave("a", 2), RoomChange::Room);
         assert_eq!(index.room_count(), 0, "empty rooms are dropped");
     }
 

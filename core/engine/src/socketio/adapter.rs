@@ -40,6 +40,10 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'static, Collected<ClusterAnswer>>;
     /// How many nodes serve `namespace`, this one included.
     fn server_count(&self, namespace: &str) -> BoxFuture<'static, usize>;
+    /// `room` of `namespace` got its first member on this node or lost its last one
+    /// (`private`: it is a socket's own room). Adapters with a channel per room subscribe or
+    /// unsubscribe here; the call only queues that work.
+    fn room_changed(&self, _namespace: &str, _room: &str, _private: bool) {}
     /// Where `namespace` keeps its recoverable sessions so that any node can restore them
     /// (None: on this node).
     fn session_store(&self, namespace: &str) -> Option<Arc<dyn SessionStore>>;

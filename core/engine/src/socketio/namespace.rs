@@ -102,6 +102,12 @@ impl SocketHome for NamespaceShared {
         NamespaceShared::notify_disconnect(self, socket, reason);
     }
 
+    fn room_changed(&self, room: &str, private: bool) {
+        if let Some(adapter) = self.adapter() {
+            adapter.room_changed(&self.name, room, private);
+        }
+    }
+
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
     }
@@ -146,13 +152,20 @@ impl NamespaceShared {
         self.adapter.read().clone()
     }
 
+    /// A socket's own room is its entry here, not a room-index entry: it appears and goes
+    /// with the socket.
     pub(crate) fn add_socket(&self, socket: &SocketRef) {
         self.sockets.insert(socket.shared_id(), socket.clone());
+        self.room_changed(socket.id(), true);
     }
 
     pub(crate) fn remove_socket(&self, socket: &SocketRef) {
-        self.sockets
+        let removed = self
+            .sockets
             .remove_if(socket.id(), |_, s| Arc::ptr_eq(s, socket));
+        if removed.is_some() {
+            self.room_changed(socket.id(), true);
+        }
     }
 
     /// Whether `room` has a member here: an index entry or a socket of that id.
@@ -409,6 +422,11 @@ impl Namespace {
     /// other nodes (clustered) or the recovery log.
     pub fn would_deliver_to_room(&self, room: &str) -> bool {
         self.is_clustered() || self.shared.recovery.is_some() || self.shared.has_member(room)
+    }
+
+    /// Whether `room` has a member on this node (a socket's own room included).
+    pub fn has_local_member(&self, room: &str) -> bool {
+        self.shared.has_member(room)
     }
 
     pub fn room_size(&self, room: &str) -> usize {

@@ -19,7 +19,7 @@ use crate::engineio::outbound::PushOutcome;
 use crate::engineio::packet::OutFrame;
 use crate::engineio::session::{CloseReason, Session, TransportKind};
 use crate::rooms::broadcast::{BroadcastTarget, Recipient};
-use crate::rooms::room_index::RoomIndex;
+use crate::rooms::room_index::{RoomChange, RoomIndex};
 use crate::stats::Stats;
 
 pub type SocketRef = Arc<Socket>;
@@ -42,6 +42,9 @@ pub(crate) trait SocketHome: Send + Sync {
     /// The frames of an event packet (deflatable where permessage-deflate is on, unless `plain`).
     fn encode(&self, event: &str, ack: Option<u64>, args: &Args, plain: bool) -> Vec<OutFrame>;
     fn remove_socket(&self, socket: &SocketRef);
+    /// `room` got its first local member or lost its last one (`private`: it is a socket's
+    /// own room).
+    fn room_changed(&self, room: &str, private: bool);
     fn notify_disconnect(&self, socket: &SocketRef, reason: &str);
     /// The namespace itself (`Socket::server_namespace` in namespace.rs takes it back).
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
@@ -431,14 +434,25 @@ impl Socket {
             return;
         }
         let room: Arc<str> = Arc::from(room);
-        if self.home.rooms().join(&room, self.key, self.clone()) {
-            self.rooms.lock().push(room);
+        let change = self.home.rooms().join(&room, self.key, self.clone());
+        if change.changed() {
+            self.rooms.lock().push(room.clone());
         }
+        self.report_room(&room, change);
     }
 
     pub fn leave(&self, room: &str) {
-        if self.home.rooms().leave(room, self.key) {
+        let change = self.home.rooms().leave(room, self.key);
+        if change.changed() {
             self.rooms.lock().retain(|r| r.as_ref() != room);
+        }
+        self.report_room(room, change);
+    }
+
+    /// A room that appeared or went away is the adapter's business (per-room channels).
+    fn report_room(&self, room: &str, change: RoomChange) {
+        if change == RoomChange::Room {
+            self.home.room_changed(room, room == &*self.id);
         }
     }
 
@@ -500,7 +514,8 @@ impl Socket {
         // `disconnecting`), so hosts can release per-room resources; it is cleared afterwards.
         let rooms = self.rooms.lock().clone();
         for room in &rooms {
-            self.home.rooms().leave(room, self.key);
+            let change = self.home.rooms().leave(room, self.key);
+            self.report_room(room, change);
         }
         self.acks.lock().take();
         self.home.remove_socket(self);

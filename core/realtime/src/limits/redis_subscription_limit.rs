@@ -1,6 +1,8 @@
 //! `RedisSubscriptionCounter`: the per-user subscription cap across a cluster. Counts live in
-//! Redis as one hash per user (`<prefix>:subs:<user>`), one field per node; each node keeps a
-//! liveness key (`<prefix>:node:<id>`) with a short expiry that it refreshes. Reserving runs as
+//! Redis as one hash per user (`{<prefix>}:subs:<user>`), one field per node; each node keeps a
+//! liveness key (`{<prefix>}:node:<id>`) with a short expiry that it refreshes. The braces are
+//! a hash tag: on a Redis Cluster every one of these keys lives in one slot, which the script
+//! below needs (it reads liveness keys it is not given). Reserving runs as
 //! one Lua script that drops the fields of nodes whose liveness key expired (a node that died
 //! does not leave its users' counts behind), sums the rest and increments only within the cap.
 //!
@@ -16,6 +18,7 @@ use parking_lot::Mutex;
 
 use super::subscription_limit::{LocalSubscriptionCounter, SubscriptionCounter};
 use roomcast_engine::adapters::redis::commands::RedisCommands;
+use roomcast_engine::adapters::redis::endpoint::RedisEndpoint;
 use roomcast_engine::error::Error;
 
 const RESERVE: &str = r#"
@@ -58,11 +61,15 @@ pub struct RedisSubscriptionCounter {
 }
 
 impl RedisSubscriptionCounter {
-    pub fn new(url: &str, prefix: &str, node_ttl: Duration) -> Result<Arc<Self>, Error> {
+    pub fn new(
+        endpoint: RedisEndpoint,
+        prefix: &str,
+        node_ttl: Duration,
+    ) -> Result<Arc<Self>, Error> {
         Ok(Arc::new(Self {
-            redis: RedisCommands::new(url)?,
+            redis: RedisCommands::open(endpoint)?,
             node_id: roomcast_engine::ids::new_wire_id().to_string(),
-            prefix: format!("{prefix}:roomcast"),
+            prefix: format!("{{{prefix}:roomcast}}"),
             node_ttl,
             local: LocalSubscriptionCounter::default(),
             heartbeat: Mutex::new(None),

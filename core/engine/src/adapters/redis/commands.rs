@@ -14,8 +14,9 @@ use crate::error::Error;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use redis::aio::MultiplexedConnection;
 use redis::{FromRedisValue, RedisResult};
+
+use super::endpoint::{CommandConnection, RedisEndpoint};
 
 /// How long a synchronous caller waits before falling back to node-local state.
 const WAIT_LIMIT: Duration = Duration::from_secs(2);
@@ -25,8 +26,8 @@ type Job = Box<dyn FnOnce(Connection) -> BoxFuture<'static, Connection> + Send>;
 
 /// The driver's connection: opened on first use, dropped after an error (reopened next time).
 struct Connection {
-    client: redis::Client,
-    current: Option<MultiplexedConnection>,
+    endpoint: RedisEndpoint,
+    current: Option<CommandConnection>,
 }
 
 pub struct RedisCommands {
@@ -35,9 +36,12 @@ pub struct RedisCommands {
 }
 
 impl RedisCommands {
+    /// Commands to the single Redis at `url`.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::invalid_argument(format!("invalid Redis URL: {e}")))?;
+        Self::open(RedisEndpoint::single(url)?)
+    }
+
+    pub fn open(endpoint: RedisEndpoint) -> Result<Self, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("roomcast-redis")
@@ -48,7 +52,7 @@ impl RedisCommands {
         runtime.spawn(drive(
             queue,
             Connection {
-                client,
+                endpoint,
                 current: None,
             },
         ));
@@ -150,19 +154,12 @@ async fn drive(mut queue: mpsc::UnboundedReceiver<Job>, mut connection: Connecti
 impl Connection {
     async fn execute<T: FromRedisValue>(&mut self, cmd: redis::Cmd) -> RedisResult<T> {
         if self.current.is_none() {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(1)))
-                .set_response_timeout(Some(Duration::from_secs(1)));
-            self.current = Some(
-                self.client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await?,
-            );
+            self.current = Some(self.endpoint.connect().await?);
         }
         let Some(connection) = self.current.as_mut() else {
             return Err(not_running());
         };
-        let result = cmd.query_async(connection).await;
+        let result = connection.query(&cmd).await;
         if result.is_err() {
             self.current = None; // reconnect on the next call
         }

@@ -16,12 +16,16 @@
 
 mod cluster;
 pub mod commands;
+pub mod endpoint;
 mod pending;
 pub mod requests;
 pub mod sessions;
+mod sharded;
+pub mod sharded_wire;
 mod subscriber;
 pub mod wire;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +43,9 @@ use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::Args;
 use crate::socketio::recovery::SessionStore;
 use crate::stats::Stats;
-pub use cluster::{cluster_through_redis, RedisAdapterConfig};
+pub use cluster::{cluster_through_redis, PubSub, RedisAdapterConfig, SubscriptionMode};
 use commands::RedisCommands;
+use endpoint::RedisEndpoint;
 use pending::PendingRequests;
 use sessions::RedisSessions;
 pub use wire::RemoteBroadcast;
@@ -49,12 +54,13 @@ pub use wire::RemoteBroadcast;
 pub type NamespaceLookup = Arc<dyn Fn(&str) -> Option<Namespace> + Send + Sync>;
 
 const PUBLISH_QUEUE: usize = 65_536;
-const PIPELINE_MAX: usize = 512;
+pub(crate) const PIPELINE_MAX: usize = 512;
 
-/// The channel names of one prefix (the Node adapter's `key`).
+/// The channel names of one prefix (the Node adapter's `key` or `channelPrefix`) in one mode.
 #[derive(Clone)]
 pub(crate) struct Channels {
     prefix: Arc<str>,
+    pubsub: PubSub,
 }
 
 impl Channels {
@@ -62,16 +68,65 @@ impl Channels {
         format!("{}#*", self.prefix)
     }
 
+    /// Where requests to the namespace's nodes go (sharded: the namespace channel).
     fn request(&self, namespace: &str) -> String {
-        format!("{}-request#{namespace}#", self.prefix)
+        match self.pubsub {
+            PubSub::Classic => format!("{}-request#{namespace}#", self.prefix),
+            PubSub::Sharded(_) => self.namespace(namespace),
+        }
     }
 
-    fn response(&self, namespace: &str) -> String {
-        format!("{}-response#{namespace}#", self.prefix)
+    fn namespace(&self, namespace: &str) -> String {
+        format!("{}#{namespace}#", self.prefix)
+    }
+
+    /// A room's own channel (the dynamic modes).
+    fn room(&self, namespace: &str, room: &str) -> String {
+        format!("{}#{namespace}#{room}#", self.prefix)
     }
 
     fn response_to(&self, namespace: &str, uid: &str) -> String {
-        format!("{}-response#{namespace}#{uid}#", self.prefix)
+        match self.pubsub {
+            PubSub::Classic => format!("{}-response#{namespace}#{uid}#", self.prefix),
+            PubSub::Sharded(_) => format!("{}#{namespace}#{uid}#", self.prefix),
+        }
+    }
+
+    /// The channels a node listens on for `namespace` (beside the classic broadcast pattern
+    /// and the dynamic modes' room channels).
+    fn served(&self, namespace: &str, uid: &str) -> Vec<String> {
+        match self.pubsub {
+            PubSub::Classic => vec![
+                self.request(namespace),
+                format!("{}-response#{namespace}#", self.prefix),
+                self.response_to(namespace, uid),
+            ],
+            PubSub::Sharded(_) => vec![self.namespace(namespace), self.response_to(namespace, uid)],
+        }
+    }
+
+    /// The channel a broadcast goes out on. Sharded: as the Node sharded adapter's
+    /// `computeChannel` (one room and no ack: the room's channel in the dynamic modes, except
+    /// a socket's own room in `Dynamic`).
+    fn broadcast(&self, namespace: &str, target: &BroadcastTarget) -> String {
+        match (self.pubsub, target.rooms.as_slice()) {
+            (PubSub::Classic, _) => wire::channel(&self.prefix, namespace, target),
+            (PubSub::Sharded(mode), [room]) if has_own_channel(mode, room, false) => {
+                self.room(namespace, room)
+            }
+            (PubSub::Sharded(_), _) => self.namespace(namespace),
+        }
+    }
+}
+
+/// Whether `room` gets its own channel in `mode`. Publishers cannot know whether a room is a
+/// socket's own room on another node, so they go by its look (20 characters, as socket ids
+/// are); subscribers know (`private`).
+fn has_own_channel(mode: SubscriptionMode, room: &str, private: bool) -> bool {
+    match mode {
+        SubscriptionMode::Static => false,
+        SubscriptionMode::Dynamic => !private && room.len() != 20,
+        SubscriptionMode::DynamicPrivate => true,
     }
 }
 
@@ -96,15 +151,18 @@ impl RedisAdapter {
         namespaces: NamespaceLookup,
         stats: Arc<Stats>,
     ) -> Result<Arc<Self>, Error> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|e| Error::invalid_argument(format!("invalid Redis URL: {e}")))?;
+        let endpoint = match config.pubsub {
+            PubSub::Classic => RedisEndpoint::single(&config.url)?,
+            PubSub::Sharded(_) => RedisEndpoint::cluster(&config.url)?,
+        };
         let uid: Arc<str> = Arc::from(&crate::ids::new_wire_id()[..6]);
         let (outbox, inbox) = mpsc::channel(PUBLISH_QUEUE);
         let channels = Channels {
             prefix: Arc::from(config.prefix.as_str()),
+            pubsub: config.pubsub,
         };
         let connected = Arc::new(AtomicBool::new(false));
-        let (subscriptions, subscribe_requests) = subscriber::Subscriptions::new();
+        let (subscriptions, changes) = subscriber::Subscriptions::new();
         let pending = Arc::new(PendingRequests::default());
         let adapter = Arc::new(Self {
             uid: uid.clone(),
@@ -113,12 +171,11 @@ impl RedisAdapter {
             connected: connected.clone(),
             subscriptions: subscriptions.clone(),
             pending: pending.clone(),
-            commands: Arc::new(RedisCommands::new(&config.url)?),
+            commands: Arc::new(RedisCommands::open(endpoint.clone())?),
             requests_timeout: config.requests_timeout,
             tasks: Mutex::new(Vec::new()),
             stats: stats.clone(),
         });
-        let publisher = tokio::spawn(publish_loop(client.clone(), inbox, stats));
         let receiver = subscriber::Receiver {
             uid,
             channels,
@@ -127,14 +184,39 @@ impl RedisAdapter {
             pending,
             connected,
         };
-        let subscriber = tokio::spawn(subscriber::run(
-            client,
-            receiver,
-            subscriptions,
-            subscribe_requests,
-        ));
-        adapter.tasks.lock().extend([publisher, subscriber]);
+        let tasks = match endpoint {
+            RedisEndpoint::Single(client) => vec![
+                tokio::spawn(publish_loop(client.clone(), inbox, stats)),
+                tokio::spawn(subscriber::run(client, receiver, subscriptions, changes)),
+            ],
+            RedisEndpoint::Cluster(nodes) => {
+                let link = sharded::ShardedLink {
+                    nodes,
+                    receiver,
+                    subscriptions,
+                    changes,
+                    outbox: inbox,
+                    stats,
+                };
+                vec![tokio::spawn(link.run())]
+            }
+        };
+        adapter.tasks.lock().extend(tasks);
         Ok(adapter)
+    }
+
+    fn encode_request(
+        &self,
+        request_id: Option<&str>,
+        namespace: &str,
+        request: &ClusterRequest,
+    ) -> Result<Vec<u8>, String> {
+        match self.channels.pubsub {
+            PubSub::Classic => requests::encode_request(&self.uid, request_id, namespace, request),
+            PubSub::Sharded(_) => {
+                sharded_wire::encode_request(&self.uid, request_id, namespace, request)
+            }
+        }
     }
 
     pub fn uid(&self) -> &str {
@@ -177,8 +259,14 @@ impl Adapter for RedisAdapter {
         args: &Args,
         offset: Option<&str>,
     ) {
-        let channel = wire::channel(&self.channels.prefix, namespace, target);
-        match wire::encode(&self.uid, namespace, target, event, args, offset) {
+        let channel = self.channels.broadcast(namespace, target);
+        let encoded = match self.channels.pubsub {
+            PubSub::Classic => wire::encode(&self.uid, namespace, target, event, args, offset),
+            PubSub::Sharded(_) => {
+                sharded_wire::encode_broadcast(&self.uid, namespace, target, event, args, offset)
+            }
+        };
+        match encoded {
             Ok(bytes) => self.send(channel, bytes),
             Err(error) => tracing::warn!(%error, "cannot encode broadcast for redis"),
         }
@@ -189,15 +277,21 @@ impl Adapter for RedisAdapter {
     }
 
     fn serve(&self, namespace: &str) {
-        self.subscriptions.add([
-            self.channels.request(namespace),
-            self.channels.response(namespace),
-            self.channels.response_to(namespace, &self.uid),
-        ]);
+        self.subscriptions
+            .add(self.channels.served(namespace, &self.uid));
+    }
+
+    fn room_changed(&self, namespace: &str, room: &str, private: bool) {
+        if let PubSub::Sharded(mode) = self.channels.pubsub {
+            if has_own_channel(mode, room, private) {
+                let channel = self.channels.room(namespace, room);
+                self.subscriptions.room_changed(namespace, room, channel);
+            }
+        }
     }
 
     fn tell(&self, namespace: &str, request: &ClusterRequest) {
-        match requests::encode_request(&self.uid, None, namespace, request) {
+        match self.encode_request(None, namespace, request) {
             Ok(bytes) => self.send(self.channels.request(namespace), bytes),
             Err(error) => tracing::warn!(%error, "cannot encode cluster request"),
         }
@@ -213,7 +307,7 @@ impl Adapter for RedisAdapter {
             _ => self.requests_timeout,
         };
         let request_id = crate::ids::new_wire_id()[..6].to_owned();
-        let encoded = requests::encode_request(&self.uid, Some(&request_id), namespace, &request);
+        let encoded = self.encode_request(Some(&request_id), namespace, &request);
         let count = self.server_count(namespace);
         let pending = self.pending.clone();
         let outbox = self.outbox.clone();
@@ -248,10 +342,15 @@ impl Adapter for RedisAdapter {
     fn server_count(&self, namespace: &str) -> BoxFuture<'static, usize> {
         let commands = self.commands.clone();
         let channel = self.channels.request(namespace);
+        let numsub = match self.channels.pubsub {
+            PubSub::Classic => "NUMSUB",
+            PubSub::Sharded(_) => "SHARDNUMSUB",
+        };
         Box::pin(async move {
-            let cmd = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).clone();
-            match commands.run::<(String, usize)>(cmd).await {
-                Ok((_, count)) => count,
+            let cmd = redis::cmd("PUBSUB").arg(numsub).arg(&channel).clone();
+            // A map on a Redis Cluster (the crate sums every node's answer), pairs otherwise.
+            match commands.run::<HashMap<String, usize>>(cmd).await {
+                Ok(counts) => counts.get(&channel).copied().unwrap_or(0).max(1),
                 Err(error) => {
                     tracing::warn!(%error, "redis unavailable: counting this server only");
                     1

@@ -8,7 +8,6 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::requests::IncomingAnswer;
 use crate::socketio::cluster::{ClusterAnswer, ClusterRequest, Collected};
 
 struct InFlight {
@@ -77,18 +76,22 @@ impl PendingRequests {
     }
 
     /// Records an answer; one for no request of ours (another node's, or late) is ignored.
-    pub fn answer(&self, answer: IncomingAnswer) {
+    /// `read` reads the answer as one to the request it names (None: not one).
+    pub fn answer(
+        &self,
+        request_id: &str,
+        read: impl FnOnce(&ClusterRequest) -> Option<ClusterAnswer>,
+    ) {
         let mut requests = self.requests.lock();
-        let request_id = answer.request_id.clone();
-        let Some(in_flight) = requests.get_mut(&request_id) else {
+        let Some(in_flight) = requests.get_mut(request_id) else {
             return;
         };
-        let Some(read) = answer.read_for(&in_flight.request) else {
+        let Some(read) = read(&in_flight.request) else {
             return;
         };
         in_flight.accept(read);
         if in_flight.is_complete() {
-            if let Some(in_flight) = requests.remove(&request_id) {
+            if let Some(in_flight) = requests.remove(request_id) {
                 let _ = in_flight.done.send(in_flight.values);
             }
         }

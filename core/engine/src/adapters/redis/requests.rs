@@ -37,7 +37,7 @@ pub struct IncomingRequest {
     pub request: ClusterRequest,
 }
 
-fn rooms_json(list: &[Arc<str>]) -> Json {
+pub(super) fn rooms_json(list: &[Arc<str>]) -> Json {
     Json::Array(list.iter().map(|r| Json::from(r.as_ref())).collect())
 }
 
@@ -119,7 +119,7 @@ fn encode_broadcast_with_ack(
 
 /// A message from the request or response channel, as JSON (binary leaves as placeholders
 /// into the attachments).
-fn parse(bytes: &[u8]) -> Result<(Json, Vec<Bytes>), String> {
+pub(super) fn parse(bytes: &[u8]) -> Result<(Json, Vec<Bytes>), String> {
     if bytes.first() == Some(&b'{') {
         let json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         return Ok((json, Vec::new()));
@@ -127,7 +127,7 @@ fn parse(bytes: &[u8]) -> Result<(Json, Vec<Bytes>), String> {
     msgpack_as_json(bytes)
 }
 
-fn string_list(value: &Json) -> Vec<Arc<str>> {
+pub(super) fn string_list(value: &Json) -> Vec<Arc<str>> {
     value
         .as_array()
         .map(|items| {
@@ -143,7 +143,7 @@ fn string_list(value: &Json) -> Vec<Arc<str>> {
         .unwrap_or_default()
 }
 
-fn target_of(opts: &Json) -> BroadcastTarget {
+pub(super) fn target_of(opts: &Json) -> BroadcastTarget {
     BroadcastTarget {
         rooms: string_list(&opts["rooms"]),
         except: string_list(&opts["except"]),
@@ -153,7 +153,10 @@ fn target_of(opts: &Json) -> BroadcastTarget {
 }
 
 /// `[first, ...rest]` of a JSON array as (first, the rest as Args).
-fn event_and_args(data: &Json, attachments: Vec<Bytes>) -> Result<(String, Args), String> {
+pub(super) fn event_and_args(
+    data: &Json,
+    attachments: Vec<Bytes>,
+) -> Result<(String, Args), String> {
     let items = data.as_array().ok_or("data is not an array")?;
     let event = items
         .first()
@@ -227,7 +230,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<IncomingRequest, String> {
     })
 }
 
-fn socket_json(socket: &SocketInfo) -> Json {
+pub(super) fn socket_json(socket: &SocketInfo) -> Json {
     json!({
         "id": socket.id,
         "handshake": socket.handshake,
@@ -331,7 +334,7 @@ impl IncomingAnswer {
     }
 }
 
-fn socket_info(value: &Json) -> Option<SocketInfo> {
+pub(super) fn socket_info(value: &Json) -> Option<SocketInfo> {
     Some(SocketInfo {
         id: value["id"].as_str()?.to_owned(),
         handshake: value["handshake"].clone(),

@@ -1,7 +1,8 @@
-//! The adapter's receiving side: one subscription connection (the broadcast pattern plus each
+//! The adapter's receiving side: what it does with each message (deliver a broadcast, answer a
+//! request, or hand an answer to the request of ours that waits for it), the channels it
+//! listens on, and the classic subscription connection (the broadcast pattern plus each
 //! namespace's request and response channels), re-established with backoff when Redis goes
-//! away, and what it does with each message: deliver a broadcast, answer a request, or hand an
-//! answer to the request of ours that waits for it.
+//! away. The sharded connection is in `sharded.rs`.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,23 +14,37 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::pending::PendingRequests;
-use super::{requests, wire, Channels, NamespaceLookup};
+use super::requests::IncomingRequest;
+use super::sharded_wire::{self, Inbound};
+use super::{requests, wire, Channels, NamespaceLookup, PubSub, RemoteBroadcast};
 use crate::socketio::cluster::{ClusterAnswer, Reply};
 
-/// The channels to subscribe to (beside the broadcast pattern); channels added while connected
-/// are subscribed at once, all of them again after a reconnect.
+/// A change to what the receiving side listens on.
+pub(crate) enum Change {
+    /// New channels (a namespace started being served).
+    Subscribe(Vec<String>),
+    /// A room appeared or went away on this node: its channel follows its membership.
+    Room {
+        namespace: String,
+        room: String,
+        channel: String,
+    },
+}
+
+/// The channels to subscribe to (beside the classic broadcast pattern); changes made while
+/// connected are applied at once, all of the channels again after a reconnect.
 #[derive(Clone)]
 pub(crate) struct Subscriptions {
     channels: Arc<Mutex<BTreeSet<String>>>,
-    added: mpsc::UnboundedSender<Vec<String>>,
+    changes: mpsc::UnboundedSender<Change>,
 }
 
 impl Subscriptions {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Vec<String>>) {
-        let (added, requests) = mpsc::unbounded_channel();
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Change>) {
+        let (changes, requests) = mpsc::unbounded_channel();
         let this = Self {
             channels: Arc::default(),
-            added,
+            changes,
         };
         (this, requests)
     }
@@ -42,11 +57,32 @@ impl Subscriptions {
             .collect();
         if !fresh.is_empty() {
             // Only fails once the subscriber task is gone (shutdown).
-            let _ = self.added.send(fresh);
+            let _ = self.changes.send(Change::Subscribe(fresh));
         }
     }
 
-    fn all(&self) -> Vec<String> {
+    /// Queues a look at `room`'s channel (the receiving task settles it, see `settle`).
+    pub fn room_changed(&self, namespace: &str, room: &str, channel: String) {
+        let _ = self.changes.send(Change::Room {
+            namespace: namespace.to_owned(),
+            room: room.to_owned(),
+            channel,
+        });
+    }
+
+    /// Records whether `channel` is `wanted`; true when that changed (subscribe or unsubscribe
+    /// now). Deciding by membership when the change is applied, not when it was queued, keeps
+    /// a room that emptied and filled again at once subscribed.
+    pub fn settle(&self, channel: &str, wanted: bool) -> bool {
+        let mut known = self.channels.lock();
+        if wanted {
+            known.insert(channel.to_owned())
+        } else {
+            known.remove(channel)
+        }
+    }
+
+    pub fn all(&self) -> Vec<String> {
         self.channels.lock().iter().cloned().collect()
     }
 }
@@ -62,48 +98,67 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    fn handle(&self, channel: &str, payload: &[u8]) {
+    /// A message on a classic channel: what it is follows from the channel.
+    fn handle_classic(&self, channel: &str, payload: &[u8]) {
         let prefix = &*self.channels.prefix;
         let Some(rest) = channel.strip_prefix(prefix) else {
             return;
         };
         if rest.starts_with('#') {
-            self.on_broadcast(payload);
+            match wire::decode(payload) {
+                Ok(remote) => self.on_broadcast(remote),
+                Err(error) => tracing::debug!(%error, "undecodable redis message ignored"),
+            }
         } else if let Some(namespace) = rest.strip_prefix("-request#") {
-            self.on_request(namespace.trim_end_matches('#'), payload);
+            match requests::decode_request(payload) {
+                Ok(incoming) => self.on_request(namespace.trim_end_matches('#'), incoming),
+                Err(error) => tracing::debug!(%error, "undecodable cluster request ignored"),
+            }
         } else if rest.starts_with("-response#") {
             match requests::decode_answer(payload) {
-                Ok(answer) => self.pending.answer(answer),
+                Ok(answer) => {
+                    let request_id = answer.request_id.clone();
+                    self.pending
+                        .answer(&request_id, |request| answer.read_for(request));
+                }
                 Err(error) => tracing::debug!(%error, "undecodable redis answer ignored"),
             }
         }
     }
 
-    fn on_broadcast(&self, payload: &[u8]) {
-        match wire::decode(payload) {
-            Ok(remote) if *remote.uid != *self.uid => {
-                if let Some(ns) = (self.namespaces)(&remote.namespace) {
-                    ns.deliver_remote(
-                        &remote.target,
-                        &remote.event,
-                        &remote.args,
-                        remote.offset.as_deref(),
-                    );
-                }
+    /// A message on a sharded channel: what it is follows from its type.
+    pub(super) fn handle_sharded(&self, payload: &[u8]) {
+        match sharded_wire::decode(payload) {
+            Ok(Inbound::Broadcast(remote)) => self.on_broadcast(remote),
+            Ok(Inbound::Request {
+                namespace,
+                incoming,
+            }) => self.on_request(&namespace, incoming),
+            Ok(Inbound::Answer(answer)) => {
+                let request_id = answer.request_id.clone();
+                self.pending
+                    .answer(&request_id, |request| answer.read_for(request));
             }
-            Ok(_) => {} // our own broadcast, already delivered locally
+            Ok(Inbound::Ignored) => {}
             Err(error) => tracing::debug!(%error, "undecodable redis message ignored"),
         }
     }
 
-    fn on_request(&self, namespace: &str, payload: &[u8]) {
-        let incoming = match requests::decode_request(payload) {
-            Ok(incoming) => incoming,
-            Err(error) => {
-                tracing::debug!(%error, "undecodable cluster request ignored");
-                return;
-            }
-        };
+    fn on_broadcast(&self, remote: RemoteBroadcast) {
+        if *remote.uid == *self.uid {
+            return; // our own broadcast, already delivered locally
+        }
+        if let Some(ns) = (self.namespaces)(&remote.namespace) {
+            ns.deliver_remote(
+                &remote.target,
+                &remote.event,
+                &remote.args,
+                remote.offset.as_deref(),
+            );
+        }
+    }
+
+    fn on_request(&self, namespace: &str, incoming: IncomingRequest) {
         if *incoming.uid == *self.uid {
             return; // ours: already applied here
         }
@@ -115,6 +170,11 @@ impl Receiver {
         ns.apply_remote(incoming.request, reply);
     }
 
+    /// Whether this node has members in `room` of `namespace` now.
+    pub(super) fn has_members(&self, namespace: &str, room: &str) -> bool {
+        (self.namespaces)(namespace).is_some_and(|ns| ns.has_local_member(room))
+    }
+
     /// Where this node's answers to one request go: the requester's own response channel.
     fn reply_to(&self, namespace: &str, requester: &str, request_id: Option<String>) -> Reply {
         let Some(request_id) = request_id else {
@@ -122,16 +182,24 @@ impl Receiver {
         };
         let channel = self.channels.response_to(namespace, requester);
         let outbox = self.outbox.clone();
-        Arc::new(
-            move |answer: ClusterAnswer| match requests::encode_answer(&request_id, &answer) {
+        let (uid, namespace, pubsub) =
+            (self.uid.clone(), namespace.to_owned(), self.channels.pubsub);
+        Arc::new(move |answer: ClusterAnswer| {
+            let encoded = match pubsub {
+                PubSub::Classic => requests::encode_answer(&request_id, &answer),
+                PubSub::Sharded(_) => {
+                    sharded_wire::encode_answer(&uid, &namespace, &request_id, &answer)
+                }
+            };
+            match encoded {
                 Ok(bytes) => {
                     if outbox.try_send((channel.clone(), bytes)).is_err() {
                         tracing::warn!("redis publish queue full: cluster answer not sent");
                     }
                 }
                 Err(error) => tracing::warn!(%error, "cannot encode cluster answer"),
-            },
-        )
+            }
+        })
     }
 }
 
@@ -139,7 +207,7 @@ pub(crate) async fn run(
     client: redis::Client,
     receiver: Receiver,
     subscriptions: Subscriptions,
-    mut added: mpsc::UnboundedReceiver<Vec<String>>,
+    mut changes: mpsc::UnboundedReceiver<Change>,
 ) {
     let mut backoff = Duration::from_millis(100);
     let pattern = receiver.channels.broadcasts_pattern();
@@ -148,7 +216,7 @@ pub(crate) async fn run(
             Ok(pubsub) => {
                 let (mut sink, mut stream) = pubsub.split();
                 // Requests queued before now are covered by subscribing to everything known.
-                while added.try_recv().is_ok() {}
+                while changes.try_recv().is_ok() {}
                 let channels = subscriptions.all();
                 let subscribed = async {
                     sink.psubscribe(&pattern).await?;
@@ -166,12 +234,14 @@ pub(crate) async fn run(
                             tokio::select! {
                                 message = stream.next() => {
                                     let Some(message) = message else { break };
-                                    receiver.handle(
+                                    receiver.handle_classic(
                                         message.get_channel_name(),
                                         message.get_payload_bytes(),
                                     );
                                 }
-                                Some(fresh) = added.recv() => {
+                                Some(change) = changes.recv() => {
+                                    // Classic mode has no room channels.
+                                    let Change::Subscribe(fresh) = change else { continue };
                                     if let Err(error) = sink.subscribe(&fresh).await {
                                         tracing::warn!(%error, "redis subscribe failed");
                                         break;

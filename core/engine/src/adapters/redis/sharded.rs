@@ -1,0 +1,286 @@
+//! The sharded transport: one Redis Cluster connection (RESP3) that `SPUBLISH`es what the
+//! adapter sends and `SSUBSCRIBE`s to the channels it listens on. Each channel lives on the
+//! master that owns its slot; the `redis` crate follows `MOVED`/`ASK`, reconnects, and
+//! re-subscribes where a slot moved (a fail-over), so a shard that goes down stops only the
+//! channels it owns.
+//!
+//! `connected` is honest: it drops at once when a node connection is lost, and a probe (once a
+//! second) sets it back only when every slot has a master that is not failing and answers;
+//! then every channel is subscribed again, on whichever master owns its slot now.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{FromRedisValue, PushInfo, PushKind, RedisResult, Value};
+use tokio::sync::mpsc;
+
+use super::endpoint::RedisEndpoint;
+use super::subscriber::{Change, Receiver, Subscriptions};
+use super::PIPELINE_MAX;
+use crate::stats::Stats;
+
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// What the transport task owns.
+pub(crate) struct ShardedLink {
+    pub nodes: Vec<String>,
+    pub receiver: Receiver,
+    pub subscriptions: Subscriptions,
+    pub changes: mpsc::UnboundedReceiver<Change>,
+    pub outbox: mpsc::Receiver<(String, Vec<u8>)>,
+    pub stats: Arc<Stats>,
+}
+
+async fn connect(
+    nodes: &[String],
+    pushes: mpsc::UnboundedSender<PushInfo>,
+) -> RedisResult<ClusterConnection> {
+    RedisEndpoint::cluster_builder(nodes)
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(pushes)
+        .build()?
+        .get_async_connection()
+        .await
+}
+
+impl ShardedLink {
+    pub async fn run(mut self) {
+        let (pushes, mut pushed) = mpsc::unbounded_channel();
+        let mut connection = self.connect_with_backoff(pushes).await;
+        let subscribed = self.subscribe_all(&mut connection).await;
+        self.receiver.connected.store(subscribed, Ordering::Release);
+        tracing::info!(nodes = ?self.nodes, "redis sharded adapter subscribed");
+        let mut probe = tokio::time::interval(PROBE_EVERY);
+        let mut batch = Vec::with_capacity(PIPELINE_MAX);
+        loop {
+            tokio::select! {
+                Some(push) = pushed.recv() => self.on_push(push),
+                received = self.outbox.recv_many(&mut batch, PIPELINE_MAX) => {
+                    if received == 0 {
+                        return; // the adapter is gone
+                    }
+                    self.publish(&connection, &batch).await;
+                    batch.clear();
+                }
+                Some(change) = self.changes.recv() => self.apply(&mut connection, change).await,
+                _ = probe.tick() => {
+                    let up = cluster_is_whole(&mut connection).await;
+                    let was_up = self.receiver.connected.swap(up, Ordering::AcqRel);
+                    if up && !was_up {
+                        // Back after an outage: a fail-over may have moved slots to masters
+                        // this connection never subscribed on. Subscribing again is harmless
+                        // where nothing moved (a channel is never subscribed twice); until
+                        // it all worked, the adapter stays down and the next probe retries.
+                        let subscribed = self.subscribe_all(&mut connection).await;
+                        self.receiver.connected.store(subscribed, Ordering::Release);
+                        tracing::info!(subscribed, "redis sharded adapter subscribing again");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Until the cluster answers; what the adapter sends meanwhile is dropped (and counted), as
+    /// it would be on a connection that is down.
+    async fn connect_with_backoff(
+        &mut self,
+        pushes: mpsc::UnboundedSender<PushInfo>,
+    ) -> ClusterConnection {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match connect(&self.nodes, pushes.clone()).await {
+                Ok(connection) => return connection,
+                Err(error) => tracing::warn!(%error, "redis cluster unreachable"),
+            }
+            let mut dropped = 0;
+            while self.outbox.try_recv().is_ok() {
+                dropped += 1;
+            }
+            self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Everything known so far, room channels settled by membership now.
+    /// Returns whether every channel was subscribed.
+    async fn subscribe_all(&mut self, connection: &mut ClusterConnection) -> bool {
+        while let Ok(change) = self.changes.try_recv() {
+            if let Change::Room {
+                namespace,
+                room,
+                channel,
+            } = change
+            {
+                let wanted = self.receiver.has_members(&namespace, &room);
+                self.subscriptions.settle(&channel, wanted);
+            }
+        }
+        let mut all_subscribed = true;
+        for channel in self.subscriptions.all() {
+            // One channel per command: channels of one command must share a slot.
+            if let Err(error) = connection.ssubscribe(&channel).await {
+                tracing::warn!(%error, channel, "redis ssubscribe failed");
+                all_subscribed = false;
+            }
+        }
+        all_subscribed
+    }
+
+    async fn apply(&mut self, connection: &mut ClusterConnection, change: Change) {
+        match change {
+            Change::Subscribe(channels) => {
+                for channel in channels {
+                    if let Err(error) = connection.ssubscribe(&channel).await {
+                        tracing::warn!(%error, channel, "redis ssubscribe failed");
+                    }
+                }
+            }
+            Change::Room {
+                namespace,
+                room,
+                channel,
+            } => {
+                let wanted = self.receiver.has_members(&namespace, &room);
+                if !self.subscriptions.settle(&channel, wanted) {
+                    return;
+                }
+                let done = match wanted {
+                    true => connection.ssubscribe(&channel).await,
+                    false => connection.sunsubscribe(&channel).await,
+                };
+                if let Err(error) = done {
+                    tracing::warn!(%error, channel, wanted, "redis room channel change failed");
+                }
+            }
+        }
+    }
+
+    fn on_push(&self, push: PushInfo) {
+        match push.kind {
+            PushKind::SMessage => match push.data.get(1) {
+                Some(Value::BulkString(payload)) => self.receiver.handle_sharded(payload),
+                _ => tracing::debug!("redis smessage without payload ignored"),
+            },
+            PushKind::Disconnection => {
+                tracing::warn!("redis cluster node connection lost");
+                self.receiver.connected.store(false, Ordering::Release);
+            }
+            _ => {}
+        }
+    }
+
+    /// One `SPUBLISH` per message, all in flight at once: the connection writes them in order
+    /// per node, and a channel always maps to one node.
+    async fn publish(&self, connection: &ClusterConnection, batch: &[(String, Vec<u8>)]) {
+        let sends = batch.iter().map(|(channel, payload)| {
+            let mut connection = connection.clone();
+            let cmd = redis::cmd("SPUBLISH")
+                .arg(channel)
+                .arg(payload.as_slice())
+                .clone();
+            async move { cmd.query_async::<i64>(&mut connection).await }
+        });
+        let failed = join_all(sends)
+            .await
+            .into_iter()
+            .filter(Result::is_err)
+            .count();
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "redis spublish failed: messages not sent to other nodes"
+            );
+            self.stats
+                .dropped
+                .fetch_add(failed as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether every slot has a master that this node reaches: the cluster's own view
+/// (`CLUSTER NODES` from any node: no slot-owning master flagged failing) and a `PING` to each
+/// slot-owning master, by address.
+async fn cluster_is_whole(connection: &mut ClusterConnection) -> bool {
+    let view = connection
+        .route_command(
+            redis::cmd("CLUSTER").arg("NODES").clone(),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+        )
+        .await;
+    let Some(view) = view.ok().and_then(|v| String::from_redis_value(v).ok()) else {
+        return false;
+    };
+    let Some(masters) = slot_owning_masters(&view) else {
+        return false; // one of them is flagged failing
+    };
+    for (host, port) in masters {
+        let ping = connection
+            .route_command(
+                redis::cmd("PING"),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port }),
+            )
+            .await;
+        if ping.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The addresses of the masters that own slots, from `CLUSTER NODES` (lines of `id
+/// ip:port@bus[,hostname] flags master ping pong epoch link slot…`); None when one of them is
+/// flagged `fail` or `fail?`.
+fn slot_owning_masters(view: &str) -> Option<Vec<(String, u16)>> {
+    let mut masters = Vec::new();
+    for line in view.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else {
+            continue;
+        };
+        if !flags.contains("master") || fields.len() <= 8 {
+            continue;
+        }
+        if flags.contains("fail") {
+            return None;
+        }
+        let address = address.split(['@', ',']).next().unwrap_or_default();
+        let Some((host, port)) = address.rsplit_once(':') else {
+            continue;
+        };
+        if let Ok(port) = port.parse() {
+            masters.push((host.to_owned(), port));
+        }
+    }
+    Some(masters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIEW: &str = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001 master - 0 0 2 connected 5461-10922
+c3 127.0.0.1:7002@17002,host master - 0 0 3 connected 10923-16383
+d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
+e5 127.0.0.1:7004@17004 master,fail - 0 0 4 disconnected
+";
+
+    #[test]
+    fn masters_with_slots_are_listed_and_a_failing_one_fails_the_view() {
+        let masters = slot_owning_masters(VIEW).unwrap();
+        let ports: Vec<u16> = masters.iter().map(|(_, p)| *p).collect();
+        assert_eq!(
+            ports,
+            [7000, 7001, 7002],
+            "replicas and slotless masters are left out"
+        );
+        let failing = VIEW.replace("7001@17001 master", "7001@17001 master,fail?");
+        assert_eq!(slot_owning_masters(&failing), None);
+    }
+}
