@@ -376,6 +376,8 @@ export interface ServerOptions {
   redisUrl?: string
   /** Redis channel prefix (the Node adapter's `key`), default `socket.io`. */
   redisPrefix?: string
+  /** Sharded pub/sub on the Redis Cluster `redis_url` lists, in this subscription mode. */
+  redisSharded?: string
   /** permessage-deflate: on when set; text frames of at least `threshold` bytes compressed. */
   perMessageDeflate?: DeflateOption
   /** Compressed polling responses: on when set (payloads of at least `threshold` bytes). */

@@ -11,9 +11,11 @@ use tokio::sync::watch;
 
 use crate::config::EngineConfig;
 use crate::engineio::adopt::adopt;
-use crate::engineio::allow_request::{AllowRequest, AllowRequestSlot};
-use crate::engineio::connection_error::{ConnectionErrorHook, ConnectionErrorSlot};
+use crate::engineio::allow_request::AllowRequest;
+use crate::engineio::connection_error::ConnectionErrorHook;
+use crate::engineio::endpoint::EndpointHooks;
 use crate::engineio::endpoint::{Endpoint, EngineHandler};
+use crate::engineio::forward::SessionLocator;
 use crate::engineio::heartbeat;
 use crate::engineio::http::{handle, hyper_upgrade, ExtraRoute, Router};
 use crate::engineio::session::CloseReason;
@@ -49,8 +51,7 @@ struct ServerInner {
     stats: Arc<Stats>,
     raw_endpoints: Mutex<Vec<(String, Arc<dyn EngineHandler>)>>,
     extra_route: Mutex<Option<ExtraRoute>>,
-    allow_request: AllowRequestSlot,
-    connection_error: ConnectionErrorSlot,
+    hooks: EndpointHooks,
     running: Mutex<Option<Running>>,
     started: Instant,
 }
@@ -77,8 +78,7 @@ impl Server {
                 stats,
                 raw_endpoints: Mutex::new(Vec::new()),
                 extra_route: Mutex::new(None),
-                allow_request: AllowRequestSlot::default(),
-                connection_error: ConnectionErrorSlot::default(),
+                hooks: EndpointHooks::default(),
                 running: Mutex::new(None),
                 started: Instant::now(),
             }),
@@ -157,11 +157,18 @@ impl Server {
     /// Reports every request the engine refuses with an Engine.IO error (socket.io's
     /// `io.engine.on('connection_error')`).
     pub fn on_connection_error(&self, hook: ConnectionErrorHook) {
-        *self.inner.connection_error.write() = Some(hook);
+        *self.inner.hooks.connection_error.write() = Some(hook);
     }
 
     pub fn set_allow_request(&self, hook: AllowRequest) {
-        *self.inner.allow_request.write() = Some(hook);
+        *self.inner.hooks.allow_request.write() = Some(hook);
+    }
+
+    /// When clustered: who owns other nodes' sessions. This node's session ids then start with
+    /// the locator's tag, and a request for another node's session is relayed to it
+    /// (`engineio::forward`), so a load balancer needs no sticky sessions.
+    pub fn set_session_locator(&self, locator: Option<Arc<dyn SessionLocator>>) {
+        *self.inner.hooks.session_locator.write() = locator;
     }
 
     /// Binds the listener and starts serving in the background. Must run inside a tokio runtime.
@@ -213,8 +220,7 @@ impl Server {
             config.clone(),
             Arc::new(SocketIoHandler(self.inner.sio.clone())),
             self.inner.stats.clone(),
-            self.inner.allow_request.clone(),
-            self.inner.connection_error.clone(),
+            self.inner.hooks.clone(),
         )];
         for (path, handler) in self.inner.raw_endpoints.lock().iter() {
             endpoints.push(Endpoint::new(
@@ -222,8 +228,7 @@ impl Server {
                 config.clone(),
                 handler.clone(),
                 self.inner.stats.clone(),
-                self.inner.allow_request.clone(),
-                self.inner.connection_error.clone(),
+                self.inner.hooks.clone(),
             ));
         }
         for endpoint in &endpoints {

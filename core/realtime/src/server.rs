@@ -206,8 +206,23 @@ impl RealtimeServer {
         }
         self.start_adapter()?;
         let addr = self.shared.server.start_at(addr).await?;
+        self.relay_requests_at(addr);
         self.shared.initialized.store(true, Ordering::Release);
         Ok(addr)
+    }
+
+    /// Clustered: other nodes relay requests for this node's sessions to its listener (no
+    /// sticky sessions needed). A wildcard bind address names no reachable host, so nothing is
+    /// announced then.
+    fn relay_requests_at(&self, addr: SocketAddr) {
+        let Some(adapter) = self.shared.redis.lock().clone() else {
+            return;
+        };
+        if addr.ip().is_unspecified() {
+            tracing::warn!(%addr, "wildcard bind address: requests of this node's sessions are not relayed from other nodes");
+            return;
+        }
+        adapter.relay_requests_at(addr.to_string());
     }
 
     /// With a Redis URL configured, clusters the server through the Redis adapter.

@@ -9,6 +9,7 @@ use dashmap::DashMap;
 use super::allow_request::AllowRequestSlot;
 use super::connection_error::ConnectionErrorSlot;
 use super::context::{EngineContext, SessionRegistry};
+use super::forward::SessionLocatorSlot;
 use super::handshake::HandshakeRequest;
 use super::packet::{OutFrame, PacketType};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
@@ -37,6 +38,16 @@ pub struct Endpoint {
     pub(crate) allow_request: AllowRequestSlot,
     /// Where refused requests are reported, if the host listens.
     pub(crate) connection_error: ConnectionErrorSlot,
+    /// Who owns the sessions of other nodes, when clustered (their requests are relayed).
+    pub(crate) session_locator: SessionLocatorSlot,
+}
+
+/// The hooks a server shares with all of its endpoints (each set before or after start).
+#[derive(Clone, Default)]
+pub(crate) struct EndpointHooks {
+    pub allow_request: AllowRequestSlot,
+    pub connection_error: ConnectionErrorSlot,
+    pub session_locator: SessionLocatorSlot,
 }
 
 impl Endpoint {
@@ -45,8 +56,7 @@ impl Endpoint {
         config: Arc<EngineConfig>,
         handler: Arc<dyn EngineHandler>,
         stats: Arc<Stats>,
-        allow_request: AllowRequestSlot,
-        connection_error: ConnectionErrorSlot,
+        hooks: EndpointHooks,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me: &Weak<Self>| {
             let registry: Weak<dyn SessionRegistry> = me.clone();
@@ -57,8 +67,9 @@ impl Endpoint {
                     stats,
                     registry,
                 )),
-                allow_request,
-                connection_error,
+                allow_request: hooks.allow_request,
+                connection_error: hooks.connection_error,
+                session_locator: hooks.session_locator,
                 sessions: DashMap::new(),
                 handler,
                 live_sockets: AtomicUsize::new(0),
@@ -78,7 +89,7 @@ impl Endpoint {
         transport: TransportKind,
         request: HandshakeRequest,
     ) -> (Arc<Session>, String) {
-        let id = new_wire_id();
+        let id = self.new_session_id();
         let session = Arc::new(Session::new(
             id.clone(),
             transport,
@@ -102,6 +113,20 @@ impl Endpoint {
         session.set_handler(handler);
         tracing::debug!(sid = %session.id, ?transport, "session opened");
         (session, open)
+    }
+
+    /// A fresh session id; clustered, it starts with this node's tag (so another node that
+    /// gets one of its requests knows where to relay it), and keeps the usual 20 characters.
+    fn new_session_id(&self) -> Box<str> {
+        let id = new_wire_id();
+        let locator = self.session_locator.read().clone();
+        match locator {
+            Some(locator) if id.len() > locator.tag().len() => {
+                let tag = locator.tag();
+                format!("{tag}{}", &id[tag.len()..]).into_boxed_str()
+            }
+            _ => id,
+        }
     }
 
     /// The open packet: exactly the five handshake fields, in the order Node sends them.

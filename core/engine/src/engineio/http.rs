@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::deflate::http::encode_body;
 use super::deflate::{negotiate, Agreement};
 
-use super::query;
+use super::{forward, query};
 use crate::clock::now_ms;
 use crate::engineio::allow_request::{self, IncomingRequest};
 use crate::engineio::connection_error::{ConnectionError, RequestFacts};
@@ -28,7 +28,7 @@ use crate::engineio::polling::{self, PollAnswer};
 use crate::engineio::session::{CloseReason, TransportKind};
 use crate::engineio::websocket;
 
-pub(crate) type HttpResponse = Response<Full<Bytes>>;
+pub(crate) use crate::transport::response::{plain, HttpResponse, RequestBody};
 
 /// A route the host serves beside the engine (health, metrics): returns `None` to pass.
 pub type ExtraRoute =
@@ -45,22 +45,6 @@ impl Router {
             .iter()
             .find(|e| path == e.path() || path == e.path().trim_end_matches('/'))
     }
-}
-
-/// Any request body hyper can read: a live connection's `Incoming`, or a complete body handed
-/// over by a host (the Node addon passes Express's polling requests through).
-pub(crate) trait RequestBody:
-    hyper::body::Body<Data = Bytes, Error = Self::E> + Send + Unpin + 'static
-{
-    type E: Into<Box<dyn std::error::Error + Send + Sync>>;
-}
-
-impl<B, E> RequestBody for B
-where
-    B: hyper::body::Body<Data = Bytes, Error = E> + Send + Unpin + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type E = E;
 }
 
 /// What a validated upgrade answers: the `Sec-WebSocket-Accept` value and, when agreed, the
@@ -206,6 +190,16 @@ async fn route<B: RequestBody>(
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     let sid = q.sid.map(str::to_owned);
+    if let Some(sid) = sid.as_deref().filter(|sid| endpoint.session(sid).is_none()) {
+        if let Some(owner) =
+            forward::owner_elsewhere(&endpoint.session_locator, sid, req.headers()).await
+        {
+            return match is_upgrade {
+                true => forward::relay_upgrade(&owner, req).await,
+                false => forward::relay_polling(&owner, req, config.max_payload).await,
+            };
+        }
+    }
     if sid.is_none() && !endpoint.is_accepting() {
         return plain(
             503,
@@ -447,16 +441,6 @@ fn engine_error(error: EngineError) -> HttpResponse {
 
 fn ok_text(body: Bytes) -> HttpResponse {
     plain(200, "text/plain; charset=UTF-8", body)
-}
-
-pub(crate) fn plain(status: u16, content_type: &'static str, body: Bytes) -> HttpResponse {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub(crate) mod context;
 pub mod deflate;
 pub mod endpoint;
 pub mod error;
+pub mod forward;
 pub mod handshake;
 pub mod heartbeat;
 pub mod http;

@@ -1,6 +1,7 @@
 //! Clusters a `Server` through Redis: every namespace (present and future) publishes its
 //! broadcasts and cluster requests through the Redis adapter, and what other nodes send reaches
-//! this node's namespaces. With recovery on, saved sessions move to Redis too (`session_store`),
+//! this node's namespaces. Requests for other nodes' sessions are relayed to them once the host
+//! tells where this node takes relayed requests (`RedisAdapter::relay_requests_at`). With recovery on, saved sessions move to Redis too (`session_store`),
 //! so a client that the load balancer sends to another node still recovers.
 
 use std::sync::Arc;
@@ -111,5 +112,6 @@ pub fn cluster_through_redis(
     let namespaces: NamespaceLookup = Arc::new(move |name: &str| target.namespace(name));
     let adapter = RedisAdapter::start(config, namespaces, server.live_stats().clone())?;
     server.set_adapter(Some(adapter.clone()));
+    server.set_session_locator(Some(adapter.session_locator().clone()));
     Ok(adapter)
 }

@@ -18,6 +18,7 @@ mod cluster;
 pub mod commands;
 pub mod endpoint;
 mod pending;
+pub mod relay;
 pub mod requests;
 pub mod sessions;
 mod sharded;
@@ -47,6 +48,7 @@ pub use cluster::{cluster_through_redis, PubSub, RedisAdapterConfig, Subscriptio
 use commands::RedisCommands;
 use endpoint::RedisEndpoint;
 use pending::PendingRequests;
+use relay::RedisSessionLocator;
 use sessions::RedisSessions;
 pub use wire::RemoteBroadcast;
 
@@ -141,6 +143,7 @@ pub struct RedisAdapter {
     requests_timeout: Duration,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     stats: Arc<Stats>,
+    locator: Arc<RedisSessionLocator>,
 }
 
 impl RedisAdapter {
@@ -164,14 +167,16 @@ impl RedisAdapter {
         let connected = Arc::new(AtomicBool::new(false));
         let (subscriptions, changes) = subscriber::Subscriptions::new();
         let pending = Arc::new(PendingRequests::default());
+        let commands = Arc::new(RedisCommands::open(endpoint.clone())?);
         let adapter = Arc::new(Self {
+            locator: RedisSessionLocator::new(&config.prefix, commands.clone()),
             uid: uid.clone(),
             channels: channels.clone(),
             outbox: outbox.clone(),
             connected: connected.clone(),
             subscriptions: subscriptions.clone(),
             pending: pending.clone(),
-            commands: Arc::new(RedisCommands::open(endpoint.clone())?),
+            commands,
             requests_timeout: config.requests_timeout,
             tasks: Mutex::new(Vec::new()),
             stats: stats.clone(),
@@ -228,8 +233,20 @@ impl RedisAdapter {
         &self.commands
     }
 
+    /// Who owns other nodes' sessions (the server relays their requests there).
+    pub fn session_locator(&self) -> &Arc<RedisSessionLocator> {
+        &self.locator
+    }
+
+    /// Other nodes relay requests for this node's sessions to `address` (`host:port`
+    /// reachable from them) from now on; without it, they answer such requests as unknown.
+    pub fn relay_requests_at(&self, address: String) {
+        self.locator.announce(address);
+    }
+
     /// Stops both tasks (shutdown).
     pub fn close(&self) {
+        self.locator.withdraw();
         for task in self.tasks.lock().drain(..) {
             task.abort();
         }
