@@ -12,13 +12,15 @@
 // 10 s, latency against the schedule); recovery (paced for 15 s while 10% of the clients are cut
 // every 2 s and reconnect with pid+offset), on one node and across two nodes behind Redis;
 // permessage-deflate (a fan-out of 4 KiB JSON, off and on; `ONLY=deflate` runs it alone);
-// cross-node delivery through Redis; addon emit cost.
+// cross-node delivery through Redis; three nodes on classic and sharded Redis (`ONLY=multinode`
+// runs it alone); addon emit cost.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRedis } from '../tests/node/helpers.mjs';
+import { io as connectClient } from 'socket.io-client';
+import { startRedis, startRedisCluster } from '../tests/node/helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLIENTS = Number(process.argv[2] || 10000);
@@ -236,6 +238,95 @@ async function recoveryTwoNodes(server) {
     runLoad(b.port, ['--clients', String(CLIENTS), '--control-port', String(a.port), '--alt-port', String(a.port), ...RECOVERY]));
 }
 
+// ---- Multi-node: three nodes on Redis, classic pub/sub on one Redis or sharded on a Redis
+// Cluster of three masters. Node A emits, paced, round-robin over room0..room9; node B's clients
+// are in room0..4, node C's in room5..9. Reported: B's deliveries and latency (every delivery
+// crossed Redis), Redis CPU per emitted message, and what B and C received for rooms they have
+// no members in (in the dynamic mode: nothing).
+const MULTI_CLIENTS = Math.min(CLIENTS, 2000);
+const MULTI_MESSAGES = 2000;
+const MULTI_RATE = 200;
+const multiNodeSetups = [
+  { label: 'roomcast, classic (one Redis)', server: servers[0], sharded: null },
+  { label: 'roomcast, sharded static', server: servers[0], sharded: 'static' },
+  { label: 'roomcast, sharded dynamic', server: servers[0], sharded: 'dynamic' },
+  { label: 'Node socket.io, classic (one Redis)', server: servers[1], sharded: null },
+  { label: 'Node socket.io, sharded dynamic', server: servers[1], sharded: 'dynamic' },
+];
+
+async function redisBackend(sharded) {
+  if (!sharded) {
+    const redis = await startRedis();
+    return { flags: ['--redis', redis.url], pids: [redis.proc.pid], stop: () => redis.stop() };
+  }
+  const cluster = await startRedisCluster({ masters: 3, replicas: 0 });
+  return { flags: ['--redis', cluster.url, '--redis-sharded', sharded], pids: cluster.nodes.map((n) => n.proc.pid), stop: () => cluster.stop() };
+}
+
+// What a node received from the others (its `stats` event).
+async function receivedBy(port) {
+  const socket = connectClient(`http://127.0.0.1:${port}`, { auth: { token: 'tstats' }, transports: ['websocket'], forceNew: true });
+  try {
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+    return await socket.timeout(5000).emitWithAck('stats');
+  } finally {
+    socket.close();
+  }
+}
+
+async function multiNode(setup) {
+  const backend = await redisBackend(setup.sharded);
+  const nodes = [];
+  try {
+    for (let i = 0; i < 3; i++) nodes.push(await startServer(setup.server, backend.flags));
+    const [a, b, c] = nodes;
+    await sleep(1500); // every node subscribed
+    const seconds = MULTI_MESSAGES / MULTI_RATE;
+    let cIn = null;
+    const cConnected = new Promise((resolve) => { cIn = resolve; });
+    const cLoad = runLoad(c.port, ['--clients', String(MULTI_CLIENTS), '--rooms', '5', '--room-offset', '5', '--scenario', 'idle', '--hold-ms', String((2 * seconds + 15) * 1000)], async () => cIn());
+    await cConnected;
+    await sleep(1000); // C's room channels subscribed
+    const redisCpu = () => backend.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    // Redis spends CPU with nothing to carry too (its cron, the cluster bus): measured over the
+    // same time with every client connected and nothing emitted, and taken off.
+    const idleStart = redisCpu();
+    await sleep(seconds * 1000);
+    const redisIdleSeconds = redisCpu() - idleStart;
+    const cpuStart = redisCpu();
+    const bRun = await runLoad(b.port, ['--clients', String(MULTI_CLIENTS), '--rooms', '5', '--blast-rooms', '10', '--control-port', String(a.port),
+      '--scenario', 'paced', '--messages', String(MULTI_MESSAGES), '--rate', String(MULTI_RATE), '--size', '100']);
+    const redisCpuSeconds = Math.max(0, redisCpu() - cpuStart - redisIdleSeconds);
+    const [bGot, cGot] = [await receivedBy(b.port), await receivedBy(c.port)];
+    await cLoad;
+    return { ...setup, server: setup.server.key, b: bRun, bReceived: bGot, cReceived: cGot, redisIdleSeconds, redisCpuSeconds, redisCpuMicrosPerMessage: (redisCpuSeconds * 1e6) / MULTI_MESSAGES };
+  } finally {
+    for (const n of nodes) await stopServer(n);
+    await backend.stop();
+  }
+}
+
+function multiNodeSection(runs) {
+  const line = (r) => `| ${r.label} | ${fmt(r.b.deliveriesPerSecond)} | ${pct(r.b.deliveredShare)} | ${r.b.latencyVsDue.p50} / ${r.b.latencyVsDue.p99} | ${fmt(r.redisCpuMicrosPerMessage, 1)} | ${fmt(r.bReceived?.clusterIn)} / ${fmt(r.bReceived?.clusterUnmatched)} | ${fmt(r.cReceived?.clusterIn)} / ${fmt(r.cReceived?.clusterUnmatched)} |`;
+  return `## Multi-node: three nodes on Redis, classic and sharded
+
+Three nodes of one server on this machine: node A emits ${MULTI_MESSAGES} messages of 100 B at ${MULTI_RATE}/s (paced,
+one emit at a time), round-robin over \`room0\`..\`room9\`; node B holds ${MULTI_CLIENTS} clients in \`room0\`..\`room4\`,
+node C ${MULTI_CLIENTS} in \`room5\`..\`room9\`. So every delivery crosses Redis, and half of A's messages are for rooms
+B has no members in (the other half for C). Classic: one redis-server, \`PUBLISH\`/\`PSUBSCRIBE\`. Sharded: a Redis
+Cluster of three masters (\`SPUBLISH\`/\`SSUBSCRIBE\`, the ten room channels spread over its slots). "Received /
+for no member": broadcasts the node got from the others, and those no local socket was a recipient of
+(roomcast's \`roomcast_cluster_broadcasts_received_total\` / \`_unmatched_total\`; Node's counted on its sharded
+adapter's messages, so — for its classic adapter). Redis CPU: all Redis processes, minus what they spent
+over the same time with every client connected and nothing emitted.
+
+| setup | B deliveries/s | B delivered | B p50 / p99 vs schedule (ms) | Redis CPU per message, net of idle (µs) | B received / for no member | C received / for no member |
+|---|---:|---:|---:|---:|---:|---:|
+${runs.map(line).join('\n')}
+
+`;
+}
+
 async function addonStorm() {
   const server = { name: 'roomcast addon', cmd: process.execPath, args: [path.join(root, 'bench/servers/roomcast-addon.mjs')] };
   return storm(server);
@@ -268,6 +359,19 @@ async function ceiling() {
 
 const fmt = (n, d = 0) => (n === undefined || n === null || Number.isNaN(n) ? '—' : Number(n).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 const deflateServers = servers.filter((s) => s.key !== 'socketioxide');
+const pct = (share) => (share === undefined ? '—' : `${fmt(share * 100, 2)} %`);
+
+// `ONLY=multinode node bench/run.mjs [clients]`: the multi-node comparison alone, printed.
+if (process.env.ONLY === 'multinode') {
+  const runs = [];
+  for (const setup of multiNodeSetups) {
+    console.error(`== ${setup.label}`);
+    runs.push(await multiNode(setup));
+  }
+  console.log(multiNodeSection(runs));
+  console.log(JSON.stringify(runs, null, 2));
+  process.exit(0);
+}
 
 // `ONLY=deflate node bench/run.mjs [clients]`: the permessage-deflate comparison alone, printed
 // (BENCHMARKS.md is left as it is).
@@ -303,10 +407,14 @@ for (const server of servers.filter((s) => s.key !== 'socketioxide')) {
   console.error(`== ${server.name}: two nodes on Redis`);
   cluster[server.key] = { crossNode: await crossNode(server), recovery: await recoveryTwoNodes(server) };
 }
+const multiNodeRuns = [];
+for (const setup of multiNodeSetups) {
+  console.error(`== multi-node: ${setup.label}`);
+  multiNodeRuns.push(await multiNode(setup));
+}
 const minutes = (Date.now() - started) / 60000;
 
 // ---- report ----
-const pct = (share) => (share === undefined ? '—' : `${fmt(share * 100, 2)} %`);
 const { roomcast: rc, node, socketioxide: sx } = results;
 const rows = [
   [`idle memory per client at ${CLIENTS / 1000}k (KiB)`, (r) => r.idle.bytesPerClient / 1024, 1, 'lower'],
@@ -451,7 +559,7 @@ Paced (20 emits/s over 10 rooms, ${CLIENTS} clients on node B) with the emitting
 | cross-node fan-out deliveries/s | ${fmt(cn('roomcast')?.fanout.deliveriesPerSecond)} | ${fmt(cn('node')?.fanout.deliveriesPerSecond)} |
 | cross-node fan-out: receiving node CPU-s | ${fmt(cn('roomcast')?.fanout.receivingNodeCpuSeconds, 2)} | ${fmt(cn('node')?.fanout.receivingNodeCpuSeconds, 2)} |
 
-## Load generator ceiling
+${multiNodeSection(multiNodeRuns)}## Load generator ceiling
 
 Against \`bench-blaster\` (pre-encoded frames, no rooms or queues) the same fan-out reached
 ${fmt(loadgenCeiling.deliveriesPerSecond)} deliveries/s: wall-clock fan-out rates above are bounded by that
@@ -465,7 +573,7 @@ Node ${node.paced.latencyVsTs.p99} ms, socketioxide ${sx.paced.latencyVsTs.p99} 
 Raw results:
 
 \`\`\`json
-${JSON.stringify({ results, addon: { storm: addon.storm, emit: addon.emit.figures }, deflate: deflateResults, cluster, loadgenCeiling }, null, 2)}
+${JSON.stringify({ results, addon: { storm: addon.storm, emit: addon.emit.figures }, deflate: deflateResults, cluster, multiNode: multiNodeRuns, loadgenCeiling }, null, 2)}
 \`\`\`
 `;
 writeFileSync(path.join(root, 'BENCHMARKS.md'), md);

@@ -3,12 +3,14 @@
 // n events of size bytes with ts/due stamps. Prints `listening on <port>`.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createClient, createCluster } from 'redis';
 
-// `[--recovery] [--deflate] [--redis URL] <port>`: --recovery turns on connection-state
-// recovery (2 min window); --deflate permessage-deflate (threshold 1024); --redis clusters it
-// through @socket.io/redis-adapter (classic pub/sub).
+// `[--recovery] [--deflate] [--redis URL [--redis-sharded MODE]] <port>`: --recovery turns on
+// connection-state recovery (2 min window); --deflate permessage-deflate (threshold 1024);
+// --redis clusters it through @socket.io/redis-adapter (classic pub/sub, or with
+// --redis-sharded its sharded adapter on the Redis Cluster the comma-separated URLs name).
+// `stats` (with an ack) answers what the node received from other nodes (sharded only).
 const port = Number(process.argv.at(-1) || 0);
 const recovery = process.argv.includes('--recovery');
 const httpServer = createServer();
@@ -34,7 +36,32 @@ function rows(size, i) {
   return out;
 }
 const redisAt = process.argv.indexOf('--redis');
-if (redisAt > 0) {
+const shardedAt = process.argv.indexOf('--redis-sharded');
+// What this node received from the others (sharded adapter only), for the multi-node benchmark.
+const received = { clusterIn: 0, clusterUnmatched: 0 };
+if (redisAt > 0 && shardedAt > 0) {
+  const rootNodes = process.argv[redisAt + 1].split(',').map((url) => ({ url }));
+  const pub = createCluster({ rootNodes });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  // node-redis 5.9 rejects racing unsubscribes of a shard's last channels with "The client is
+  // closed", and the adapter does not catch it: catch it so the process survives.
+  const sUnsubscribe = sub.sUnsubscribe.bind(sub);
+  sub.sUnsubscribe = (...args) => sUnsubscribe(...args).catch(() => {});
+  io.adapter(createShardedAdapter(pub, sub, { subscriptionMode: process.argv[shardedAt + 1] }));
+  const adapter = io.of('/').adapter;
+  const onMessage = adapter.onMessage.bind(adapter);
+  adapter.onMessage = (message, offset) => {
+    if (message.type === 3 && message.uid !== adapter.uid && message.data.requestId === undefined) {
+      received.clusterIn++;
+      // Any local member of its rooms (or any local socket, for a broadcast to all).
+      const { rooms } = message.data.opts;
+      const matched = rooms.length > 0 ? rooms.some((room) => adapter.rooms.has(room)) : adapter.sids.size > 0;
+      if (!matched) received.clusterUnmatched++;
+    }
+    return onMessage(message, offset);
+  };
+} else if (redisAt > 0) {
   const pub = createClient({ url: process.argv[redisAt + 1] });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
@@ -50,6 +77,7 @@ io.on('connection', (socket) => {
   socket.join(`user:${token}`);
   if (room) socket.join(room);
   socket.join('all');
+  socket.on('stats', (ack) => ack(shardedAt > 0 ? { ...received } : null));
   socket.on('blast', ({ room = 'all', rooms = 0, n = 0, size = 100, rate = 0, json = false, each = false }) => {
     const pad = 'x'.repeat(Math.max(0, size - 40));
     const start = Date.now();

@@ -132,3 +132,28 @@ async fn one_server_asks_another_about_its_sockets() {
     a.io().to("alerts").disconnect_sockets(false);
     until("disconnected on b", async || b.io().socket_count() == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_from_other_nodes_are_counted_and_so_are_those_nobody_here_wanted() {
+    let redis = start_redis();
+    let (a, _adapter_a, _) = clustered(&redis.url, "rust-counted").await;
+    let (b, _adapter_b, b_addr) = clustered(&redis.url, "rust-counted").await;
+    until("both servers counted", async || {
+        a.io().server_count().await == 2 && b.io().server_count().await == 2
+    })
+    .await;
+    let _client = sio_client(b_addr).await;
+    until("the client is on b", async || b.io().socket_count() == 1).await;
+    b.io().sockets().pop().unwrap().join("desk:fx");
+
+    let counts = || {
+        let s = b.live_stats().snapshot();
+        (s.cluster_broadcasts_in, s.cluster_broadcasts_unmatched)
+    };
+    a.io()
+        .emit_to_room("desk:fx", "tick", &Args::json("1").unwrap());
+    until("the matched broadcast arrived", async || counts() == (1, 0)).await;
+    a.io()
+        .emit_to_room("desk:rates", "tick", &Args::json("2").unwrap());
+    until("the unmatched one too", async || counts() == (2, 1)).await;
+}

@@ -50,6 +50,12 @@ struct Options {
     rate: u64,
     hold_ms: u64,
     rooms: usize,
+    /// Clients are in `room<offset>..`: several load generators on several nodes use
+    /// different rooms.
+    room_offset: usize,
+    /// Paced emits go round-robin over this many rooms (0: `rooms`); rooms no client of this
+    /// generator is in take their share too (they are other nodes' rooms).
+    blast_rooms: usize,
     /// Clients started before waiting for them to connect (a storm: all of them).
     wave: usize,
     drop_every_ms: u64,
@@ -86,6 +92,8 @@ fn parse() -> Options {
         rate: num("--rate", "20"),
         hold_ms: num("--hold-ms", "2000"),
         rooms: num("--rooms", "1").max(1) as usize,
+        room_offset: num("--room-offset", "0") as usize,
+        blast_rooms: num("--blast-rooms", "0") as usize,
         wave: num("--wave", "500").max(1) as usize,
         drop_every_ms: num("--drop-every-ms", "2000").max(100),
         drop_percent: num("--drop-percent", "10").clamp(1, 100),
@@ -188,6 +196,7 @@ fn number_after(text: &str, key: &str) -> Option<u64> {
 struct ClientState {
     index: usize,
     rooms: usize,
+    room_offset: usize,
     /// Private session id and last offset seen, for connection-state recovery.
     pid: Option<String>,
     offset: Option<String>,
@@ -200,7 +209,7 @@ impl ClientState {
         // `sessionID`/`userId` too: servers with the seed's auth hand-off require them.
         let mut auth = format!(
             "40{{\"token\":\"t{i}\",\"sessionID\":\"s{i}\",\"userId\":\"t{i}\",\"room\":\"room{}\"",
-            self.index % self.rooms,
+            self.room_offset + self.index % self.rooms,
             i = self.index
         );
         if let (Some(pid), Some(offset)) = (&self.pid, &self.offset) {
@@ -388,6 +397,7 @@ async fn client(
     let mut state = ClientState {
         index,
         rooms: options.rooms,
+        room_offset: options.room_offset,
         pid: None,
         offset: None,
         seen: Vec::new(),
@@ -643,13 +653,22 @@ async fn run_broadcast(
     result: &mut serde_json::Value,
 ) {
     let paced = options.scenario != "fanout";
+    let blast_rooms = match options.blast_rooms {
+        0 => options.rooms,
+        n => n,
+    };
     let (rate, rooms) = if paced {
-        (options.rate, options.rooms)
+        (options.rate, blast_rooms)
     } else {
         (0, 0)
     };
     let expected = if paced {
-        expected_paced(connected, options.messages, options.rooms as u64)
+        let spread = Spread {
+            rooms: options.rooms as u64,
+            offset: options.room_offset as u64,
+            blast: blast_rooms as u64,
+        };
+        expected_paced(connected, options.messages, spread)
     } else {
         connected * options.messages
     };
@@ -693,13 +712,25 @@ async fn run_broadcast(
     result["latencyVsDue"] = serde_json::json!({ "p50": counters.late_vs_due.quantile(0.5), "p99": counters.late_vs_due.quantile(0.99), "max": counters.late_vs_due.max() });
 }
 
-/// Messages `0..messages` go to room `i % rooms`; client `c` is in room `c % rooms`.
-fn expected_paced(clients: u64, messages: u64, rooms: u64) -> u64 {
-    let rooms = rooms.max(1);
+/// Where clients and paced emits go: client `c` is in room `offset + c % rooms`; message `i`
+/// goes to room `i % blast`.
+struct Spread {
+    rooms: u64,
+    offset: u64,
+    blast: u64,
+}
+
+fn expected_paced(clients: u64, messages: u64, spread: Spread) -> u64 {
+    let rooms = spread.rooms.max(1);
+    let blast = spread.blast.max(1);
     (0..rooms)
-        .map(|room| {
-            let members = clients / rooms + u64::from(room < clients % rooms);
-            let per_member = messages / rooms + u64::from(room < messages % rooms);
+        .map(|k| {
+            let members = clients / rooms + u64::from(k < clients % rooms);
+            let room = spread.offset + k;
+            let per_member = match room < blast {
+                true => messages / blast + u64::from(room < messages % blast),
+                false => 0,
+            };
             members * per_member
         })
         .sum()
@@ -728,6 +759,7 @@ mod tests {
         let mut state = ClientState {
             index: 3,
             rooms: 10,
+            room_offset: 0,
             pid: Some("p".into()),
             offset: Some("o".into()),
             seen: Vec::new(),
@@ -754,8 +786,26 @@ mod tests {
 
     #[test]
     fn expected_counts_follow_the_round_robin() {
-        assert_eq!(expected_paced(10, 20, 10), 20);
-        assert_eq!(expected_paced(11, 20, 10), 22);
-        assert_eq!(expected_paced(10, 21, 10), 21);
+        let same = |rooms| Spread {
+            rooms,
+            offset: 0,
+            blast: rooms,
+        };
+        assert_eq!(expected_paced(10, 20, same(10)), 20);
+        assert_eq!(expected_paced(11, 20, same(10)), 22);
+        assert_eq!(expected_paced(10, 21, same(10)), 21);
+        // Half the rooms are another node's: half the messages reach these clients.
+        let first_half = Spread {
+            rooms: 5,
+            offset: 0,
+            blast: 10,
+        };
+        assert_eq!(expected_paced(10, 20, first_half), 20);
+        let second_half = Spread {
+            rooms: 5,
+            offset: 5,
+            blast: 10,
+        };
+        assert_eq!(expected_paced(10, 21, second_half), 20);
     }
 }

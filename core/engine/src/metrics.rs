@@ -176,6 +176,16 @@ impl Collector for EngineMetrics {
                 "Compressions done (one per broadcast, shared by its members)",
                 totals.deflate_compressions,
             ),
+            (
+                "roomcast_cluster_broadcasts_received",
+                "Broadcasts received from other nodes",
+                totals.cluster_broadcasts_in,
+            ),
+            (
+                "roomcast_cluster_broadcasts_unmatched",
+                "Broadcasts received from other nodes that no local socket was a recipient of",
+                totals.cluster_broadcasts_unmatched,
+            ),
         ] {
             counter(e, name, help, value)?;
         }

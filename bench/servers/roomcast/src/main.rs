@@ -5,7 +5,9 @@
 //! `due` (scheduled) in each payload (with `json`, trade-like records fill it instead of
 //! padding). `--recovery` turns on connection-state recovery (2 min window, as Node's bench
 //! server does); `--deflate` permessage-deflate (threshold 1024); `--redis URL` clusters it
-//! through Redis. Prints
+//! through Redis (`--redis-sharded MODE`: sharded pub/sub on the Redis Cluster URL lists, in
+//! that subscription mode). The event `stats` (with an ack) answers what the node received from
+//! other nodes. Prints
 //! `listening on <port>`.
 
 use std::net::SocketAddr;
@@ -49,7 +51,7 @@ fn now_ms() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    // `[--recovery] [--deflate] [--redis URL] <port>`
+    // `[--recovery] [--deflate] [--redis URL [--redis-sharded MODE]] <port>`
     let args: Vec<String> = std::env::args().collect();
     let port: u16 = args.last().and_then(|p| p.parse().ok()).unwrap_or(0);
     let recovery = args
@@ -91,7 +93,20 @@ async fn main() {
         socket.join("all");
     });
     let ns = io.clone();
+    let stats = server.live_stats().clone();
     io.on_event(move |_socket, event| {
+        if event.name == "stats" {
+            // What this node received from the others, for the multi-node benchmark.
+            let s = stats.snapshot();
+            let counts = format!(
+                r#"[{{"clusterIn":{},"clusterUnmatched":{}}}]"#,
+                s.cluster_broadcasts_in, s.cluster_broadcasts_unmatched
+            );
+            if let (Some(ack), Ok(args)) = (event.ack, Args::json_array(&counts)) {
+                let _ = ack.send(&args);
+            }
+            return;
+        }
         if event.name != "blast" {
             return;
         }
@@ -141,10 +156,18 @@ async fn main() {
         });
     });
     if let Some(url) = args.windows(2).find(|w| w[0] == "--redis").map(|w| &w[1]) {
-        if let Err(error) = roomcast::adapters::redis::cluster_through_redis(
-            &server,
-            &roomcast::adapters::redis::RedisAdapterConfig::new(url),
-        ) {
+        use roomcast::adapters::redis::{PubSub, RedisAdapterConfig};
+        let mut redis = RedisAdapterConfig::new(url);
+        if let Some(mode) = args.windows(2).find(|w| w[0] == "--redis-sharded") {
+            match PubSub::sharded(Some(&mode[1])) {
+                Ok(pubsub) => redis.pubsub = pubsub,
+                Err(error) => {
+                    eprintln!("{error}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        if let Err(error) = roomcast::adapters::redis::cluster_through_redis(&server, &redis) {
             eprintln!("cannot use Redis: {error}");
             std::process::exit(1);
         }

@@ -323,7 +323,17 @@ impl Namespace {
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        self.shared.broadcast_local(target, event, args, offset)
+        let delivered = self.shared.broadcast_local(target, event, args, offset);
+        let stats = &self.shared.stats;
+        stats
+            .cluster_broadcasts_in
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if delivered == 0 {
+            stats
+                .cluster_broadcasts_unmatched
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        delivered
     }
 
     /// Whether connection-state recovery is on in this namespace.

@@ -46,6 +46,10 @@ pub struct Stats {
     pub deflated_frames: AtomicU64,
     pub deflate_saved_bytes: AtomicU64,
     pub deflate_compressions: AtomicU64,
+    /// Broadcasts received from other nodes, and those of them no local socket was a
+    /// recipient of (traffic for rooms this node has no members in).
+    pub cluster_broadcasts_in: AtomicU64,
+    pub cluster_broadcasts_unmatched: AtomicU64,
     /// Errors of any kind (parse errors, refused handshakes, error replies) in the last minute.
     pub errors: MinuteRate,
     /// Connections of a user who disconnected shortly before.
@@ -81,6 +85,8 @@ pub struct StatsSnapshot {
     pub deflated_frames: u64,
     pub deflate_saved_bytes: u64,
     pub deflate_compressions: u64,
+    pub cluster_broadcasts_in: u64,
+    pub cluster_broadcasts_unmatched: u64,
     pub errors_per_minute: u64,
     pub errors_total: u64,
     pub reconnections_per_minute: u64,
@@ -108,6 +114,8 @@ impl Stats {
             deflated_frames: get(&self.deflated_frames),
             deflate_saved_bytes: get(&self.deflate_saved_bytes),
             deflate_compressions: get(&self.deflate_compressions),
+            cluster_broadcasts_in: get(&self.cluster_broadcasts_in),
+            cluster_broadcasts_unmatched: get(&self.cluster_broadcasts_unmatched),
             errors_per_minute: self.errors.per_minute(),
             errors_total: self.errors.total(),
             reconnections_per_minute: self.reconnections.per_minute(),

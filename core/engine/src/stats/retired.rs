@@ -78,6 +78,8 @@ fn counters_of(stats: &Stats) -> StatsSnapshot {
         deflated_frames: get(&stats.deflated_frames),
         deflate_saved_bytes: get(&stats.deflate_saved_bytes),
         deflate_compressions: get(&stats.deflate_compressions),
+        cluster_broadcasts_in: get(&stats.cluster_broadcasts_in),
+        cluster_broadcasts_unmatched: get(&stats.cluster_broadcasts_unmatched),
         errors_total: stats.errors.total(),
         reconnections_total: stats.reconnections.total(),
         ..StatsSnapshot::default()
@@ -99,6 +101,9 @@ fn add_counters(a: &StatsSnapshot, b: &StatsSnapshot) -> StatsSnapshot {
         deflated_frames: a.deflated_frames + b.deflated_frames,
         deflate_saved_bytes: a.deflate_saved_bytes + b.deflate_saved_bytes,
         deflate_compressions: a.deflate_compressions + b.deflate_compressions,
+        cluster_broadcasts_in: a.cluster_broadcasts_in + b.cluster_broadcasts_in,
+        cluster_broadcasts_unmatched: a.cluster_broadcasts_unmatched
+            + b.cluster_broadcasts_unmatched,
         errors_total: a.errors_total + b.errors_total,
         reconnections_total: a.reconnections_total + b.reconnections_total,
         ..StatsSnapshot::default()
