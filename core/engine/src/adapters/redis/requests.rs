@@ -317,13 +317,7 @@ impl IncomingAnswer {
                     usize::try_from(message["clientCount"].as_u64()?).ok()?,
                 )),
                 kind::BROADCAST_ACK => {
-                    let value = format!("[{}]", message["packet"]);
-                    let args = if self.attachments.is_empty() {
-                        Args::json_array(&value)
-                    } else {
-                        Args::with_attachments(&value, self.attachments)
-                    };
-                    args.ok().map(ClusterAnswer::ClientAck)
+                    ack_args(&message["packet"], self.attachments).map(ClusterAnswer::ClientAck)
                 }
                 _ => None,
             },
@@ -332,6 +326,17 @@ impl IncomingAnswer {
             | ClusterRequest::Disconnect { .. } => None,
         }
     }
+}
+
+/// One client's ack value (binary leaves as placeholders into `attachments`) as arguments.
+pub(super) fn ack_args(value: &Json, attachments: Vec<Bytes>) -> Option<Args> {
+    let list = format!("[{value}]");
+    let args = if attachments.is_empty() {
+        Args::json_array(&list)
+    } else {
+        Args::with_attachments(&list, attachments)
+    };
+    args.ok()
 }
 
 pub(super) fn socket_info(value: &Json) -> Option<SocketInfo> {

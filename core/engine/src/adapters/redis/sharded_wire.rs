@@ -15,10 +15,12 @@ use serde_json::{json, Value as Json};
 use std::time::Duration;
 
 use super::requests::{
-    event_and_args, parse, rooms_json, socket_info, socket_json, string_list, target_of,
+    ack_args, event_and_args, parse, rooms_json, socket_info, socket_json, string_list, target_of,
     IncomingRequest,
 };
-use super::wire::{args_values, event_packet, target_opts, to_msgpack, RemoteBroadcast};
+use super::wire::{
+    args_values, broadcast_opts, event_packet, target_opts, to_msgpack, RemoteBroadcast,
+};
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::cluster::{ClusterAnswer, ClusterRequest};
 use crate::socketio::packet::Args;
@@ -64,17 +66,6 @@ fn json_envelope(uid: &str, namespace: &str, kind: u64, data: Json) -> Vec<u8> {
         .into_bytes()
 }
 
-fn flags_of(target: &BroadcastTarget) -> Vec<(Value, Value)> {
-    let mut flags = Vec::new();
-    if target.volatile {
-        flags.push((Value::from("volatile"), Value::from(true)));
-    }
-    if target.plain {
-        flags.push((Value::from("compress"), Value::from(false)));
-    }
-    flags
-}
-
 /// A broadcast (already delivered here). `offset`: roomcast's recovery offset, an extra `opts`
 /// field other implementations ignore.
 pub fn encode_broadcast(
@@ -85,13 +76,12 @@ pub fn encode_broadcast(
     args: &Args,
     offset: Option<&str>,
 ) -> Result<Vec<u8>, String> {
-    let mut opts = target_opts(target, flags_of(target));
-    if let Some(offset) = offset {
-        opts.push((Value::from("roomcastOffset"), Value::from(offset)));
-    }
     let data = vec![
         (Value::from("packet"), event_packet(namespace, event, args)?),
-        (Value::from("opts"), Value::Map(opts)),
+        (
+            Value::from("opts"),
+            Value::Map(broadcast_opts(target, offset)),
+        ),
     ];
     to_msgpack(&envelope(uid, namespace, kind::BROADCAST, data))
 }
@@ -312,13 +302,7 @@ impl ShardedAnswer {
                 Some(ClusterAnswer::ClientCount(usize::try_from(count).ok()?))
             }
             (ClusterRequest::BroadcastWithAck { .. }, kind::BROADCAST_ACK) => {
-                let value = format!("[{}]", self.data["packet"]);
-                let args = if self.attachments.is_empty() {
-                    Args::json_array(&value)
-                } else {
-                    Args::with_attachments(&value, self.attachments)
-                };
-                args.ok().map(ClusterAnswer::ClientAck)
+                ack_args(&self.data["packet"], self.attachments).map(ClusterAnswer::ClientAck)
             }
             _ => None,
         }

@@ -42,6 +42,17 @@ pub fn encode(
     offset: Option<&str>,
 ) -> Result<Vec<u8>, String> {
     let packet = event_packet(namespace, event, args)?;
+    let opts = broadcast_opts(target, offset);
+    let message = Value::Array(vec![Value::from(uid), packet, Value::Map(opts)]);
+    to_msgpack(&message)
+}
+
+/// A broadcast's `opts`: its rooms, exceptions and flags (`volatile`, `compress: false`), and
+/// roomcast's recovery `offset` (an extra field other implementations ignore).
+pub(super) fn broadcast_opts(
+    target: &BroadcastTarget,
+    offset: Option<&str>,
+) -> Vec<(Value, Value)> {
     let mut flags = Vec::new();
     if target.volatile {
         flags.push((Value::from("volatile"), Value::from(true)));
@@ -53,8 +64,7 @@ pub fn encode(
     if let Some(offset) = offset {
         opts.push((Value::from("roomcastOffset"), Value::from(offset)));
     }
-    let message = Value::Array(vec![Value::from(uid), packet, Value::Map(opts)]);
-    to_msgpack(&message)
+    opts
 }
 
 /// A Socket.IO event packet `{type: 2, data: [event, ...args], nsp}` with binary leaves.
