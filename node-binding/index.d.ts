@@ -232,6 +232,11 @@ export interface RedisAdapter {
   readonly requestsTimeout?: number;
   readonly sharded?: boolean;
   readonly subscriptionMode?: string;
+  /**
+   * `host:port` the other servers reach this one at, for relaying requests of its sessions (no
+   * sticky sessions needed); default: the address the server listens on, unless a wildcard.
+   */
+  readonly relayAddress?: string;
 }
 
 /**
@@ -239,7 +244,7 @@ export interface RedisAdapter {
  * (`key`: its channel prefix, default `socket.io`; `requestsTimeout`: how long cluster
  * requests wait for other servers, default 5000 ms).
  */
-export declare function createRedisAdapter(url: string, opts?: { key?: string; requestsTimeout?: number }): RedisAdapter;
+export declare function createRedisAdapter(url: string, opts?: { key?: string; requestsTimeout?: number; relayAddress?: string }): RedisAdapter;
 
 /**
  * A Redis Cluster (Redis 7 or later) shared through sharded pub/sub with roomcast nodes and
@@ -250,7 +255,7 @@ export declare function createRedisAdapter(url: string, opts?: { key?: string; r
  */
 export declare function createShardedAdapter(
   urls: string | string[],
-  opts?: { channelPrefix?: string; subscriptionMode?: 'static' | 'dynamic' | 'dynamic-private'; requestsTimeout?: number },
+  opts?: { channelPrefix?: string; subscriptionMode?: 'static' | 'dynamic' | 'dynamic-private'; requestsTimeout?: number; relayAddress?: string },
 ): RedisAdapter;
 
 /** A socket `fetchSockets` found on another server of the cluster. */

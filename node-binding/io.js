@@ -46,7 +46,7 @@ const REDIS_ADAPTER = Symbol('roomcast.redisAdapter');
  */
 function createRedisAdapter(url, opts = {}) {
   if (typeof url !== 'string') throw new TypeError('createRedisAdapter: the Redis URL must be a string');
-  return { [REDIS_ADAPTER]: true, url, key: opts.key, requestsTimeout: opts.requestsTimeout };
+  return { [REDIS_ADAPTER]: true, url, key: opts.key, requestsTimeout: opts.requestsTimeout, relayAddress: opts.relayAddress };
 }
 
 /**
@@ -67,6 +67,7 @@ function createShardedAdapter(urls, opts = {}) {
     requestsTimeout: opts.requestsTimeout,
     sharded: true,
     subscriptionMode: opts.subscriptionMode,
+    relayAddress: opts.relayAddress,
   };
 }
 
@@ -842,6 +843,7 @@ class Server extends EventEmitter {
       throw nativeError(error);
     }
     this._adapter = adapter;
+    this._relayRequestsHere();
     return this;
   }
 
@@ -944,6 +946,7 @@ class Server extends EventEmitter {
         throw nativeError(error);
       });
     this._listening.catch((error) => EventEmitter.prototype.emit.call(this, 'error', error));
+    this._relayRequestsHere();
     return this;
   }
 
@@ -957,7 +960,34 @@ class Server extends EventEmitter {
     this.httpServer = httpServer;
     this._detach = attachToHttpServer(this._native, httpServer, this._native.path(),
       (error) => EventEmitter.prototype.emit.call(this, 'error', error));
+    this._relayRequestsHere();
     return this;
+  }
+
+  // Clustered: the other servers relay requests for this server's sessions to where it
+  // listens (or to the adapter's `relayAddress`), so a load balancer needs no sticky sessions.
+  _relayRequestsHere() {
+    if (!this._adapter) return;
+    const announce = (address) => {
+      try {
+        this._native.relayRequestsAt(address);
+      } catch (error) {
+        EventEmitter.prototype.emit.call(this, 'error', nativeError(error));
+      }
+    };
+    const hostPort = (host, port) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+    if (this._adapter.relayAddress) {
+      announce(this._adapter.relayAddress);
+    } else if (this.httpServer) {
+      const fromServer = () => {
+        const bound = this.httpServer.address();
+        if (bound && typeof bound === 'object') announce(hostPort(bound.address, bound.port));
+      };
+      if (this.httpServer.listening) fromServer();
+      else this.httpServer.once('listening', fromServer);
+    } else if (this._listening) {
+      this._listening.then((bound) => bound && announce(hostPort(bound.host, bound.port)), () => {});
+    }
   }
 
   async close(callback) {

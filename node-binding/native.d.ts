@@ -16,6 +16,11 @@ export declare class NativeIo {
    * Cluster `url` names (comma-separated nodes), in `subscription_mode`.
    */
   useRedis(url: string, key?: string | undefined | null, requestsTimeout?: number | undefined | null, sharded?: boolean | undefined | null, subscriptionMode?: string | undefined | null): void
+  /**
+   * Other servers of the cluster relay requests for this server's sessions to `address`
+   * (`host:port` they reach this server at), so the load balancer needs no sticky sessions.
+   */
+  relayRequestsAt(address: string): void
   /** The sockets `target` addresses on every server (this server's first). */
   fetchSockets(nsp: string, target: IoTarget): Promise<Array<FetchedSocketInfo>>
   socketsJoin(nsp: string, target: IoTarget, rooms: Array<string>): void

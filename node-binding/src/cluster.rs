@@ -64,10 +64,26 @@ impl NativeIo {
         if let Some(ms) = requests_timeout {
             config.requests_timeout = Duration::from_millis(u64::from(ms));
         }
-        napi::bindgen_prelude::within_runtime_if_available(|| {
-            cluster_through_redis(&self.server, &config).map(|_| ())
+        let adapter = napi::bindgen_prelude::within_runtime_if_available(|| {
+            cluster_through_redis(&self.server, &config)
         })
-        .map_err(js_error)
+        .map_err(js_error)?;
+        *self.redis.lock() = Some(adapter);
+        Ok(())
+    }
+
+    /// Other servers of the cluster relay requests for this server's sessions to `address`
+    /// (`host:port` they reach this server at), so the load balancer needs no sticky sessions.
+    #[napi]
+    pub fn relay_requests_at(&self, address: String) -> Result<()> {
+        let adapter = self.redis.lock().clone();
+        let Some(adapter) = adapter else {
+            return Err(js_error(roomcast::error::Error::invalid_argument(
+                "not clustered: call useRedis first",
+            )));
+        };
+        napi::bindgen_prelude::within_runtime_if_available(|| adapter.relay_requests_at(address));
+        Ok(())
     }
 
     /// The sockets `target` addresses on every server (this server's first).

@@ -197,6 +197,8 @@ pub struct NativeIo {
     events: Arc<Mutex<Option<Arc<EventFn>>>>,
     /// The `emitToNamespaceRoom` handles given out, released on close.
     handles: Mutex<Vec<u32>>,
+    /// The Redis adapter, once clustered (`useRedis`).
+    pub(crate) redis: Mutex<Option<Arc<roomcast::adapters::redis::RedisAdapter>>>,
 }
 
 /// The engine's broadcast operator for `target`.
@@ -248,6 +250,7 @@ impl NativeIo {
             held_acks: Arc::default(),
             events: Arc::default(),
             handles: Mutex::default(),
+            redis: Mutex::default(),
         }
     }
 
@@ -281,6 +284,7 @@ impl NativeIo {
             held_acks: Arc::default(),
             events: Arc::default(),
             handles: Mutex::default(),
+            redis: Mutex::default(),
         };
         this.wire(&this.server.io());
         Ok(this)

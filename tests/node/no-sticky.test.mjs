@@ -122,3 +122,45 @@ test('the polling to WebSocket upgrade completes wherever the upgrade request la
     await lb.close();
   }
 });
+
+// The same with the Node addon's Server API: two roomcast servers on Node http servers (the
+// upgrade arrives as an adopted socket), clustered through createRedisAdapter.
+test('the Node Server API: polling and the upgrade through the round-robin proxy', async () => {
+  const { createRequire } = await import('node:module');
+  const roomcast = createRequire(import.meta.url)('roomcast');
+  const servers = [];
+  for (let i = 0; i < 2; i++) {
+    const httpServer = http.createServer();
+    await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    const io = new roomcast.Server(httpServer);
+    io.adapter(roomcast.createRedisAdapter(redis.url, { key: 'no-sticky-addon' }));
+    io.on('connection', (socket) => {
+      socket.join('desk');
+      socket.on('hello', (ack) => ack(`hello from ${i}`));
+    });
+    servers.push({ io, httpServer });
+  }
+  await waitUntil(async () => (await servers[0].io.of('/').adapter.serverCount()) === 2, 5000);
+  const lb = await roundRobin(servers.map((s) => s.httpServer.address().port));
+  try {
+    const sockets = [0, 1, 2, 3].map(() => {
+      const s = io(lb.url, { transports: ['polling', 'websocket'], reconnection: false, forceNew: true });
+      clients.push(s);
+      return s;
+    });
+    await Promise.all(sockets.map((s) => waitFor(s, 'connect', 5000)));
+    for (const s of sockets) assert.match(await s.timeout(3000).emitWithAck('hello'), /^hello from [01]$/);
+    await waitUntil(() => sockets.every((s) => s.io.engine.transport.name === 'websocket'), 5000);
+    const got = sockets.map(() => 0);
+    sockets.forEach((s, i) => s.on('news', () => got[i]++));
+    servers[0].io.to('desk').emit('news', 1);
+    await waitUntil(() => got.every((n) => n === 1), 3000);
+    await sleep(100);
+    assert.deepEqual(got, [1, 1, 1, 1], 'each client once');
+    assert.ok(lb.landed[0] > 0 && lb.landed[1] > 0, `requests landed on both servers: ${lb.landed}`);
+  } finally {
+    for (const c of clients) c.close();
+    await lb.close();
+    for (const { io: server } of servers) await new Promise((resolve) => server.close(() => resolve()));
+  }
+});

@@ -212,17 +212,11 @@ impl RealtimeServer {
     }
 
     /// Clustered: other nodes relay requests for this node's sessions to its listener (no
-    /// sticky sessions needed). A wildcard bind address names no reachable host, so nothing is
-    /// announced then.
+    /// sticky sessions needed).
     fn relay_requests_at(&self, addr: SocketAddr) {
-        let Some(adapter) = self.shared.redis.lock().clone() else {
-            return;
-        };
-        if addr.ip().is_unspecified() {
-            tracing::warn!(%addr, "wildcard bind address: requests of this node's sessions are not relayed from other nodes");
-            return;
+        if let Some(adapter) = self.shared.redis.lock().clone() {
+            adapter.relay_requests_at(addr.to_string());
         }
-        adapter.relay_requests_at(addr.to_string());
     }
 
     /// With a Redis URL configured, clusters the server through the Redis adapter.

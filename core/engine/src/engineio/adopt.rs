@@ -13,7 +13,8 @@ use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::http::{handle, Router, StartWebSocket};
+use super::forward;
+use super::http::{handle, plain, RelayUpgrade, Router, StartWebSocket, Upgrade};
 use super::websocket;
 use crate::transport::response::to_bytes;
 
@@ -30,6 +31,20 @@ pub(crate) async fn adopt(
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let slot = Arc::new(Mutex::new(Some(stream)));
     let req = head.map(|()| Empty::<Bytes>::new());
+    let relay: RelayUpgrade<Empty<Bytes>> = {
+        let slot = slot.clone();
+        let leftover = leftover.clone();
+        Box::new(move |owner, req| {
+            let stream = slot.lock().take();
+            Box::pin(async move {
+                if let Some(stream) = stream {
+                    tokio::spawn(forward::splice_adopted(owner, stream, req, leftover));
+                }
+                // Nothing for `adopt` to write: the splice carries the owner's answer.
+                plain(101, "text/plain", Bytes::new())
+            })
+        })
+    };
     let start_ws: StartWebSocket<Empty<Bytes>> = {
         let slot = slot.clone();
         Box::new(move |endpoint, sid, request, _req, answer| {
@@ -49,7 +64,11 @@ pub(crate) async fn adopt(
             });
         })
     };
-    let Ok(response) = handle(router, req, remote_addr, start_ws).await;
+    let upgrade = Upgrade {
+        start: start_ws,
+        relay,
+    };
+    let Ok(response) = handle(router, req, remote_addr, upgrade).await;
     let unused = slot.lock().take();
     if let Some(mut stream) = unused {
         let bytes = to_bytes(response).await;

@@ -21,6 +21,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use parking_lot::RwLock;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::transport::response::{plain, HttpResponse, RequestBody};
@@ -142,26 +143,12 @@ pub(crate) async fn relay_polling<B: RequestBody>(
     response
 }
 
-/// A WebSocket upgrade: the owner's 101 goes back to the client, then both connections are
-/// spliced until either side closes. Needs a connection hyper serves (an upgradable request).
+/// A WebSocket upgrade on a connection hyper serves: the owner's 101 goes back to the client,
+/// then both connections are spliced until either side closes.
 pub(crate) async fn relay_upgrade<B: RequestBody>(
     owner: &str,
     mut req: Request<B>,
 ) -> HttpResponse {
-    if req
-        .extensions()
-        .get::<hyper::upgrade::OnUpgrade>()
-        .is_none()
-    {
-        // A socket a host adopted (the Node addon) is not hyper's to hand over: refuse the
-        // upgrade, and the client goes on polling (through relays) instead.
-        tracing::debug!(owner, "upgrade of an adopted socket is not relayed");
-        return plain(
-            400,
-            "text/plain",
-            Bytes::from_static(b"Upgrade not relayable here"),
-        );
-    }
     let from_client = hyper::upgrade::on(&mut req);
     let mut sender = match open(owner).await {
         Ok(sender) => sender,
@@ -196,6 +183,42 @@ pub(crate) async fn relay_upgrade<B: RequestBody>(
         let _ = tokio::io::copy_bidirectional(&mut client, &mut owner).await;
     });
     response
+}
+
+/// The upgrade of a socket a host adopted (its request already parsed): the request goes to
+/// the owner as it came, with the bytes read past it, and the two connections are spliced; the
+/// owner's 101 reaches the client through the splice.
+pub(crate) async fn splice_adopted<B>(
+    owner: String,
+    mut client: TcpStream,
+    req: Request<B>,
+    leftover: Bytes,
+) {
+    let Ok(Ok(mut upstream)) =
+        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&owner)).await
+    else {
+        tracing::debug!(owner, "relay to the session's owner failed: connect");
+        let _ = client
+            .write_all(
+                b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+            .await;
+        return;
+    };
+    let _ = upstream.set_nodelay(true);
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method(), req.uri()).into_bytes();
+    for (name, value) in req.headers() {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(FORWARDED.as_str().as_bytes());
+    head.extend_from_slice(b": 1\r\n\r\n");
+    head.extend_from_slice(&leftover);
+    if upstream.write_all(&head).await.is_ok() {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -84,8 +85,29 @@ pub(crate) type StartWebSocket<B> = Box<
         + Send,
 >;
 
+/// Splices the connection of an upgrade for another node's session to that node (`owner`),
+/// answering what the client is sent (nothing when the splice carries the owner's answer).
+pub(crate) type RelayUpgrade<B> =
+    Box<dyn FnOnce(String, Request<B>) -> BoxFuture<'static, HttpResponse> + Send>;
+
+/// What a connection does with a WebSocket upgrade: serve it here, or relay it to the node that
+/// owns its session.
+pub(crate) struct Upgrade<B> {
+    pub start: StartWebSocket<B>,
+    pub relay: RelayUpgrade<B>,
+}
+
 /// The upgrade path of a connection hyper serves.
-pub(crate) fn hyper_upgrade<B: RequestBody>() -> StartWebSocket<B> {
+pub(crate) fn hyper_upgrade<B: RequestBody>() -> Upgrade<B> {
+    Upgrade {
+        start: hyper_start(),
+        relay: Box::new(|owner, req| {
+            Box::pin(async move { forward::relay_upgrade(&owner, req).await })
+        }),
+    }
+}
+
+fn hyper_start<B: RequestBody>() -> StartWebSocket<B> {
     Box::new(|endpoint, sid, request, req, answer| {
         let deflate = answer.window_bits();
         // Take the upgrade handle now so the spawned task does not carry the whole request.
@@ -114,7 +136,7 @@ pub(crate) async fn handle<B: RequestBody>(
     router: Arc<Router>,
     req: Request<B>,
     remote_addr: SocketAddr,
-    start_ws: StartWebSocket<B>,
+    upgrade: Upgrade<B>,
 ) -> Result<HttpResponse, Infallible> {
     let path = req.uri().path().to_owned();
     let Some(endpoint) = router.endpoint_for(&path).cloned() else {
@@ -134,7 +156,7 @@ pub(crate) async fn handle<B: RequestBody>(
         headers: req.headers().clone(),
         remote_addr,
     });
-    let mut response = route(&endpoint, req, remote_addr, start_ws).await;
+    let mut response = route(&endpoint, req, remote_addr, upgrade).await;
     if let (Some(hook), Some(facts), Some(error)) = (
         reporting,
         facts,
@@ -159,7 +181,7 @@ async fn route<B: RequestBody>(
     endpoint: &Arc<Endpoint>,
     req: Request<B>,
     remote_addr: SocketAddr,
-    start_ws: StartWebSocket<B>,
+    upgrade: Upgrade<B>,
 ) -> HttpResponse {
     // Both framing headers at once is the classic request-smuggling shape: refuse it outright.
     if req.headers().contains_key(header::TRANSFER_ENCODING)
@@ -195,7 +217,7 @@ async fn route<B: RequestBody>(
             forward::owner_elsewhere(&endpoint.session_locator, sid, req.headers()).await
         {
             return match is_upgrade {
-                true => forward::relay_upgrade(&owner, req).await,
+                true => (upgrade.relay)(owner, req).await,
                 false => forward::relay_polling(&owner, req, config.max_payload).await,
             };
         }
@@ -224,7 +246,7 @@ async fn route<B: RequestBody>(
     }
     match (transport, is_upgrade) {
         (TransportKind::WebSocket, true) if req.method() == Method::GET => {
-            upgrade(endpoint, req, sid, query_string, remote_addr, start_ws)
+            start_upgrade(endpoint, req, sid, query_string, remote_addr, upgrade.start)
         }
         (TransportKind::WebSocket, _) | (TransportKind::Polling, true) => {
             engine_error(EngineError::BadRequest)
@@ -309,7 +331,7 @@ async fn polling_request<B: RequestBody>(
 
 /// Validates the upgrade request (RFC 6455 §4.2.1), starts the WebSocket transport and answers
 /// 101.
-fn upgrade<B: RequestBody>(
+fn start_upgrade<B: RequestBody>(
     endpoint: &Arc<Endpoint>,
     req: Request<B>,
     sid: Option<String>,

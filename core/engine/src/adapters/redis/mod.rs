@@ -239,8 +239,17 @@ impl RedisAdapter {
     }
 
     /// Other nodes relay requests for this node's sessions to `address` (`host:port`
-    /// reachable from them) from now on; without it, they answer such requests as unknown.
+    /// reachable from them) from now on; without it (or with a wildcard address), they answer
+    /// such requests as unknown.
     pub fn relay_requests_at(&self, address: String) {
+        // A wildcard address names no host the others can reach.
+        let wildcard = address
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_unspecified());
+        if wildcard {
+            tracing::warn!(%address, "wildcard address: requests of this node's sessions are not relayed from other nodes");
+            return;
+        }
         self.locator.announce(address);
     }
 
