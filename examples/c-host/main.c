@@ -3,7 +3,9 @@
  * thread (the auth callback only queues requests; a worker completes them later), and publishes
  * quotes to watchlist rooms. Stops cleanly (server:shutdown, grace, close) on SIGTERM/SIGINT.
  *
- *   usage: c-host [port] [redis-url]    prints "listening on <port>" once ready
+ *   usage: c-host [port] [redis-url [subscription-mode]]    prints "listening on <port>" once ready
+ *   (with a subscription mode, static|dynamic|dynamic-private, redis-url lists Redis Cluster
+ *   nodes, comma-separated, and pub/sub is sharded)
  *
  * With a Redis URL it is a member of a cluster (roomcast and Node socket.io nodes alike): the
  * client events `cluster:fetch`, `cluster:tell` and `cluster:join` run the cluster-wide calls,
@@ -248,6 +250,9 @@ int main(int argc, char **argv) {
   /* Misuse is an error code with a message, not a crash. */
   if (roomcast_config_set_listen(config, S("not-an-ip"), 1) != ROOMCAST_RESULT_ERR_INVALID_ARGUMENT) return 2;
   if (argc > 2 && roomcast_config_set_redis_url(config, (const uint8_t *)argv[2], strlen(argv[2])) != ROOMCAST_RESULT_OK)
+    return 2;
+  /* With a subscription mode, the Redis URLs name a Redis Cluster and pub/sub is sharded. */
+  if (argc > 3 && roomcast_config_set_redis_sharded(config, (const uint8_t *)argv[3], strlen(argv[3])) != ROOMCAST_RESULT_OK)
     return 2;
 
   roomcast_server *server = NULL;
