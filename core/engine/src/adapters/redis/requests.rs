@@ -10,7 +10,7 @@ use serde_json::{json, Value as Json};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::wire::{args_values, event_packet, msgpack_as_json, target_opts, to_msgpack};
+use super::wire::{ack_broadcast_opts, args_values, event_packet, msgpack_as_json, to_msgpack};
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::cluster::{ClusterAnswer, ClusterRequest, SocketInfo};
 use crate::socketio::packet::Args;
@@ -102,8 +102,6 @@ fn encode_broadcast_with_ack(
     args: &Args,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-    let flags = vec![(Value::from("timeout"), Value::from(timeout_ms))];
     let message = Value::Map(vec![
         (Value::from("uid"), Value::from(uid)),
         (
@@ -112,7 +110,7 @@ fn encode_broadcast_with_ack(
         ),
         (Value::from("type"), Value::from(kind::BROADCAST)),
         (Value::from("packet"), event_packet(namespace, event, args)?),
-        (Value::from("opts"), Value::Map(target_opts(target, flags))),
+        (Value::from("opts"), ack_broadcast_opts(target, timeout)),
     ]);
     to_msgpack(&message)
 }

@@ -19,7 +19,7 @@ use super::requests::{
     IncomingRequest,
 };
 use super::wire::{
-    args_values, broadcast_opts, event_packet, target_opts, to_msgpack, RemoteBroadcast,
+    ack_broadcast_opts, args_values, broadcast_opts, event_packet, to_msgpack, RemoteBroadcast,
 };
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::cluster::{ClusterAnswer, ClusterRequest};
@@ -138,15 +138,13 @@ pub fn encode_request(
             args,
             timeout,
         } => {
-            let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-            let flags = vec![(Value::from("timeout"), Value::from(timeout_ms))];
             let data = vec![
                 (Value::from("packet"), event_packet(namespace, event, args)?),
                 (
                     Value::from("requestId"),
                     Value::from(request_id.unwrap_or("")),
                 ),
-                (Value::from("opts"), Value::Map(target_opts(target, flags))),
+                (Value::from("opts"), ack_broadcast_opts(target, *timeout)),
             ];
             to_msgpack(&envelope(uid, namespace, kind::BROADCAST, data))
         }

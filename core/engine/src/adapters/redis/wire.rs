@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use rmpv::Value;
 use serde_json::Value as Json;
+use std::time::Duration;
 
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::packet::Args;
@@ -45,6 +46,13 @@ pub fn encode(
     let opts = broadcast_opts(target, offset);
     let message = Value::Array(vec![Value::from(uid), packet, Value::Map(opts)]);
     to_msgpack(&message)
+}
+
+/// A broadcast-with-ack's `opts`: its rooms and exceptions, and how long the acks are awaited.
+pub(super) fn ack_broadcast_opts(target: &BroadcastTarget, timeout: Duration) -> Value {
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    let flags = vec![(Value::from("timeout"), Value::from(timeout_ms))];
+    Value::Map(target_opts(target, flags))
 }
 
 /// A broadcast's `opts`: its rooms, exceptions and flags (`volatile`, `compress: false`), and
