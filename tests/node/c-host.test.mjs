@@ -83,7 +83,7 @@ async function scenario(host) {
 
   const bad = io(url, { auth: { sessionID: 'tok-bob', userId: 'alice' }, transports: ['polling'], reconnection: false });
   assert.equal((await waitFor(bad, 'connect_error', 20_000)).message, 'UNAUTHORIZED: Invalid session or user mismatch');
-  const down = io(url, { auth: { sessionID: 'tok-down', userId: 'alice' }, transports: ['websocket'], reconnection: false });
+  const down = io(url, { auth: { sessionID: 'tok-down', userId: 'alice' }, transports: ['websocket'], reconnection: false, forceNew: true });
   assert.equal((await waitFor(down, 'connect_error', 20_000)).message, 'AUTHENTICATION_FAILED');
 
   const notice = waitFor(alice, 'server:shutdown', 20_000);
@@ -201,10 +201,10 @@ async function cHostBesideNode(backend) {
     nodeIo.on('hello', (n, ack) => ack({ from: 'node', n }));
     const nodeSockets = new Map();
     nodeIo.on('connection', (s) => nodeSockets.set(s.id, s));
-    const atNode = io(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false });
-    const alice = io(`http://127.0.0.1:${await host.port}`, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false });
+    const atNode = io(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const alice = io(`http://127.0.0.1:${await host.port}`, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false, forceNew: true });
     clients.push(atNode, alice);
-    await Promise.all([waitFor(atNode, 'connect'), waitFor(alice, 'connected', 20_000)]);
+    await Promise.all([waitFor(atNode, 'connect', 10_000), waitFor(alice, 'connected', 20_000)]);
     const deadline = Date.now() + 10_000;
     while ((await nodeIo.of('/').adapter.serverCount()) < 2) {
       assert.ok(Date.now() < deadline, 'the C host joined the cluster');
