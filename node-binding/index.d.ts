@@ -120,6 +120,14 @@ export interface LatencySummary {
   maxMs: number;
 }
 
+/** One broadcast size: how many broadcasts were timed and their emit → last frame written latency. */
+export interface BroadcastLatency {
+  /** Recipients on this node: '1', '2-10', '11-100', '101-1000', '1001-10000' or '10001+'. */
+  recipients: string;
+  broadcasts: number;
+  latency: LatencySummary;
+}
+
 export interface Stats {
   initialized: boolean;
   totalConnections: number;
@@ -130,6 +138,8 @@ export interface Stats {
   reconnectionsPerMinute: number;
   eventLatency: LatencySummary;
   emitLatency: LatencySummary;
+  /** Per broadcast size, smallest first. */
+  broadcastLatency: BroadcastLatency[];
   errorsPerMinute: number;
   messagesIn: number;
   messagesOut: number;

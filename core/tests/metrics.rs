@@ -8,9 +8,11 @@ mod common;
 use std::time::Duration;
 
 use common::{http, test_config, ws_connect};
+use futures_util::SinkExt;
 use prometheus_parse::{HistogramCount, Sample, Scrape, Value};
 use roomcast::stats::error_kind;
 use roomcast::{RealtimeConfig, RealtimeServer};
+use tokio_tungstenite::tungstenite::Message;
 
 async fn start() -> (RealtimeServer, std::net::SocketAddr) {
     let server = RealtimeServer::new(RealtimeConfig {
@@ -134,4 +136,92 @@ async fn counters_do_not_go_backwards_across_an_engine_restart() {
     let after = parse_errors(&scrape(addr).await);
     assert!(after >= before, "{after} < {before} after a restart");
     second.shutdown(Duration::ZERO).await.unwrap();
+}
+
+/// Members of one room on the engine's `/` namespace (`join` puts a client in `room`).
+async fn room_of(addr: std::net::SocketAddr, members: usize) -> Vec<common::Ws> {
+    let mut clients = Vec::new();
+    for _ in 0..members {
+        let mut ws = common::sio_client(addr).await;
+        ws.send(Message::Text("42[\"join\"]".into())).await.unwrap();
+        clients.push(ws);
+    }
+    clients
+}
+
+/// Reads until `event` arrived `n` times, answering pings.
+async fn receive(ws: &mut common::Ws, event: &str, n: usize) {
+    let mut got = 0;
+    while got < n {
+        let text = common::next_text(ws).await.expect("still connected");
+        if text == "2" {
+            ws.send(Message::Text("3".into())).await.unwrap();
+        } else if text.contains(event) {
+            got += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_broadcast_is_timed_until_its_last_member_was_written_by_size() {
+    let (server, addr) = common::start(test_config()).await;
+    let mut room = room_of(addr, 12).await;
+    let io = server.io();
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while io.to("room").sockets().len() < 12 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("12 members joined");
+    let args = roomcast::Args::serialize(&"tick").unwrap();
+    for _ in 0..5 {
+        assert_eq!(io.emit_to_room("room", "tick", &args), 12);
+    }
+    assert_eq!(io.emit_to_room("nobody", "tick", &args), 0);
+    let first = io.sockets()[0].id().to_owned();
+    assert_eq!(io.to(&first).emit("solo", &args), 1);
+    for ws in room.iter_mut() {
+        receive(ws, "tick", 5).await;
+    }
+
+    let stats = server.live_stats();
+    let timed = |class: usize| stats.broadcast_written.snapshot()[class].broadcasts;
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while timed(2) < 5 || timed(0) < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("every broadcast timed once its frames were written");
+    let snapshot = server.stats().broadcast_written;
+    assert_eq!(snapshot[2].recipients, "11-100");
+    assert_eq!(
+        snapshot.iter().map(|c| c.broadcasts).collect::<Vec<_>>(),
+        [1, 0, 5, 0, 0, 0],
+        "the empty room's broadcast reached nobody and is not timed"
+    );
+    assert!(snapshot[2].latency.max_ms > 0.0 && snapshot[2].latency.max_ms < 3000.0);
+
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(roomcast::metrics::EngineMetrics::new(
+        server.clone(),
+    )));
+    let text = roomcast::metrics::encode(&registry);
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = Scrape::parse(lines).expect("a valid Prometheus text exposition");
+    let family = samples(&scrape, "roomcast_broadcast_written_seconds");
+    let count_of = |recipients: &str| {
+        family
+            .iter()
+            .find(|s| s.labels.get("recipients") == Some(recipients))
+            .map(|s| match &s.value {
+                Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+                other => panic!("not a histogram: {other:?}"),
+            })
+    };
+    assert!(count_of("11-100").unwrap() >= 5.0);
+    assert!(count_of("1").unwrap() >= 1.0);
+    assert_eq!(family.len(), 6, "one histogram per broadcast size");
+    server.shutdown(Duration::ZERO, Duration::ZERO).await;
 }

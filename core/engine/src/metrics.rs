@@ -24,6 +24,12 @@ pub const LATENCY_BUCKETS: [f64; 20] = [
     0.75, 1.0, 2.5, 10.0, 60.0,
 ];
 
+/// Buckets for the time a broadcast takes inside the server, finer below a millisecond.
+pub const BROADCAST_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 10.0,
+];
+
 /// The `Content-Type` of `encode`'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -85,6 +91,25 @@ fn histogram(
     let (buckets, sum) = buckets_of(samples, &LATENCY_BUCKETS);
     let mut metric = e.encode_descriptor(name, help, None, MetricType::Histogram)?;
     metric.encode_histogram::<NoLabelSet>(sum, samples.len(), &buckets, None)
+}
+
+/// `roomcast_broadcast_written_seconds{recipients}`: one histogram per broadcast size.
+fn broadcast_written(e: &mut DescriptorEncoder, stats: &crate::stats::Stats) -> fmt::Result {
+    let mut family = e.encode_descriptor(
+        "roomcast_broadcast_written_seconds",
+        "Emit to the last recipient's frame written to the kernel, per broadcast size",
+        None,
+        MetricType::Histogram,
+    )?;
+    let retired = retired().broadcast_written.classes();
+    for ((recipients, own), (_, old)) in stats.broadcast_written.classes().zip(retired) {
+        let samples = monotonic_histogram(stats, old, own);
+        let (buckets, sum) = buckets_of(&samples, &BROADCAST_BUCKETS);
+        family
+            .encode_family(&[("recipients", recipients)])?
+            .encode_histogram::<NoLabelSet>(sum, samples.len(), &buckets, None)?;
+    }
+    Ok(())
 }
 
 /// `roomcast_sockets{namespace, transport}`.
@@ -237,6 +262,7 @@ impl Collector for EngineMetrics {
             "Emit to written to the transport, per written batch",
             &monotonic_histogram(stats, &retired.emit_latency, &stats.emit_latency),
         )?;
+        broadcast_written(e, stats)?;
         gauge(
             e,
             "process_resident_memory_bytes",

@@ -8,7 +8,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 use roomcast_engine::metrics::{counter, encode, gauge, EngineMetrics};
 use roomcast_engine::stats::monotonic_counters;
-pub use roomcast_engine::stats::LatencyQuantiles;
+pub use roomcast_engine::stats::{ClassLatency, LatencyQuantiles, RECIPIENT_CLASSES};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -24,6 +24,8 @@ pub struct RealtimeStats {
     pub event_latency: LatencyQuantiles,
     /// Emit → written to the client's transport.
     pub emit_latency: LatencyQuantiles,
+    /// Emit → the last recipient's frame written, per broadcast size (recipients on this node).
+    pub broadcast_latency: [ClassLatency; RECIPIENT_CLASSES.len()],
     pub errors_per_minute: u64,
     pub messages_in: u64,
     pub messages_out: u64,
@@ -49,6 +51,7 @@ impl RealtimeStats {
             reconnections_per_minute: engine.reconnections_per_minute,
             event_latency: engine.handler_latency,
             emit_latency: engine.emit_latency,
+            broadcast_latency: engine.broadcast_written,
             errors_per_minute: engine.errors_per_minute,
             messages_in: engine.messages_in,
             messages_out: engine.messages_out,

@@ -96,13 +96,15 @@ async fn main() {
     let stats = server.live_stats().clone();
     io.on_event(move |_socket, event| {
         if event.name == "stats" {
-            // What this node received from the others, for the multi-node benchmark.
+            // What this node received from the others, for the multi-node benchmark, and how
+            // long its broadcasts took from emit to the last member written.
             let s = stats.snapshot();
-            let counts = format!(
-                r#"[{{"clusterIn":{},"clusterUnmatched":{}}}]"#,
-                s.cluster_broadcasts_in, s.cluster_broadcasts_unmatched
-            );
-            if let (Some(ack), Ok(args)) = (event.ack, Args::json_array(&counts)) {
+            let counts = serde_json::json!([{
+                "clusterIn": s.cluster_broadcasts_in,
+                "clusterUnmatched": s.cluster_broadcasts_unmatched,
+                "broadcastWritten": s.broadcast_written,
+            }]);
+            if let (Some(ack), Ok(args)) = (event.ack, Args::json_array(&counts.to_string())) {
                 let _ = ack.send(&args);
             }
             return;

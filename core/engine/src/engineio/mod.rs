@@ -7,6 +7,7 @@ pub mod allow_request;
 pub mod connection_error;
 pub(crate) mod context;
 pub mod deflate;
+pub mod delivery_timer;
 pub mod endpoint;
 pub mod error;
 pub mod forward;

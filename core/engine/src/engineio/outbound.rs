@@ -9,11 +9,13 @@
 //! Producers hold the lock only to push a pointer-sized handle; no I/O ever happens under it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 
+use super::delivery_timer::DeliveryTimer;
 use super::packet::OutFrame;
 use crate::clock::now_us;
 
@@ -36,9 +38,22 @@ pub enum QueueClose {
     Forced,
 }
 
+/// A queued frame, with the timer of the broadcast it belongs to (its last frame only).
+#[derive(Debug)]
+pub struct Queued {
+    pub frame: OutFrame,
+    pub timer: Option<Arc<DeliveryTimer>>,
+}
+
+impl Queued {
+    fn untimed(frame: OutFrame) -> Self {
+        Self { frame, timer: None }
+    }
+}
+
 #[derive(Debug)]
 struct State {
-    frames: VecDeque<OutFrame>,
+    frames: VecDeque<Queued>,
     /// When the oldest queued frame was pushed (µs clock), for the emit → written latency.
     oldest_us: u64,
     close: QueueClose,
@@ -47,8 +62,30 @@ struct State {
 /// Frames taken by a consumer, with when the oldest of them was queued.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub frames: VecDeque<OutFrame>,
+    pub frames: VecDeque<Queued>,
     pub oldest_us: u64,
+    /// How many of `frames` the consumer handed on already. Their entries (and the broadcast
+    /// timers in them) stay until the whole batch was flushed and the batch is dropped.
+    pub sent: usize,
+}
+
+impl Batch {
+    /// The next frame to hand on, if any is left.
+    pub fn take_next(&mut self) -> Option<OutFrame> {
+        let entry = self.frames.get_mut(self.sent)?;
+        self.sent += 1;
+        Some(std::mem::take(&mut entry.frame))
+    }
+
+    /// Whether every frame was handed on.
+    pub fn is_drained(&self) -> bool {
+        self.sent >= self.frames.len()
+    }
+
+    /// The frames, in order (their timers are released as they are dropped).
+    pub fn into_frames(self) -> Vec<OutFrame> {
+        self.frames.into_iter().map(|q| q.frame).collect()
+    }
 }
 
 #[derive(Debug)]
@@ -83,6 +120,10 @@ impl OutboundQueue {
     }
 
     pub fn push(&self, frame: OutFrame, volatile: bool) -> PushOutcome {
+        self.push_entry(Queued::untimed(frame), volatile)
+    }
+
+    fn push_entry(&self, entry: Queued, volatile: bool) -> PushOutcome {
         let mut state = self.state.lock();
         if state.close != QueueClose::Open {
             return PushOutcome::Closed;
@@ -94,7 +135,7 @@ impl OutboundQueue {
                 PushOutcome::Overflow
             };
         }
-        state.frames.push_back(frame);
+        state.frames.push_back(entry);
         let first = state.frames.len() == 1;
         if first {
             state.oldest_us = now_us();
@@ -108,10 +149,20 @@ impl OutboundQueue {
     }
 
     /// Pushes several frames that belong together (a binary packet and its attachments): all of
-    /// them, or none when they do not fit.
-    pub fn push_all(&self, frames: &[OutFrame], volatile: bool) -> PushOutcome {
+    /// them, or none when they do not fit. `timer` (a broadcast's) rides with the last one.
+    pub fn push_all(
+        &self,
+        frames: &[OutFrame],
+        volatile: bool,
+        timer: Option<&Arc<DeliveryTimer>>,
+    ) -> PushOutcome {
+        let timer = timer.cloned();
         if let [one] = frames {
-            return self.push(one.clone(), volatile);
+            let entry = Queued {
+                frame: one.clone(),
+                timer,
+            };
+            return self.push_entry(entry, volatile);
         }
         let mut state = self.state.lock();
         if state.close != QueueClose::Open {
@@ -127,7 +178,12 @@ impl OutboundQueue {
         if state.frames.is_empty() {
             state.oldest_us = now_us();
         }
-        state.frames.extend(frames.iter().cloned());
+        state
+            .frames
+            .extend(frames.iter().cloned().map(Queued::untimed));
+        if let Some(last) = state.frames.back_mut() {
+            last.timer = timer;
+        }
         drop(state);
         self.wake_consumer();
         PushOutcome::Queued
@@ -220,11 +276,14 @@ mod tests {
         let q = OutboundQueue::new(3);
         q.push(ping(), false);
         assert_eq!(
-            q.push_all(&[ping(), ping(), ping()], false),
+            q.push_all(&[ping(), ping(), ping()], false, None),
             PushOutcome::Overflow
         );
         assert_eq!(q.len(), 1);
-        assert_eq!(q.push_all(&[ping(), ping()], false), PushOutcome::Queued);
+        assert_eq!(
+            q.push_all(&[ping(), ping()], false, None),
+            PushOutcome::Queued
+        );
         assert_eq!(q.len(), 3);
     }
 

@@ -91,6 +91,13 @@ pub enum OutFrame {
     Deflatable(std::sync::Arc<super::deflate::DeflatableText>),
 }
 
+/// An empty text frame: what a consumer leaves behind when it takes a frame out of its batch.
+impl Default for OutFrame {
+    fn default() -> Self {
+        Self::Text(Utf8Bytes::from_static(""))
+    }
+}
+
 impl OutFrame {
     /// A text packet with no data (`2`, `3`, `6`, `1`, ...).
     pub fn control(kind: PacketType) -> Self {

@@ -76,7 +76,7 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
     if !batch.frames.is_empty() {
         session.context.stats.record_emit_latency(batch.oldest_us);
     }
-    let mut frames: Vec<OutFrame> = batch.frames.into();
+    let mut frames: Vec<OutFrame> = batch.into_frames();
     match close {
         None if frames.is_empty() => frames.push(OutFrame::control(PacketType::Noop)),
         // The last packets go out alone; the close packet follows on the next poll. Sent in one

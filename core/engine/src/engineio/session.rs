@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::context::EngineContext;
+use super::delivery_timer::DeliveryTimer;
 use super::handshake::HandshakeRequest;
 use super::outbound::{OutboundQueue, PushOutcome, QueueClose};
 use super::packet::{Inbound, OutFrame, PacketType};
@@ -196,9 +197,15 @@ impl Session {
         self.after_push(outcome)
     }
 
-    /// Queues frames that must travel together (a binary packet and its attachments).
-    pub fn send_all(&self, frames: &[OutFrame], volatile: bool) -> PushOutcome {
-        let outcome = self.queue.push_all(frames, volatile);
+    /// Queues frames that must travel together (a binary packet and its attachments), timed by
+    /// `timer` when they are a broadcast's.
+    pub fn send_all(
+        &self,
+        frames: &[OutFrame],
+        volatile: bool,
+        timer: Option<&Arc<DeliveryTimer>>,
+    ) -> PushOutcome {
+        let outcome = self.queue.push_all(frames, volatile, timer);
         self.after_push(outcome)
     }
 

@@ -228,7 +228,8 @@ where
             Poll::Pending => {}
         }
 
-        let refill = batch.frames.is_empty().then_some(&mut batch);
+        // Frames handed on but not yet flushed stay in the batch; more may join them.
+        let refill = batch.is_drained().then_some(&mut batch);
         let close = match session.queue.poll_take(cx, Consumer::Socket, refill) {
             Poll::Ready(close) => close,
             Poll::Pending => QueueClose::Open,
@@ -237,10 +238,10 @@ where
             return Poll::Ready(Exit::Abandoned);
         }
 
-        while !batch.frames.is_empty() {
+        while !batch.is_drained() {
             match ws.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {
-                    let Some(frame) = batch.frames.pop_front() else {
+                    let Some(frame) = batch.take_next() else {
                         break;
                     };
                     let message = to_ws(frame, deflate, &session.context.stats);
@@ -260,10 +261,11 @@ where
             match ws.poll_flush_unpin(cx) {
                 Poll::Ready(Ok(())) => {
                     need_flush = false;
-                    if batch.frames.is_empty() {
+                    if batch.is_drained() && !batch.frames.is_empty() {
                         session.context.stats.record_emit_latency(batch.oldest_us);
                         // Idle connections keep no batch allocation; a busy one pays one
-                        // allocation per batch, not per message.
+                        // allocation per batch, not per message. Dropping the written batch
+                        // releases its broadcasts' timers: their frames reached the kernel.
                         batch = Batch::default();
                     }
                 }
@@ -273,7 +275,7 @@ where
                 Poll::Pending => {}
             }
         }
-        if close == QueueClose::Graceful && batch.frames.is_empty() && !need_flush {
+        if close == QueueClose::Graceful && batch.is_drained() && !need_flush {
             return Poll::Ready(Exit::Graceful);
         }
         if !progressed {

@@ -1,6 +1,7 @@
 //! Delivery of one encoded packet to many recipients: the frames are encoded once, at the first
 //! recipient (never for a broadcast that reaches nobody), and each recipient receives clones of
-//! the same shared bytes.
+//! the same shared bytes. Each broadcast that reaches someone is timed until its last
+//! recipient's copy is written (`DeliveryTimer`).
 //!
 //! Besides the rooms of the index, every socket is implicitly in a room named by its own id
 //! (Socket.IO's `to(socket.id)`). That room has no index entry: the caller resolves an id to its
@@ -10,13 +11,16 @@ use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::clock::now_us;
+use crate::engineio::delivery_timer::DeliveryTimer;
 use crate::engineio::packet::OutFrame;
 use crate::rooms::room_index::RoomIndex;
+use crate::stats::Stats;
 
 /// Something that can take a packet's frames into its outbound queue without blocking.
 pub trait Recipient {
-    /// Returns whether the frames were queued.
-    fn deliver(&self, frames: &[OutFrame], volatile: bool) -> bool;
+    /// Returns whether the frames were queued; the queued copy holds a clone of `timer`.
+    fn deliver(&self, frames: &[OutFrame], volatile: bool, timer: &Arc<DeliveryTimer>) -> bool;
 }
 
 /// Where a broadcast goes: every member of the namespace when `rooms` is empty, otherwise the
@@ -42,22 +46,40 @@ impl BroadcastTarget {
     }
 }
 
-/// A packet encoded on first use.
-pub struct LazyFrames<F: Fn() -> Vec<OutFrame>> {
+/// A broadcast's packet, encoded (and its timer started) on first use.
+pub struct LazyFrames<'a, F: Fn() -> Vec<OutFrame>> {
     encode: F,
-    frames: OnceCell<Vec<OutFrame>>,
+    stats: &'a Arc<Stats>,
+    emitted_us: u64,
+    frames: OnceCell<(Vec<OutFrame>, Arc<DeliveryTimer>)>,
 }
 
-impl<F: Fn() -> Vec<OutFrame>> LazyFrames<F> {
-    pub fn new(encode: F) -> Self {
+impl<'a, F: Fn() -> Vec<OutFrame>> LazyFrames<'a, F> {
+    /// A broadcast emitted now, timed into `stats`.
+    pub fn new(encode: F, stats: &'a Arc<Stats>) -> Self {
         Self {
             encode,
+            stats,
+            emitted_us: now_us(),
             frames: OnceCell::new(),
         }
     }
 
-    pub fn get(&self) -> &[OutFrame] {
-        self.frames.get_or_init(&self.encode)
+    /// Delivers to `member`.
+    fn send_to<M: Recipient>(&self, member: &M, volatile: bool) -> bool {
+        let (frames, timer) = self.frames.get_or_init(|| {
+            let timer = DeliveryTimer::started_at(self.stats, self.emitted_us);
+            ((self.encode)(), timer)
+        });
+        member.deliver(frames, volatile, timer)
+    }
+
+    /// Tells the timer how many members the broadcast reached (when it reached any).
+    fn reached(&self, delivered: usize) -> usize {
+        if let Some((_, timer)) = self.frames.get() {
+            timer.reached(delivered);
+        }
+        delivered
     }
 }
 
@@ -74,13 +96,13 @@ pub trait Audience<M: Recipient + Clone> {
     fn deliver<F: Fn() -> Vec<OutFrame>>(
         &self,
         target: &BroadcastTarget,
-        frames: &LazyFrames<F>,
+        frames: &LazyFrames<'_, F>,
     ) -> usize {
         if let ([room], true) = (target.rooms.as_slice(), target.except.is_empty()) {
             return self.deliver_to_room(room, target.volatile, frames);
         }
         let mut delivered = 0;
-        let mut send = |m: &M| delivered += m.deliver(frames.get(), target.volatile) as usize;
+        let mut send = |m: &M| delivered += frames.send_to(m, target.volatile) as usize;
         match target.rooms.as_slice() {
             [] => {
                 let excluded = self.keys_of(&target.except);
@@ -96,7 +118,7 @@ pub trait Audience<M: Recipient + Clone> {
                 }
             }
         }
-        delivered
+        frames.reached(delivered)
     }
 
     /// Everyone `target` addresses, each once: for operations that act member by member
@@ -121,17 +143,17 @@ pub trait Audience<M: Recipient + Clone> {
         &self,
         room: &str,
         volatile: bool,
-        frames: &LazyFrames<F>,
+        frames: &LazyFrames<'_, F>,
     ) -> usize {
         let mut delivered = 0;
-        let mut send = |m: &M| delivered += m.deliver(frames.get(), volatile) as usize;
+        let mut send = |m: &M| delivered += frames.send_to(m, volatile) as usize;
         self.index().for_each_member(room, &mut send);
         if let Some((key, own)) = self.by_id(room) {
             if !self.index().contains(room, key) {
                 send(&own);
             }
         }
-        delivered
+        frames.reached(delivered)
     }
 
     /// Members of any of `rooms`, each once, skipping members of any room in `except`.
@@ -175,7 +197,7 @@ mod tests {
     struct Probe(u64, Rc<RefCell<Vec<u64>>>);
 
     impl Recipient for Probe {
-        fn deliver(&self, _: &[OutFrame], _: bool) -> bool {
+        fn deliver(&self, _: &[OutFrame], _: bool, _: &Arc<DeliveryTimer>) -> bool {
             self.1.borrow_mut().push(self.0);
             true
         }
@@ -213,10 +235,14 @@ mod tests {
         let audience = TestAudience { index, members };
         let encoded = Rc::new(RefCell::new(0));
         let counter = encoded.clone();
-        let frames = LazyFrames::new(move || {
-            *counter.borrow_mut() += 1;
-            Vec::new()
-        });
+        let stats = Arc::new(Stats::default());
+        let frames = LazyFrames::new(
+            move || {
+                *counter.borrow_mut() += 1;
+                Vec::new()
+            },
+            &stats,
+        );
         let run = |t: BroadcastTarget| {
             got.borrow_mut().clear();
             audience.deliver(&t, &frames);

@@ -219,12 +219,12 @@ impl NamespaceShared {
                 };
                 let encode = |args: &Args| self.encode(event, None, args, target.plain);
                 store.log_and_deliver(target, args, offset, encode, |frames| {
-                    self.deliver(target, &LazyFrames::new(|| frames.to_vec()))
+                    self.deliver(target, &LazyFrames::new(|| frames.to_vec(), &self.stats))
                 })
             }
             _ => self.deliver(
                 target,
-                &LazyFrames::new(|| self.encode(event, None, args, target.plain)),
+                &LazyFrames::new(|| self.encode(event, None, args, target.plain), &self.stats),
             ),
         };
         self.count_out(delivered)
@@ -389,7 +389,10 @@ impl Namespace {
             };
             return self.shared.broadcast(&target, event, args);
         }
-        let frames = LazyFrames::new(|| self.shared.encode(event, None, args, false));
+        let frames = LazyFrames::new(
+            || self.shared.encode(event, None, args, false),
+            &self.shared.stats,
+        );
         let delivered = self.shared.deliver_to_room(room, false, &frames);
         self.shared.count_out(delivered)
     }

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use super::packet::{encode_ack, encode_disconnect, Args};
 use super::recovery::{is_recoverable, RecoveryStore};
 use crate::auth::Identity;
+use crate::engineio::delivery_timer::DeliveryTimer;
 use crate::engineio::handshake::{headers_object, query_object};
 use crate::engineio::outbound::PushOutcome;
 use crate::engineio::packet::OutFrame;
@@ -408,7 +409,7 @@ impl Socket {
     }
 
     pub(crate) fn send(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
-        self.push(frames, volatile)?;
+        self.push(frames, volatile, None)?;
         self.home
             .stats()
             .messages_out
@@ -417,11 +418,16 @@ impl Socket {
     }
 
     /// Queues without counting: broadcasts count their deliveries once, not per recipient.
-    fn push(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
+    fn push(
+        &self,
+        frames: &[OutFrame],
+        volatile: bool,
+        timer: Option<&Arc<DeliveryTimer>>,
+    ) -> Result<(), EmitError> {
         if !self.is_connected() {
             return Err(EmitError::Closed);
         }
-        match self.session.send_all(frames, volatile) {
+        match self.session.send_all(frames, volatile, timer) {
             PushOutcome::Queued => Ok(()),
             PushOutcome::Closed => Err(EmitError::Closed),
             PushOutcome::DroppedVolatile | PushOutcome::Overflow => Err(EmitError::QueueFull),
@@ -536,8 +542,8 @@ impl Socket {
 }
 
 impl Recipient for SocketRef {
-    fn deliver(&self, frames: &[OutFrame], volatile: bool) -> bool {
-        self.push(frames, volatile).is_ok()
+    fn deliver(&self, frames: &[OutFrame], volatile: bool, timer: &Arc<DeliveryTimer>) -> bool {
+        self.push(frames, volatile, Some(timer)).is_ok()
     }
 }
 

@@ -3,6 +3,7 @@
 //! are added to the process's retired totals (`retired`), which the metrics exposition adds to
 //! the running server's, so exported counters never go backwards across an engine restart.
 
+pub mod broadcast_latency;
 pub mod histogram;
 pub mod labeled;
 pub mod minute_rate;
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock::now_us;
+pub use broadcast_latency::{BroadcastLatency, ClassLatency, RECIPIENT_CLASSES};
 pub use histogram::{LatencyHistogram, LatencyQuantiles};
 pub use labeled::{disconnect_label, LabeledCounter};
 pub use minute_rate::MinuteRate;
@@ -58,6 +60,8 @@ pub struct Stats {
     pub handler_latency: LatencyHistogram,
     /// Emit (queued) → written to the transport, per written batch (its oldest frame).
     pub emit_latency: LatencyHistogram,
+    /// Emit call → the last recipient's frame handed to the kernel, per broadcast size.
+    pub broadcast_written: BroadcastLatency,
     /// Errors by `(kind, event)`; `event` is empty unless the error answered a client event.
     pub errors_by_kind: LabeledCounter<(&'static str, Box<str>)>,
     /// Refused requests by event name (only events with a configured limit can be refused).
@@ -93,6 +97,7 @@ pub struct StatsSnapshot {
     pub reconnections_total: u64,
     pub handler_latency: LatencyQuantiles,
     pub emit_latency: LatencyQuantiles,
+    pub broadcast_written: [ClassLatency; RECIPIENT_CLASSES.len()],
     pub rss_bytes: u64,
 }
 
@@ -122,6 +127,7 @@ impl Stats {
             reconnections_total: self.reconnections.total(),
             handler_latency: self.handler_latency.quantiles(),
             emit_latency: self.emit_latency.quantiles(),
+            broadcast_written: self.broadcast_written.snapshot(),
             rss_bytes: process_rss_bytes(),
         }
     }
@@ -172,6 +178,14 @@ impl Stats {
     pub(crate) fn record_emit_latency(&self, queued_us: u64) {
         let waited = now_us().saturating_sub(queued_us);
         self.emit_latency.record(Duration::from_micros(waited));
+    }
+
+    /// Records a broadcast to `recipients` members emitted at `emitted_us` (µs clock) whose last
+    /// frame was just written.
+    pub(crate) fn record_broadcast_written(&self, recipients: usize, emitted_us: u64) {
+        let took = now_us().saturating_sub(emitted_us);
+        self.broadcast_written
+            .record(recipients, Duration::from_micros(took));
     }
 }
 

@@ -8,13 +8,14 @@ use std::sync::OnceLock;
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
-use super::{LabeledCounter, LatencyHistogram, Stats, StatsSnapshot};
+use super::{BroadcastLatency, LabeledCounter, LatencyHistogram, Stats, StatsSnapshot};
 
 #[derive(Debug, Default)]
 pub struct Retired {
     counters: Mutex<StatsSnapshot>,
     pub handler_latency: LatencyHistogram,
     pub emit_latency: LatencyHistogram,
+    pub broadcast_written: BroadcastLatency,
     pub errors_by_kind: LabeledCounter<(&'static str, Box<str>)>,
     pub rate_limited_by_event: LabeledCounter<Box<str>>,
     pub disconnects: LabeledCounter<&'static str>,
@@ -35,6 +36,7 @@ impl Retired {
         }
         self.handler_latency.absorb(&stats.handler_latency.merged());
         self.emit_latency.absorb(&stats.emit_latency.merged());
+        self.broadcast_written.absorb(&stats.broadcast_written);
         self.errors_by_kind.absorb(&stats.errors_by_kind.snapshot());
         self.rate_limited_by_event
             .absorb(&stats.rate_limited_by_event.snapshot());
