@@ -123,6 +123,15 @@ test('trades reach every tab of their user only; quotes reach watchlist subscrib
   assert.deepEqual(trades[2], []);
   assert.deepEqual(quotes, [{ symbol: 'AAPL', price: 1 }, { symbol: 'AAPL', price: 3 }, { symbol: 'AAPL', price: 4 }]);
   assert.equal(server.emitToAll('notice', 'hello'), 3);
+  await sleep(100);
+  // Every broadcast that reached someone was timed until its last member's frame was written,
+  // kept apart by size: the two-tab trade and the 3-member notice in '2-10', the rest in '1'.
+  const { broadcastLatency } = server.getStats();
+  assert.deepEqual(broadcastLatency.map((c) => c.recipients), ['1', '2-10', '11-100', '101-1000', '1001-10000', '10001+']);
+  assert.ok(broadcastLatency[0].broadcasts >= 5, JSON.stringify(broadcastLatency[0]));
+  assert.equal(broadcastLatency[1].broadcasts, 2);
+  assert.ok(broadcastLatency[1].latency.maxMs > 0);
+  assert.match(server.metrics(), /^roomcast_broadcast_written_seconds_count\{recipients="2-10"\} [2-9]\d*$/m);
   // Without a listener, connection events are no longer sent across at all.
   server.off('connection', onConnection);
   const late = client(url, { sessionID: 's2', userId: 'u2' });
