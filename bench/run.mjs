@@ -124,7 +124,25 @@ async function bench(server) {
   result.idleMax = await idle(server, IDLE_MAX);
   console.error('  storm');
   result.storm = await storm(server);
+  Object.assign(result, await fanouts(server));
 
+  console.error('  paced');
+  const s = await startServer(server);
+  result.paced = await runLoad(s.port, ['--clients', String(CLIENTS), ...PACED]);
+  await stopServer(s);
+
+  if (server.recovery) {
+    console.error('  recovery (one node)');
+    const r = await startServer(server, ['--recovery']);
+    result.recovery = await runLoad(r.port, ['--clients', String(CLIENTS), ...RECOVERY]);
+    await stopServer(r);
+  }
+  return result;
+}
+
+// The fan-out twice: in bursts, and one emit at a time as a live feed emits.
+async function fanouts(server) {
+  const result = {};
   console.error('  fan-out');
   let s = await startServer(server);
   let cpuBefore = 0;
@@ -144,18 +162,6 @@ async function bench(server) {
   const eachCpu = Math.max(0.01, cpuSeconds(s.proc.pid) - cpuBefore);
   result.fanoutEach = { ...each, serverCpuSeconds: eachCpu, deliveriesPerCpuSecond: each.received / eachCpu };
   await stopServer(s);
-
-  console.error('  paced');
-  s = await startServer(server);
-  result.paced = await runLoad(s.port, ['--clients', String(CLIENTS), ...PACED]);
-  await stopServer(s);
-
-  if (server.recovery) {
-    console.error('  recovery (one node)');
-    s = await startServer(server, ['--recovery']);
-    result.recovery = await runLoad(s.port, ['--clients', String(CLIENTS), ...RECOVERY]);
-    await stopServer(s);
-  }
   return result;
 }
 
@@ -406,6 +412,15 @@ if (process.env.ONLY === 'multinode') {
   }
   console.log(multiNodeSection(runs));
   console.log(JSON.stringify(runs, null, 2));
+  process.exit(0);
+}
+
+// `ONLY=fanout node bench/run.mjs [clients]`: both fan-outs on every server, printed.
+if (process.env.ONLY === 'fanout') {
+  for (const server of servers) {
+    const r = await fanouts(server);
+    console.log(`${server.name}: bursts ${fmt(r.fanout.deliveriesPerCpuSecond)}, one at a time ${fmt(r.fanoutEach.deliveriesPerCpuSecond)} deliveries per server CPU-s (${r.fanoutEach.received}/${r.fanoutEach.expected})`);
+  }
   process.exit(0);
 }
 
