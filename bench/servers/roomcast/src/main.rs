@@ -10,6 +10,12 @@
 //! other nodes. Prints
 //! `listening on <port>`.
 
+#[cfg(feature = "count-heap")]
+mod heap;
+#[cfg(feature = "count-heap")]
+#[global_allocator]
+static ALLOC: heap::CountingAlloc = heap::CountingAlloc;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,6 +48,16 @@ fn rows(size: usize, i: usize) -> String {
     out
 }
 
+#[cfg(feature = "count-heap")]
+fn heap_report() -> serde_json::Value {
+    heap::report()
+}
+
+#[cfg(not(feature = "count-heap"))]
+fn heap_report() -> serde_json::Value {
+    serde_json::Value::Null
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -71,11 +87,9 @@ async fn main() {
     io.set_middleware(Arc::new(|request: roomcast::ConnectRequest| {
         Box::pin(async move {
             match request.auth["token"].as_str() {
-                Some(token) if token.starts_with('t') => Ok(Some(Identity {
-                    user_id: Arc::from(token),
-                    user_name: Arc::from("bench"),
-                    user_role: Arc::from("user"),
-                })),
+                Some(token) if token.starts_with('t') => {
+                    Ok(Some(Identity::new(token, Some("bench"), Some("user"))))
+                }
                 _ => Err(ConnectError::new("UNAUTHORIZED")),
             }
         })
@@ -103,6 +117,7 @@ async fn main() {
                 "clusterIn": s.cluster_broadcasts_in,
                 "clusterUnmatched": s.cluster_broadcasts_unmatched,
                 "broadcastWritten": s.broadcast_written,
+                "heap": heap_report(),
             }]);
             if let (Some(ack), Ok(args)) = (event.ack, Args::json_array(&counts.to_string())) {
                 let _ = ack.send(&args);

@@ -1,5 +1,7 @@
 //! The connect hand-off: what a namespace middleware receives and what it answers.
 
+pub mod shared_strings;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -25,13 +27,17 @@ impl Identity {
 
     /// An identity as hosts state it: an empty (or absent) name or role takes the default.
     pub fn new(user_id: &str, user_name: Option<&str>, user_role: Option<&str>) -> Self {
-        let or = |value: Option<&str>, default: &str| {
-            Arc::from(value.filter(|v| !v.is_empty()).unwrap_or(default))
-        };
+        fn given(value: Option<&str>) -> Option<&str> {
+            value.filter(|v| !v.is_empty())
+        }
         Self {
             user_id: Arc::from(user_id),
-            user_name: or(user_name, Self::DEFAULT_NAME),
-            user_role: or(user_role, Self::DEFAULT_ROLE),
+            // Names are the user's own; the default one is shared like the roles.
+            user_name: match given(user_name) {
+                Some(name) => Arc::from(name),
+                None => shared_strings::shared(Self::DEFAULT_NAME),
+            },
+            user_role: shared_strings::shared(given(user_role).unwrap_or(Self::DEFAULT_ROLE)),
         }
     }
 

@@ -47,20 +47,19 @@ pub(crate) async fn adopt(
     };
     let start_ws: StartWebSocket<Empty<Bytes>> = {
         let slot = slot.clone();
-        Box::new(move |endpoint, sid, request, _req, answer| {
+        Box::new(move |endpoint, mut start, _req, answer| {
             let Some(stream) = slot.lock().take() else {
                 return;
             };
-            let leftover = leftover.to_vec();
+            start.leftover = leftover.to_vec();
             let response = answer.response_head();
-            let deflate = answer.deflate.as_ref().map(|a| a.server_window_bits);
             tokio::spawn(async move {
                 let connection = async move {
                     let mut stream = stream;
                     stream.write_all(response.as_bytes()).await.ok()?;
                     Some(stream)
                 };
-                websocket::serve(endpoint, connection, sid, request, leftover, deflate).await;
+                websocket::serve(endpoint, connection, start).await;
             });
         })
     };

@@ -27,7 +27,7 @@ use crate::engineio::error::EngineError;
 use crate::engineio::handshake::HandshakeRequest;
 use crate::engineio::polling::{self, PollAnswer};
 use crate::engineio::session::{CloseReason, TransportKind};
-use crate::engineio::websocket;
+use crate::engineio::websocket::{self, WebSocketStart};
 
 pub(crate) use crate::transport::response::{plain, HttpResponse, RequestBody};
 
@@ -77,13 +77,12 @@ impl UpgradeAnswer {
     }
 }
 
-/// Starts the WebSocket transport for a validated upgrade; given the endpoint, the session id
-/// (for a probe), the handshake, the request and the answer. Over hyper it waits for hyper to
-/// release the connection; for an adopted socket it writes the 101 itself.
-pub(crate) type StartWebSocket<B> = Box<
-    dyn FnOnce(Arc<Endpoint>, Option<String>, Box<HandshakeRequest>, Request<B>, &UpgradeAnswer)
-        + Send,
->;
+/// Starts the WebSocket transport for a validated upgrade; given the endpoint, what to start
+/// with (session id for a probe, handshake, agreed deflate window), the request and the answer.
+/// Over hyper it waits for hyper to release the connection; for an adopted socket it writes the
+/// 101 itself.
+pub(crate) type StartWebSocket<B> =
+    Box<dyn FnOnce(Arc<Endpoint>, Box<WebSocketStart>, Request<B>, &UpgradeAnswer) + Send>;
 
 /// Splices the connection of an upgrade for another node's session to that node (`owner`),
 /// answering what the client is sent (nothing when the splice carries the owner's answer).
@@ -108,8 +107,7 @@ pub(crate) fn hyper_upgrade<B: RequestBody>() -> Upgrade<B> {
 }
 
 fn hyper_start<B: RequestBody>() -> StartWebSocket<B> {
-    Box::new(|endpoint, sid, request, req, answer| {
-        let deflate = answer.window_bits();
+    Box::new(|endpoint, start, req, _answer| {
         // Take the upgrade handle now so the spawned task does not carry the whole request.
         let on_upgrade = hyper::upgrade::on(req);
         let connection = async move {
@@ -121,14 +119,7 @@ fn hyper_start<B: RequestBody>() -> StartWebSocket<B> {
                 }
             }
         };
-        tokio::spawn(websocket::serve(
-            endpoint,
-            connection,
-            sid,
-            request,
-            Vec::new(),
-            deflate,
-        ));
+        tokio::spawn(websocket::serve(endpoint, connection, start));
     })
 }
 
@@ -377,7 +368,12 @@ fn start_upgrade<B: RequestBody>(
         accept: derive_accept_key(key),
         deflate,
     };
-    let request = Box::new(HandshakeRequest::new(headers, remote_addr, &query));
+    let start = Box::new(WebSocketStart {
+        sid,
+        request: HandshakeRequest::new(headers, remote_addr, &query),
+        leftover: Vec::new(),
+        deflate: answer.window_bits(),
+    });
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
@@ -391,7 +387,7 @@ fn start_upgrade<B: RequestBody>(
             h.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
         }
     }
-    start_ws(endpoint.clone(), sid, request, req, &answer);
+    start_ws(endpoint.clone(), start, req, &answer);
     response
 }
 

@@ -40,49 +40,47 @@ pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
     config
 }
 
-/// Serves an upgraded WebSocket once `connection` yields it: a fresh session when `sid` is
-/// `None`, otherwise the probe and upgrade of an existing polling session. `deflate` is the
-/// window agreed for permessage-deflate, when it was.
+/// What a validated upgrade starts a WebSocket with: a fresh session when `sid` is `None`,
+/// otherwise the probe and upgrade of an existing polling session; `deflate` is the window
+/// agreed for permessage-deflate, when it was. Boxed, so the connection's long-lived future
+/// carries one pointer for it, not the fields.
+pub(crate) struct WebSocketStart {
+    pub sid: Option<String>,
+    pub request: HandshakeRequest,
+    /// Bytes the client sent right after its upgrade request (read by whoever parsed it).
+    pub leftover: Vec<u8>,
+    pub deflate: Option<u8>,
+}
+
+/// Serves an upgraded WebSocket once `connection` yields it.
 ///
 /// This future lives as long as the connection, so everything only needed to set it up (the
-/// handshake request, the probe) is boxed and dropped before the long-lived loop starts: an
-/// idle connection then costs little more than its socket and session.
-pub(crate) async fn serve<C, S>(
-    endpoint: Arc<Endpoint>,
-    connection: C,
-    sid: Option<String>,
-    request: Box<HandshakeRequest>,
-    leftover: Vec<u8>,
-    deflate: Option<u8>,
-) where
+/// start record, the handshake, the probe) is boxed and dropped before the long-lived loop
+/// starts: an idle connection then costs little more than its socket and session.
+pub(crate) async fn serve<C, S>(endpoint: Arc<Endpoint>, connection: C, start: Box<WebSocketStart>)
+where
     C: Future<Output = Option<S>>,
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let Some(stream) = connection.await else {
         return;
     };
-    match deflate {
-        None => run(endpoint, stream, sid, request, leftover, None).await,
-        Some(bits) => {
+    match start.deflate {
+        None => run(endpoint, stream, start).await,
+        Some(_) => {
             let stream = InflatingStream::new(stream, endpoint.context.config.max_payload);
-            run(endpoint, stream, sid, request, leftover, Some(bits)).await
+            run(endpoint, stream, start).await
         }
     }
 }
 
-async fn run<S>(
-    endpoint: Arc<Endpoint>,
-    stream: S,
-    sid: Option<String>,
-    request: Box<HandshakeRequest>,
-    leftover: Vec<u8>,
-    deflate: Option<u8>,
-) where
+async fn run<S>(endpoint: Arc<Endpoint>, stream: S, start: Box<WebSocketStart>)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let _live = LiveSocket::enter(&endpoint);
-    let Some((mut ws, session)) = Box::pin(accept(&endpoint, stream, sid, request, leftover)).await
-    else {
+    let deflate = start.deflate;
+    let live = LiveSocket::enter(endpoint);
+    let Some((mut ws, session)) = Box::pin(accept(&live.0, stream, start)).await else {
         return;
     };
     let exit = drive(&mut ws, &session, deflate).await;
@@ -90,7 +88,7 @@ async fn run<S>(
         Exit::Closed(reason) => session.close(reason),
         Exit::Graceful => {
             let close = Box::pin(tokio::time::timeout(
-                endpoint.context.config.ping_timeout,
+                session.context.config.ping_timeout,
                 ws.close(None),
             ));
             let _ = close.await;
@@ -102,23 +100,26 @@ async fn run<S>(
 async fn accept<S>(
     endpoint: &Arc<Endpoint>,
     stream: S,
-    sid: Option<String>,
-    request: Box<HandshakeRequest>,
-    leftover: Vec<u8>,
+    start: Box<WebSocketStart>,
 ) -> Option<(WebSocketStream<S>, Arc<Session>)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = ws_config(endpoint);
-    // Bytes the client sent right after its upgrade request (read by whoever parsed it) are
-    // the start of the WebSocket stream.
+    let WebSocketStart {
+        sid,
+        request,
+        leftover,
+        ..
+    } = *start;
+    // The bytes read past the upgrade request are the start of the WebSocket stream.
     let mut ws = if leftover.is_empty() {
         WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await
     } else {
         WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await
     };
     let session = match sid {
-        None => endpoint.open_session(TransportKind::WebSocket, *request).0,
+        None => endpoint.open_session(TransportKind::WebSocket, request).0,
         Some(sid) => match probe(endpoint, &mut ws, &sid).await {
             Some(session) => session,
             None => {
@@ -134,11 +135,11 @@ where
 struct LiveSocket(Arc<Endpoint>);
 
 impl LiveSocket {
-    fn enter(endpoint: &Arc<Endpoint>) -> Self {
+    fn enter(endpoint: Arc<Endpoint>) -> Self {
         endpoint
             .live_sockets
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        Self(endpoint.clone())
+        Self(endpoint)
     }
 }
 
@@ -340,5 +341,32 @@ fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
         | tungstenite::Error::Capacity(_)
         | tungstenite::Error::Utf8(_) => CloseReason::ParseError,
         _ => CloseReason::TransportError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Io = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
+
+    /// The size of what `start` returns, without calling it.
+    fn future_size<F: FnOnce(Arc<Endpoint>, Box<WebSocketStart>) -> R, R>(_: &F) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// Every idle WebSocket client holds its connection's future (inside a tokio task, rounded
+    /// up to 128 bytes): what only the handshake needs is boxed and gone, and a connection
+    /// without permessage-deflate does not pay for the inflater's state.
+    #[test]
+    fn a_connections_long_lived_future_stays_small() {
+        let serve = future_size(&|e, s| serve(e, std::future::ready(None::<Io>), s));
+        assert!(
+            serve <= 704,
+            "the WebSocket connection future grew to {serve} bytes"
+        );
+        let plain = std::mem::size_of::<WebSocketStream<Io>>();
+        let inflating = std::mem::size_of::<WebSocketStream<InflatingStream<Io>>>();
+        assert!(inflating <= plain + 16, "{inflating} vs {plain}");
     }
 }

@@ -230,8 +230,8 @@ mod tests {
         let got = Rc::new(RefCell::new(Vec::new()));
         let index: RoomIndex<u64, Probe> = RoomIndex::default();
         let members: Vec<Probe> = (1..=3).map(|k| Probe(k, got.clone())).collect();
-        index.join(&Arc::from("a"), 1, members[0].clone());
-        index.join(&Arc::from("a"), 2, members[1].clone());
+        index.join("a", 1, members[0].clone());
+        index.join("a", 2, members[1].clone());
         let audience = TestAudience { index, members };
         let encoded = Rc::new(RefCell::new(0));
         let counter = encoded.clone();

@@ -41,16 +41,29 @@ impl<K: Copy + Eq + Hash, M: Clone> Default for RoomIndex<K, M> {
 }
 
 impl<K: Copy + Eq + Hash, M: Clone> RoomIndex<K, M> {
-    /// Adds `member` to `room`.
-    pub fn join(&self, room: &Arc<str>, key: K, member: M) -> RoomChange {
-        match self.rooms.entry(room.clone()) {
-            Entry::Occupied(mut members) => match members.get_mut().insert(key, member) {
+    /// Adds `member` to `room`. Returns what changed and the index's own name of the room, for
+    /// the member to keep: every member of a room shares one copy of its name.
+    pub fn join(&self, room: &str, key: K, member: M) -> (RoomChange, Arc<str>) {
+        if let Some(mut members) = self.rooms.get_mut(room) {
+            let change = match members.value_mut().insert(key, member) {
                 true => RoomChange::Member,
                 false => RoomChange::Unchanged,
-            },
+            };
+            return (change, members.key().clone());
+        }
+        // A new room (or one that emptied in between): the entry settles it under the lock.
+        let name: Arc<str> = Arc::from(room);
+        match self.rooms.entry(name.clone()) {
+            Entry::Occupied(mut members) => {
+                let change = match members.get_mut().insert(key, member) {
+                    true => RoomChange::Member,
+                    false => RoomChange::Unchanged,
+                };
+                (change, members.key().clone())
+            }
             Entry::Vacant(slot) => {
                 slot.insert(Members::one(key, member));
-                RoomChange::Room
+                (RoomChange::Room, name)
             }
         }
     }
@@ -131,9 +144,15 @@ mod tests {
     #[test]
     fn join_leave_and_cleanup() {
         let index: RoomIndex<u64, &str> = RoomIndex::default();
-        assert_eq!(index.join(&room("a"), 1, "one"), RoomChange::Room);
-        assert_eq!(index.join(&room("a"), 1, "one"), RoomChange::Unchanged);
-        assert_eq!(index.join(&room("a"), 2, "two"), RoomChange::Member);
+        let (change, first) = index.join("a", 1, "one");
+        assert_eq!(change, RoomChange::Room);
+        assert_eq!(index.join("a", 1, "one").0, RoomChange::Unchanged);
+        let (change, second) = index.join("a", 2, "two");
+        assert_eq!(change, RoomChange::Member);
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "members share the room's name"
+        );
         assert_eq!(index.member_count("a"), 2);
         assert_eq!(index.leave("a", 1), RoomChange::Member);
         assert_eq!(index.leave("a", 1), RoomChange::Unchanged);
@@ -145,7 +164,7 @@ mod tests {
     fn visits_members_and_collects_keys() {
         let index: RoomIndex<u64, u64> = RoomIndex::default();
         for (r, k) in [("a", 1), ("a", 2), ("b", 2), ("b", 3), ("c", 3)] {
-            index.join(&room(r), k, k);
+            index.join(r, k, k);
         }
         let mut keys: Vec<u64> = index.keys_of(&[room("a"), room("c")]).into_iter().collect();
         keys.sort();

@@ -439,8 +439,7 @@ impl Socket {
         if !self.is_connected() {
             return;
         }
-        let room: Arc<str> = Arc::from(room);
-        let change = self.home.rooms().join(&room, self.key, self.clone());
+        let (change, room) = self.home.rooms().join(room, self.key, self.clone());
         if change.changed() {
             self.rooms.lock().push(room.clone());
         }

@@ -27,6 +27,12 @@ const READ_CHUNK: usize = 4096;
 
 pub struct InflatingStream<S> {
     inner: S,
+    /// Boxed: the stream lives inside every WebSocket connection's long-lived future, and a
+    /// pointer there costs less than the state.
+    state: Box<Inflater>,
+}
+
+struct Inflater {
     /// Bytes read from the socket and not yet parsed into frames.
     input: BytesMut,
     /// Bytes ready for tungstenite.
@@ -47,24 +53,27 @@ pub struct InflatingStream<S> {
 
 impl<S> InflatingStream<S> {
     pub fn new(inner: S, max_payload: usize) -> Self {
+        Self::with(inner, max_payload, false)
+    }
+
+    fn with(inner: S, max_payload: usize, http_head: bool) -> Self {
         Self {
             inner,
-            input: BytesMut::new(),
-            output: BytesMut::new(),
-            partial: None,
-            max_payload,
-            eof: false,
-            http_head: false,
-            context: None,
+            state: Box::new(Inflater {
+                input: BytesMut::new(),
+                output: BytesMut::new(),
+                partial: None,
+                max_payload,
+                eof: false,
+                http_head,
+                context: None,
+            }),
         }
     }
 
     /// For a client: the upgrade response comes first and passes through untouched.
     pub fn after_http_head(inner: S, max_payload: usize) -> Self {
-        Self {
-            http_head: true,
-            ..Self::new(inner, max_payload)
-        }
+        Self::with(inner, max_payload, true)
     }
 }
 
@@ -114,7 +123,7 @@ fn parse_header(bytes: &[u8]) -> io::Result<Option<Header>> {
     }))
 }
 
-impl<S> InflatingStream<S> {
+impl Inflater {
     /// Moves every complete frame of `input` to `output`, inflating compressed messages.
     fn process(&mut self) -> io::Result<()> {
         if self.http_head {
@@ -278,21 +287,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
-            if !this.output.is_empty() {
-                let n = this.output.len().min(buf.remaining());
-                buf.put_slice(&this.output[..n]);
-                this.output.advance(n);
-                if this.output.is_empty() {
+            if !this.state.output.is_empty() {
+                let n = this.state.output.len().min(buf.remaining());
+                buf.put_slice(&this.state.output[..n]);
+                this.state.output.advance(n);
+                if this.state.output.is_empty() {
                     // Nothing kept between messages.
-                    this.output = BytesMut::new();
+                    this.state.output = BytesMut::new();
                 }
                 return Poll::Ready(Ok(()));
             }
-            if this.eof {
+            if this.state.eof {
                 // What is left is a truncated frame: hand it on for tungstenite to refuse.
-                let rest = std::mem::take(&mut this.input);
-                this.output = rest;
-                if this.output.is_empty() {
+                let rest = std::mem::take(&mut this.state.input);
+                this.state.output = rest;
+                if this.state.output.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
                 continue;
@@ -305,13 +314,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
                 into.filled().len()
             };
             if read == 0 {
-                this.eof = true;
+                this.state.eof = true;
                 continue;
             }
-            this.input.extend_from_slice(&chunk[..read]);
-            this.process()?;
-            if this.input.is_empty() {
-                this.input = BytesMut::new();
+            this.state.input.extend_from_slice(&chunk[..read]);
+            this.state.process()?;
+            if this.state.input.is_empty() {
+                this.state.input = BytesMut::new();
             }
         }
     }
