@@ -32,7 +32,9 @@ pub struct EngineConfig {
     pub max_attachments: usize,
     /// Deepest JSON nesting accepted in a Socket.IO packet.
     pub max_json_depth: usize,
-    /// Initial WebSocket read buffer per connection; it grows on demand for larger messages.
+    /// The WebSocket codec's own read buffer per connection, and how much it takes per read
+    /// from the bytes the connection read on the stack; it grows on demand for a larger message
+    /// (the socket itself is read in 4 KiB steps).
     pub ws_read_buffer: usize,
     /// Listen backlog; tokio's default of 128 drops SYNs in connection storms.
     pub backlog: u32,
@@ -81,7 +83,7 @@ impl Default for EngineConfig {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 64,
             max_json_depth: 64,
-            ws_read_buffer: 512,
+            ws_read_buffer: 64,
             backlog: 4096,
             allow_upgrades: true,
             allow_polling: true,

@@ -20,4 +20,5 @@ pub mod payload;
 pub(crate) mod polling;
 pub(crate) mod query;
 pub mod session;
+pub(crate) mod stack_read;
 pub(crate) mod websocket;

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
 use super::deflate::inflate::InflatingStream;
+use super::stack_read::StackReader;
 use crate::stats::Stats;
 
 use super::endpoint::Endpoint;
@@ -28,6 +29,8 @@ use super::session::{CloseReason, Session, SessionHandler, TransportKind};
 pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
     let max = endpoint.context.config.max_payload;
     let mut config = WebSocketConfig::default();
+    // The codec reads from memory (`StackReader`, `InflatingStream` read the socket on the
+    // stack), so its own buffer can stay small.
     config.read_buffer_size = endpoint.context.config.ws_read_buffer;
     // Frames collect in tungstenite's buffer and leave in writes of ~4 KiB, plus one flush per
     // drained batch. Writing each frame straight through (0) cost one syscall per message and
@@ -66,7 +69,7 @@ where
         return;
     };
     match start.deflate {
-        None => run(endpoint, stream, start).await,
+        None => run(endpoint, StackReader::new(stream), start).await,
         Some(_) => {
             let stream = InflatingStream::new(stream, endpoint.context.config.max_payload);
             run(endpoint, stream, start).await
@@ -365,7 +368,7 @@ mod tests {
             serve <= 704,
             "the WebSocket connection future grew to {serve} bytes"
         );
-        let plain = std::mem::size_of::<WebSocketStream<Io>>();
+        let plain = std::mem::size_of::<WebSocketStream<StackReader<Io>>>();
         let inflating = std::mem::size_of::<WebSocketStream<InflatingStream<Io>>>();
         assert!(inflating <= plain + 16, "{inflating} vs {plain}");
     }
