@@ -2,7 +2,8 @@
 // (with a ratio chart, bench/ratios.svg). Loopback only, bounded in time (≈ 10 min at 10k).
 //
 //   cargo build --release -p loadgen -p bench-server-roomcast -p bench-server-socketioxide \
-//     -p bench-blaster && npm run build --workspace roomcast && node bench/run.mjs [clients]
+//     -p bench-blaster && cargo build --release -p bench-server-roomcast --features count-heap \
+//     --target-dir target/heap && npm run build --workspace roomcast && node bench/run.mjs [clients]
 //
 // Servers (bench/servers/, the same behaviour each): roomcast (Rust API), the real Node
 // socket.io 4.8 from npm, socketioxide 0.18 from crates.io; roomcast through the Node addon for
@@ -375,6 +376,53 @@ async function addonStorm() {
 }
 
 // ns per call, parsed from bench/scripts/addon-emit.mjs.
+// Where an idle client's bytes go (roomcast's bench server built with a counting allocator).
+function idleBreakdown() {
+  const out = spawnSync(process.execPath, [path.join(root, 'bench/scripts/idle-breakdown.mjs'), String(CLIENTS), '--json'], { encoding: 'utf8' });
+  const line = out.stdout.trim().split('\n').pop();
+  return line ? JSON.parse(line) : null;
+}
+
+// What each size class of block an idle client holds is, attributed with heaptrack (allocation
+// sites of the bench server holding 10k idle clients) for this version.
+const BLOCK_OWNERS = {
+  768: 'the connection\'s tokio task: the WebSocket future (tungstenite\'s stream state, the writer\'s batch)',
+  288: 'Engine.IO session: id, kept handshake headers, query and address, outbound queue, heartbeat state',
+  272: 'Socket.IO socket: id, identity, auth, rooms, ack and data slots',
+  256: 'tokio\'s I/O registration of the TCP socket',
+  192: 'Socket.IO client: the session\'s namespace sockets',
+  144: 'the WebSocket codec\'s read buffer (grown to the CONNECT frame)',
+  112: 'the WebSocket codec\'s write buffer (keeps the size of the largest batch written)',
+  96: 'the auth payload text (`socket.handshake.auth`)',
+  80: 'the user room\'s entry in the room index',
+  64: 'tokio-tungstenite\'s two waker proxies; the socket\'s list of rooms',
+  48: 'the socket id; the codec\'s shared-buffer header',
+  32: 'short strings: session id, handshake query, user id and name, the user room\'s name; the client\'s socket list',
+};
+
+function idleBreakdownSection(b) {
+  if (!b) return '';
+  const rows = b.blocks.map((r) => `| ≤ ${fmt(r.size)} | ${fmt(r.perClient, 2)} | ${fmt(r.size * r.perClient)} | ${BLOCK_OWNERS[r.size] ?? 'other'} |`);
+  return `## Where an idle client's memory goes
+
+\`node bench/scripts/idle-breakdown.mjs ${b.clients}\` (the bench server built with
+\`--features count-heap\`, a counting allocator): ${fmt(b.clients)} idle, authenticated WebSocket
+clients, each in its user room, one of 10 rooms and \`all\`. Per client: RSS ${fmt(b.rssPerClient)} B,
+live heap ${fmt(b.heapPerClient)} B (the rest is the allocator's headers and free space). Live
+blocks per client by size class (block sizes rounded up to 16 B):
+
+| block size (B) | blocks | bytes | what it is |
+|---:|---:|---:|---|
+${rows.join('\n')}
+
+Kernel socket buffers are not in the RSS. What is not here any more: no read buffer between
+messages (the socket is read on the stack; the codec's own buffer starts at 64 B), no timer per
+connection (one heartbeat sweep per server), nothing of the handshake but what the socket API
+exposes, one copy of each shared room name and role.
+
+`;
+}
+
 function addonEmit() {
   const run = spawnSync(process.execPath, [path.join(root, 'bench/scripts/addon-emit.mjs')], { encoding: 'utf8' });
   const figures = {};
@@ -424,6 +472,12 @@ if (process.env.ONLY === 'fanout') {
   process.exit(0);
 }
 
+// `ONLY=memory node bench/run.mjs [clients]`: the idle breakdown alone, printed.
+if (process.env.ONLY === 'memory') {
+  console.log(idleBreakdownSection(idleBreakdown()));
+  process.exit(0);
+}
+
 // `ONLY=latency node bench/run.mjs`: the inside-the-server latency alone, printed.
 if (process.env.ONLY === 'latency') {
   const runs = await serverLatency(servers[0]);
@@ -458,6 +512,8 @@ console.error('== roomcast addon: storm with the validator in Node');
 const addon = { storm: await addonStorm() };
 console.error('== roomcast: emit → last member written, inside the server');
 const written = await serverLatency(servers[0]);
+console.error('== roomcast: where an idle client\'s memory goes');
+const breakdown = idleBreakdown();
 console.error('== roomcast addon: emit cost');
 addon.emit = addonEmit();
 addon.jsHandler = jsHandler();
@@ -525,7 +581,7 @@ const perItem = emitFig['native emitBatch(20 items, one string)'] / 20;
 const loadgenMsgMicros = (rc.paced.loadgenCpuSecondsAfterConnect * 1e6) / Math.max(1, rc.paced.received);
 const written1000 = written.find((r) => r.recipients === 1000);
 const targetRows = [
-  ['idle memory per client (10k)', '≤ 2 KiB', `${fmt(rc.idle.bytesPerClient / 1024, 1)} KiB`, rc.idle.bytesPerClient <= 2048, 'At 19k: ' + fmt(rc.idleMax.bytesPerClient / 1024, 1) + ' KiB. The RSS includes handshake buffers glibc keeps after they are freed: in a manual check (gdb `call malloc_trim(0)` on the bench server holding 10k clients) RSS fell from 4.1 to 3.8 KiB per client.'],
+  ['idle memory per client (10k)', '≤ 2 KiB', `${fmt(rc.idle.bytesPerClient / 1024, 1)} KiB`, rc.idle.bytesPerClient <= 2048, `At 19k: ${fmt(rc.idleMax.bytesPerClient / 1024, 1)} KiB. Live heap ${fmt(breakdown?.heapPerClient)} B per client (see "Where an idle client's memory goes"): the biggest parts are the connection's task, the session and socket structs and tokio's I/O registration. Going further needs a WebSocket codec of the engine's own: tungstenite keeps a read and a write buffer, two waker proxies and about 330 B of stream state per connection.`],
   ['fan-out deliveries per server CPU-s', '≥ 1,000k', fmt(rc.fanout.deliveriesPerCpuSecond), rc.fanout.deliveriesPerCpuSecond >= 1e6, 'Kernel loopback send dominates the server profile.'],
   ['fan-out one emit at a time, deliveries per server CPU-s', '≥ 1,500k', fmt(rc.fanoutEach.deliveriesPerCpuSecond), rc.fanoutEach.deliveriesPerCpuSecond >= 1.5e6,
     'Each emit is followed by a yield to the runtime (the blast handler awaits `yield_now` between emits), so each member\'s writer wakes per emit.'],
@@ -549,7 +605,7 @@ ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} 
 Versions: roomcast ${crate('roomcast-core')}, Node socket.io ${version('socket.io')} (@socket.io/redis-adapter ${version('@socket.io/redis-adapter')}),
 socketioxide ${crate('socketioxide')}, tokio ${crate('tokio')}, tokio-tungstenite ${crate('tokio-tungstenite')}, redis-server ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1]}.
 
-Reproduce: \`cargo build --release -p loadgen -p bench-server-roomcast -p bench-server-socketioxide -p bench-blaster && npm run build --workspace roomcast && node bench/run.mjs ${CLIENTS}\`.
+Reproduce: \`cargo build --release -p loadgen -p bench-server-roomcast -p bench-server-socketioxide -p bench-blaster && cargo build --release -p bench-server-roomcast --features count-heap --target-dir target/heap && npm run build --workspace roomcast && node bench/run.mjs ${CLIENTS}\`.
 
 Every server runs the same behaviour (bench/servers/: token auth in the connect payload, rooms
 \`user:<id>\` + one of 10 rooms + \`all\`, a \`blast\` event that emits N events of a given size at a
@@ -627,7 +683,7 @@ Paced (20 emits/s over 10 rooms, ${CLIENTS} clients on node B) with the emitting
 | cross-node fan-out deliveries/s | ${fmt(cn('roomcast')?.fanout.deliveriesPerSecond)} | ${fmt(cn('node')?.fanout.deliveriesPerSecond)} |
 | cross-node fan-out: receiving node CPU-s | ${fmt(cn('roomcast')?.fanout.receivingNodeCpuSeconds, 2)} | ${fmt(cn('node')?.fanout.receivingNodeCpuSeconds, 2)} |
 
-${multiNodeSection(multiNodeRuns)}${serverLatencySection(written)}## Load generator ceiling
+${multiNodeSection(multiNodeRuns)}${serverLatencySection(written)}${idleBreakdownSection(breakdown)}## Load generator ceiling
 
 Against \`bench-blaster\` (pre-encoded frames, no rooms or queues) the same fan-out reached
 ${fmt(loadgenCeiling.deliveriesPerSecond)} deliveries/s: wall-clock fan-out rates above are bounded by that
@@ -641,7 +697,7 @@ Node ${node.paced.latencyVsTs.p99} ms, socketioxide ${sx.paced.latencyVsTs.p99} 
 Raw results:
 
 \`\`\`json
-${JSON.stringify({ results, written, addon: { storm: addon.storm, emit: addon.emit.figures }, deflate: deflateResults, cluster, multiNode: multiNodeRuns, loadgenCeiling }, null, 2)}
+${JSON.stringify({ results, written, breakdown, addon: { storm: addon.storm, emit: addon.emit.figures }, deflate: deflateResults, cluster, multiNode: multiNodeRuns, loadgenCeiling }, null, 2)}
 \`\`\`
 `;
 writeFileSync(path.join(root, 'BENCHMARKS.md'), md);

@@ -22,6 +22,11 @@
 #include <stdlib.h>
 
 /**
+ * How many broadcast sizes roomcast_stats.broadcast_latency holds (the engine's classes).
+ */
+#define ROOMCAST_BROADCAST_CLASSES 6
+
+/**
  * The outcome of every call: the engine's error kinds one for one (Node has the same ones as
  * `ERR_<KIND>` codes), plus what only a C caller can get wrong (NULL, UTF-8, buffer sizes) and
  * a caught panic.
@@ -220,6 +225,24 @@ typedef bool (*roomcast_namespace_matcher_fn)(void *userdata,
                                               size_t auth_json_len);
 
 /**
+ * One broadcast size of roomcast_stats.broadcast_latency: how many broadcasts were timed from
+ * the emit call to their last recipient's frame handed to the kernel, and the quantiles in ms.
+ */
+typedef struct {
+  /**
+   * The size class, recipients on this node: "1", "2-10", "11-100", "101-1000",
+   * "1001-10000" or "10001+". A static string: never freed.
+   */
+  const char *recipients;
+  uint64_t broadcasts;
+  double latency_p50_ms;
+  double latency_p90_ms;
+  double latency_p99_ms;
+  double latency_p999_ms;
+  double latency_max_ms;
+} roomcast_broadcast_latency;
+
+/**
  * Figures of roomcast_server_stats.
  */
 typedef struct {
@@ -260,6 +283,10 @@ typedef struct {
   double emit_latency_p99_ms;
   double emit_latency_p999_ms;
   double emit_latency_max_ms;
+  /**
+   * Emit → the last recipient's frame written, per broadcast size, smallest first.
+   */
+  roomcast_broadcast_latency broadcast_latency[ROOMCAST_BROADCAST_CLASSES];
 } roomcast_stats;
 
 #ifdef __cplusplus

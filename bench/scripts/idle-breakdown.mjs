@@ -1,7 +1,7 @@
 // Where an idle client's memory goes on roomcast: the bench server built with its counting
 // allocator reports live heap bytes and live blocks by size; this holds N idle, authenticated
 // clients (the idle scenario's load generator) and prints, per client, the RSS growth, the live
-// heap growth and the blocks that make it up.
+// heap growth and the blocks that make it up. `--json` prints the figures as JSON.
 //
 //   cargo build --release -p loadgen && cargo build --release -p bench-server-roomcast \
 //     --features count-heap --target-dir target/heap && node bench/scripts/idle-breakdown.mjs [clients]
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { io as connectClient } from 'socket.io-client';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLIENTS = Number(process.argv[2] || 10000);
+const CLIENTS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) || 10000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rss = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) * 1024;
 
@@ -58,11 +58,16 @@ await new Promise((r) => load.on('exit', r));
 server.kill('SIGKILL');
 
 const per = (a, b) => (a - b) / CLIENTS;
-console.log(`${CLIENTS} idle clients: RSS ${per(rssDuring, rssBefore).toFixed(0)} B per client, live heap ${per(during.liveBytes, before.liveBytes).toFixed(0)} B per client`);
 const base = new Map(before.blocks.map(([size, n]) => [size, n]));
-const rows = during.blocks
+const blocks = during.blocks
   .map(([size, n]) => ({ size, perClient: (n - (base.get(size) ?? 0)) / CLIENTS }))
   .filter((r) => Math.abs(r.perClient) >= 0.05)
   .sort((a, b) => b.size * b.perClient - a.size * a.perClient);
-console.log('blocks per client (size class up to, blocks, bytes):');
-for (const r of rows) console.log(`  ≤ ${String(r.size).padStart(5)} B  ${r.perClient.toFixed(2).padStart(6)}  ${(r.size * r.perClient).toFixed(0).padStart(6)}`);
+const result = { clients: CLIENTS, rssPerClient: per(rssDuring, rssBefore), heapPerClient: per(during.liveBytes, before.liveBytes), blocks };
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify(result));
+} else {
+  console.log(`${CLIENTS} idle clients: RSS ${result.rssPerClient.toFixed(0)} B per client, live heap ${result.heapPerClient.toFixed(0)} B per client`);
+  console.log('blocks per client (size class up to, blocks, bytes):');
+  for (const r of blocks) console.log(`  ≤ ${String(r.size).padStart(5)} B  ${r.perClient.toFixed(2).padStart(6)}  ${(r.size * r.perClient).toFixed(0).padStart(6)}`);
+}

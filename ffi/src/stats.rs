@@ -1,8 +1,73 @@
 //! Stats, Prometheus metrics and the health document, from the engine's one stats source.
 
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use engine::stats::{ClassLatency, RECIPIENT_CLASSES};
+
 use crate::error::{fail, guard, roomcast_result};
 use crate::server::{roomcast_server, server_ref, try_ffi};
 use crate::strings::write_out;
+
+/// One broadcast size of roomcast_stats.broadcast_latency: how many broadcasts were timed from
+/// the emit call to their last recipient's frame handed to the kernel, and the quantiles in ms.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct roomcast_broadcast_latency {
+    /// The size class, recipients on this node: "1", "2-10", "11-100", "101-1000",
+    /// "1001-10000" or "10001+". A static string: never freed.
+    pub recipients: *const c_char,
+    pub broadcasts: u64,
+    pub latency_p50_ms: f64,
+    pub latency_p90_ms: f64,
+    pub latency_p99_ms: f64,
+    pub latency_p999_ms: f64,
+    pub latency_max_ms: f64,
+}
+
+impl Default for roomcast_broadcast_latency {
+    fn default() -> Self {
+        Self {
+            recipients: std::ptr::null(),
+            broadcasts: 0,
+            latency_p50_ms: 0.0,
+            latency_p90_ms: 0.0,
+            latency_p99_ms: 0.0,
+            latency_p999_ms: 0.0,
+            latency_max_ms: 0.0,
+        }
+    }
+}
+
+/// The engine's class names as C strings, made once.
+fn class_name(index: usize) -> *const c_char {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        RECIPIENT_CLASSES
+            .iter()
+            .map(|name| CString::new(*name).unwrap_or_default())
+            .collect()
+    });
+    names
+        .get(index)
+        .map_or(std::ptr::null(), |name| name.as_ptr())
+}
+
+fn broadcast_latency(index: usize, class: &ClassLatency) -> roomcast_broadcast_latency {
+    roomcast_broadcast_latency {
+        recipients: class_name(index),
+        broadcasts: class.broadcasts,
+        latency_p50_ms: class.latency.p50_ms,
+        latency_p90_ms: class.latency.p90_ms,
+        latency_p99_ms: class.latency.p99_ms,
+        latency_p999_ms: class.latency.p999_ms,
+        latency_max_ms: class.latency.max_ms,
+    }
+}
+
+/// How many broadcast sizes roomcast_stats.broadcast_latency holds (the engine's classes).
+pub const ROOMCAST_BROADCAST_CLASSES: usize = 6;
+const _: () = assert!(ROOMCAST_BROADCAST_CLASSES == RECIPIENT_CLASSES.len());
 
 /// Figures of roomcast_server_stats.
 #[repr(C)]
@@ -37,6 +102,8 @@ pub struct roomcast_stats {
     pub emit_latency_p99_ms: f64,
     pub emit_latency_p999_ms: f64,
     pub emit_latency_max_ms: f64,
+    /// Emit → the last recipient's frame written, per broadcast size, smallest first.
+    pub broadcast_latency: [roomcast_broadcast_latency; ROOMCAST_BROADCAST_CLASSES],
 }
 
 /// The engine's figures, the same ones every host's stats call returns.
@@ -81,6 +148,9 @@ pub extern "C" fn roomcast_server_stats(
             emit_latency_p99_ms: st.emit_latency.p99_ms,
             emit_latency_p999_ms: st.emit_latency.p999_ms,
             emit_latency_max_ms: st.emit_latency.max_ms,
+            broadcast_latency: std::array::from_fn(|i| {
+                broadcast_latency(i, &st.broadcast_latency[i])
+            }),
         };
         // ok: checked non-null; caller-owned.
         unsafe { *out_stats = out };

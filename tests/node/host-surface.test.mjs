@@ -16,16 +16,18 @@ after(async () => {
 
 const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-// `{eventLatency: {p50Ms}}` → `event_latency_p50_ms`, as the flat C struct names it.
+// `{eventLatency: {p50Ms}}` → `event_latency_p50_ms`, as the flat C struct names it. A list
+// (of objects of one shape) is one C array field, of a struct checked on its own.
 function flatten(value, prefix = '') {
-  return Object.entries(value).flatMap(([key, v]) =>
-    v !== null && typeof v === 'object' ? flatten(v, `${prefix}${snake(key)}_`) : [`${prefix}${snake(key)}`],
-  );
+  return Object.entries(value).flatMap(([key, v]) => {
+    if (Array.isArray(v)) return [`${prefix}${snake(key)}`];
+    return v !== null && typeof v === 'object' ? flatten(v, `${prefix}${snake(key)}_`) : [`${prefix}${snake(key)}`];
+  });
 }
 
 function cStructFields(header, name) {
   const body = header.match(new RegExp(`typedef struct (?:${name} )?\\{([^}]*)\\} ${name};`))[1];
-  return [...body.replace(/\/\*[\s\S]*?\*\//g, '').matchAll(/\b(\w+);/g)].map((m) => m[1]);
+  return [...body.replace(/\/\*[\s\S]*?\*\//g, '').matchAll(/\b(\w+)(?:\[\w+\])?;/g)].map((m) => m[1]);
 }
 
 function tsInterfaceFields(dts, name) {
@@ -38,8 +40,13 @@ test('the C stats struct and the TypeScript Stats type map the engine\'s stats f
   hosts.push(h);
   const stats = await h.send('stats');
   const header = readFileSync(path.join(root, 'include/roomcast.h'), 'utf8');
-  assert.deepEqual(cStructFields(header, 'roomcast_stats').sort(), flatten(stats).sort());
   const dts = readFileSync(path.join(root, 'node-binding/index.d.ts'), 'utf8');
+  assert.deepEqual(cStructFields(header, 'roomcast_stats').sort(), flatten(stats).sort());
+  assert.deepEqual(cStructFields(header, 'roomcast_broadcast_latency').sort(), flatten(stats.broadcastLatency[0]).sort());
+  const classes = Number(header.match(/#define ROOMCAST_BROADCAST_CLASSES (\d+)/)[1]);
+  assert.equal(classes, stats.broadcastLatency.length);
+  assert.match(header, /roomcast_broadcast_latency broadcast_latency\[ROOMCAST_BROADCAST_CLASSES\];/);
+  assert.deepEqual(tsInterfaceFields(dts, 'BroadcastLatency'), Object.keys(stats.broadcastLatency[0]));
   assert.deepEqual(tsInterfaceFields(dts, 'Stats'), Object.keys(stats));
   assert.deepEqual(tsInterfaceFields(dts, 'LatencySummary'), Object.keys(stats.eventLatency));
 });

@@ -292,6 +292,13 @@ int main(void) {
   roomcast_stats stats;
   CHECK(roomcast_server_stats(server, &stats) == ROOMCAST_RESULT_OK);
   CHECK(stats.initialized);
+  /* Per broadcast size, smallest first, named by static strings. */
+  CHECK(strcmp(stats.broadcast_latency[0].recipients, "1") == 0);
+  CHECK(strcmp(stats.broadcast_latency[ROOMCAST_BROADCAST_CLASSES - 1].recipients, "10001+") == 0);
+  for (size_t i = 0; i < ROOMCAST_BROADCAST_CLASSES; i++) {
+    const roomcast_broadcast_latency *c = &stats.broadcast_latency[i];
+    CHECK((c->broadcasts == 0) == (c->latency_max_ms == 0.0) && c->latency_p50_ms <= c->latency_max_ms);
+  }
   CHECK(roomcast_server_stats(server, NULL) == ROOMCAST_RESULT_ERR_NULL_POINTER);
 
   uint8_t data[64];
