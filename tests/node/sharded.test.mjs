@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { io as connect } from 'socket.io-client';
-import { startRedisCluster, redisCommand, waitFor, sleep, collect } from './helpers.mjs';
+import { startRedis, startRedisCluster, redisCommand, waitFor, sleep, collect } from './helpers.mjs';
 import { presetClusterTests, presetNodes, waitUntil } from './preset-cluster.mjs';
 
 const require = createRequire(import.meta.url);
 const roomcast = require('roomcast');
-const { createCluster } = require('redis');
+const { createClient, createCluster } = require('redis');
 const { Server: SocketIoServer } = require('socket.io');
 const { createShardedAdapter } = require('@socket.io/redis-adapter');
 
@@ -26,9 +26,12 @@ after(async () => {
   await cluster.stop();
 });
 
-// Node's sharded adapter on the same cluster: `{ adapter, close }`.
-async function nodeShardedAdapter(opts = {}) {
-  const pub = createCluster({ rootNodes: cluster.urls.slice(0, 3).map((url) => ({ url })) });
+// Node's sharded adapter on the same cluster (or on `standaloneUrl`, one Redis 7 without
+// cluster mode): `{ adapter, close }`.
+async function nodeShardedAdapter(opts = {}, standaloneUrl = null) {
+  const pub = standaloneUrl
+    ? createClient({ url: standaloneUrl })
+    : createCluster({ rootNodes: cluster.urls.slice(0, 3).map((url) => ({ url })) });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   // node-redis 5.9 destroys a shard's subscriber client when its last channel is unsubscribed,
@@ -52,10 +55,10 @@ presetClusterTests('sharded', {
   nodeAdapter: () => nodeShardedAdapter({ subscriptionMode: 'dynamic' }),
 });
 
-// How many subscribers Redis counts on a sharded channel, over every node.
-async function shardSubscribers(channel) {
+// How many subscribers Redis counts on a sharded channel, over every node (of `nodes`).
+async function shardSubscribers(channel, nodes = cluster.nodes) {
   let total = 0;
-  for (const node of cluster.nodes) {
+  for (const node of nodes) {
     if (node.proc.exitCode !== null || node.proc.signalCode !== null) continue;
     const out = (await redisCommand(node.port, 'pubsub', 'shardnumsub', channel)).trim().split('\n');
     total += Number(out[1] ?? 0);
@@ -65,19 +68,21 @@ async function shardSubscribers(channel) {
 
 let prefixes = 0;
 
-// One Server API server on the cluster under `prefix`: socket.io or roomcast.
-async function boot(kind, prefix, subscriptionMode) {
+// One Server API server on the cluster (or on the standalone Redis at `standaloneUrl`) under
+// `prefix`: socket.io or roomcast.
+async function boot(kind, prefix, subscriptionMode, standaloneUrl = null) {
   const httpServer = http.createServer();
   await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   let io;
   let closeAdapter = async () => {};
   if (kind === 'socket.io') {
-    const { adapter, close } = await nodeShardedAdapter({ channelPrefix: prefix, subscriptionMode });
+    const { adapter, close } = await nodeShardedAdapter({ channelPrefix: prefix, subscriptionMode }, standaloneUrl);
     closeAdapter = close;
     io = new SocketIoServer(httpServer, { adapter });
   } else {
     io = new roomcast.Server(httpServer);
-    io.adapter(roomcast.createShardedAdapter(cluster.urls, { channelPrefix: prefix, subscriptionMode, requestsTimeout: 3000 }));
+    const urls = standaloneUrl ? [standaloneUrl] : cluster.urls;
+    io.adapter(roomcast.createShardedAdapter(urls, { channelPrefix: prefix, subscriptionMode, requestsTimeout: 3000 }));
   }
   const sockets = new Map();
   io.on('connection', (socket) => {
@@ -101,12 +106,13 @@ async function boot(kind, prefix, subscriptionMode) {
   return { io, client, close, socketOf: (c) => sockets.get(c.id) };
 }
 
-async function pair(kindA, kindB, subscriptionMode = 'dynamic') {
+async function pair(kindA, kindB, subscriptionMode = 'dynamic', standalone = null) {
   const prefix = `sharded-test-${++prefixes}`;
-  const a = await boot(kindA, prefix, subscriptionMode);
-  const b = await boot(kindB, prefix, subscriptionMode);
+  const a = await boot(kindA, prefix, subscriptionMode, standalone?.url);
+  const b = await boot(kindB, prefix, subscriptionMode, standalone?.url);
   // Both subscribed to the namespace channel: each counts the other.
-  await waitUntil(async () => (await shardSubscribers(`${prefix}#/#`)) === 2, 10_000);
+  const nodes = standalone ? [standalone] : cluster.nodes;
+  await waitUntil(async () => (await shardSubscribers(`${prefix}#/#`, nodes)) === 2, 10_000);
   return { a, b, prefix, close: async () => { await a.close(); await b.close(); } };
 }
 
@@ -118,10 +124,12 @@ const PAIRS = [
 ];
 
 // One body, run on every pair: what passes on socket.io + socket.io must pass with roomcast.
-function parity(name, body, subscriptionMode = 'dynamic') {
+// `standalone()`: run on that one Redis 7 without cluster mode instead of the cluster.
+function parity(name, body, subscriptionMode = 'dynamic', standalone = null) {
   for (const [kindA, kindB] of PAIRS) {
-    test(`${subscriptionMode}, ${kindA} and ${kindB}: ${name}`, async () => {
-      const p = await pair(kindA, kindB, subscriptionMode);
+    const where = standalone ? 'one standalone Redis, ' : '';
+    test(`${where}${subscriptionMode}, ${kindA} and ${kindB}: ${name}`, async () => {
+      const p = await pair(kindA, kindB, subscriptionMode, standalone?.());
       try {
         await body(p);
       } finally {
@@ -188,6 +196,57 @@ parity('serverSideEmit with acks, and acks from many across servers', async ({ a
   for (const c of [here, there]) c.on('vote', (ack) => ack(c.id));
   const votes = await a.io.timeout(3000).emitWithAck('vote');
   assert.deepEqual(votes.sort(), [here.id, there.id].sort());
+});
+
+// Sharded pub/sub needs Redis 7, not cluster mode: on one standalone Redis both servers speak it
+// too (roomcast finds the URL is not a cluster node and uses one RESP3 connection).
+let standalone;
+before(async () => {
+  standalone = await startRedis();
+});
+after(async () => {
+  await standalone.stop();
+});
+parity('broadcasts both ways, fetchSockets and acks from many', async ({ a, b }) => {
+  const here = await a.client({ user: 'ann' });
+  const there = await b.client({ user: 'bob' });
+  b.socketOf(there).join('desk:fx');
+  await sleep(300);
+  const quote = waitFor(there, 'quote');
+  a.io.to('desk:fx').emit('quote', { pair: 'EURUSD' });
+  assert.deepEqual(await quote, { pair: 'EURUSD' });
+  const back = waitFor(here, 'all');
+  b.io.emit('all', 2);
+  assert.equal(await back, 2);
+  const [remote] = await a.io.in('desk:fx').fetchSockets();
+  assert.equal(remote.id, there.id);
+  assert.deepEqual(remote.data, { user: 'bob' });
+  for (const c of [here, there]) c.on('vote', (ack) => ack(c.id));
+  const votes = await b.io.timeout(3000).emitWithAck('vote');
+  assert.deepEqual(votes.sort(), [here.id, there.id].sort());
+}, 'dynamic', () => standalone);
+
+const onStandalone = presetNodes(() => ['--redis', standalone.url, '--redis-sharded', 'dynamic']);
+test('one standalone Redis: an outage drops the stat; the link reconnects, subscribes again and delivery resumes', async () => {
+  const [n1, n2] = [await onStandalone.node(), await onStandalone.node()];
+  const watcher = onStandalone.client(n2, 'sa', 'ua');
+  await waitFor(watcher, 'connected');
+  await watcher.timeout(3000).emitWithAck('subscribe:watchlist', { symbols: ['AAPL'] });
+  await sleep(300);
+  const quotes = collect(watcher, 'quote:update');
+  await n1.send('emitToRoom', { room: 'watchlist:AAPL', event: 'quote:update', data: 'before' });
+  await waitUntil(() => quotes.length === 1);
+  const { port } = standalone;
+  await standalone.stop();
+  await waitUntil(async () => (await n1.send('stats')).redisAdapter === false, 5000);
+  standalone = await startRedis(port);
+  await waitUntil(async () => (await n1.send('stats')).redisAdapter && (await n2.send('stats')).redisAdapter, 15_000);
+  await waitUntil(async () => {
+    await n1.send('emitToRoom', { room: 'watchlist:AAPL', event: 'quote:update', data: 'after' });
+    await sleep(200);
+    return quotes.includes('after');
+  }, 10_000);
+  assert.deepEqual(quotes.filter((q) => q === 'before'), ['before'], 'nothing delivered twice');
 });
 
 // Which room channels a server subscribes to, per mode; the same numbers for both servers.

@@ -1,14 +1,15 @@
 //! `RedisEndpoint`: where the adapter's Redis is, one server or a Redis Cluster, and the
 //! command connection to it. Commands are routed by key on a cluster (`MOVED`/`ASK` and
 //! fail-overs are followed by the `redis` crate), so the engine's commands, sessions and scripts
-//! run unchanged on either.
+//! run unchanged on either. A "cluster" of one URL that turns out to be a standalone Redis (a
+//! Redis 7 has sharded pub/sub without cluster mode) is served as the one server it is.
 
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{FromRedisValue, RedisResult};
+use redis::{FromRedisValue, RedisError, RedisResult};
 
 use crate::error::Error;
 
@@ -71,12 +72,30 @@ impl RedisEndpoint {
             }
             Self::Cluster(nodes) => {
                 let client = Self::cluster_builder(nodes).build()?;
-                Ok(CommandConnection::Cluster(
-                    client.get_async_connection().await?,
-                ))
+                match client.get_async_connection().await {
+                    Ok(connection) => Ok(CommandConnection::Cluster(connection)),
+                    Err(error) => match standalone_instead(nodes, &error) {
+                        Some(single) => Box::pin(single.connect()).await,
+                        None => Err(error),
+                    },
+                }
             }
         }
     }
+}
+
+/// The one server `nodes` names, when connecting to it as a cluster failed because it is a
+/// standalone Redis.
+pub fn standalone_instead(nodes: &[String], error: &RedisError) -> Option<RedisEndpoint> {
+    let [url] = nodes else {
+        return None;
+    };
+    if !error.to_string().contains("cluster support disabled") {
+        return None;
+    }
+    redis::Client::open(url.as_str())
+        .ok()
+        .map(RedisEndpoint::Single)
 }
 
 impl CommandConnection {

@@ -7,18 +7,22 @@
 //! `connected` is honest: it drops at once when a node connection is lost, and a probe (once a
 //! second) sets it back only when every slot has a master that is not failing and answers;
 //! then every channel is subscribed again, on whichever master owns its slot now.
+//!
+//! A single standalone Redis 7 (no cluster mode) has sharded pub/sub too: there the link is one
+//! RESP3 connection, reopened by the probe after an outage.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{FromRedisValue, PushInfo, PushKind, RedisResult, Value};
 use tokio::sync::mpsc;
 
-use super::endpoint::RedisEndpoint;
+use super::endpoint::{standalone_instead, RedisEndpoint};
 use super::subscriber::{Change, Receiver, Subscriptions};
 use super::PIPELINE_MAX;
 use crate::stats::Stats;
@@ -35,22 +39,102 @@ pub(crate) struct ShardedLink {
     pub stats: Arc<Stats>,
 }
 
-async fn connect(
-    nodes: &[String],
-    pushes: mpsc::UnboundedSender<PushInfo>,
-) -> RedisResult<ClusterConnection> {
-    RedisEndpoint::cluster_builder(nodes)
+/// The connection the link runs on: to a Redis Cluster, or to one standalone Redis.
+enum Link {
+    Cluster(ClusterConnection),
+    Single(MultiplexedConnection),
+}
+
+async fn connect(nodes: &[String], pushes: mpsc::UnboundedSender<PushInfo>) -> RedisResult<Link> {
+    let cluster = RedisEndpoint::cluster_builder(nodes)
         .use_protocol(redis::ProtocolVersion::RESP3)
-        .push_sender(pushes)
+        .push_sender(pushes.clone())
         .build()?
         .get_async_connection()
-        .await
+        .await;
+    match cluster {
+        Ok(connection) => Ok(Link::Cluster(connection)),
+        Err(error) => match standalone_instead(nodes, &error) {
+            Some(RedisEndpoint::Single(client)) => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(Duration::from_secs(1)))
+                    .set_push_sender(pushes);
+                let client = redis::Client::open(resp3(client.get_connection_info()))?;
+                let connection = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?;
+                Ok(Link::Single(connection))
+            }
+            _ => Err(error),
+        },
+    }
+}
+
+/// The same server, spoken to in RESP3 (pushes carry the sharded messages).
+fn resp3(info: &redis::ConnectionInfo) -> redis::ConnectionInfo {
+    let redis = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    info.clone().set_redis_settings(redis)
+}
+
+impl Link {
+    /// One channel per command: channels of one command must share a slot on a cluster.
+    async fn ssubscribe(&mut self, channel: &str) -> RedisResult<()> {
+        match self {
+            Self::Cluster(connection) => connection.ssubscribe(channel).await,
+            Self::Single(connection) => redis::cmd("SSUBSCRIBE")
+                .arg(channel)
+                .query_async::<Value>(connection)
+                .await
+                .map(drop),
+        }
+    }
+
+    async fn sunsubscribe(&mut self, channel: &str) -> RedisResult<()> {
+        match self {
+            Self::Cluster(connection) => connection.sunsubscribe(channel).await,
+            Self::Single(connection) => redis::cmd("SUNSUBSCRIBE")
+                .arg(channel)
+                .query_async::<Value>(connection)
+                .await
+                .map(drop),
+        }
+    }
+
+    /// `SPUBLISH`es on a handle of its own, so many can be in flight at once.
+    async fn spublish(&self, channel: &str, payload: &[u8]) -> RedisResult<i64> {
+        let cmd = redis::cmd("SPUBLISH").arg(channel).arg(payload).clone();
+        match self {
+            Self::Cluster(connection) => cmd.query_async(&mut connection.clone()).await,
+            Self::Single(connection) => cmd.query_async(&mut connection.clone()).await,
+        }
+    }
+
+    /// Whether every channel can flow: every slot's master answers (cluster), or the server does.
+    async fn is_whole(&mut self) -> bool {
+        match self {
+            Self::Cluster(connection) => cluster_is_whole(connection).await,
+            Self::Single(connection) => redis::cmd("PING")
+                .query_async::<String>(connection)
+                .await
+                .is_ok(),
+        }
+    }
+
+    /// A standalone connection does not come back by itself after an outage; a cluster
+    /// connection does (the `redis` crate reconnects its nodes).
+    fn reopens_itself(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
 }
 
 impl ShardedLink {
     pub async fn run(mut self) {
         let (pushes, mut pushed) = mpsc::unbounded_channel();
-        let mut connection = self.connect_with_backoff(pushes).await;
+        let mut connection = self.connect_with_backoff(pushes.clone()).await;
         let subscribed = self.subscribe_all(&mut connection).await;
         self.receiver.connected.store(subscribed, Ordering::Release);
         tracing::info!(nodes = ?self.nodes, "redis sharded adapter subscribed");
@@ -68,7 +152,13 @@ impl ShardedLink {
                 }
                 Some(change) = self.changes.recv() => self.apply(&mut connection, change).await,
                 _ = probe.tick() => {
-                    let up = cluster_is_whole(&mut connection).await;
+                    let mut up = connection.is_whole().await;
+                    if !up && !connection.reopens_itself() {
+                        if let Ok(fresh) = connect(&self.nodes, pushes.clone()).await {
+                            connection = fresh;
+                            up = connection.is_whole().await;
+                        }
+                    }
                     let was_up = self.receiver.connected.swap(up, Ordering::AcqRel);
                     if up && !was_up {
                         // Back after an outage: a fail-over may have moved slots to masters
@@ -86,10 +176,7 @@ impl ShardedLink {
 
     /// Until the cluster answers; what the adapter sends meanwhile is dropped (and counted), as
     /// it would be on a connection that is down.
-    async fn connect_with_backoff(
-        &mut self,
-        pushes: mpsc::UnboundedSender<PushInfo>,
-    ) -> ClusterConnection {
+    async fn connect_with_backoff(&mut self, pushes: mpsc::UnboundedSender<PushInfo>) -> Link {
         let mut backoff = Duration::from_millis(100);
         loop {
             match connect(&self.nodes, pushes.clone()).await {
@@ -108,7 +195,7 @@ impl ShardedLink {
 
     /// Everything known so far, room channels settled by membership now.
     /// Returns whether every channel was subscribed.
-    async fn subscribe_all(&mut self, connection: &mut ClusterConnection) -> bool {
+    async fn subscribe_all(&mut self, connection: &mut Link) -> bool {
         while let Ok(change) = self.changes.try_recv() {
             if let Change::Room {
                 namespace,
@@ -122,7 +209,6 @@ impl ShardedLink {
         }
         let mut all_subscribed = true;
         for channel in self.subscriptions.all() {
-            // One channel per command: channels of one command must share a slot.
             if let Err(error) = connection.ssubscribe(&channel).await {
                 tracing::warn!(%error, channel, "redis ssubscribe failed");
                 all_subscribed = false;
@@ -131,7 +217,7 @@ impl ShardedLink {
         all_subscribed
     }
 
-    async fn apply(&mut self, connection: &mut ClusterConnection, change: Change) {
+    async fn apply(&mut self, connection: &mut Link, change: Change) {
         match change {
             Change::Subscribe(channels) => {
                 for channel in channels {
@@ -176,15 +262,10 @@ impl ShardedLink {
 
     /// One `SPUBLISH` per message, all in flight at once: the connection writes them in order
     /// per node, and a channel always maps to one node.
-    async fn publish(&self, connection: &ClusterConnection, batch: &[(String, Vec<u8>)]) {
-        let sends = batch.iter().map(|(channel, payload)| {
-            let mut connection = connection.clone();
-            let cmd = redis::cmd("SPUBLISH")
-                .arg(channel)
-                .arg(payload.as_slice())
-                .clone();
-            async move { cmd.query_async::<i64>(&mut connection).await }
-        });
+    async fn publish(&self, connection: &Link, batch: &[(String, Vec<u8>)]) {
+        let sends = batch
+            .iter()
+            .map(|(channel, payload)| connection.spublish(channel, payload));
         let failed = join_all(sends)
             .await
             .into_iter()
