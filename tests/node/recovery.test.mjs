@@ -182,7 +182,9 @@ for (const [backendName, startBackend] of Object.entries(BACKENDS)) {
 
 // One client on n1 behind a proxy, a trade, then its connection cut and the proxy retargeted
 // to n2; three trades are emitted on n1 while it is away. Resolves once it is back (on n2).
-async function movedToTheOtherNode(backend) {
+// `stay`: the proxy keeps pointing at n1 and the trades are emitted on n2 instead; `lastToAll`:
+// the client's last packet before the cut is a broadcast to everyone, not to its rooms.
+async function movedToTheOtherNode(backend, { stay = false, lastToAll = false } = {}) {
   const flags = [...backend.flags, '--recovery-ms', '5000'];
   const [n1, n2] = [await host(flags), await host(flags)];
   for (const n of [n1, n2]) {
@@ -202,17 +204,19 @@ async function movedToTheOtherNode(backend) {
   await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['TSLA'] });
   const got = trades(s);
   await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+  if (lastToAll) await n1.send('emitToAll', { event: 'notice', data: 'all' });
   await sleep(150);
   const id = s.id;
 
-  lb.retarget(n2.port);
+  if (!stay) lb.retarget(n2.port);
   const back = waitFor(s, 'connect', 5000);
   const dropped = waitFor(s, 'disconnect');
   lb.cut();
   await dropped;
-  for (let n = 1; n <= 3; n++) await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+  const emitter = stay ? n2 : n1;
+  for (let n = 1; n <= 3; n++) await emitter.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
   await back;
-  return { s, got, id, n2, lb };
+  return { s, got, id, n1, n2, lb };
 }
 
 async function recoversOnTheOtherNode(backend) {
@@ -236,12 +240,32 @@ test('sharded dynamic mode: on a node that saw none of its rooms\' broadcasts, t
   const cluster = await startRedisCluster();
   try {
     const backend = { flags: ['--redis', cluster.url, '--redis-sharded', 'dynamic'] };
-    const { s, got, id, n2, lb } = await movedToTheOtherNode(backend);
+    // Its last packet went to everyone, so that node logged it too: the rooms still decide.
+    const { s, got, id, n2, lb } = await movedToTheOtherNode(backend, { lastToAll: true });
     assert.equal(s.recovered, false, 'not recovered: the missed trades are not on this node');
     assert.notEqual(s.id, id);
     await sleep(200);
     assert.deepEqual(got, [0], 'nothing replayed out of order or partially');
     assert.equal((await n2.send('stats')).recovered, 0);
+    s.close();
+    await lb.close();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('sharded dynamic mode: back on its own node, the client recovers what another node emitted to its rooms meanwhile', async () => {
+  const cluster = await startRedisCluster();
+  try {
+    const backend = { flags: ['--redis', cluster.url, '--redis-sharded', 'dynamic'] };
+    // The client was its node's only member of its rooms: the node keeps their channels for
+    // the recovery window, so the trades emitted on n2 while it was away are in n1's log.
+    const { s, got, id, n1, lb } = await movedToTheOtherNode(backend, { stay: true });
+    assert.equal(s.recovered, true);
+    assert.equal(s.id, id);
+    await sleep(200);
+    assert.deepEqual(got, [0, 1, 2, 3]);
+    assert.equal((await n1.send('stats')).recovered, 1);
     s.close();
     await lb.close();
   } finally {

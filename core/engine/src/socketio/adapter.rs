@@ -44,6 +44,19 @@ pub trait Adapter: Send + Sync + 'static {
     /// (`private`: it is a socket's own room). Adapters with a channel per room subscribe or
     /// unsubscribe here; the call only queues that work.
     fn room_changed(&self, _namespace: &str, _room: &str, _private: bool) {}
+    /// Whether this node has received every broadcast to `room` of `namespace` since `since_ms`
+    /// (the `clock::now_ms` clock), so its recovery log can be trusted for a socket in that room.
+    /// Adapters on which every node receives everything always have; one that subscribes per
+    /// room must have been subscribed to that room's channel without a break since then.
+    fn saw_room_since(
+        &self,
+        _namespace: &str,
+        _room: &str,
+        _private: bool,
+        _since_ms: u64,
+    ) -> bool {
+        true
+    }
     /// Where `namespace` keeps its recoverable sessions so that any node can restore them
     /// (None: on this node).
     fn session_store(&self, namespace: &str) -> Option<Arc<dyn SessionStore>>;

@@ -423,20 +423,39 @@ impl Client {
             offset,
             saved,
         } = restore;
-        store.replay(&offset, &saved.sid, &saved.rooms, |missed| {
-            let Some(missed) = missed else {
-                ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
-                return None;
+        // Where rooms reach a node only while it subscribes to them (dynamic sharded modes),
+        // this node must have been receiving all of them since the client's last packet.
+        let adapter = ns.adapter();
+        let complete_since = |since_ms: u64| {
+            let Some(adapter) = adapter.as_ref() else {
+                return true;
             };
-            ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
-            let start = SocketStart {
-                id: Some(saved.sid.clone()),
-                pid: Some(pid),
-                recovered: true,
-                data: saved.data.clone(),
-            };
-            Some(self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed))))
-        })
+            adapter.saw_room_since(&ns.name, &saved.sid, true, since_ms)
+                && saved
+                    .rooms
+                    .iter()
+                    .all(|room| adapter.saw_room_since(&ns.name, room, false, since_ms))
+        };
+        store.replay(
+            &offset,
+            &saved.sid,
+            &saved.rooms,
+            complete_since,
+            |missed| {
+                let Some(missed) = missed else {
+                    ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                };
+                ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
+                let start = SocketStart {
+                    id: Some(saved.sid.clone()),
+                    pid: Some(pid),
+                    recovered: true,
+                    data: saved.data.clone(),
+                };
+                Some(self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed))))
+            },
+        )
     }
 
     /// Creates the socket, adds it to the namespace, restores rooms and missed packets when

@@ -341,6 +341,11 @@ impl Namespace {
         self.shared.recovery.is_some()
     }
 
+    /// How long a dropped socket may come back and recover (None: recovery is off).
+    pub fn recovery_window(&self) -> Option<std::time::Duration> {
+        self.shared.recovery.as_ref().map(|r| r.window())
+    }
+
     /// Sets the connect middleware; it runs for every connect to this namespace.
     pub fn set_middleware(&self, middleware: Middleware) {
         self.update(|h| h.middleware = Some(middleware));

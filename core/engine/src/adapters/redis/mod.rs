@@ -202,6 +202,7 @@ impl RedisAdapter {
                     changes,
                     outbox: inbox,
                     stats,
+                    lingering: Default::default(),
                 };
                 vec![tokio::spawn(link.run())]
             }
@@ -313,6 +314,20 @@ impl Adapter for RedisAdapter {
                 let channel = self.channels.room(namespace, room);
                 self.subscriptions.room_changed(namespace, room, channel);
             }
+        }
+    }
+
+    /// In the dynamic modes a room with a channel of its own reaches this node only while that
+    /// channel is subscribed: the log is complete for it since the channel last began to flow.
+    fn saw_room_since(&self, namespace: &str, room: &str, private: bool, since_ms: u64) -> bool {
+        match self.channels.pubsub {
+            PubSub::Sharded(mode) if has_own_channel(mode, room, private) => {
+                let channel = self.channels.room(namespace, room);
+                self.subscriptions
+                    .flowing_since(&channel)
+                    .is_some_and(|since| since <= since_ms)
+            }
+            _ => true,
         }
     }
 

@@ -10,7 +10,12 @@
 //!
 //! A single standalone Redis 7 (no cluster mode) has sharded pub/sub too: there the link is one
 //! RESP3 connection, reopened by the probe after an outage.
+//!
+//! With connection-state recovery on, a room's channel stays subscribed for the recovery window
+//! after its last member here left: a socket that dropped may come back to this node, which
+//! must then have logged every broadcast to its rooms meanwhile (from any node) to replay them.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +30,7 @@ use tokio::sync::mpsc;
 use super::endpoint::{standalone_instead, RedisEndpoint};
 use super::subscriber::{Change, Receiver, Subscriptions};
 use super::PIPELINE_MAX;
+use crate::clock::now_ms;
 use crate::stats::Stats;
 
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -37,6 +43,15 @@ pub(crate) struct ShardedLink {
     pub changes: mpsc::UnboundedReceiver<Change>,
     pub outbox: mpsc::Receiver<(String, Vec<u8>)>,
     pub stats: Arc<Stats>,
+    /// Room channels kept after their last member left, until the recovery window passed.
+    pub lingering: HashMap<String, Lingering>,
+}
+
+/// A room channel kept subscribed for sockets that may come back and recover.
+pub(crate) struct Lingering {
+    namespace: String,
+    room: String,
+    until_ms: u64,
 }
 
 /// The connection the link runs on: to a Redis Cluster, or to one standalone Redis.
@@ -152,12 +167,17 @@ impl ShardedLink {
                 }
                 Some(change) = self.changes.recv() => self.apply(&mut connection, change).await,
                 _ = probe.tick() => {
+                    self.expire_lingering(&mut connection).await;
                     let mut up = connection.is_whole().await;
                     if !up && !connection.reopens_itself() {
                         if let Ok(fresh) = connect(&self.nodes, pushes.clone()).await {
                             connection = fresh;
                             up = connection.is_whole().await;
                         }
+                    }
+                    if !up {
+                        // Some channel may have missed messages: none has flowed unbroken.
+                        self.subscriptions.lost();
                     }
                     let was_up = self.receiver.connected.swap(up, Ordering::AcqRel);
                     if up && !was_up {
@@ -203,26 +223,74 @@ impl ShardedLink {
                 channel,
             } = change
             {
-                let wanted = self.receiver.has_members(&namespace, &room);
-                self.subscriptions.settle(&channel, wanted);
+                self.decide(&namespace, &room, &channel);
             }
         }
         let mut all_subscribed = true;
         for channel in self.subscriptions.all() {
-            if let Err(error) = connection.ssubscribe(&channel).await {
-                tracing::warn!(%error, channel, "redis ssubscribe failed");
-                all_subscribed = false;
+            match connection.ssubscribe(&channel).await {
+                Ok(()) => self.subscriptions.confirmed(&channel),
+                Err(error) => {
+                    tracing::warn!(%error, channel, "redis ssubscribe failed");
+                    all_subscribed = false;
+                }
             }
         }
         all_subscribed
+    }
+
+    /// What a change to `room`'s membership means for its channel now: subscribe (true),
+    /// unsubscribe (false) or nothing (None). A room that lost its last member while its
+    /// namespace recovers sockets lingers instead of going.
+    fn decide(&mut self, namespace: &str, room: &str, channel: &str) -> Option<bool> {
+        let wanted = self.receiver.has_members(namespace, room);
+        if wanted {
+            self.lingering.remove(channel);
+        } else if let Some(window) = self.receiver.recovery_window(namespace) {
+            if self.subscriptions.contains(channel) {
+                let lingering = Lingering {
+                    namespace: namespace.to_owned(),
+                    room: room.to_owned(),
+                    until_ms: now_ms() + window.as_millis() as u64,
+                };
+                self.lingering.insert(channel.to_owned(), lingering);
+                return None;
+            }
+        }
+        self.subscriptions.settle(channel, wanted).then_some(wanted)
+    }
+
+    /// Unsubscribes the lingering channels whose window passed and whose room is still empty.
+    async fn expire_lingering(&mut self, connection: &mut Link) {
+        let now = now_ms();
+        let due: Vec<String> = self
+            .lingering
+            .iter()
+            .filter(|(_, l)| l.until_ms <= now)
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        for channel in due {
+            let Some(lingering) = self.lingering.remove(&channel) else {
+                continue;
+            };
+            let wanted = self
+                .receiver
+                .has_members(&lingering.namespace, &lingering.room);
+            if !wanted && self.subscriptions.settle(&channel, false) {
+                if let Err(error) = connection.sunsubscribe(&channel).await {
+                    tracing::warn!(%error, channel, "redis sunsubscribe failed");
+                }
+            }
+        }
     }
 
     async fn apply(&mut self, connection: &mut Link, change: Change) {
         match change {
             Change::Subscribe(channels) => {
                 for channel in channels {
-                    if let Err(error) = connection.ssubscribe(&channel).await {
-                        tracing::warn!(%error, channel, "redis ssubscribe failed");
+                    match connection.ssubscribe(&channel).await {
+                        Ok(()) => self.subscriptions.confirmed(&channel),
+                        Err(error) => tracing::warn!(%error, channel, "redis ssubscribe failed"),
                     }
                 }
             }
@@ -231,16 +299,19 @@ impl ShardedLink {
                 room,
                 channel,
             } => {
-                let wanted = self.receiver.has_members(&namespace, &room);
-                if !self.subscriptions.settle(&channel, wanted) {
+                let Some(wanted) = self.decide(&namespace, &room, &channel) else {
                     return;
-                }
+                };
                 let done = match wanted {
                     true => connection.ssubscribe(&channel).await,
                     false => connection.sunsubscribe(&channel).await,
                 };
-                if let Err(error) = done {
-                    tracing::warn!(%error, channel, wanted, "redis room channel change failed");
+                match done {
+                    Ok(()) if wanted => self.subscriptions.confirmed(&channel),
+                    Ok(()) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, channel, wanted, "redis room channel change failed")
+                    }
                 }
             }
         }
@@ -255,6 +326,7 @@ impl ShardedLink {
             PushKind::Disconnection => {
                 tracing::warn!("redis cluster node connection lost");
                 self.receiver.connected.store(false, Ordering::Release);
+                self.subscriptions.lost();
             }
             _ => {}
         }

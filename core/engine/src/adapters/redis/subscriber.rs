@@ -4,7 +4,7 @@
 //! namespace's request and response channels), re-established with backoff when Redis goes
 //! away. The sharded connection is in `sharded.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,10 +32,13 @@ pub(crate) enum Change {
 }
 
 /// The channels to subscribe to (beside the classic broadcast pattern); changes made while
-/// connected are applied at once, all of the channels again after a reconnect.
+/// connected are applied at once, all of the channels again after a reconnect. Each channel
+/// also records since when it has been subscribed without a break (None: not yet, or not
+/// since the connection was lost), which says whether this node's recovery log holds every
+/// broadcast to its room.
 #[derive(Clone)]
 pub(crate) struct Subscriptions {
-    channels: Arc<Mutex<BTreeSet<String>>>,
+    channels: Arc<Mutex<BTreeMap<String, Option<u64>>>>,
     changes: mpsc::UnboundedSender<Change>,
 }
 
@@ -53,7 +56,7 @@ impl Subscriptions {
         let mut known = self.channels.lock();
         let fresh: Vec<String> = channels
             .into_iter()
-            .filter(|c| known.insert(c.clone()))
+            .filter(|c| known.insert(c.clone(), None).is_none())
             .collect();
         if !fresh.is_empty() {
             // Only fails once the subscriber task is gone (shutdown).
@@ -76,14 +79,42 @@ impl Subscriptions {
     pub fn settle(&self, channel: &str, wanted: bool) -> bool {
         let mut known = self.channels.lock();
         if wanted {
-            known.insert(channel.to_owned())
+            if known.contains_key(channel) {
+                return false;
+            }
+            known.insert(channel.to_owned(), None);
+            true
         } else {
-            known.remove(channel)
+            known.remove(channel).is_some()
         }
     }
 
     pub fn all(&self) -> Vec<String> {
-        self.channels.lock().iter().cloned().collect()
+        self.channels.lock().keys().cloned().collect()
+    }
+
+    pub fn contains(&self, channel: &str) -> bool {
+        self.channels.lock().contains_key(channel)
+    }
+
+    /// `channel`'s subscription was confirmed now (it stays as it was if already flowing).
+    pub fn confirmed(&self, channel: &str) {
+        if let Some(since @ None) = self.channels.lock().get_mut(channel) {
+            *since = Some(crate::clock::now_ms());
+        }
+    }
+
+    /// The connection was lost: nothing has flowed without a break any more.
+    pub fn lost(&self) {
+        self.channels
+            .lock()
+            .values_mut()
+            .for_each(|since| *since = None);
+    }
+
+    /// Since when `channel` has been flowing without a break.
+    pub fn flowing_since(&self, channel: &str) -> Option<u64> {
+        self.channels.lock().get(channel).copied().flatten()
     }
 }
 
@@ -173,6 +204,11 @@ impl Receiver {
     /// Whether this node has members in `room` of `namespace` now.
     pub(super) fn has_members(&self, namespace: &str, room: &str) -> bool {
         (self.namespaces)(namespace).is_some_and(|ns| ns.has_local_member(room))
+    }
+
+    /// How long a socket that dropped out of `namespace` may come back and recover.
+    pub(super) fn recovery_window(&self, namespace: &str) -> Option<Duration> {
+        (self.namespaces)(namespace).and_then(|ns| ns.recovery_window())
     }
 
     /// Where this node's answers to one request go: the requester's own response channel.

@@ -96,6 +96,11 @@ impl RecoveryStore {
         self.config.max_disconnection.as_millis() as u64
     }
 
+    /// How long a dropped socket may come back and recover.
+    pub fn window(&self) -> std::time::Duration {
+        self.config.max_disconnection
+    }
+
     /// Encodes a broadcast (with `encode`) with `offset` appended as its last argument, logs it
     /// and hands the frames to `deliver` while the log is still locked (see the module note).
     #[allow(clippy::too_many_arguments)]
@@ -159,18 +164,21 @@ impl RecoveryStore {
     }
 
     /// With the log locked: the broadcasts after `offset` that reached `rooms`, or None when
-    /// `offset` is no longer in the log; then `attach` runs, still under the lock, so no
-    /// broadcast slips between the replay and the socket joining its rooms.
+    /// `offset` is no longer in the log or this node may not have received every broadcast to
+    /// the rooms since (`complete_since`, asked with the moment `offset` was logged); then
+    /// `attach` runs, still under the lock, so no broadcast slips between the replay and the
+    /// socket joining its rooms.
     pub fn replay<R>(
         &self,
         offset: &str,
         sid: &str,
         rooms: &[Arc<str>],
+        complete_since: impl FnOnce(u64) -> bool,
         attach: impl FnOnce(Option<Missed>) -> R,
     ) -> R {
         let mut log = self.log.lock();
         log.prune(now_ms(), &self.config);
-        attach(log.missed_after(offset, sid, rooms))
+        attach(log.missed_after(offset, sid, rooms, complete_since))
     }
 
     /// Takes the saved session for `pid` if it is still within the window (a session is
@@ -213,7 +221,7 @@ mod tests {
     /// Takes the session and replays, as a reconnect does.
     fn recover(store: &RecoveryStore, pid: &str, offset: &str) -> Option<(SavedSession, Missed)> {
         let session = take(store, pid)?;
-        let missed = store.replay(offset, &session.sid, &session.rooms, |m| m)?;
+        let missed = store.replay(offset, &session.sid, &session.rooms, |_| true, |m| m)?;
         Some((session, missed))
     }
 
@@ -313,8 +321,38 @@ mod tests {
         save(&store, &[]);
         std::thread::sleep(Duration::from_millis(60));
         assert!(take(&store, "pid").is_none());
-        assert!(store.replay("o1", "sid", &[], |m| m).is_none());
+        assert!(store.replay("o1", "sid", &[], |_| true, |m| m).is_none());
         assert_eq!(store.log.lock().bytes(), 0);
+    }
+
+    #[test]
+    fn a_log_that_may_lack_the_rooms_broadcasts_does_not_recover() {
+        let store = RecoveryStore::new(RecoveryConfig::default());
+        log(&store, &["a"], "1", "o1");
+        let logged_at = store.log.lock().oldest_at_ms().unwrap();
+        log(&store, &["a"], "2", "o2");
+        let asked = std::cell::Cell::new(None);
+        let missed = store.replay(
+            "o1",
+            "sid",
+            &[Arc::from("a")],
+            |since| {
+                asked.set(Some(since));
+                false
+            },
+            |m| m,
+        );
+        assert!(
+            missed.is_none(),
+            "not trusted: start fresh rather than with a gap"
+        );
+        assert_eq!(
+            asked.get(),
+            Some(logged_at),
+            "asked from when the client's last packet was logged"
+        );
+        let trusted = store.replay("o1", "sid", &[Arc::from("a")], |_| true, |m| m);
+        assert_eq!(trusted.map(|m| m.len()), Some(1));
     }
 
     #[test]

@@ -67,10 +67,20 @@ impl PacketLog {
         }
     }
 
-    /// The broadcasts after `offset` that reached the socket `sid` in `rooms`; None when
-    /// `offset` is no longer in the log.
-    pub fn missed_after(&self, offset: &str, sid: &str, rooms: &[Arc<str>]) -> Option<Missed> {
+    /// The broadcasts after `offset` that reached the socket `sid` in `rooms`, when `offset`
+    /// is still in the log and `complete_since` says the log holds every broadcast to those
+    /// rooms from the moment `offset` was logged (`clock::now_ms`) on; None otherwise.
+    pub fn missed_after(
+        &self,
+        offset: &str,
+        sid: &str,
+        rooms: &[Arc<str>],
+        complete_since: impl FnOnce(u64) -> bool,
+    ) -> Option<Missed> {
         let at = self.packets.iter().position(|p| &*p.offset == offset)?;
+        if !complete_since(self.packets[at].at_ms) {
+            return None;
+        }
         Some(
             self.packets
                 .iter()
@@ -98,6 +108,11 @@ impl PacketLog {
     /// The offset of the oldest packet held.
     pub fn oldest_offset(&self) -> Option<&str> {
         self.packets.front().map(|p| &*p.offset)
+    }
+
+    /// When the oldest packet held was logged.
+    pub fn oldest_at_ms(&self) -> Option<u64> {
+        self.packets.front().map(|p| p.at_ms)
     }
 }
 
