@@ -106,7 +106,8 @@ struct PartialPacket {
 #[derive(Default)]
 struct ClientState {
     sockets: Vec<SocketRef>,
-    partial: Option<PartialPacket>,
+    /// Boxed: a binary packet in flight is rare, and every idle client carries this slot.
+    partial: Option<Box<PartialPacket>>,
     closed: bool,
 }
 
@@ -150,14 +151,14 @@ impl Client {
         }
         let packet = decode(text, self.shared.limits).map_err(|e| e.to_string())?;
         if packet.attachments > 0 {
-            self.state.lock().partial = Some(PartialPacket {
+            self.state.lock().partial = Some(Box::new(PartialPacket {
                 kind: packet.kind,
                 nsp: packet.nsp.to_owned(),
                 id: packet.id,
                 data: packet.data.unwrap_or_default().to_owned(),
                 expected: packet.attachments,
                 attachments: Vec::with_capacity(packet.attachments),
-            });
+            }));
             return Ok(());
         }
         let data = packet.data.unwrap_or_default();
