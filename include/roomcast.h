@@ -596,6 +596,16 @@ roomcast_result roomcast_config_set_max_payload(roomcast_config *config,
                                                 uint32_t bytes);
 
 /**
+ * WebSocket write coalescing: a connection that wrote less than `ms` ago leaves new frames
+ * queued until the next tick (at most `ms`), so a fast feed reaches each client in fewer
+ * writes; a connection quiet for `ms` writes at once. 0 turns it off (default 1).
+ *
+ * Returns: ROOMCAST_RESULT_OK.
+ * Memory: nothing is retained.
+ */
+roomcast_result roomcast_config_set_write_coalesce_ms(roomcast_config *config, uint32_t ms);
+
+/**
  * Turns on Socket.IO connection-state recovery: a client that drops and comes back within
  * `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back.
  *

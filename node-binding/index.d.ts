@@ -36,6 +36,12 @@ export interface WebSocketServerOptions {
   pingTimeout?: number;
   /** Largest accepted message in bytes (default 1000000). */
   maxPayload?: number;
+  /**
+   * WebSocket write coalescing in ms (default 1, 0 turns it off): a connection that wrote less
+   * than this long ago leaves new frames queued until the next tick, so a fast feed reaches each
+   * client in fewer writes; a connection quiet for this long writes at once.
+   */
+  writeCoalesce?: number;
   /** Allowed origins (default: all). `cors.origin` is accepted too. */
   corsOrigins?: string[];
   cors?: { origin?: string | string[] };
@@ -225,6 +231,8 @@ export interface IoServerOptions {
   cors?: { origin?: string | string[] | boolean };
   allowUpgrades?: boolean;
   connectTimeout?: number;
+  /** roomcast's WebSocket write coalescing in ms (default 1, 0: off); see `ServerOptions.writeCoalesce`. */
+  writeCoalesce?: number;
   connectionStateRecovery?: { maxDisconnectionDuration?: number; skipMiddlewares?: boolean };
   serveClient?: false;
   /** The cluster adapter (`createRedisAdapter(url, opts)`), as `io.adapter(…)`. */

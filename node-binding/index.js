@@ -19,7 +19,7 @@ const RESERVED = new Set(['connection', 'disconnect', 'listening', 'close', 'err
 function toNativeOptions(options) {
   const out = {};
   const keys = ['path', 'allowUpgrades', 'pingInterval', 'pingTimeout', 'maxPayload', 'corsOrigins', 'queueCapacity', 'authTimeout',
-    'maxSubscriptions', 'maxSymbolsPerRequest', 'maxRateViolations', 'shutdownGrace', 'redisUrl', 'redisPrefix'];
+    'maxSubscriptions', 'maxSymbolsPerRequest', 'maxRateViolations', 'shutdownGrace', 'redisUrl', 'redisPrefix', 'writeCoalesce'];
   for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
   if (options.cors && options.cors.origin !== undefined) {
     const origin = options.cors.origin;

@@ -33,7 +33,8 @@ const { attachToHttpServer, nativeError, setAllowRequest, withAttachments } = re
 // Options by socket.io's names. Those the engine does not offer yet are refused by name rather
 // than ignored (see README: Moving from socket.io).
 const SUPPORTED = new Set(['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'cors', 'allowUpgrades',
-  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter', 'perMessageDeflate', 'httpCompression']);
+  'transports', 'connectTimeout', 'connectionStateRecovery', 'serveClient', 'allowRequest', 'adapter', 'perMessageDeflate', 'httpCompression',
+  'writeCoalesce']);
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
@@ -83,7 +84,7 @@ function toNativeOptions(options) {
   }
   if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
   const out = {};
-  for (const key of ['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'allowUpgrades', 'transports', 'connectTimeout']) {
+  for (const key of ['path', 'pingInterval', 'pingTimeout', 'maxHttpBufferSize', 'allowUpgrades', 'transports', 'connectTimeout', 'writeCoalesce']) {
     if (options[key] !== undefined) out[key] = options[key];
   }
   const origin = options.cors && options.cors.origin;

@@ -303,6 +303,8 @@ export interface IoOptions {
   /** socket.io's `transports`: `polling`, `websocket`. */
   transports?: Array<string>
   connectTimeout?: number
+  /** roomcast's WebSocket write coalescing window in ms (0: off). */
+  writeCoalesce?: number
   /** `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it. */
   recoveryMaxDisconnection?: number
   recoverySkipMiddlewares?: boolean
@@ -370,6 +372,8 @@ export interface ServerOptions {
   /** Allowed origins; absent allows all (a development default). */
   corsOrigins?: Array<string>
   queueCapacity?: number
+  /** WebSocket write coalescing window in ms (0: off). */
+  writeCoalesce?: number
   authTimeout?: number
   maxSubscriptions?: number
   maxSymbolsPerRequest?: number

@@ -195,6 +195,23 @@ pub extern "C" fn roomcast_config_set_max_payload(
     })
 }
 
+/// WebSocket write coalescing: a connection that wrote less than `ms` ago leaves new frames
+/// queued until the next tick (at most `ms`), so a fast feed reaches each client in fewer
+/// writes; a connection quiet for `ms` writes at once. 0 turns it off (default 1).
+///
+/// Returns: ROOMCAST_RESULT_OK.
+/// Memory: nothing is retained.
+#[no_mangle]
+pub extern "C" fn roomcast_config_set_write_coalesce_ms(
+    config: *mut roomcast_config,
+    ms: u32,
+) -> roomcast_result {
+    with_config(config, |c| {
+        c.engine.ws_write_coalesce = std::time::Duration::from_millis(u64::from(ms));
+        roomcast_result::Ok
+    })
+}
+
 /// Turns on Socket.IO connection-state recovery: a client that drops and comes back within
 /// `max_disconnection_ms` gets its socket id, rooms and missed broadcasts back.
 ///

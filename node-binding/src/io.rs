@@ -35,6 +35,8 @@ pub struct IoOptions {
     /// socket.io's `transports`: `polling`, `websocket`.
     pub transports: Option<Vec<String>>,
     pub connect_timeout: Option<u32>,
+    /// roomcast's WebSocket write coalescing window in ms (0: off).
+    pub write_coalesce: Option<u32>,
     /// `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it.
     pub recovery_max_disconnection: Option<u32>,
     pub recovery_skip_middlewares: Option<bool>,
@@ -167,6 +169,9 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
     }
     if let Some(v) = options.connect_timeout {
         config.connect_timeout = ms(v);
+    }
+    if let Some(v) = options.write_coalesce {
+        config.ws_write_coalesce = ms(v);
     }
     if let Some(max) = options.recovery_max_disconnection {
         let defaults = roomcast::config::RecoveryConfig::default();

@@ -43,6 +43,8 @@ pub struct ServerOptions {
     /// Allowed origins; absent allows all (a development default).
     pub cors_origins: Option<Vec<String>>,
     pub queue_capacity: Option<u32>,
+    /// WebSocket write coalescing window in ms (0: off).
+    pub write_coalesce: Option<u32>,
     pub auth_timeout: Option<u32>,
     pub max_subscriptions: Option<u32>,
     pub max_symbols_per_request: Option<u32>,
@@ -97,6 +99,9 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
     }
     if let Some(v) = options.queue_capacity {
         engine.queue_capacity = v as usize;
+    }
+    if let Some(v) = options.write_coalesce {
+        engine.ws_write_coalesce = ms(v);
     }
     if let Some(v) = options.auth_timeout {
         config.auth_timeout = ms(v);

@@ -336,3 +336,34 @@ test('roomcast: an option the engine does not offer is refused by name, not igno
   assert.throws(() => new roomcast.Server({ adapter: {} }), /adapter must come from createRedisAdapter/);
   assert.throws(() => new roomcast.Server({ serveClient: true }), /serveClient is not supported/);
 });
+
+// A feed emitting one at a time, the event loop turning between emits: with write coalescing
+// on (the default, 1 ms; and a wider window) and off, every tick arrives, once and in order, and
+// a lone emit after a quiet spell arrives too (nothing is left parked).
+for (const writeCoalesce of [undefined, 0, 20]) {
+  test(`roomcast: a one-at-a-time feed arrives whole and in order (writeCoalesce ${writeCoalesce ?? 'default'})`, async () => {
+    const { io, client } = await boot(roomcast.Server, writeCoalesce === undefined ? {} : { writeCoalesce });
+    const joined = new Promise((resolve) => io.on('connection', (socket) => { socket.join('feed'); resolve(); }));
+    const clients = [client(), client()];
+    await Promise.all(clients.map((c) => waitFor(c, 'connect')));
+    await joined;
+    await sleep(50);
+    const got = clients.map((c) => {
+      const ticks = [];
+      c.on('tick', (n) => ticks.push(n));
+      return ticks;
+    });
+    for (let n = 0; n < 300; n++) {
+      io.to('feed').emit('tick', n);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const expected = Array.from({ length: 300 }, (_, n) => n);
+    const deadline = Date.now() + 5000;
+    while (got.some((t) => t.length < 300) && Date.now() < deadline) await sleep(10);
+    for (const ticks of got) assert.deepEqual(ticks, expected);
+    await sleep(100);
+    const last = clients.map((c) => waitFor(c, 'tick'));
+    io.to('feed').emit('tick', 'after a pause');
+    assert.deepEqual(await Promise.all(last), ['after a pause', 'after a pause']);
+  });
+}

@@ -36,6 +36,11 @@ pub struct EngineConfig {
     /// from the bytes the connection read on the stack; it grows on demand for a larger message
     /// (the socket itself is read in 4 KiB steps).
     pub ws_read_buffer: usize,
+    /// Write coalescing on WebSocket connections: one that wrote less than this long ago leaves
+    /// new frames queued until the next tick (at most this long), so a feed emitting one at a
+    /// time faster than this reaches each client in fewer, larger writes. A connection quiet for
+    /// this long writes at once. Zero turns it off.
+    pub ws_write_coalesce: Duration,
     /// Listen backlog; tokio's default of 128 drops SYNs in connection storms.
     pub backlog: u32,
     /// Whether polling sessions may upgrade to WebSocket (Node's `allowUpgrades`). When false
@@ -84,6 +89,7 @@ impl Default for EngineConfig {
             max_attachments: 64,
             max_json_depth: 64,
             ws_read_buffer: 64,
+            ws_write_coalesce: Duration::from_millis(1),
             backlog: 4096,
             allow_upgrades: true,
             allow_polling: true,

@@ -52,6 +52,13 @@ fn config_from_args() -> RealtimeConfig {
     let mut config = RealtimeConfig::default();
     config.engine.bind = SocketAddr::from(([127, 0, 0, 1], flag(&args, "--port", 0) as u16));
     config.engine.ping_interval = Duration::from_millis(flag(&args, "--ping-interval", 25_000));
+    if let Some(ms) = args
+        .windows(2)
+        .find(|w| w[0] == "--write-coalesce")
+        .and_then(|w| w[1].parse().ok())
+    {
+        config.engine.ws_write_coalesce = Duration::from_millis(ms);
+    }
     config.engine.ping_timeout = Duration::from_millis(flag(&args, "--ping-timeout", 60_000));
     config.auth_timeout = Duration::from_millis(flag(&args, "--auth-timeout", 5_000));
     let per_minute = RateLimit::per_minute(flag(&args, "--rate-limit", 10) as u32);

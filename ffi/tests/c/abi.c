@@ -232,6 +232,7 @@ int main(void) {
   CHECK(roomcast_config_set_ping(config, 0, 1000) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_listen(config, S("localhost"), 0) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_listen(config, S("127.0.0.1"), 0) == ROOMCAST_RESULT_OK);
+  CHECK(roomcast_config_set_write_coalesce_ms(config, 2) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_config_set_redis_url(config, S("http://x")) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   CHECK(roomcast_config_set_redis_sharded(config, S("everywhere")) == ROOMCAST_RESULT_ERR_INVALID_ARGUMENT);
   last_error(message, sizeof message);

@@ -80,6 +80,14 @@ async fn main() {
         recovery,
         ..EngineConfig::default()
     };
+    // `--write-coalesce MS`: the WebSocket write coalescing window (the engine's default else).
+    if let Some(ms) = args
+        .windows(2)
+        .find(|w| w[0] == "--write-coalesce")
+        .and_then(|w| w[1].parse().ok())
+    {
+        config.ws_write_coalesce = Duration::from_millis(ms);
+    }
     // permessage-deflate as Node's bench server turns it on (threshold 1024).
     config.set_per_message_deflate(args.iter().any(|a| a == "--deflate"), Some(1024));
     let server = Server::new(config);

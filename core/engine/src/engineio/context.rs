@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Weak};
 
+use super::write_holds::WriteHolds;
 use crate::config::EngineConfig;
 use crate::stats::Stats;
 
@@ -22,6 +23,8 @@ pub(crate) struct EngineContext {
     /// (closing a slow consumer mid-broadcast) is moved onto it, even when the caller is a host
     /// thread outside any runtime.
     pub runtime: Option<tokio::runtime::Handle>,
+    /// Where busy WebSocket connections wait to coalesce their writes.
+    pub write_holds: Arc<WriteHolds>,
     registry: Weak<dyn SessionRegistry>,
 }
 
@@ -32,11 +35,13 @@ impl EngineContext {
         stats: Arc<Stats>,
         registry: Weak<dyn SessionRegistry>,
     ) -> Self {
+        let runtime = tokio::runtime::Handle::try_current().ok();
         Self {
+            write_holds: WriteHolds::new(config.ws_write_coalesce, runtime.clone()),
             config,
             path,
             stats,
-            runtime: tokio::runtime::Handle::try_current().ok(),
+            runtime,
             registry,
         }
     }

@@ -22,3 +22,4 @@ pub(crate) mod query;
 pub mod session;
 pub(crate) mod stack_read;
 pub(crate) mod websocket;
+pub(crate) mod write_holds;

@@ -66,20 +66,36 @@ pub struct Batch {
     pub oldest_us: u64,
     /// How many of `frames` the consumer handed on already. Their entries (and the broadcast
     /// timers in them) stay until the whole batch was flushed and the batch is dropped.
-    pub sent: usize,
+    pub sent: u32,
+    /// When the consumer last flushed, µs clock wrapped to 32 bits (0: never): whether it is
+    /// busy, for write coalescing.
+    pub flushed_us: u32,
 }
 
 impl Batch {
     /// The next frame to hand on, if any is left.
     pub fn take_next(&mut self) -> Option<OutFrame> {
-        let entry = self.frames.get_mut(self.sent)?;
+        let entry = self.frames.get_mut(self.sent as usize)?;
         self.sent += 1;
         Some(std::mem::take(&mut entry.frame))
     }
 
     /// Whether every frame was handed on.
     pub fn is_drained(&self) -> bool {
-        self.sent >= self.frames.len()
+        self.sent as usize >= self.frames.len()
+    }
+
+    /// An empty batch after a flush at `now_us`.
+    pub fn flushed_at(now_us: u64) -> Self {
+        Self {
+            flushed_us: now_us as u32,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the last flush was less than `window_us` before `now_us`.
+    pub fn flushed_within(&self, now_us: u64, window_us: u64) -> bool {
+        self.flushed_us != 0 && u64::from((now_us as u32).wrapping_sub(self.flushed_us)) < window_us
     }
 
     /// The frames, in order (their timers are released as they are dropped).
