@@ -96,26 +96,20 @@ fn resp3(info: &redis::ConnectionInfo) -> redis::ConnectionInfo {
 }
 
 impl Link {
-    /// One channel per command: channels of one command must share a slot on a cluster.
-    async fn ssubscribe(&mut self, channel: &str) -> RedisResult<()> {
-        match self {
-            Self::Cluster(connection) => connection.ssubscribe(channel).await,
-            Self::Single(connection) => redis::cmd("SSUBSCRIBE")
-                .arg(channel)
-                .query_async::<Value>(connection)
-                .await
-                .map(drop),
-        }
-    }
-
-    async fn sunsubscribe(&mut self, channel: &str) -> RedisResult<()> {
-        match self {
-            Self::Cluster(connection) => connection.sunsubscribe(channel).await,
-            Self::Single(connection) => redis::cmd("SUNSUBSCRIBE")
-                .arg(channel)
-                .query_async::<Value>(connection)
-                .await
-                .map(drop),
+    /// `SSUBSCRIBE`s (`on`) or `SUNSUBSCRIBE`s `channel`. One channel per command: channels of
+    /// one command must share a slot on a cluster.
+    async fn follow(&mut self, channel: &str, on: bool) -> RedisResult<()> {
+        match (self, on) {
+            (Self::Cluster(connection), true) => connection.ssubscribe(channel).await,
+            (Self::Cluster(connection), false) => connection.sunsubscribe(channel).await,
+            (Self::Single(connection), on) => {
+                let command = if on { "SSUBSCRIBE" } else { "SUNSUBSCRIBE" };
+                redis::cmd(command)
+                    .arg(channel)
+                    .query_async::<Value>(connection)
+                    .await
+                    .map(drop)
+            }
         }
     }
 
@@ -228,7 +222,7 @@ impl ShardedLink {
         }
         let mut all_subscribed = true;
         for channel in self.subscriptions.all() {
-            match connection.ssubscribe(&channel).await {
+            match connection.follow(&channel, true).await {
                 Ok(()) => self.subscriptions.confirmed(&channel),
                 Err(error) => {
                     tracing::warn!(%error, channel, "redis ssubscribe failed");
@@ -277,7 +271,7 @@ impl ShardedLink {
                 .receiver
                 .has_members(&lingering.namespace, &lingering.room);
             if !wanted && self.subscriptions.settle(&channel, false) {
-                if let Err(error) = connection.sunsubscribe(&channel).await {
+                if let Err(error) = connection.follow(&channel, false).await {
                     tracing::warn!(%error, channel, "redis sunsubscribe failed");
                 }
             }
@@ -288,7 +282,7 @@ impl ShardedLink {
         match change {
             Change::Subscribe(channels) => {
                 for channel in channels {
-                    match connection.ssubscribe(&channel).await {
+                    match connection.follow(&channel, true).await {
                         Ok(()) => self.subscriptions.confirmed(&channel),
                         Err(error) => tracing::warn!(%error, channel, "redis ssubscribe failed"),
                     }
@@ -302,10 +296,7 @@ impl ShardedLink {
                 let Some(wanted) = self.decide(&namespace, &room, &channel) else {
                     return;
                 };
-                let done = match wanted {
-                    true => connection.ssubscribe(&channel).await,
-                    false => connection.sunsubscribe(&channel).await,
-                };
+                let done = connection.follow(&channel, wanted).await;
                 match done {
                     Ok(()) if wanted => self.subscriptions.confirmed(&channel),
                     Ok(()) => {}

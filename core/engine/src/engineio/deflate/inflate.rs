@@ -16,14 +16,15 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use flate2::{Decompress, FlushDecompress, Status};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::engineio::stack_read::{hand_on, poll_read_chunk, write_through, READ_CHUNK};
 
 const FIN: u8 = 0x80;
 const RSV1: u8 = 0x40;
 const MASKED: u8 = 0x80;
-const READ_CHUNK: usize = 4096;
 
 pub struct InflatingStream<S> {
     inner: S,
@@ -288,10 +289,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
         let this = &mut *self;
         loop {
             if !this.state.output.is_empty() {
-                let n = this.state.output.len().min(buf.remaining());
-                buf.put_slice(&this.state.output[..n]);
-                this.state.output.advance(n);
-                if this.state.output.is_empty() {
+                if hand_on(&mut this.state.output, buf) {
                     // Nothing kept between messages.
                     this.state.output = BytesMut::new();
                 }
@@ -308,11 +306,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
             }
             // Read on the stack: a connection waiting for data holds no buffer of its own.
             let mut chunk = [0u8; READ_CHUNK];
-            let read = {
-                let mut into = ReadBuf::new(&mut chunk);
-                ready!(Pin::new(&mut this.inner).poll_read(cx, &mut into))?;
-                into.filled().len()
-            };
+            let read = ready!(poll_read_chunk(&mut this.inner, cx, &mut chunk))?;
             if read == 0 {
                 this.state.eof = true;
                 continue;
@@ -326,35 +320,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for InflatingStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
+write_through!(InflatingStream);
 
 #[cfg(test)]
 mod tests {
