@@ -44,16 +44,19 @@ pub trait Adapter: Send + Sync + 'static {
     /// (`private`: it is a socket's own room). Adapters with a channel per room subscribe or
     /// unsubscribe here; the call only queues that work.
     fn room_changed(&self, _namespace: &str, _room: &str, _private: bool) {}
-    /// Whether this node has received every broadcast to `room` of `namespace` since `since_ms`
-    /// (the `clock::now_ms` clock), so its recovery log can be trusted for a socket in that room.
-    /// Adapters on which every node receives everything always have; one that subscribes per
-    /// room must have been subscribed to that room's channel without a break since then.
+    /// Whether this node's recovery log holds every broadcast to `room` of `namespace` that a
+    /// socket in it missed since `since_ms` (the `clock::now_ms` clock). Adapters on which every
+    /// node receives everything always do. One that subscribes per room does when its channel
+    /// has flowed without a break since then on the node the socket dropped from
+    /// (`saved_here`: what it did not receive, the socket would not have got live either), and
+    /// on another node when its channel was already flowing then.
     fn saw_room_since(
         &self,
         _namespace: &str,
         _room: &str,
         _private: bool,
         _since_ms: u64,
+        _saved_here: bool,
     ) -> bool {
         true
     }

@@ -427,15 +427,15 @@ impl Client {
         // Where rooms reach a node only while it subscribes to them (dynamic sharded modes),
         // this node must have been receiving all of them since the client's last packet.
         let adapter = ns.adapter();
+        let here = store.saved_here(&saved);
         let complete_since = |since_ms: u64| {
             let Some(adapter) = adapter.as_ref() else {
                 return true;
             };
-            adapter.saw_room_since(&ns.name, &saved.sid, true, since_ms)
-                && saved
-                    .rooms
-                    .iter()
-                    .all(|room| adapter.saw_room_since(&ns.name, room, false, since_ms))
+            let saw = |room: &str, private| {
+                adapter.saw_room_since(&ns.name, room, private, since_ms, here)
+            };
+            saw(&saved.sid, true) && saved.rooms.iter().all(|room| saw(room, false))
         };
         store.replay(
             &offset,

@@ -526,7 +526,7 @@ impl Socket {
         self.home.remove_socket(self);
         if let (Some(store), Some(pid)) = (self.home.recovery(), &self.pid) {
             if is_recoverable(reason) {
-                let saved = RecoveryStore::new_session(
+                let saved = store.new_session(
                     Box::from(&*self.id),
                     self.identity.clone(),
                     rooms.clone(),

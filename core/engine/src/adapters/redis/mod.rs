@@ -319,13 +319,24 @@ impl Adapter for RedisAdapter {
 
     /// In the dynamic modes a room with a channel of its own reaches this node only while that
     /// channel is subscribed: the log is complete for it since the channel last began to flow.
-    fn saw_room_since(&self, namespace: &str, room: &str, private: bool, since_ms: u64) -> bool {
+    fn saw_room_since(
+        &self,
+        namespace: &str,
+        room: &str,
+        private: bool,
+        since_ms: u64,
+        saved_here: bool,
+    ) -> bool {
         match self.channels.pubsub {
             PubSub::Sharded(mode) if has_own_channel(mode, room, private) => {
                 let channel = self.channels.room(namespace, room);
-                self.subscriptions
-                    .flowing_since(&channel)
-                    .is_some_and(|since| since <= since_ms)
+                match saved_here {
+                    true => self.subscriptions.unbroken_since(&channel, since_ms),
+                    false => self
+                        .subscriptions
+                        .flowing_since(&channel)
+                        .is_some_and(|since| since <= since_ms),
+                }
             }
             _ => true,
         }

@@ -39,6 +39,8 @@ pub(crate) enum Change {
 #[derive(Clone)]
 pub(crate) struct Subscriptions {
     channels: Arc<Mutex<BTreeMap<String, Option<u64>>>>,
+    /// When the connection was last lost (0: never).
+    lost_at_ms: Arc<std::sync::atomic::AtomicU64>,
     changes: mpsc::UnboundedSender<Change>,
 }
 
@@ -47,6 +49,7 @@ impl Subscriptions {
         let (changes, requests) = mpsc::unbounded_channel();
         let this = Self {
             channels: Arc::default(),
+            lost_at_ms: Arc::default(),
             changes,
         };
         (this, requests)
@@ -106,10 +109,18 @@ impl Subscriptions {
 
     /// The connection was lost: nothing has flowed without a break any more.
     pub fn lost(&self) {
+        self.lost_at_ms
+            .store(crate::clock::now_ms(), Ordering::Release);
         self.channels
             .lock()
             .values_mut()
             .for_each(|since| *since = None);
+    }
+
+    /// Whether `channel` flows now and nothing was lost since `since_ms`. (A room channel is
+    /// only ever unsubscribed once its room stayed empty for the recovery window.)
+    pub fn unbroken_since(&self, channel: &str, since_ms: u64) -> bool {
+        self.lost_at_ms.load(Ordering::Acquire) < since_ms && self.flowing_since(channel).is_some()
     }
 
     /// Since when `channel` has been flowing without a break.

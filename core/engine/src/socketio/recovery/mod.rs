@@ -148,7 +148,9 @@ impl RecoveryStore {
         );
     }
 
+    /// What this node keeps of a socket that dropped.
     pub fn new_session(
+        &self,
         sid: Box<str>,
         identity: Option<Identity>,
         rooms: Vec<Arc<str>>,
@@ -159,8 +161,14 @@ impl RecoveryStore {
             identity,
             rooms,
             data,
+            node: self.node.clone(),
             at_ms: 0,
         }
+    }
+
+    /// Whether this node saved `session` (its socket was here when it dropped).
+    pub fn saved_here(&self, session: &SavedSession) -> bool {
+        *session.node == *self.node
     }
 
     /// With the log locked: the broadcasts after `offset` that reached `rooms`, or None when
@@ -233,10 +241,7 @@ mod tests {
 
     fn save(store: &RecoveryStore, rooms: &[&str]) {
         let rooms = rooms.iter().map(|r| Arc::from(*r)).collect();
-        store.save(
-            "pid",
-            RecoveryStore::new_session("sid".into(), None, rooms, None),
-        );
+        store.save("pid", store.new_session("sid".into(), None, rooms, None));
     }
 
     #[test]
@@ -363,13 +368,14 @@ mod tests {
             user_role: Arc::from("r"),
         };
         let data = Some(serde_json::json!({"k": [1]}));
-        let saved = RecoveryStore::new_session(
+        let saved = RecoveryStore::new(RecoveryConfig::default()).new_session(
             "sid".into(),
             Some(identity.clone()),
             vec![Arc::from("a")],
             data.clone(),
         );
         let back = SavedSession::from_json(&saved.to_json(), 5).unwrap();
+        assert_eq!(back.node, saved.node, "which node saved it travels along");
         assert_eq!(
             (&*back.sid, back.identity, back.rooms, back.data),
             ("sid", Some(identity), vec![Arc::from("a")], data)

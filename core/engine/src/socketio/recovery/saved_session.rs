@@ -15,6 +15,8 @@ pub(crate) struct SavedSession {
     pub rooms: Vec<Arc<str>>,
     /// The host's `socket.data`.
     pub data: Option<serde_json::Value>,
+    /// The node that saved it (its recovery store's id; empty when unknown).
+    pub node: Box<str>,
     pub(crate) at_ms: u64,
 }
 
@@ -34,7 +36,7 @@ impl SavedSession {
             serde_json::json!({ "userId": &*i.user_id, "userName": &*i.user_name, "userRole": &*i.user_role })
         });
         let rooms: Vec<&str> = self.rooms.iter().map(|r| r.as_ref()).collect();
-        serde_json::json!({ "sid": &*self.sid, "identity": identity, "rooms": rooms, "data": self.data })
+        serde_json::json!({ "sid": &*self.sid, "identity": identity, "rooms": rooms, "data": self.data, "node": &*self.node })
             .to_string()
     }
 
@@ -58,6 +60,7 @@ impl SavedSession {
             identity,
             rooms,
             data,
+            node: Box::from(value["node"].as_str().unwrap_or_default()),
             at_ms: now,
         })
     }
