@@ -1,5 +1,6 @@
-//! `DeliveryTimer`: times one broadcast from its emit call until the last recipient's frame has
-//! been handed to the kernel. Every recipient's queued copy holds a clone of the timer's `Arc`,
+//! `DeliveryTimer`: times one broadcast from its emit call (started as the first recipient is
+//! found, before the packet is encoded) until the last recipient's frame has been handed to the
+//! kernel. Every recipient's queued copy holds a clone of the timer's `Arc`,
 //! and a writer drops its clone only once the batch holding the frame was flushed; the broadcast
 //! holds one more until it knows how many members it reached. The last drop records the latency,
 //! so a copy discarded unwritten (a closed or overflowing queue) ends its part of the wait too.
@@ -20,13 +21,8 @@ pub struct DeliveryTimer {
 impl DeliveryTimer {
     /// Starts timing a broadcast now.
     pub fn start(stats: &Arc<Stats>) -> Arc<Self> {
-        Self::started_at(stats, now_us())
-    }
-
-    /// Times a broadcast emitted at `emitted_us` (µs clock).
-    pub fn started_at(stats: &Arc<Stats>, emitted_us: u64) -> Arc<Self> {
         Arc::new(Self {
-            emitted_us,
+            emitted_us: now_us(),
             recipients: AtomicUsize::new(0),
             stats: stats.clone(),
         })

@@ -239,6 +239,8 @@ where
         // A busy connection leaves new frames queued for one tick (pushes to a queue that is not
         // empty wake no one); a close still wakes it.
         if !parked
+            && holds.window_us() > 0
+            && batch.flushed_us != 0
             && batch.is_drained()
             && !need_flush
             && batch.flushed_within(now_us(), holds.window_us())

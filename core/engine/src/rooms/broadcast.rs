@@ -11,7 +11,6 @@ use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::clock::now_us;
 use crate::engineio::delivery_timer::DeliveryTimer;
 use crate::engineio::packet::OutFrame;
 use crate::rooms::room_index::RoomIndex;
@@ -46,21 +45,20 @@ impl BroadcastTarget {
     }
 }
 
-/// A broadcast's packet, encoded (and its timer started) on first use.
+/// A broadcast's packet, encoded (and its timer started, before encoding) on first use: a
+/// broadcast that reaches nobody costs neither.
 pub struct LazyFrames<'a, F: Fn() -> Vec<OutFrame>> {
     encode: F,
     stats: &'a Arc<Stats>,
-    emitted_us: u64,
     frames: OnceCell<(Vec<OutFrame>, Arc<DeliveryTimer>)>,
 }
 
 impl<'a, F: Fn() -> Vec<OutFrame>> LazyFrames<'a, F> {
-    /// A broadcast emitted now, timed into `stats`.
+    /// A broadcast timed into `stats`.
     pub fn new(encode: F, stats: &'a Arc<Stats>) -> Self {
         Self {
             encode,
             stats,
-            emitted_us: now_us(),
             frames: OnceCell::new(),
         }
     }
@@ -68,7 +66,7 @@ impl<'a, F: Fn() -> Vec<OutFrame>> LazyFrames<'a, F> {
     /// Delivers to `member`.
     fn send_to<M: Recipient>(&self, member: &M, volatile: bool) -> bool {
         let (frames, timer) = self.frames.get_or_init(|| {
-            let timer = DeliveryTimer::started_at(self.stats, self.emitted_us);
+            let timer = DeliveryTimer::start(self.stats);
             ((self.encode)(), timer)
         });
         member.deliver(frames, volatile, timer)
