@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::cluster::request::{ClusterAnswer, ClusterRequest, Collected};
 use crate::socketio::packet::Args;
-use crate::socketio::recovery::SessionStore;
+use crate::socketio::recovery::{PeerClaim, PeerReplay, SessionStore};
 
 pub trait Adapter: Send + Sync + 'static {
     /// Sends a broadcast already delivered locally to the other nodes. Never blocks.
@@ -59,6 +59,31 @@ pub trait Adapter: Send + Sync + 'static {
         _saved_here: bool,
     ) -> bool {
         true
+    }
+    /// `saw_room_since` for a socket: its own room and every room it is in.
+    fn saw_socket_since(
+        &self,
+        namespace: &str,
+        sid: &str,
+        rooms: &[Arc<str>],
+        since_ms: u64,
+        saved_here: bool,
+    ) -> bool {
+        let saw = |room: &str, private| {
+            self.saw_room_since(namespace, room, private, since_ms, saved_here)
+        };
+        saw(sid, true) && rooms.iter().all(|room| saw(room, false))
+    }
+    /// Where this node's log may lack what a socket that dropped from another node missed
+    /// (see `recovery::peer_replay`): asks that node (`claim.node`) for its half of the
+    /// replay. None when the adapter has no such need (every node receives everything) or
+    /// that node did not answer in time.
+    fn recover_from_peer(
+        &self,
+        _namespace: &str,
+        _claim: PeerClaim,
+    ) -> BoxFuture<'static, Option<PeerReplay>> {
+        Box::pin(async { None })
     }
     /// Where `namespace` keeps its recoverable sessions so that any node can restore them
     /// (None: on this node).

@@ -14,7 +14,7 @@ use super::namespace::{Namespace, NamespaceShared};
 use super::packet::{
     decode, encode_connect, encode_connect_error, event_name, Args, DecodeLimits, SioType,
 };
-use super::recovery::{Missed, RecoveryStore, SavedSession};
+use super::recovery::{Missed, PeerClaim, PeerReplay, RecoveryStore, SavedSession};
 use super::socket::{AckSender, ClientEvent, Socket, SocketRef, SocketStart};
 use crate::auth::{AuthPayload, ConnectRequest, ConnectResult, DataSlot, Identity};
 use crate::config::RecoveryConfig;
@@ -423,40 +423,30 @@ impl Client {
             pid,
             offset,
             saved,
+            peer,
         } = restore;
-        // Where rooms reach a node only while it subscribes to them (dynamic sharded modes),
-        // this node must have been receiving all of them since the client's last packet.
-        let adapter = ns.adapter();
-        let here = store.saved_here(&saved);
-        let complete_since = |since_ms: u64| {
-            let Some(adapter) = adapter.as_ref() else {
-                return true;
+        let attach = |missed: Option<Missed>| {
+            let Some(missed) = missed else {
+                ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
+                return None;
             };
-            let saw = |room: &str, private| {
-                adapter.saw_room_since(&ns.name, room, private, since_ms, here)
+            ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
+            let start = SocketStart {
+                id: Some(saved.sid.clone()),
+                pid: Some(pid),
+                recovered: true,
+                data: saved.data.clone(),
             };
-            saw(&saved.sid, true) && saved.rooms.iter().all(|room| saw(room, false))
+            Some(self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed))))
         };
-        store.replay(
-            &offset,
-            &saved.sid,
-            &saved.rooms,
-            complete_since,
-            |missed| {
-                let Some(missed) = missed else {
-                    ns.stats.not_recovered.fetch_add(1, Ordering::Relaxed);
-                    return None;
-                };
-                ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
-                let start = SocketStart {
-                    id: Some(saved.sid.clone()),
-                    pid: Some(pid),
-                    recovered: true,
-                    data: saved.data.clone(),
-                };
-                Some(self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed))))
-            },
-        )
+        match peer {
+            Some(peer) => store.replay_with_peer(&peer, &saved.sid, &saved.rooms, attach),
+            None => {
+                let here = store.saved_here(&saved);
+                let complete_since = ns.log_is_complete(&saved.sid, &saved.rooms, here);
+                store.replay(&offset, &saved.sid, &saved.rooms, complete_since, attach)
+            }
+        }
     }
 
     /// Creates the socket, adds it to the namespace, restores rooms and missed packets when
@@ -520,6 +510,30 @@ struct Restore<'a> {
     pid: Box<str>,
     offset: String,
     saved: SavedSession,
+    /// The other node's half of the replay, when this node's log may lack some of it.
+    peer: Option<PeerReplay>,
+}
+
+/// The other node's half of the replay (see `recovery::peer_replay`), when `saved`'s socket
+/// dropped from another node and this node's log alone cannot replay from `offset`.
+async fn peer_replay(
+    ns: &NamespaceShared,
+    store: &RecoveryStore,
+    saved: &SavedSession,
+    offset: &str,
+) -> Option<PeerReplay> {
+    let adapter = ns.adapter()?;
+    let here = store.saved_here(saved);
+    if here || store.covers(offset, ns.log_is_complete(&saved.sid, &saved.rooms, here)) {
+        return None;
+    }
+    let claim = PeerClaim {
+        node: saved.node.clone(),
+        sid: saved.sid.clone(),
+        rooms: saved.rooms.clone(),
+        offset: offset.to_owned(),
+    };
+    adapter.recover_from_peer(&ns.name, claim).await
 }
 
 /// Reads `{pid, offset}` from the connect payload and takes the saved session. With
@@ -544,6 +558,7 @@ async fn recovery_claim<'a>(
     };
     match store.take_session(&pid).await {
         Some(saved) if same_user(&saved) => RecoveryClaim::Restore(Box::new(Restore {
+            peer: peer_replay(ns, store, &saved, &offset).await,
             store,
             pid: Box::from(pid),
             offset,

@@ -6,7 +6,7 @@ use dashmap::DashMap;
 use parking_lot::RwLock;
 
 use super::packet::{encode_event, Args};
-use super::recovery::{RecoveryConfig, RecoveryStore};
+use super::recovery::{LogCut, LoggedBroadcast, PeerClaim, RecoveryConfig, RecoveryStore};
 use super::socket::{AckError, AckReply, ClientEvent, Socket, SocketHome, SocketRef};
 use crate::auth::Middleware;
 use crate::engineio::deflate::deflatable;
@@ -188,44 +188,83 @@ impl NamespaceShared {
         }
     }
 
-    pub(crate) fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
-        // With recovery on, the offset is chosen here, once, so every node logs the broadcast
-        // under the same offset and a client can recover on any of them.
-        let offset = match &self.recovery {
-            Some(store) if !target.volatile => Some(store.next_offset()),
-            _ => None,
-        };
-        self.publish(target, event, args, offset.as_deref());
-        self.broadcast_local(target, event, args, offset.as_deref())
+    /// Whether this node's recovery log holds every broadcast the socket `sid` in `rooms` missed
+    /// since a moment (`clock::now_ms`): where rooms reach a node only while it subscribes to
+    /// them (dynamic sharded modes), it must have been receiving all of them since then
+    /// (`saved_here`: the socket dropped from this node).
+    pub(crate) fn log_is_complete<'a>(
+        &'a self,
+        sid: &'a str,
+        rooms: &'a [Arc<str>],
+        saved_here: bool,
+    ) -> impl Fn(u64) -> bool + 'a {
+        let adapter = self.adapter();
+        move |since_ms| {
+            adapter.as_ref().is_none_or(|adapter| {
+                adapter.saw_socket_since(&self.name, sid, rooms, since_ms, saved_here)
+            })
+        }
     }
 
-    /// Delivers to this node's members only (what came from another node).
-    pub(crate) fn broadcast_local(
+    /// A broadcast that starts on this node: delivered here and published to the others.
+    pub(crate) fn broadcast(&self, target: &BroadcastTarget, event: &str, args: &Args) -> usize {
+        self.deliver_and_log(target, event, args, None, Origin::Cluster)
+    }
+
+    /// A broadcast that came from another node (logged under its offset when it has one).
+    pub(crate) fn broadcast_remote(
         &self,
         target: &BroadcastTarget,
         event: &str,
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        let delivered = match (&self.recovery, offset) {
-            (Some(store), _) if !target.volatile => {
-                let local_offset;
+        self.deliver_and_log(target, event, args, offset, Origin::Remote)
+    }
+
+    /// Delivers to this node's members and, with recovery on, logs under `offset` (or, without
+    /// one, an offset of this node's, chosen now, once, so every node logs a broadcast under
+    /// the same offset and a client can recover on any of them). A broadcast for the whole
+    /// cluster is published to the others under the log's lock: this node publishes its own
+    /// broadcasts in the order it logs them (a replay between nodes cuts the log by that
+    /// order, see `recovery::peer_replay`).
+    fn deliver_and_log(
+        &self,
+        target: &BroadcastTarget,
+        event: &str,
+        args: &Args,
+        offset: Option<&str>,
+        origin: Origin,
+    ) -> usize {
+        let publish = origin == Origin::Cluster;
+        let delivered = match &self.recovery {
+            Some(store) if !target.volatile => {
+                let own_offset;
                 let offset = match offset {
                     Some(offset) => offset,
                     None => {
-                        local_offset = store.next_offset();
-                        &local_offset
+                        own_offset = store.next_offset();
+                        &own_offset
                     }
                 };
                 let encode = |args: &Args| self.encode(event, None, args, target.plain);
-                store.log_and_deliver(target, args, offset, encode, |frames| {
+                let local = origin != Origin::Remote;
+                store.log_and_deliver(target, args, offset, local, encode, |frames| {
+                    if publish {
+                        self.publish(target, event, args, Some(offset));
+                    }
                     self.deliver(target, &LazyFrames::new(|| frames.to_vec(), &self.stats))
                 })
             }
-            _ => self.deliver(
-                target,
-                &LazyFrames::new(|| self.encode(event, None, args, target.plain), &self.stats),
-            ),
+            _ => {
+                if publish {
+                    self.publish(target, event, args, None);
+                }
+                self.deliver(
+                    target,
+                    &LazyFrames::new(|| self.encode(event, None, args, target.plain), &self.stats),
+                )
+            }
         };
         self.count_out(delivered)
     }
@@ -237,6 +276,17 @@ impl NamespaceShared {
             .fetch_add(delivered as u64, std::sync::atomic::Ordering::Relaxed);
         delivered
     }
+}
+
+/// Where a broadcast starts, which decides where it goes and how it is logged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// On this node, for every node.
+    Cluster,
+    /// On this node, for its members only (`local`).
+    ThisNode,
+    /// On another node.
+    Remote,
 }
 
 /// A handle to a namespace; cheap to clone.
@@ -323,7 +373,7 @@ impl Namespace {
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        let delivered = self.shared.broadcast_local(target, event, args, offset);
+        let delivered = self.shared.broadcast_remote(target, event, args, offset);
         let stats = &self.shared.stats;
         stats
             .cluster_broadcasts_in
@@ -344,6 +394,29 @@ impl Namespace {
     /// How long a dropped socket may come back and recover (None: recovery is off).
     pub fn recovery_window(&self) -> Option<std::time::Duration> {
         self.shared.recovery.as_ref().map(|r| r.window())
+    }
+
+    /// This node's recovery id in this namespace (None: recovery is off).
+    pub(crate) fn recovery_node(&self) -> Option<&str> {
+        self.shared.recovery.as_ref().map(|r| r.node())
+    }
+
+    /// Runs `f` with the recovery log's next position, no broadcast of this node being logged
+    /// or published meanwhile (None: recovery is off).
+    pub(crate) fn at_log_position<R>(&self, f: impl FnOnce(u64) -> R) -> Option<R> {
+        self.shared.recovery.as_ref().map(|r| r.at_position(f))
+    }
+
+    /// The half of a replay this node sends the node a socket that dropped from here came back
+    /// to (see `recovery::peer_replay`); None when this node's log cannot give it.
+    pub(crate) fn missed_before(
+        &self,
+        claim: &PeerClaim,
+        cut: &LogCut,
+    ) -> Option<Vec<LoggedBroadcast>> {
+        let store = self.shared.recovery.as_ref()?;
+        let complete_since = self.shared.log_is_complete(&claim.sid, &claim.rooms, true);
+        store.missed_before(claim, complete_since, cut)
     }
 
     /// Sets the connect middleware; it runs for every connect to this namespace.
@@ -497,7 +570,10 @@ impl Broadcast<'_> {
     /// many queued it on this node.
     pub fn emit(self, event: &str, args: &Args) -> usize {
         if self.local {
-            return self.ns.broadcast_local(&self.target, event, args, None);
+            let origin = Origin::ThisNode;
+            return self
+                .ns
+                .deliver_and_log(&self.target, event, args, None, origin);
         }
         self.ns.broadcast(&self.target, event, args)
     }

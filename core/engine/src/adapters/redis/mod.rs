@@ -17,6 +17,7 @@
 mod cluster;
 pub mod commands;
 pub mod endpoint;
+mod peer_recovery;
 mod pending;
 pub mod relay;
 pub mod requests;
@@ -42,7 +43,7 @@ use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::cluster::{ClusterAnswer, ClusterRequest, Collected};
 use crate::socketio::namespace::Namespace;
 use crate::socketio::packet::Args;
-use crate::socketio::recovery::SessionStore;
+use crate::socketio::recovery::{PeerClaim, PeerReplay, SessionStore};
 use crate::stats::Stats;
 pub use cluster::{cluster_through_redis, PubSub, RedisAdapterConfig, SubscriptionMode};
 use commands::RedisCommands;
@@ -85,6 +86,29 @@ impl Channels {
     /// A room's own channel (the dynamic modes).
     fn room(&self, namespace: &str, room: &str) -> String {
         format!("{}#{namespace}#{room}#", self.prefix)
+    }
+
+    /// `room`'s own channel where it has one (the dynamic modes; `private`: a socket's own
+    /// room).
+    fn own_channel(&self, namespace: &str, room: &str, private: bool) -> Option<String> {
+        match self.pubsub {
+            PubSub::Sharded(mode) if has_own_channel(mode, room, private) => {
+                Some(self.room(namespace, room))
+            }
+            _ => None,
+        }
+    }
+
+    /// Every channel a broadcast that reaches the socket `sid` in `rooms` can come on.
+    fn socket_channels(&self, namespace: &str, sid: &str, rooms: &[Arc<str>]) -> Vec<String> {
+        let own = std::iter::once(self.own_channel(namespace, sid, true))
+            .chain(rooms.iter().map(|r| self.own_channel(namespace, r, false)));
+        let mut channels: Vec<String> = std::iter::once(self.namespace(namespace))
+            .chain(own.flatten())
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
+        channels
     }
 
     fn response_to(&self, namespace: &str, uid: &str) -> String {
@@ -139,6 +163,8 @@ pub struct RedisAdapter {
     connected: Arc<AtomicBool>,
     subscriptions: subscriber::Subscriptions,
     pending: Arc<PendingRequests>,
+    peers: Arc<peer_recovery::PeerRecoveries>,
+    namespaces: NamespaceLookup,
     commands: Arc<RedisCommands>,
     requests_timeout: Duration,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -167,6 +193,7 @@ impl RedisAdapter {
         let connected = Arc::new(AtomicBool::new(false));
         let (subscriptions, changes) = subscriber::Subscriptions::new();
         let pending = Arc::new(PendingRequests::default());
+        let peers = Arc::new(peer_recovery::PeerRecoveries::default());
         let commands = Arc::new(RedisCommands::open(endpoint.clone())?);
         let adapter = Arc::new(Self {
             locator: RedisSessionLocator::new(&config.prefix, commands.clone()),
@@ -176,6 +203,8 @@ impl RedisAdapter {
             connected: connected.clone(),
             subscriptions: subscriptions.clone(),
             pending: pending.clone(),
+            peers: peers.clone(),
+            namespaces: namespaces.clone(),
             commands,
             requests_timeout: config.requests_timeout,
             tasks: Mutex::new(Vec::new()),
@@ -187,6 +216,7 @@ impl RedisAdapter {
             namespaces,
             outbox,
             pending,
+            peers,
             connected,
         };
         let tasks = match endpoint {
@@ -309,11 +339,8 @@ impl Adapter for RedisAdapter {
     }
 
     fn room_changed(&self, namespace: &str, room: &str, private: bool) {
-        if let PubSub::Sharded(mode) = self.channels.pubsub {
-            if has_own_channel(mode, room, private) {
-                let channel = self.channels.room(namespace, room);
-                self.subscriptions.room_changed(namespace, room, channel);
-            }
+        if let Some(channel) = self.channels.own_channel(namespace, room, private) {
+            self.subscriptions.room_changed(namespace, room, channel);
         }
     }
 
@@ -327,19 +354,29 @@ impl Adapter for RedisAdapter {
         since_ms: u64,
         saved_here: bool,
     ) -> bool {
-        match self.channels.pubsub {
-            PubSub::Sharded(mode) if has_own_channel(mode, room, private) => {
-                let channel = self.channels.room(namespace, room);
-                match saved_here {
-                    true => self.subscriptions.unbroken_since(&channel, since_ms),
-                    false => self
-                        .subscriptions
-                        .flowing_since(&channel)
-                        .is_some_and(|since| since <= since_ms),
-                }
-            }
-            _ => true,
-        }
+        self.channels
+            .own_channel(namespace, room, private)
+            .is_none_or(|channel| {
+                self.subscriptions
+                    .followed_since(&channel, since_ms, saved_here)
+            })
+    }
+
+    fn recover_from_peer(
+        &self,
+        namespace: &str,
+        claim: PeerClaim,
+    ) -> BoxFuture<'static, Option<PeerReplay>> {
+        let claimant = peer_recovery::Claimant {
+            uid: self.uid.clone(),
+            channels: self.channels.clone(),
+            subscriptions: self.subscriptions.clone(),
+            outbox: self.outbox.clone(),
+            peers: self.peers.clone(),
+            namespaces: self.namespaces.clone(),
+            timeout: self.requests_timeout,
+        };
+        Box::pin(claimant.claim(namespace.to_owned(), claim))
     }
 
     fn tell(&self, namespace: &str, request: &ClusterRequest) {

@@ -210,14 +210,30 @@ impl ShardedLink {
     /// Everything known so far, room channels settled by membership now.
     /// Returns whether every channel was subscribed.
     async fn subscribe_all(&mut self, connection: &mut Link) -> bool {
+        let mut recovering = Vec::new();
         while let Ok(change) = self.changes.try_recv() {
-            if let Change::Room {
-                namespace,
-                room,
-                channel,
-            } = change
-            {
-                self.decide(&namespace, &room, &channel);
+            match change {
+                Change::Room {
+                    namespace,
+                    room,
+                    channel,
+                } => {
+                    self.decide(&namespace, &room, &channel);
+                }
+                Change::Follow {
+                    namespace,
+                    rooms,
+                    done,
+                } => {
+                    for (room, channel) in &rooms {
+                        self.subscriptions.settle(channel, true);
+                        if !self.receiver.has_members(&namespace, room) {
+                            self.linger(&namespace, room, channel);
+                        }
+                    }
+                    recovering.push((rooms, done));
+                }
+                Change::Subscribe(_) => {}
             }
         }
         let mut all_subscribed = true;
@@ -230,6 +246,9 @@ impl ShardedLink {
                 }
             }
         }
+        for (rooms, done) in recovering {
+            let _ = done.send(self.subscriptions.all_flowing(&rooms));
+        }
         all_subscribed
     }
 
@@ -240,18 +259,47 @@ impl ShardedLink {
         let wanted = self.receiver.has_members(namespace, room);
         if wanted {
             self.lingering.remove(channel);
-        } else if let Some(window) = self.receiver.recovery_window(namespace) {
-            if self.subscriptions.contains(channel) {
-                let lingering = Lingering {
-                    namespace: namespace.to_owned(),
-                    room: room.to_owned(),
-                    until_ms: now_ms() + window.as_millis() as u64,
-                };
-                self.lingering.insert(channel.to_owned(), lingering);
-                return None;
-            }
+        } else if self.subscriptions.contains(channel) && self.linger(namespace, room, channel) {
+            return None;
         }
         self.subscriptions.settle(channel, wanted).then_some(wanted)
+    }
+
+    /// Keeps `room`'s channel for the recovery window of its namespace; false when the
+    /// namespace recovers no sockets.
+    fn linger(&mut self, namespace: &str, room: &str, channel: &str) -> bool {
+        let Some(window) = self.receiver.recovery_window(namespace) else {
+            return false;
+        };
+        let lingering = Lingering {
+            namespace: namespace.to_owned(),
+            room: room.to_owned(),
+            until_ms: now_ms() + window.as_millis() as u64,
+        };
+        self.lingering.insert(channel.to_owned(), lingering);
+        true
+    }
+
+    /// Subscribes to a recovering socket's room channels, each kept for the recovery window
+    /// unless a socket joins its room; tells `done` whether they all flow.
+    async fn follow_for_recovery(
+        &mut self,
+        connection: &mut Link,
+        namespace: &str,
+        rooms: &[(String, String)],
+    ) -> bool {
+        for (room, channel) in rooms {
+            if self.subscriptions.settle(channel, true) {
+                match connection.follow(channel, true).await {
+                    Ok(()) => self.subscriptions.confirmed(channel),
+                    Err(error) => tracing::warn!(%error, channel, "redis ssubscribe failed"),
+                }
+            }
+            if !self.receiver.has_members(namespace, room) {
+                self.linger(namespace, room, channel);
+            }
+        }
+        self.subscriptions.all_flowing(rooms)
     }
 
     /// Unsubscribes the lingering channels whose window passed and whose room is still empty.
@@ -288,6 +336,16 @@ impl ShardedLink {
                     }
                 }
             }
+            Change::Follow {
+                namespace,
+                rooms,
+                done,
+            } => {
+                let flowing = self
+                    .follow_for_recovery(connection, &namespace, &rooms)
+                    .await;
+                let _ = done.send(flowing);
+            }
             Change::Room {
                 namespace,
                 room,
@@ -310,9 +368,12 @@ impl ShardedLink {
 
     fn on_push(&self, push: PushInfo) {
         match push.kind {
-            PushKind::SMessage => match push.data.get(1) {
-                Some(Value::BulkString(payload)) => self.receiver.handle_sharded(payload),
-                _ => tracing::debug!("redis smessage without payload ignored"),
+            PushKind::SMessage => match (push.data.first(), push.data.get(1)) {
+                (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) => {
+                    let channel = String::from_utf8_lossy(channel);
+                    self.receiver.handle_sharded(&channel, payload)
+                }
+                _ => tracing::debug!("redis smessage without channel or payload ignored"),
             },
             PushKind::Disconnection => {
                 tracing::warn!("redis cluster node connection lost");

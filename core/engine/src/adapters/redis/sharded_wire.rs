@@ -8,6 +8,11 @@
 //! The format has no request for socket ids or room names: this node asks for those with a
 //! fetch-sockets request and reads ids or rooms out of the sockets (what the Node sharded
 //! adapter's `allRooms` cannot do at all).
+//!
+//! Recovery between roomcast nodes in the dynamic modes (`socketio::recovery::peer_replay`)
+//! adds three message types of roomcast's own, which other implementations ignore as unknown:
+//! a claim (on the namespace channel), its answer (on the claimant's channel) and a fence (on
+//! each channel the claimed socket's broadcasts come on).
 
 use bytes::Bytes;
 use rmpv::Value;
@@ -21,9 +26,11 @@ use super::requests::{
 use super::wire::{
     ack_broadcast_opts, args_values, broadcast_opts, event_packet, to_msgpack, RemoteBroadcast,
 };
+use crate::engineio::packet::OutFrame;
 use crate::rooms::broadcast::BroadcastTarget;
 use crate::socketio::cluster::{ClusterAnswer, ClusterRequest};
 use crate::socketio::packet::Args;
+use crate::socketio::recovery::{LoggedBroadcast, PeerClaim};
 
 /// socket.io-adapter's `MessageType`.
 mod kind {
@@ -37,6 +44,12 @@ mod kind {
     pub const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
     pub const BROADCAST_CLIENT_COUNT: u64 = 11;
     pub const BROADCAST_ACK: u64 = 12;
+    /// roomcast's own: a node asks for a dropped socket's half of a replay.
+    pub const ROOMCAST_PEER_CLAIM: u64 = 100;
+    /// roomcast's own: the half of a replay (or null: cannot).
+    pub const ROOMCAST_PEER_REPLAY: u64 = 101;
+    /// roomcast's own: a marker sent down a channel before a half of a replay is cut.
+    pub const ROOMCAST_FENCE: u64 = 102;
 }
 
 /// A message from another node, by what it asks of this one.
@@ -47,6 +60,8 @@ pub enum Inbound {
         incoming: IncomingRequest,
     },
     Answer(ShardedAnswer),
+    /// Recovery between roomcast nodes.
+    Peer(PeerMessage),
     /// Heartbeats, adapter-close notices and unknown types: nothing to do.
     Ignored,
 }
@@ -189,6 +204,153 @@ pub fn encode_answer(
 }
 
 /// Decodes one message of namespace channel, room channel or response channel.
+/// Recovery between roomcast nodes, by message.
+#[derive(Debug, PartialEq)]
+pub enum PeerMessage {
+    Claim {
+        uid: String,
+        namespace: String,
+        request_id: String,
+        claim: PeerClaim,
+    },
+    /// None: that node cannot replay.
+    Replay {
+        request_id: String,
+        missed: Option<Vec<LoggedBroadcast>>,
+    },
+    Fence {
+        namespace: String,
+        request_id: String,
+    },
+}
+
+pub fn encode_peer_claim(
+    uid: &str,
+    namespace: &str,
+    request_id: &str,
+    claim: &PeerClaim,
+) -> Vec<u8> {
+    let data = json!({
+        "requestId": request_id,
+        "node": &*claim.node,
+        "sid": &*claim.sid,
+        "rooms": rooms_json(&claim.rooms),
+        "offset": claim.offset,
+    });
+    json_envelope(uid, namespace, kind::ROOMCAST_PEER_CLAIM, data)
+}
+
+/// msgpack: a text frame as a string, a binary one as binary.
+pub fn encode_peer_replay(
+    uid: &str,
+    namespace: &str,
+    request_id: &str,
+    missed: Option<&[LoggedBroadcast]>,
+) -> Result<Vec<u8>, String> {
+    let frame = |frame: &OutFrame| match frame {
+        OutFrame::Binary(bytes) => Value::Binary(bytes.to_vec()),
+        text => Value::from(text.text().map(|t| t.as_str()).unwrap_or_default()),
+    };
+    let packets = missed.map_or(Value::Nil, |missed| {
+        Value::Array(
+            missed
+                .iter()
+                .map(|b| {
+                    let frames = b.frames.iter().map(frame).collect();
+                    Value::Array(vec![Value::from(&*b.offset), Value::Array(frames)])
+                })
+                .collect(),
+        )
+    });
+    let data = vec![
+        (Value::from("requestId"), Value::from(request_id)),
+        (Value::from("packets"), packets),
+    ];
+    to_msgpack(&envelope(uid, namespace, kind::ROOMCAST_PEER_REPLAY, data))
+}
+
+pub fn encode_fence(uid: &str, namespace: &str, request_id: &str) -> Vec<u8> {
+    json_envelope(
+        uid,
+        namespace,
+        kind::ROOMCAST_FENCE,
+        json!({ "requestId": request_id }),
+    )
+}
+
+/// The packets of a replay: `[[offset, [frame…]]…]`, binary frames as placeholders into
+/// `attachments`.
+fn logged_broadcasts(
+    packets: &Json,
+    attachments: &[Bytes],
+) -> Result<Vec<LoggedBroadcast>, String> {
+    let frame = |frame: &Json| match frame {
+        Json::String(text) => Ok(OutFrame::Text(text.as_str().into())),
+        placeholder => placeholder["num"]
+            .as_u64()
+            .and_then(|n| attachments.get(usize::try_from(n).ok()?))
+            .map(|bytes| OutFrame::Binary(bytes.clone()))
+            .ok_or_else(|| "replay frame is neither text nor binary".to_owned()),
+    };
+    let packet = |packet: &Json| {
+        let offset = packet[0].as_str().ok_or("replay packet without offset")?;
+        let frames = packet[1].as_array().ok_or("replay packet without frames")?;
+        Ok(LoggedBroadcast {
+            offset: Box::from(offset),
+            frames: frames.iter().map(frame).collect::<Result<_, String>>()?,
+        })
+    };
+    packets
+        .as_array()
+        .ok_or("replay packets are not a list")?
+        .iter()
+        .map(packet)
+        .collect()
+}
+
+fn peer_message(
+    kind: u64,
+    uid: String,
+    namespace: String,
+    data: &Json,
+    attachments: &[Bytes],
+) -> Result<PeerMessage, String> {
+    let request_id = data["requestId"]
+        .as_str()
+        .ok_or("roomcast message without requestId")?
+        .to_owned();
+    let text = |field: &str| {
+        data[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("claim without {field}"))
+    };
+    Ok(match kind {
+        kind::ROOMCAST_PEER_CLAIM => PeerMessage::Claim {
+            uid,
+            namespace,
+            request_id,
+            claim: PeerClaim {
+                node: text("node")?.into(),
+                sid: text("sid")?.into(),
+                rooms: string_list(&data["rooms"]),
+                offset: text("offset")?,
+            },
+        },
+        kind::ROOMCAST_PEER_REPLAY => PeerMessage::Replay {
+            request_id,
+            missed: match &data["packets"] {
+                Json::Null => None,
+                packets => Some(logged_broadcasts(packets, attachments)?),
+            },
+        },
+        _ => PeerMessage::Fence {
+            namespace,
+            request_id,
+        },
+    })
+}
+
 pub fn decode(bytes: &[u8]) -> Result<Inbound, String> {
     let (mut message, attachments) = parse(bytes)?;
     let uid = message["uid"].as_str().unwrap_or_default().to_owned();
@@ -260,6 +422,9 @@ pub fn decode(bytes: &[u8]) -> Result<Inbound, String> {
             data,
             attachments,
         })),
+        Some(
+            kind @ (kind::ROOMCAST_PEER_CLAIM | kind::ROOMCAST_PEER_REPLAY | kind::ROOMCAST_FENCE),
+        ) => peer_message(kind, uid, namespace, &data, &attachments).map(Inbound::Peer),
         _ => Ok(Inbound::Ignored),
     }
 }

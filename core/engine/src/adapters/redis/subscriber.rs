@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use super::peer_recovery::PeerRecoveries;
 use super::pending::PendingRequests;
 use super::requests::IncomingRequest;
 use super::sharded_wire::{self, Inbound};
@@ -28,6 +29,13 @@ pub(crate) enum Change {
         namespace: String,
         room: String,
         channel: String,
+    },
+    /// A recovering socket's room channels (`(room, channel)`), to be subscribed now and kept
+    /// for the recovery window if no socket joins them; `done` hears whether they all flow.
+    Follow {
+        namespace: String,
+        rooms: Vec<(String, String)>,
+        done: oneshot::Sender<bool>,
     },
 }
 
@@ -100,6 +108,18 @@ impl Subscriptions {
         self.channels.lock().contains_key(channel)
     }
 
+    /// Queues subscribing to a recovering socket's room channels (see `Change::Follow`);
+    /// resolves to whether they all flow.
+    pub fn follow(&self, namespace: &str, rooms: Vec<(String, String)>) -> oneshot::Receiver<bool> {
+        let (done, followed) = oneshot::channel();
+        let _ = self.changes.send(Change::Follow {
+            namespace: namespace.to_owned(),
+            rooms,
+            done,
+        });
+        followed
+    }
+
     /// `channel`'s subscription was confirmed now (it stays as it was if already flowing).
     pub fn confirmed(&self, channel: &str) {
         if let Some(since @ None) = self.channels.lock().get_mut(channel) {
@@ -123,6 +143,27 @@ impl Subscriptions {
         self.lost_at_ms.load(Ordering::Acquire) < since_ms && self.flowing_since(channel).is_some()
     }
 
+    /// Whether this node received everything `channel` carried since `since_ms`: on the node a
+    /// socket dropped from (`saved_here`), when it flowed without a break since then (what it
+    /// did not receive, the socket would not have got live either); on another node, when it
+    /// was already flowing then.
+    pub fn followed_since(&self, channel: &str, since_ms: u64, saved_here: bool) -> bool {
+        match saved_here {
+            true => self.unbroken_since(channel, since_ms),
+            false => self
+                .flowing_since(channel)
+                .is_some_and(|since| since <= since_ms),
+        }
+    }
+
+    /// Whether the channels of `rooms` (`(room, channel)`) all flow.
+    pub fn all_flowing(&self, rooms: &[(String, String)]) -> bool {
+        let known = self.channels.lock();
+        rooms
+            .iter()
+            .all(|(_, channel)| known.get(channel).copied().flatten().is_some())
+    }
+
     /// Since when `channel` has been flowing without a break.
     pub fn flowing_since(&self, channel: &str) -> Option<u64> {
         self.channels.lock().get(channel).copied().flatten()
@@ -136,6 +177,7 @@ pub(crate) struct Receiver {
     pub namespaces: NamespaceLookup,
     pub outbox: mpsc::Sender<(String, Vec<u8>)>,
     pub pending: Arc<PendingRequests>,
+    pub peers: Arc<PeerRecoveries>,
     pub connected: Arc<AtomicBool>,
 }
 
@@ -169,7 +211,7 @@ impl Receiver {
     }
 
     /// A message on a sharded channel: what it is follows from its type.
-    pub(super) fn handle_sharded(&self, payload: &[u8]) {
+    pub(super) fn handle_sharded(&self, channel: &str, payload: &[u8]) {
         match sharded_wire::decode(payload) {
             Ok(Inbound::Broadcast(remote)) => self.on_broadcast(remote),
             Ok(Inbound::Request {
@@ -181,6 +223,7 @@ impl Receiver {
                 self.pending
                     .answer(&request_id, |request| answer.read_for(request));
             }
+            Ok(Inbound::Peer(message)) => self.on_peer(message, channel),
             Ok(Inbound::Ignored) => {}
             Err(error) => tracing::debug!(%error, "undecodable redis message ignored"),
         }

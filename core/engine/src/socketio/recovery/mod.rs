@@ -15,10 +15,12 @@
 
 //!
 //! By concept: `packet_log` (the bounded log and who a packet reached), `saved_session` (what is
-//! kept of a dropped socket, and the shared store when clustered); `RecoveryStore` here ties
-//! them to one namespace.
+//! kept of a dropped socket, and the shared store when clustered), `peer_replay` (recovering on
+//! a node that did not follow the socket's rooms, with the help of the one it dropped from);
+//! `RecoveryStore` here ties them to one namespace.
 
 mod packet_log;
+mod peer_replay;
 mod saved_session;
 
 use std::collections::HashMap;
@@ -36,6 +38,7 @@ use packet_log::PacketLog;
 
 pub use crate::config::RecoveryConfig;
 pub(crate) use packet_log::Missed;
+pub use peer_replay::{LogCut, LoggedBroadcast, PeerClaim, PeerReplay};
 pub(crate) use saved_session::SavedSession;
 pub use saved_session::SessionStore;
 
@@ -101,14 +104,21 @@ impl RecoveryStore {
         self.config.max_disconnection
     }
 
+    /// This node's recovery id (the `<node>` of the offsets it gives).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// Encodes a broadcast (with `encode`) with `offset` appended as its last argument, logs it
-    /// and hands the frames to `deliver` while the log is still locked (see the module note).
+    /// (`local`: it started on this node) and hands the frames to `deliver` while the log is
+    /// still locked (see the module note).
     #[allow(clippy::too_many_arguments)]
     pub fn log_and_deliver<R>(
         &self,
         target: &BroadcastTarget,
         args: &Args,
         offset: &str,
+        local: bool,
         encode: impl FnOnce(&Args) -> Vec<OutFrame>,
         deliver: impl FnOnce(&[OutFrame]) -> R,
     ) -> R {
@@ -121,6 +131,7 @@ impl RecoveryStore {
             target,
             frames.clone(),
             bytes,
+            local,
             now_ms(),
             &self.config,
         );
@@ -189,6 +200,60 @@ impl RecoveryStore {
         attach(log.missed_after(offset, sid, rooms, complete_since))
     }
 
+    /// Runs `f` with the position the next logged packet gets, the log locked meanwhile (so no
+    /// broadcast of this node is logged, or published, while `f` runs).
+    pub fn at_position<R>(&self, f: impl FnOnce(u64) -> R) -> R {
+        f(self.log.lock().position())
+    }
+
+    /// Whether the log can replay from `offset` on its own (see `replay`).
+    pub fn covers(&self, offset: &str, complete_since: impl FnOnce(u64) -> bool) -> bool {
+        self.log.lock().covers(offset, complete_since)
+    }
+
+    /// The peer's half of a replay for a socket that dropped from this node (see
+    /// `peer_replay`): what reached it after `offset` and before `cut`; None as in `replay`.
+    pub fn missed_before(
+        &self,
+        claim: &PeerClaim,
+        complete_since: impl FnOnce(u64) -> bool,
+        cut: &LogCut,
+    ) -> Option<Vec<LoggedBroadcast>> {
+        let mut log = self.log.lock();
+        log.prune(now_ms(), &self.config);
+        log.missed_before(&claim.offset, &claim.sid, &claim.rooms, complete_since, cut)
+    }
+
+    /// As `replay`, with the peer's half of the replay: that half, then what this node logged
+    /// for the socket from its cut on and the peer had not (by offset); None when this node's
+    /// channels broke meanwhile. `attach` runs under the log's lock.
+    pub fn replay_with_peer<R>(
+        &self,
+        peer: &PeerReplay,
+        sid: &str,
+        rooms: &[Arc<str>],
+        attach: impl FnOnce(Option<Missed>) -> R,
+    ) -> R {
+        let log = self.log.lock();
+        if !(peer.whole)() {
+            return attach(None);
+        }
+        let theirs: std::collections::HashSet<&str> =
+            peer.missed.iter().map(|b| &*b.offset).collect();
+        let ours = log.logged_from(sid, rooms, &peer.cut);
+        let missed = peer
+            .missed
+            .iter()
+            .map(|b| b.frames.clone())
+            .chain(
+                ours.into_iter()
+                    .filter(|b| !theirs.contains(&*b.offset))
+                    .map(|b| b.frames),
+            )
+            .collect();
+        attach(Some(missed))
+    }
+
     /// Takes the saved session for `pid` if it is still within the window (a session is
     /// restored at most once).
     pub async fn take_session(&self, pid: &str) -> Option<SavedSession> {
@@ -223,7 +288,7 @@ mod tests {
     fn log(store: &RecoveryStore, rooms: &[&str], json: &str, offset: &str) -> Vec<OutFrame> {
         let args = Args::json(json).unwrap();
         let encode = |args: &Args| encode_event("/", "t", None, args);
-        store.log_and_deliver(&target(rooms), &args, offset, encode, |f| f.to_vec())
+        store.log_and_deliver(&target(rooms), &args, offset, true, encode, |f| f.to_vec())
     }
 
     /// Takes the session and replays, as a reconnect does.

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::peer_replay::{LogCut, LoggedBroadcast};
 use crate::config::RecoveryConfig;
 use crate::engineio::packet::OutFrame;
 use crate::rooms::broadcast::BroadcastTarget;
@@ -17,6 +18,19 @@ struct LoggedPacket {
     target: BroadcastTarget,
     frames: Vec<OutFrame>,
     bytes: usize,
+    /// Its place in this log (counting every packet ever logged).
+    position: u64,
+    /// It started on this node (else it came from another one).
+    local: bool,
+}
+
+impl LoggedPacket {
+    fn logged(&self) -> LoggedBroadcast {
+        LoggedBroadcast {
+            offset: self.offset.clone(),
+            frames: self.frames.clone(),
+        }
+    }
 }
 
 /// The broadcasts of the window, oldest first, with their total encoded size.
@@ -24,17 +38,21 @@ struct LoggedPacket {
 pub(crate) struct PacketLog {
     packets: VecDeque<LoggedPacket>,
     bytes: usize,
+    /// The position the next packet gets.
+    next_position: u64,
 }
 
 impl PacketLog {
-    /// Logs one encoded broadcast (`bytes` is what it costs the log), then drops what is over
-    /// the limits.
+    /// Logs one encoded broadcast (`bytes` is what it costs the log; `local`: it started on
+    /// this node), then drops what is over the limits.
+    #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
         offset: &str,
         target: &BroadcastTarget,
         frames: Vec<OutFrame>,
         bytes: usize,
+        local: bool,
         now: u64,
         limits: &RecoveryConfig,
     ) {
@@ -45,7 +63,10 @@ impl PacketLog {
             target: target.clone(),
             frames,
             bytes,
+            position: self.next_position,
+            local,
         });
+        self.next_position += 1;
         self.prune(now, limits);
     }
 
@@ -77,18 +98,66 @@ impl PacketLog {
         rooms: &[Arc<str>],
         complete_since: impl FnOnce(u64) -> bool,
     ) -> Option<Missed> {
-        let at = self.packets.iter().position(|p| &*p.offset == offset)?;
-        if !complete_since(self.packets[at].at_ms) {
-            return None;
-        }
+        let missed = self.after(offset, complete_since)?;
         Some(
-            self.packets
-                .iter()
-                .skip(at + 1)
+            missed
                 .filter(|p| reaches(&p.target, sid, rooms))
                 .map(|p| p.frames.clone())
                 .collect(),
         )
+    }
+
+    /// As `missed_after`, only what lies before `cut`, with offsets: the half of a replay this
+    /// node sends the node the socket came back to (see `peer_replay`).
+    pub fn missed_before(
+        &self,
+        offset: &str,
+        sid: &str,
+        rooms: &[Arc<str>],
+        complete_since: impl FnOnce(u64) -> bool,
+        cut: &LogCut,
+    ) -> Option<Vec<LoggedBroadcast>> {
+        let missed = self.after(offset, complete_since)?;
+        Some(
+            missed
+                .filter(|p| reaches(&p.target, sid, rooms))
+                .filter(|p| cut.is_before(p.position, p.local, &p.target))
+                .map(LoggedPacket::logged)
+                .collect(),
+        )
+    }
+
+    /// What reached the socket `sid` in `rooms` from `cut` on: the half of a replay the node
+    /// the socket came back to adds itself.
+    pub fn logged_from(&self, sid: &str, rooms: &[Arc<str>], cut: &LogCut) -> Vec<LoggedBroadcast> {
+        self.packets
+            .iter()
+            .filter(|p| reaches(&p.target, sid, rooms))
+            .filter(|p| !cut.is_before(p.position, p.local, &p.target))
+            .map(LoggedPacket::logged)
+            .collect()
+    }
+
+    /// Whether `offset` is still in the log and `complete_since` trusts it (as in
+    /// `missed_after`).
+    pub fn covers(&self, offset: &str, complete_since: impl FnOnce(u64) -> bool) -> bool {
+        self.after(offset, complete_since).is_some()
+    }
+
+    /// Where the next packet will be logged.
+    pub fn position(&self) -> u64 {
+        self.next_position
+    }
+
+    /// The packets after `offset`, when it is still in the log and `complete_since` says the
+    /// log holds every broadcast the socket may have missed since it was logged.
+    fn after(
+        &self,
+        offset: &str,
+        complete_since: impl FnOnce(u64) -> bool,
+    ) -> Option<impl Iterator<Item = &LoggedPacket>> {
+        let at = self.packets.iter().position(|p| &*p.offset == offset)?;
+        complete_since(self.packets[at].at_ms).then(|| self.packets.iter().skip(at + 1))
     }
 }
 
