@@ -159,10 +159,11 @@ test('a session logged out meanwhile does not recover', async () => {
   s.close();
 });
 
-// Two backends, one body: classic pub/sub on one redis-server, and sharded pub/sub in static
-// mode on a Redis Cluster (three masters, one replica each). Static: the new node must have
-// seen the broadcasts the client missed; in the dynamic modes it had no members in the
-// client's rooms, so it has not, and the client connects afresh (recovered false) instead.
+// One body, four backends: classic pub/sub on one redis-server, and sharded pub/sub on a Redis
+// Cluster (three masters, one replica each) in each subscription mode. Classic and static: the
+// new node saw the broadcasts the client missed. Dynamic: it had no members in the client's
+// rooms, so it saw none of them; it follows the rooms, asks the node the client dropped from
+// for what it logged, and adds what it logged itself from then on.
 const BACKENDS = {
   'one Redis, classic pub/sub': async () => {
     const redis = await startRedis();
@@ -172,6 +173,14 @@ const BACKENDS = {
     const cluster = await startRedisCluster();
     return { flags: ['--redis', cluster.url, '--redis-sharded', 'static'], stop: () => cluster.stop() };
   },
+  'a Redis Cluster, sharded pub/sub in dynamic mode': async () => {
+    const cluster = await startRedisCluster();
+    return { flags: ['--redis', cluster.url, '--redis-sharded', 'dynamic'], stop: () => cluster.stop() };
+  },
+  'a Redis Cluster, sharded pub/sub in dynamic-private mode': async () => {
+    const cluster = await startRedisCluster();
+    return { flags: ['--redis', cluster.url, '--redis-sharded', 'dynamic-private'], stop: () => cluster.stop() };
+  },
 };
 
 for (const [backendName, startBackend] of Object.entries(BACKENDS)) {
@@ -179,6 +188,16 @@ for (const [backendName, startBackend] of Object.entries(BACKENDS)) {
     await recoversOnTheOtherNode(await startBackend());
   });
 }
+
+// A client that comes back 400 ms after a drop.
+const RECONNECTING = {
+  auth: { sessionID: 'sa', userId: 'ua' },
+  transports: ['websocket'],
+  reconnectionDelay: 400,
+  reconnectionDelayMax: 400,
+  randomizationFactor: 0,
+  forceNew: true,
+};
 
 // One client on n1 behind a proxy, a trade, then its connection cut and the proxy retargeted
 // to n2; three trades are emitted on n1 while it is away. Resolves once it is back (on n2).
@@ -191,14 +210,7 @@ async function movedToTheOtherNode(backend, { stay = false, lastToAll = false } 
     while (!(await n.send('stats')).redisAdapter) await sleep(50);
   }
   const lb = await proxy(n1.port);
-  const s = io(lb.url, {
-    auth: { sessionID: 'sa', userId: 'ua' },
-    transports: ['websocket'],
-    reconnectionDelay: 400,
-    reconnectionDelayMax: 400,
-    randomizationFactor: 0,
-    forceNew: true,
-  });
+  const s = io(lb.url, RECONNECTING);
   clients.push(s);
   await waitFor(s, 'connected');
   await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['TSLA'] });
@@ -239,17 +251,88 @@ async function recoversOnTheOtherNode(backend, options = {}) {
   }
 }
 
-test('sharded dynamic mode: on a node that saw none of its rooms\' broadcasts, the client starts fresh, never with a gap', async () => {
+test('sharded dynamic mode: the client\'s last packet went to everyone, and it still recovers on a node that followed none of its rooms', async () => {
+  const cluster = await startRedisCluster();
+  const backend = { flags: ['--redis', cluster.url, '--redis-sharded', 'dynamic'], stop: () => cluster.stop() };
+  await recoversOnTheOtherNode(backend, { lastToAll: true });
+});
+
+test('sharded dynamic mode: when the node it dropped from is gone, the client starts fresh on another, never with a gap', async () => {
   const cluster = await startRedisCluster();
   try {
-    const backend = { flags: ['--redis', cluster.url, '--redis-sharded', 'dynamic'] };
-    // Its last packet went to everyone, so that node logged it too: the rooms still decide.
-    const { s, got, id, n2, lb } = await movedToTheOtherNode(backend, { lastToAll: true });
-    assert.equal(s.recovered, false, 'not recovered: the missed trades are not on this node');
+    const flags = ['--redis', cluster.url, '--redis-sharded', 'dynamic', '--recovery-ms', '10000'];
+    const [n1, n2] = [await host(flags), await host(flags)];
+    for (const n of [n1, n2]) {
+      while (!(await n.send('stats')).redisAdapter) await sleep(50);
+    }
+    const lb = await proxy(n1.port);
+    const s = io(lb.url, { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
+    clients.push(s);
+    await waitFor(s, 'connected');
+    const got = trades(s);
+    await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+    await sleep(150);
+    const id = s.id;
+    lb.retarget(n2.port);
+    const back = waitFor(s, 'connect', 15_000);
+    const dropped = waitFor(s, 'disconnect');
+    lb.cut();
+    await dropped;
+    await sleep(300); // n1 saved the session
+    await n1.stop(); // the only node that followed the client's rooms
+    for (let n = 1; n <= 3; n++) await n2.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+    await back;
+    assert.equal(s.recovered, false, 'no node could replay what it missed');
     assert.notEqual(s.id, id);
     await sleep(200);
-    assert.deepEqual(got, [0], 'nothing replayed out of order or partially');
+    assert.deepEqual(got, [0], 'nothing replayed partially');
     assert.equal((await n2.send('stats')).recovered, 0);
+    s.close();
+    await lb.close();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('sharded dynamic mode: under a live feed from a third node, a client moving to another node gets every trade exactly once, in order', async () => {
+  const cluster = await startRedisCluster();
+  try {
+    const flags = ['--redis', cluster.url, '--redis-sharded', 'dynamic', '--recovery-ms', '5000'];
+    const [n1, n2, n3] = [await host(flags), await host(flags), await host(flags)];
+    for (const n of [n1, n2, n3]) {
+      while (!(await n.send('stats')).redisAdapter) await sleep(50);
+    }
+    const lb = await proxy(n1.port);
+    const s = io(lb.url, RECONNECTING);
+    clients.push(s);
+    await waitFor(s, 'connected');
+    const got = trades(s);
+    await sleep(200); // n1 follows the client's user room
+    let sent = 0;
+    let feeding = true;
+    const feed = (async () => {
+      while (feeding) {
+        await n3.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: sent++ } });
+        await sleep(2);
+      }
+    })();
+    await sleep(300);
+    const id = s.id;
+    lb.retarget(n2.port);
+    const back = waitFor(s, 'connect', 10_000);
+    const dropped = waitFor(s, 'disconnect');
+    lb.cut();
+    await dropped;
+    await back;
+    await sleep(300);
+    feeding = false;
+    await feed;
+    await sleep(300);
+    assert.equal(s.recovered, true);
+    assert.equal(s.id, id);
+    assert.ok(sent > 50, `the feed ran throughout (${sent} trades)`);
+    assert.deepEqual(got, [...Array(sent).keys()], 'every trade once, in order, across the move');
+    assert.equal((await n2.send('stats')).recovered, 1);
     s.close();
     await lb.close();
   } finally {
