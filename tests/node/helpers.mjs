@@ -1,6 +1,7 @@
 // Shared helpers for the node:test suites: start the echo server binary on a free port and wait
 // for events with a deadline (a missing event fails the test instead of hanging it).
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -131,7 +132,6 @@ export function collect(socket, event) {
 }
 
 async function portIsFree(port) {
-  const net = await import('node:net');
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(false));
@@ -255,5 +255,34 @@ export async function startRedisCluster({ masters = 3, replicas = 1 } = {}) {
       await Promise.all(nodes.map((n) => n.stop()));
       fs.rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+// A TCP proxy standing in for the load balancer: it can cut every connection and point new
+// ones at another node.
+export async function proxy(targetPort) {
+  let target = targetPort;
+  const open = new Set();
+  const server = net.createServer((downstream) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    open.add(downstream);
+    open.add(upstream);
+    const end = () => {
+      downstream.destroy();
+      upstream.destroy();
+      open.delete(downstream);
+      open.delete(upstream);
+    };
+    downstream.pipe(upstream).on('error', end);
+    upstream.pipe(downstream).on('error', end);
+    downstream.on('close', end);
+    upstream.on('close', end);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    retarget: (port) => (target = port),
+    cut: () => open.forEach((s) => s.destroy()),
+    close: () => new Promise((r) => server.close(r)),
   };
 }

@@ -5,8 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import net from 'node:net';
-import { startHost, startRedis, startRedisCluster, waitFor, sleep } from './helpers.mjs';
+import { startHost, startRedis, startRedisCluster, waitFor, sleep, proxy } from './helpers.mjs';
 
 const clients = [];
 const hosts = [];
@@ -14,35 +13,6 @@ after(async () => {
   for (const c of clients) c.close();
   for (const h of hosts) await h.stop();
 });
-
-// A TCP proxy standing in for the load balancer: it can cut every connection and point new
-// ones at another node.
-async function proxy(targetPort) {
-  let target = targetPort;
-  const open = new Set();
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    open.add(downstream);
-    open.add(upstream);
-    const end = () => {
-      downstream.destroy();
-      upstream.destroy();
-      open.delete(downstream);
-      open.delete(upstream);
-    };
-    downstream.pipe(upstream).on('error', end);
-    upstream.pipe(downstream).on('error', end);
-    downstream.on('close', end);
-    upstream.on('close', end);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    retarget: (port) => (target = port),
-    cut: () => open.forEach((s) => s.destroy()),
-    close: () => new Promise((r) => server.close(r)),
-  };
-}
 
 async function host(args) {
   const h = await startHost(['--ping-interval', '1000', '--ping-timeout', '1000', ...args]);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { io as connect } from 'socket.io-client';
-import { startRedis, startRedisCluster, redisCommand, waitFor, sleep, collect } from './helpers.mjs';
+import { startRedis, startRedisCluster, redisCommand, waitFor, sleep, collect, proxy } from './helpers.mjs';
 import { presetClusterTests, presetNodes, waitUntil } from './preset-cluster.mjs';
 
 const require = createRequire(import.meta.url);
@@ -298,6 +298,61 @@ async function roomsOnTwoShards() {
   }
   throw new Error('no two rooms on different shards');
 }
+
+// Recovery between roomcast nodes in dynamic mode with a Node socket.io node in the cluster: the
+// Node node feeds the room (its broadcasts carry no offset; each roomcast node logs them under
+// its own) and sees the roomcast nodes' claim and fences go by on its channels.
+test('dynamic mode: fed by a Node socket.io node, a client moving between roomcast nodes recovers every tick exactly once', async () => {
+  const prefix = `recover${prefixes++}`;
+  const feeder = await boot('socket.io', prefix, 'dynamic');
+  const recovery = { connectionStateRecovery: { maxDisconnectionDuration: 5000 } };
+  const nodes = [];
+  for (let i = 0; i < 2; i++) {
+    const httpServer = http.createServer();
+    await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    const io = new roomcast.Server(httpServer, recovery);
+    io.adapter(roomcast.createShardedAdapter(cluster.urls, { channelPrefix: prefix, subscriptionMode: 'dynamic', requestsTimeout: 3000 }));
+    io.on('connection', (socket) => {
+      if (!socket.recovered) socket.join('feed');
+    });
+    nodes.push({ io, port: httpServer.address().port });
+  }
+  const lb = await proxy(nodes[0].port);
+  const c = connect(lb.url, { transports: ['websocket'], forceNew: true, reconnectionDelay: 300, reconnectionDelayMax: 300, randomizationFactor: 0 });
+  try {
+    await waitFor(c, 'connect');
+    const ticks = [];
+    c.on('tick', (n) => ticks.push(n)); // (the last argument is the offset)
+    await sleep(300); // the first node follows the room
+    let sent = 0;
+    let feeding = true;
+    const feed = (async () => {
+      while (feeding) {
+        feeder.io.to('feed').emit('tick', sent++);
+        await sleep(2);
+      }
+    })();
+    await sleep(300);
+    const id = c.id;
+    lb.retarget(nodes[1].port);
+    const back = waitFor(c, 'connect', 10_000);
+    lb.cut();
+    await back;
+    await sleep(300);
+    feeding = false;
+    await feed;
+    await sleep(300);
+    assert.equal(c.recovered, true);
+    assert.equal(c.id, id);
+    assert.ok(sent > 50, `the feed ran throughout (${sent} ticks)`);
+    assert.deepEqual(ticks, [...Array(sent).keys()], 'every tick once, in order, across the move');
+  } finally {
+    c.close();
+    await lb.close();
+    for (const { io } of nodes) await new Promise((resolve) => io.close(() => resolve()));
+    await feeder.close();
+  }
+});
 
 test('a master fails over: the other shards keep flowing, the stat tells, delivery resumes', async () => {
   const { down, up } = await roomsOnTwoShards();

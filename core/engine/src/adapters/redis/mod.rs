@@ -18,6 +18,7 @@ mod cluster;
 pub mod commands;
 pub mod endpoint;
 mod peer_recovery;
+mod peer_waits;
 mod pending;
 pub mod relay;
 pub mod requests;
@@ -163,7 +164,7 @@ pub struct RedisAdapter {
     connected: Arc<AtomicBool>,
     subscriptions: subscriber::Subscriptions,
     pending: Arc<PendingRequests>,
-    peers: Arc<peer_recovery::PeerRecoveries>,
+    peers: Arc<peer_waits::PeerRecoveries>,
     namespaces: NamespaceLookup,
     commands: Arc<RedisCommands>,
     requests_timeout: Duration,
@@ -193,7 +194,7 @@ impl RedisAdapter {
         let connected = Arc::new(AtomicBool::new(false));
         let (subscriptions, changes) = subscriber::Subscriptions::new();
         let pending = Arc::new(PendingRequests::default());
-        let peers = Arc::new(peer_recovery::PeerRecoveries::default());
+        let peers = Arc::new(peer_waits::PeerRecoveries::default());
         let commands = Arc::new(RedisCommands::open(endpoint.clone())?);
         let adapter = Arc::new(Self {
             locator: RedisSessionLocator::new(&config.prefix, commands.clone()),

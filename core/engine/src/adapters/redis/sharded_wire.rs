@@ -506,6 +506,82 @@ mod tests {
         assert_eq!(remote.offset.as_deref(), Some("o-1"));
     }
 
+    fn as_peer(bytes: &[u8]) -> PeerMessage {
+        match decode(bytes).unwrap() {
+            Inbound::Peer(message) => message,
+            _ => panic!("not a peer message"),
+        }
+    }
+
+    #[test]
+    fn recovery_messages_between_roomcast_nodes_round_trip() {
+        let claim = PeerClaim {
+            node: "n1".into(),
+            sid: "sid".into(),
+            rooms: vec![Arc::from("user:1"), Arc::from("desk")],
+            offset: "n1-7".into(),
+        };
+        let bytes = encode_peer_claim("me", "/", "q1", &claim);
+        assert_eq!(
+            as_peer(&bytes),
+            PeerMessage::Claim {
+                uid: "me".into(),
+                namespace: "/".into(),
+                request_id: "q1".into(),
+                claim,
+            }
+        );
+        let missed = vec![
+            LoggedBroadcast {
+                offset: "n1-8".into(),
+                frames: vec![OutFrame::message("2[\"t\",1,\"n1-8\"]")],
+            },
+            LoggedBroadcast {
+                offset: "n2-3".into(),
+                frames: vec![
+                    OutFrame::message("51-[\"b\",{\"_placeholder\":true,\"num\":0}]"),
+                    OutFrame::Binary(Bytes::from_static(b"\x00\x01")),
+                ],
+            },
+        ];
+        let bytes = encode_peer_replay("me", "/", "q1", Some(&missed)).unwrap();
+        assert_eq!(
+            as_peer(&bytes),
+            PeerMessage::Replay {
+                request_id: "q1".into(),
+                missed: Some(missed),
+            }
+        );
+        let refused = encode_peer_replay("me", "/", "q1", None).unwrap();
+        assert_eq!(
+            as_peer(&refused),
+            PeerMessage::Replay {
+                request_id: "q1".into(),
+                missed: None,
+            }
+        );
+        assert_eq!(
+            as_peer(&encode_fence("me", "/chat", "q1")),
+            PeerMessage::Fence {
+                namespace: "/chat".into(),
+                request_id: "q1".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_recovery_messages_are_errors() {
+        for bad in [
+            br#"{"uid":"x","nsp":"/","type":100,"data":{"requestId":"q","sid":"s"}}"#.as_slice(),
+            br#"{"uid":"x","nsp":"/","type":101,"data":{"requestId":"q","packets":[["o",[7]]]}}"#,
+            br#"{"uid":"x","nsp":"/","type":101,"data":{"requestId":"q","packets":[[1]]}}"#,
+            br#"{"uid":"x","nsp":"/","type":101,"data":{"requestId":"q","packets":{}}}"#,
+            br#"{"uid":"x","nsp":"/","type":102,"data":{}}"#,
+        ] {
+            assert!(decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
     #[test]
     fn node_json_messages_decode() {
         let fetch = br#"{"uid":"abc","nsp":"/","type":7,"data":{"opts":{"rooms":["r"],"except":[]},"requestId":"q1"}}"#;

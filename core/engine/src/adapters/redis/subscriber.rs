@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use super::peer_recovery::PeerRecoveries;
+use super::peer_waits::PeerRecoveries;
 use super::pending::PendingRequests;
 use super::requests::IncomingRequest;
 use super::sharded_wire::{self, Inbound};

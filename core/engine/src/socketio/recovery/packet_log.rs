@@ -192,3 +192,73 @@ fn reaches(target: &BroadcastTarget, sid: &str, rooms: &[Arc<str>]) -> bool {
     let included = target.rooms.is_empty() || target.rooms.iter().any(is_in);
     included && !target.except.iter().any(is_in)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engineio::packet::OutFrame;
+
+    fn log_of(packets: &[(&str, &str, bool)]) -> PacketLog {
+        let mut log = PacketLog::default();
+        for (offset, room, local) in packets {
+            let target = BroadcastTarget::new(&[room], &[]);
+            let frames = vec![OutFrame::message(offset)];
+            log.push(
+                offset,
+                &target,
+                frames,
+                1,
+                *local,
+                0,
+                &RecoveryConfig::default(),
+            );
+        }
+        log
+    }
+
+    fn offsets(logged: &[LoggedBroadcast]) -> Vec<&str> {
+        logged.iter().map(|b| &*b.offset).collect()
+    }
+
+    #[test]
+    fn a_cut_splits_what_reached_a_socket_between_the_two_halves_of_a_replay() {
+        // Positions 0..6; the socket is in room "a" (its last packet: o0).
+        let log = log_of(&[
+            ("o0", "a", false),
+            ("o1", "a", true),
+            ("o2", "a", false),
+            ("o3", "b", false),
+            ("o4", "a", true),
+            ("o5", "a", false),
+        ]);
+        // Own broadcasts before position 3; another node's "a" broadcasts before position 5.
+        let cut = LogCut {
+            local: 3,
+            remote: Box::new(|target| {
+                if target.rooms[0].as_ref() == "a" {
+                    5
+                } else {
+                    0
+                }
+            }),
+        };
+        let rooms = [Arc::from("a")];
+        let before = log
+            .missed_before("o0", "sid", &rooms, |_| true, &cut)
+            .unwrap();
+        assert_eq!(offsets(&before), ["o1", "o2"]);
+        let from = log.logged_from("sid", &rooms, &cut);
+        assert_eq!(
+            offsets(&from),
+            ["o4", "o5"],
+            "o0 and o2 lie before the cut; o3 never reached the socket"
+        );
+        assert!(log
+            .missed_before("gone", "sid", &rooms, |_| true, &cut)
+            .is_none());
+        assert!(log
+            .missed_before("o0", "sid", &rooms, |_| false, &cut)
+            .is_none());
+        assert_eq!(log.position(), 6);
+    }
+}
