@@ -32,10 +32,6 @@ pub struct EngineConfig {
     pub max_attachments: usize,
     /// Deepest JSON nesting accepted in a Socket.IO packet.
     pub max_json_depth: usize,
-    /// The WebSocket codec's own read buffer per connection, and how much it takes per read
-    /// from the bytes the connection read on the stack; it grows on demand for a larger message
-    /// (the socket itself is read in 4 KiB steps).
-    pub ws_read_buffer: usize,
     /// Write coalescing on WebSocket connections: one that wrote less than this long ago leaves
     /// new frames queued until the next tick (at most this long), so a feed emitting one at a
     /// time faster than this reaches each client in fewer, larger writes. A connection quiet for
@@ -88,7 +84,6 @@ impl Default for EngineConfig {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 64,
             max_json_depth: 64,
-            ws_read_buffer: 64,
             ws_write_coalesce: Duration::from_millis(1),
             backlog: 4096,
             allow_upgrades: true,

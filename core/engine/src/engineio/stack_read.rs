@@ -1,8 +1,6 @@
-//! `StackReader`: the read side of a WebSocket connection without a read buffer of its own
-//! between messages. It reads the socket into a buffer on the stack and hands the bytes on;
-//! only what the reader did not take yet is kept (boxed, and freed once taken). The WebSocket
-//! codec above it can then start with a small buffer of its own: it pulls a few bytes at a time
-//! out of memory here, not out of the socket.
+//! Reading a socket without a read buffer of its own between messages: into a buffer on the
+//! stack, handing the bytes on (`ws_stream` and `deflate::inflate` read this way), plus the
+//! `AsyncWrite` pass-through of a read-side wrapper.
 
 use std::io;
 use std::pin::Pin;
@@ -74,68 +72,3 @@ macro_rules! write_through {
     };
 }
 pub(crate) use write_through;
-
-pub struct StackReader<S> {
-    inner: S,
-    /// Read from the socket, not yet taken.
-    pending: Option<Box<BytesMut>>,
-}
-
-impl<S> StackReader<S> {
-    pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            pending: None,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for StackReader<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if let Some(pending) = this.pending.as_deref_mut() {
-            if hand_on(pending, buf) {
-                this.pending = None;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        let mut chunk = [0u8; READ_CHUNK];
-        let read = ready!(poll_read_chunk(&mut this.inner, cx, &mut chunk))?;
-        let n = read.min(buf.remaining());
-        buf.put_slice(&chunk[..n]);
-        if n < read {
-            this.pending = Some(Box::new(BytesMut::from(&chunk[n..read])));
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-write_through!(StackReader);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    #[tokio::test]
-    async fn small_reads_are_served_from_memory_and_nothing_is_kept_after() {
-        let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let mut reader = StackReader::new(server);
-        let message: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
-        client.write_all(&message).await.unwrap();
-        let mut got = Vec::new();
-        let mut small = [0u8; 14];
-        while got.len() < message.len() {
-            let n = reader.read(&mut small).await.unwrap();
-            got.extend_from_slice(&small[..n]);
-        }
-        assert_eq!(got, message, "every byte, in order");
-        assert!(reader.pending.is_none(), "nothing kept once taken");
-        drop(client);
-        assert_eq!(reader.read(&mut small).await.unwrap(), 0, "end of stream");
-    }
-}

@@ -8,16 +8,11 @@ use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
 
 use super::deflate::inflate::InflatingStream;
-use super::stack_read::StackReader;
+use super::ws_frames::{Incoming, OutKind};
+use super::ws_stream::{WsError, WsStream};
 use crate::clock::now_us;
 use crate::stats::Stats;
 
@@ -26,23 +21,6 @@ use super::handshake::HandshakeRequest;
 use super::outbound::{Batch, Consumer, QueueClose};
 use super::packet::{decode_text, OutFrame};
 use super::session::{CloseReason, Session, SessionHandler, TransportKind};
-
-pub(crate) fn ws_config(endpoint: &Endpoint) -> WebSocketConfig {
-    let max = endpoint.context.config.max_payload;
-    let mut config = WebSocketConfig::default();
-    // The codec reads from memory (`StackReader`, `InflatingStream` read the socket on the
-    // stack), so its own buffer can stay small.
-    config.read_buffer_size = endpoint.context.config.ws_read_buffer;
-    // Frames collect in tungstenite's buffer and leave in writes of ~4 KiB, plus one flush per
-    // drained batch. Writing each frame straight through (0) cost one syscall per message and
-    // halved fan-out throughput (≈ 400k → 850k deliveries/s measured with bench/run.mjs); a
-    // larger buffer gained little and would stay allocated per connection after a burst.
-    config.write_buffer_size = 4 * 1024;
-    config.max_write_buffer_size = usize::MAX;
-    config.max_message_size = Some(max);
-    config.max_frame_size = Some(max);
-    config
-}
 
 /// What a validated upgrade starts a WebSocket with: a fresh session when `sid` is `None`,
 /// otherwise the probe and upgrade of an existing polling session; `deflate` is the window
@@ -70,7 +48,7 @@ where
         return;
     };
     match start.deflate {
-        None => run(endpoint, StackReader::new(stream), start).await,
+        None => run(endpoint, stream, start).await,
         Some(_) => {
             let stream = InflatingStream::new(stream, endpoint.context.config.max_payload);
             run(endpoint, stream, start).await
@@ -88,14 +66,16 @@ where
         return;
     };
     let exit = drive(&mut ws, &session, deflate).await;
+    let limit = session.context.config.ping_timeout;
     match exit {
         Exit::Closed(reason) => session.close(reason),
+        Exit::PeerClosed => {
+            session.close(CloseReason::TransportClose);
+            // The close reply is queued: send it, within bounds.
+            let _ = Box::pin(tokio::time::timeout(limit, ws.finish())).await;
+        }
         Exit::Graceful => {
-            let close = Box::pin(tokio::time::timeout(
-                session.context.config.ping_timeout,
-                ws.close(None),
-            ));
-            let _ = close.await;
+            let _ = Box::pin(tokio::time::timeout(limit, ws.close())).await;
         }
         Exit::Abandoned => {}
     }
@@ -105,11 +85,10 @@ async fn accept<S>(
     endpoint: &Arc<Endpoint>,
     stream: S,
     start: Box<WebSocketStart>,
-) -> Option<(WebSocketStream<S>, Arc<Session>)>
+) -> Option<(WsStream<S>, Arc<Session>)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let config = ws_config(endpoint);
     let WebSocketStart {
         sid,
         request,
@@ -117,17 +96,13 @@ where
         ..
     } = *start;
     // The bytes read past the upgrade request are the start of the WebSocket stream.
-    let mut ws = if leftover.is_empty() {
-        WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await
-    } else {
-        WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(config)).await
-    };
+    let mut ws = WsStream::new(stream, leftover, endpoint.context.config.max_payload);
     let session = match sid {
         None => endpoint.open_session(TransportKind::WebSocket, request).0,
         Some(sid) => match probe(endpoint, &mut ws, &sid).await {
             Some(session) => session,
             None => {
-                let _ = ws.close(None).await;
+                let _ = ws.close().await;
                 return None;
             }
         },
@@ -157,11 +132,7 @@ impl Drop for LiveSocket {
 
 /// The upgrade handshake on the new socket: `2probe` → `3probe`, then `5`. Anything else, or a
 /// timeout, ends only the probe; the polling session carries on.
-async fn probe<S>(
-    endpoint: &Endpoint,
-    ws: &mut WebSocketStream<S>,
-    sid: &str,
-) -> Option<Arc<Session>>
+async fn probe<S>(endpoint: &Endpoint, ws: &mut WsStream<S>, sid: &str) -> Option<Arc<Session>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -175,14 +146,14 @@ where
     }
     let steps = async {
         match ws.next().await {
-            Some(Ok(WsMessage::Text(t))) if t.as_str() == "2probe" => {}
+            Ok(Incoming::Text(t)) if t.as_str() == "2probe" => {}
             _ => return false,
         }
-        if ws.send(WsMessage::Text("3probe".into())).await.is_err() {
+        if ws.send_text("3probe").await.is_err() {
             return false;
         }
         session.mark_probed();
-        matches!(ws.next().await, Some(Ok(WsMessage::Text(t))) if t.as_str() == "5")
+        matches!(ws.next().await, Ok(Incoming::Text(t)) if t.as_str() == "5")
     };
     let upgraded = tokio::time::timeout(endpoint.context.config.upgrade_timeout, steps)
         .await
@@ -200,13 +171,15 @@ where
 enum Exit {
     /// The transport ended or misbehaved: close the session with this reason.
     Closed(CloseReason),
+    /// The client closed the WebSocket (its close is answered).
+    PeerClosed,
     /// The server closed the session gracefully and everything queued was written.
     Graceful,
     /// The session was closed elsewhere (timeout, slow consumer): drop the socket.
     Abandoned,
 }
 
-async fn drive<S>(ws: &mut WebSocketStream<S>, session: &Arc<Session>, deflate: Option<u8>) -> Exit
+async fn drive<S>(ws: &mut WsStream<S>, session: &Arc<Session>, deflate: Option<u8>) -> Exit
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -214,25 +187,24 @@ where
         return Exit::Abandoned;
     };
     let mut batch = Batch::default();
-    let mut need_flush = false;
     // Parked until the coalescing tick; the next poll takes whatever queued meanwhile.
     let mut parked = false;
     let holds = &session.context.write_holds;
     poll_fn(|cx| loop {
         let mut progressed = false;
 
-        match ws.poll_next_unpin(cx) {
-            Poll::Ready(Some(Ok(message))) => {
+        match ws.poll_next(cx) {
+            Poll::Ready(Ok(Incoming::Close(_))) => return Poll::Ready(Exit::PeerClosed),
+            Poll::Ready(Ok(message)) => {
                 progressed = true;
-                if let Err(reason) = on_frame(session, handler.as_ref(), message) {
+                if let Err(reason) = on_message(session, handler.as_ref(), message) {
                     return Poll::Ready(Exit::Closed(reason));
                 }
             }
-            Poll::Ready(Some(Err(error))) => {
+            Poll::Ready(Err(error)) => {
                 tracing::debug!(sid = %session.id, %error, "websocket read failed");
                 return Poll::Ready(Exit::Closed(read_error_reason(&error)));
             }
-            Poll::Ready(None) => return Poll::Ready(Exit::Closed(CloseReason::TransportClose)),
             Poll::Pending => {}
         }
 
@@ -242,7 +214,7 @@ where
             && holds.window_us() > 0
             && batch.flushed_us != 0
             && batch.is_drained()
-            && !need_flush
+            && !ws.has_unflushed()
             && batch.flushed_within(now_us(), holds.window_us())
             && !session.queue.is_empty()
             && holds.park(cx.waker())
@@ -265,16 +237,12 @@ where
         }
 
         while !batch.is_drained() {
-            match ws.poll_ready_unpin(cx) {
+            match ws.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
                     let Some(frame) = batch.take_next() else {
                         break;
                     };
-                    let message = to_ws(frame, deflate, &session.context.stats);
-                    if ws.start_send_unpin(message).is_err() {
-                        return Poll::Ready(Exit::Closed(CloseReason::TransportError));
-                    }
-                    need_flush = true;
+                    push_frame(ws, frame, deflate, &session.context.stats);
                     progressed = true;
                 }
                 Poll::Ready(Err(_)) => {
@@ -283,10 +251,10 @@ where
                 Poll::Pending => break,
             }
         }
-        if need_flush {
-            match ws.poll_flush_unpin(cx) {
+        // Frames of a batch, or a pong.
+        if ws.has_unflushed() {
+            match ws.poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
-                    need_flush = false;
                     if batch.is_drained() && !batch.frames.is_empty() {
                         session.context.stats.record_emit_latency(batch.oldest_us);
                         // Idle connections keep no batch allocation; a busy one pays one
@@ -301,7 +269,7 @@ where
                 Poll::Pending => {}
             }
         }
-        if close == QueueClose::Graceful && batch.is_drained() && !need_flush {
+        if close == QueueClose::Graceful && batch.is_drained() && !ws.has_unflushed() {
             return Poll::Ready(Exit::Graceful);
         }
         if !progressed {
@@ -311,39 +279,39 @@ where
     .await
 }
 
-/// The WebSocket message of a queued frame: a deflatable one goes out compressed (RSV1 set, the
-/// bytes shared with every other recipient) when this connection agreed to deflate with window
-/// `deflate`, and compressing made it smaller.
-fn to_ws(frame: OutFrame, deflate: Option<u8>, stats: &Stats) -> WsMessage {
+/// Queues a frame: a deflatable one goes out compressed (RSV1 set, the bytes shared with every
+/// other recipient) when this connection agreed to deflate with window `deflate`, and
+/// compressing made it smaller.
+fn push_frame<S>(ws: &mut WsStream<S>, frame: OutFrame, deflate: Option<u8>, stats: &Stats)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     match frame {
-        OutFrame::Text(text) => WsMessage::Text(text),
-        OutFrame::Binary(bytes) => WsMessage::Binary(bytes),
+        OutFrame::Text(text) => ws.push(OutKind::Text, false, text.as_bytes()),
+        OutFrame::Binary(bytes) => ws.push(OutKind::Binary, false, &bytes),
         OutFrame::Deflatable(text) => match deflate.map(|bits| text.deflated(bits)) {
             Some((Some(payload), compressed_now)) => {
                 stats.count_deflated(text.text.len(), payload.len(), compressed_now);
-                let mut frame = Frame::message(payload, OpCode::Data(Data::Text), true);
-                frame.header_mut().rsv1 = true;
-                WsMessage::Frame(frame)
+                ws.push(OutKind::Text, true, &payload);
             }
-            Some((None, _)) | None => WsMessage::Text(text.text.clone()),
+            Some((None, _)) | None => ws.push(OutKind::Text, false, text.text.as_bytes()),
         },
     }
 }
 
-fn on_frame(
+/// A client's message, handed up (pings and closes are the stream's and `drive`'s).
+fn on_message(
     session: &Session,
     handler: &dyn SessionHandler,
-    message: WsMessage,
+    message: Incoming,
 ) -> Result<(), CloseReason> {
     let outcome = match message {
-        WsMessage::Text(text) => match decode_text(text) {
+        Incoming::Text(text) => match decode_text(text) {
             Ok(packet) => session.on_packet(packet, handler),
             Err(error) => Err(error.to_string()),
         },
-        WsMessage::Binary(data) => handler.on_message(super::session::Message::Binary(data)),
-        WsMessage::Close(_) => return Err(CloseReason::TransportClose),
-        // tungstenite answers WebSocket pings itself; pongs and raw frames carry nothing for us.
-        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => Ok(()),
+        Incoming::Binary(data) => handler.on_message(super::session::Message::Binary(data)),
+        Incoming::Ping(_) | Incoming::Close(_) => Ok(()),
     };
     outcome.map_err(|error| {
         tracing::debug!(sid = %session.id, %error, "malformed packet: closing connection");
@@ -352,20 +320,13 @@ fn on_frame(
     })
 }
 
-fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
-    use tungstenite::error::ProtocolError;
+/// The peer dropping the TCP connection is a transport close (which connection-state recovery
+/// treats as recoverable); frames a client may not send are a parse error.
+fn read_error_reason(error: &WsError) -> CloseReason {
     match error {
-        tungstenite::Error::ConnectionClosed
-        | tungstenite::Error::AlreadyClosed
-        // The peer (or the network) dropped the TCP connection: a transport close, which
-        // connection-state recovery treats as recoverable, not a protocol violation.
-        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            CloseReason::TransportClose
-        }
-        tungstenite::Error::Protocol(_)
-        | tungstenite::Error::Capacity(_)
-        | tungstenite::Error::Utf8(_) => CloseReason::ParseError,
-        _ => CloseReason::TransportError,
+        WsError::Eof => CloseReason::TransportClose,
+        WsError::Frame(_) => CloseReason::ParseError,
+        WsError::Io(_) => CloseReason::TransportError,
     }
 }
 
@@ -387,11 +348,11 @@ mod tests {
     fn a_connections_long_lived_future_stays_small() {
         let serve = future_size(&|e, s| serve(e, std::future::ready(None::<Io>), s));
         assert!(
-            serve <= 672,
+            serve <= 448,
             "the WebSocket connection future grew to {serve} bytes"
         );
-        let plain = std::mem::size_of::<WebSocketStream<StackReader<Io>>>();
-        let inflating = std::mem::size_of::<WebSocketStream<InflatingStream<Io>>>();
+        let plain = std::mem::size_of::<WsStream<Io>>();
+        let inflating = std::mem::size_of::<WsStream<InflatingStream<Io>>>();
         assert!(inflating <= plain + 16, "{inflating} vs {plain}");
     }
 }
