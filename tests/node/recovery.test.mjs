@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { startHost, startRedis, startRedisCluster, waitFor, sleep, proxy } from './helpers.mjs';
+import { startHost, startRedis, startRedisCluster, waitFor, sleep, proxy, redisCommand } from './helpers.mjs';
 
 const clients = [];
 const hosts = [];
@@ -220,6 +220,44 @@ async function recoversOnTheOtherNode(backend, options = {}) {
     await backend.stop();
   }
 }
+
+test('classic pub/sub: when the other node\'s subscription broke while the client was away, it starts fresh there, never with a gap', async () => {
+  const redis = await startRedis();
+  try {
+    const flags = ['--redis', redis.url, '--recovery-ms', '5000'];
+    const [n1, n2] = [await host(flags), await host(flags)];
+    for (const n of [n1, n2]) {
+      while (!(await n.send('stats')).redisAdapter) await sleep(50);
+    }
+    const lb = await proxy(n1.port);
+    const s = io(lb.url, { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
+    clients.push(s);
+    await waitFor(s, 'connected');
+    const got = trades(s);
+    await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+    await sleep(150);
+    const id = s.id;
+    lb.retarget(n2.port);
+    const back = waitFor(s, 'connect', 10_000);
+    const dropped = waitFor(s, 'disconnect');
+    lb.cut();
+    await dropped;
+    await sleep(200); // n1 saved the session
+    // Every subscriber connection is cut (sessions and publishing stay): while n2's subscriber
+    // comes back, the trades n1 emits never reach n2's log.
+    await redisCommand(redis.port, 'client', 'kill', 'type', 'pubsub');
+    for (let n = 1; n <= 3; n++) await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+    await back;
+    assert.equal(s.recovered, false, 'n2 may have missed broadcasts: no replay');
+    assert.notEqual(s.id, id);
+    await sleep(200);
+    assert.deepEqual(got, [0], 'nothing replayed with a gap');
+    s.close();
+    await lb.close();
+  } finally {
+    await redis.stop();
+  }
+});
 
 test('sharded dynamic mode: the client\'s last packet went to everyone, and it still recovers on a node that followed none of its rooms', async () => {
   const cluster = await startRedisCluster();

@@ -48,6 +48,8 @@ pub(crate) struct WsStream<S> {
     written: usize,
     /// Written out but not flushed yet.
     unflushed: bool,
+    /// A close frame is queued or sent: nothing follows it.
+    closing: bool,
     max_payload: usize,
 }
 
@@ -61,6 +63,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
             write: Vec::new(),
             written: 0,
             unflushed: false,
+            closing: false,
             max_payload,
         }
     }
@@ -82,7 +85,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
                     Some(Incoming::Close(code)) => {
                         let reply = code.map(u16::to_be_bytes).unwrap_or_default();
                         let reply = if code.is_some() { &reply[..] } else { &[] };
-                        write_frame(&mut self.write, OutKind::Close, false, reply);
+                        self.push_close(reply);
                         return Poll::Ready(Ok(Incoming::Close(code)));
                     }
                     Some(incoming) => return Poll::Ready(Ok(incoming)),
@@ -157,8 +160,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
 
     /// Writes what is queued, then a close frame, and ends the TCP stream's sending side.
     pub async fn close(&mut self) -> io::Result<()> {
-        self.push(OutKind::Close, false, &[]);
+        self.push_close(&[]);
         self.finish().await
+    }
+
+    /// Queues a close frame unless one went already.
+    fn push_close(&mut self, payload: &[u8]) {
+        if !std::mem::replace(&mut self.closing, true) {
+            write_frame(&mut self.write, OutKind::Close, false, payload);
+        }
     }
 
     /// Writes what is queued (a close reply, say) and ends the TCP stream's sending side.
@@ -202,13 +212,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ws.next().await.unwrap(), Incoming::Close(Some(1000)));
-        ws.finish().await.unwrap();
+        ws.close().await.unwrap();
         let mut reply = Vec::new();
         client.read_to_end(&mut reply).await.unwrap();
         assert_eq!(
             reply,
             [0x88, 2, 0x03, 0xe8],
-            "the close is echoed, then the stream ends"
+            "the close is echoed once, then the stream ends"
         );
     }
 

@@ -345,8 +345,11 @@ impl Adapter for RedisAdapter {
         }
     }
 
-    /// In the dynamic modes a room with a channel of its own reaches this node only while that
-    /// channel is subscribed: the log is complete for it since the channel last began to flow.
+    /// A room's broadcasts reach this node on the room's own channel (the dynamic modes), the
+    /// namespace's channel (sharded) or the broadcast pattern (classic): the log holds them
+    /// all since `since_ms` when that subscription did not break since (see
+    /// `Subscriptions::followed_since`). A break means broadcasts of other nodes may be
+    /// missing, and the client then starts fresh rather than with a gap.
     fn saw_room_since(
         &self,
         namespace: &str,
@@ -355,12 +358,20 @@ impl Adapter for RedisAdapter {
         since_ms: u64,
         saved_here: bool,
     ) -> bool {
-        self.channels
-            .own_channel(namespace, room, private)
-            .is_none_or(|channel| {
-                self.subscriptions
-                    .followed_since(&channel, since_ms, saved_here)
-            })
+        let channel = match self.channels.pubsub {
+            PubSub::Classic => None,
+            PubSub::Sharded(_) => Some(
+                self.channels
+                    .own_channel(namespace, room, private)
+                    .unwrap_or_else(|| self.channels.namespace(namespace)),
+            ),
+        };
+        match channel {
+            Some(channel) => self
+                .subscriptions
+                .followed_since(&channel, since_ms, saved_here),
+            None => self.is_connected() && self.subscriptions.nothing_lost_since(since_ms),
+        }
     }
 
     fn recover_from_peer(

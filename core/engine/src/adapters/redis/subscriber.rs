@@ -164,6 +164,12 @@ impl Subscriptions {
             .all(|(_, channel)| known.get(channel).copied().flatten().is_some())
     }
 
+    /// Whether nothing was lost since `since_ms` (the classic connection: one pattern carries
+    /// every broadcast).
+    pub fn nothing_lost_since(&self, since_ms: u64) -> bool {
+        self.lost_at_ms.load(Ordering::Acquire) < since_ms
+    }
+
     /// Since when `channel` has been flowing without a break.
     pub fn flowing_since(&self, channel: &str) -> Option<u64> {
         self.channels.lock().get(channel).copied().flatten()
@@ -346,6 +352,8 @@ pub(crate) async fn run(
             Err(error) => tracing::warn!(%error, "redis subscriber cannot connect"),
         }
         receiver.connected.store(false, Ordering::Release);
+        // Broadcasts published meanwhile never reach this node's log.
+        subscriptions.lost();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
