@@ -221,39 +221,48 @@ async function recoversOnTheOtherNode(backend, options = {}) {
   }
 }
 
+// One client on n1 behind a proxy, a trade, then its connection cut and the proxy retargeted to
+// n2; `meanwhile({ n1, n2 })` runs once n1 saved its session. The client must come back to n2
+// afresh, with nothing replayed.
+async function startsFreshOnTheOtherNode(flags, meanwhile) {
+  const [n1, n2] = [await host(flags), await host(flags)];
+  for (const n of [n1, n2]) {
+    while (!(await n.send('stats')).redisAdapter) await sleep(50);
+  }
+  const lb = await proxy(n1.port);
+  const s = io(lb.url, { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
+  clients.push(s);
+  await waitFor(s, 'connected');
+  const got = trades(s);
+  await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
+  await sleep(150);
+  const id = s.id;
+  lb.retarget(n2.port);
+  const back = waitFor(s, 'connect', 15_000);
+  const dropped = waitFor(s, 'disconnect');
+  lb.cut();
+  await dropped;
+  await sleep(300); // n1 saved the session
+  await meanwhile({ n1, n2 });
+  await back;
+  assert.equal(s.recovered, false, 'n2 may lack broadcasts it missed: no replay');
+  assert.notEqual(s.id, id);
+  await sleep(200);
+  assert.deepEqual(got, [0], 'nothing replayed with a gap');
+  assert.equal((await n2.send('stats')).recovered, 0);
+  s.close();
+  await lb.close();
+}
+
 test('classic pub/sub: when the other node\'s subscription broke while the client was away, it starts fresh there, never with a gap', async () => {
   const redis = await startRedis();
   try {
-    const flags = ['--redis', redis.url, '--recovery-ms', '5000'];
-    const [n1, n2] = [await host(flags), await host(flags)];
-    for (const n of [n1, n2]) {
-      while (!(await n.send('stats')).redisAdapter) await sleep(50);
-    }
-    const lb = await proxy(n1.port);
-    const s = io(lb.url, { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
-    clients.push(s);
-    await waitFor(s, 'connected');
-    const got = trades(s);
-    await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
-    await sleep(150);
-    const id = s.id;
-    lb.retarget(n2.port);
-    const back = waitFor(s, 'connect', 10_000);
-    const dropped = waitFor(s, 'disconnect');
-    lb.cut();
-    await dropped;
-    await sleep(200); // n1 saved the session
-    // Every subscriber connection is cut (sessions and publishing stay): while n2's subscriber
-    // comes back, the trades n1 emits never reach n2's log.
-    await redisCommand(redis.port, 'client', 'kill', 'type', 'pubsub');
-    for (let n = 1; n <= 3; n++) await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
-    await back;
-    assert.equal(s.recovered, false, 'n2 may have missed broadcasts: no replay');
-    assert.notEqual(s.id, id);
-    await sleep(200);
-    assert.deepEqual(got, [0], 'nothing replayed with a gap');
-    s.close();
-    await lb.close();
+    await startsFreshOnTheOtherNode(['--redis', redis.url, '--recovery-ms', '5000'], async ({ n1 }) => {
+      // Every subscriber connection is cut (sessions and publishing stay): while n2's
+      // subscriber comes back, the trades n1 emits never reach n2's log.
+      await redisCommand(redis.port, 'client', 'kill', 'type', 'pubsub');
+      for (let n = 1; n <= 3; n++) await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+    });
   } finally {
     await redis.stop();
   }
@@ -269,34 +278,10 @@ test('sharded dynamic mode: when the node it dropped from is gone, the client st
   const cluster = await startRedisCluster();
   try {
     const flags = ['--redis', cluster.url, '--redis-sharded', 'dynamic', '--recovery-ms', '10000'];
-    const [n1, n2] = [await host(flags), await host(flags)];
-    for (const n of [n1, n2]) {
-      while (!(await n.send('stats')).redisAdapter) await sleep(50);
-    }
-    const lb = await proxy(n1.port);
-    const s = io(lb.url, { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
-    clients.push(s);
-    await waitFor(s, 'connected');
-    const got = trades(s);
-    await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
-    await sleep(150);
-    const id = s.id;
-    lb.retarget(n2.port);
-    const back = waitFor(s, 'connect', 15_000);
-    const dropped = waitFor(s, 'disconnect');
-    lb.cut();
-    await dropped;
-    await sleep(300); // n1 saved the session
-    await n1.stop(); // the only node that followed the client's rooms
-    for (let n = 1; n <= 3; n++) await n2.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
-    await back;
-    assert.equal(s.recovered, false, 'no node could replay what it missed');
-    assert.notEqual(s.id, id);
-    await sleep(200);
-    assert.deepEqual(got, [0], 'nothing replayed partially');
-    assert.equal((await n2.send('stats')).recovered, 0);
-    s.close();
-    await lb.close();
+    await startsFreshOnTheOtherNode(flags, async ({ n1, n2 }) => {
+      await n1.stop(); // the only node that followed the client's rooms
+      for (let n = 1; n <= 3; n++) await n2.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
+    });
   } finally {
     await cluster.stop();
   }
