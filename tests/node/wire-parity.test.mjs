@@ -327,3 +327,52 @@ parity('handshake: headers, decoded query, address, time, url and auth are known
   await socket.emitWithAck('set-data', { role: 'desk' });
   assert.deepEqual(await socket.emitWithAck('get-data'), { role: 'desk' });
 });
+
+// --- WebSocket framing ---------------------------------------------------------------------------
+
+// A raw Engine.IO WebSocket, past its open packet.
+async function openWebSocket(server) {
+  const socket = rawSocket(server, '');
+  await socket.opened;
+  assert.match(await socket.next(), /^0\{"sid":/);
+  return socket;
+}
+
+parity('websocket: a ping frame is answered with a pong carrying its data', SLOW, async (server) => {
+  const socket = await openWebSocket(server);
+  const pong = new Promise((resolve) => socket.ws.once('pong', (data) => resolve(data.toString())));
+  socket.ws.ping('heartbeat');
+  assert.equal(await pong, 'heartbeat');
+  socket.ws.close();
+});
+
+parity('websocket: a message in fragments, with a ping between them, is one packet', SLOW, async (server) => {
+  const socket = await openWebSocket(server);
+  socket.ws.send('4', { fin: false });
+  socket.ws.ping();
+  socket.ws.send('0', { fin: true });
+  assert.match(await socket.next(), /^40\{"sid":"[\w-]{20}"\}/);
+  assert.equal(await socket.next(), '42["auth",{}]'); // the echo server's greeting
+  socket.send('42["message","whole"]');
+  assert.equal(await socket.next(), '42["message-back","whole"]');
+  socket.ws.close();
+});
+
+parity('websocket: a client\'s close frame is answered with a close frame', SLOW, async (server) => {
+  const socket = await openWebSocket(server);
+  socket.ws.close(1000, 'bye');
+  // Without the server's close frame, `ws` would report 1006 after its 30 s closing timeout.
+  assert.equal(await socket.closed, 1000);
+});
+
+parity('websocket: a text frame that is not UTF-8 closes the connection with 1007', SLOW, async (server) => {
+  const socket = await openWebSocket(server);
+  socket.ws.send(Buffer.from([0x34, 0xff, 0xfe]), { binary: false });
+  assert.equal(await socket.closed, 1007);
+});
+
+parity('websocket: a message over maxHttpBufferSize closes the connection with 1009', SLOW, async (server) => {
+  const socket = await openWebSocket(server);
+  socket.ws.send(`4${'x'.repeat(1_000_001)}`);
+  assert.equal(await socket.closed, 1009);
+});

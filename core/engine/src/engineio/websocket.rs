@@ -69,13 +69,17 @@ where
     let limit = session.context.config.ping_timeout;
     match exit {
         Exit::Closed(reason) => session.close(reason),
+        Exit::Refused(code) => {
+            session.close(CloseReason::ParseError);
+            let _ = Box::pin(tokio::time::timeout(limit, ws.close(Some(code)))).await;
+        }
         Exit::PeerClosed => {
             session.close(CloseReason::TransportClose);
             // The close reply is queued: send it, within bounds.
             let _ = Box::pin(tokio::time::timeout(limit, ws.finish())).await;
         }
         Exit::Graceful => {
-            let _ = Box::pin(tokio::time::timeout(limit, ws.close())).await;
+            let _ = Box::pin(tokio::time::timeout(limit, ws.close(None))).await;
         }
         Exit::Abandoned => {}
     }
@@ -102,7 +106,7 @@ where
         Some(sid) => match probe(endpoint, &mut ws, &sid).await {
             Some(session) => session,
             None => {
-                let _ = ws.close().await;
+                let _ = ws.close(None).await;
                 return None;
             }
         },
@@ -173,6 +177,8 @@ enum Exit {
     Closed(CloseReason),
     /// The client closed the WebSocket (its close is answered).
     PeerClosed,
+    /// The client sent frames a client may not: closed with this code.
+    Refused(u16),
     /// The server closed the session gracefully and everything queued was written.
     Graceful,
     /// The session was closed elsewhere (timeout, slow consumer): drop the socket.
@@ -200,6 +206,10 @@ where
                 if let Err(reason) = on_message(session, handler.as_ref(), message) {
                     return Poll::Ready(Exit::Closed(reason));
                 }
+            }
+            Poll::Ready(Err(WsError::Frame(error))) => {
+                tracing::debug!(sid = %session.id, %error, "websocket frame refused");
+                return Poll::Ready(Exit::Refused(error.close_code()));
             }
             Poll::Ready(Err(error)) => {
                 tracing::debug!(sid = %session.id, %error, "websocket read failed");

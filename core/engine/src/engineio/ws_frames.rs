@@ -31,6 +31,19 @@ pub(crate) enum FrameError {
     Protocol(&'static str),
 }
 
+impl FrameError {
+    /// The close code a server answers it with (RFC 6455 section 7.4.1).
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Self::TooBig => 1009,
+            Self::Protocol(INVALID_UTF8) => 1007,
+            Self::Protocol(_) => 1002,
+        }
+    }
+}
+
+const INVALID_UTF8: &str = "text message is not UTF-8";
+
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -174,7 +187,7 @@ fn message(text: bool, payload: Bytes) -> Result<Incoming, FrameError> {
     match text {
         true => Utf8Bytes::try_from(payload)
             .map(Incoming::Text)
-            .map_err(|_| FrameError::Protocol("text message is not UTF-8")),
+            .map_err(|_| FrameError::Protocol(INVALID_UTF8)),
         false => Ok(Incoming::Binary(payload)),
     }
 }

@@ -158,9 +158,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
         poll_fn(|cx| self.poll_flush(cx)).await
     }
 
-    /// Writes what is queued, then a close frame, and ends the TCP stream's sending side.
-    pub async fn close(&mut self) -> io::Result<()> {
-        self.push_close(&[]);
+    /// Writes what is queued, then a close frame (with `code`, if any; none if one went
+    /// already), and ends the TCP stream's sending side.
+    pub async fn close(&mut self, code: Option<u16>) -> io::Result<()> {
+        match code {
+            Some(code) => self.push_close(&code.to_be_bytes()),
+            None => self.push_close(&[]),
+        }
         self.finish().await
     }
 
@@ -212,7 +216,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ws.next().await.unwrap(), Incoming::Close(Some(1000)));
-        ws.close().await.unwrap();
+        ws.close(None).await.unwrap();
         let mut reply = Vec::new();
         client.read_to_end(&mut reply).await.unwrap();
         assert_eq!(
