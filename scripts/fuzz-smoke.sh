@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 # With an explicit --target, RUSTFLAGS reach only the targets, not build scripts (as cargo-fuzz).
 host="$(rustc -vV | sed -n 's/^host: //p')"
 cargo build --release --bins --target "$host"
-for target in engineio_packet polling_payload socketio_packet; do
+for target in engineio_packet polling_payload socketio_packet websocket_frames; do
   corpus="$(mktemp -d)"
   echo "== fuzz $target for ${seconds}s"
   "$CARGO_TARGET_DIR/$host/release/$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3

@@ -23,5 +23,5 @@ pub mod session;
 pub(crate) mod stack_read;
 pub(crate) mod websocket;
 pub(crate) mod write_holds;
-pub(crate) mod ws_frames;
+pub mod ws_frames;
 pub(crate) mod ws_stream;

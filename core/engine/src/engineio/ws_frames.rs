@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A message, or a control frame the connection acts on, read from a client.
 #[derive(Debug, PartialEq)]
-pub(crate) enum Incoming {
+pub enum Incoming {
     Text(Utf8Bytes),
     Binary(Bytes),
     /// Answered with a pong carrying the same bytes.
@@ -24,7 +24,7 @@ pub(crate) enum Incoming {
 
 /// Why a client's frames are refused (the connection closes with a parse error).
 #[derive(Debug, PartialEq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// A frame or message over the payload limit.
     TooBig,
     /// A frame a client may not send.
@@ -56,7 +56,7 @@ impl std::fmt::Display for FrameError {
 /// What a connection holds of its client's frames between reads: the bytes of a frame not yet
 /// complete, and the parts of a fragmented message. Dropped whenever it holds nothing.
 #[derive(Default)]
-pub(crate) struct ReadState {
+pub struct ReadState {
     pub buf: BytesMut,
     /// A fragmented message so far: whether it is text, and its bytes.
     fragments: Option<(bool, Vec<u8>)>,
@@ -200,7 +200,7 @@ fn unmask(payload: &mut [u8], key: [u8; 4]) {
 
 /// The opcodes a server sends.
 #[derive(Clone, Copy)]
-pub(crate) enum OutKind {
+pub enum OutKind {
     Text,
     Binary,
     Pong,
@@ -209,7 +209,7 @@ pub(crate) enum OutKind {
 
 /// Appends one unmasked, final frame to `buf` (`compressed`: RSV1, a permessage-deflate
 /// message).
-pub(crate) fn write_frame(buf: &mut Vec<u8>, kind: OutKind, compressed: bool, payload: &[u8]) {
+pub fn write_frame(buf: &mut Vec<u8>, kind: OutKind, compressed: bool, payload: &[u8]) {
     let opcode = match kind {
         OutKind::Text => OpCode::Data(Data::Text),
         OutKind::Binary => OpCode::Data(Data::Binary),
