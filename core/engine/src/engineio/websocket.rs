@@ -5,10 +5,12 @@
 //! closed under it (heartbeat, slow consumer, shutdown) and the task ends.
 
 use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::either::Either;
 
 use super::deflate::inflate::InflatingStream;
 use super::ws_frames::{Incoming, OutKind};
@@ -34,55 +36,71 @@ pub(crate) struct WebSocketStart {
     pub deflate: Option<u8>,
 }
 
+/// The bytes a WebSocket reads: the socket itself, or the socket through the inflater when the
+/// client agreed to permessage-deflate.
+type WsIo<S> = Either<S, InflatingStream<S>>;
+
 /// Serves an upgraded WebSocket once `connection` yields it.
 ///
-/// This future lives as long as the connection, so everything only needed to set it up (the
-/// start record, the handshake, the probe) is boxed and dropped before the long-lived loop
-/// starts: an idle connection then costs little more than its socket and session.
-pub(crate) async fn serve<C, S>(endpoint: Arc<Endpoint>, connection: C, start: Box<WebSocketStart>)
+/// The task lives as long as the connection, so everything only needed to set it up (the
+/// upgrade, the start record, the handshake, the probe) runs in a boxed future of its own that
+/// is gone before the connection is driven: the long-lived state is `Driven`, the socket and
+/// session and little more.
+pub(crate) fn serve<C, S>(
+    endpoint: Arc<Endpoint>,
+    connection: C,
+    start: Box<WebSocketStart>,
+) -> impl Future<Output = ()>
 where
     C: Future<Output = Option<S>>,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(stream) = connection.await else {
-        return;
-    };
-    match start.deflate {
-        None => run(endpoint, stream, start).await,
-        Some(_) => {
-            let stream = InflatingStream::new(stream, endpoint.context.config.max_payload);
-            run(endpoint, stream, start).await
-        }
-    }
+    drive_opened(Box::pin(open(endpoint, connection, start)))
 }
 
-async fn run<S>(endpoint: Arc<Endpoint>, stream: S, start: Box<WebSocketStart>)
+async fn drive_opened<F, S>(opening: Pin<Box<F>>)
 where
+    F: Future<Output = Option<Driven<S>>>,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let deflate = start.deflate;
-    let live = LiveSocket::enter(endpoint);
-    let Some((mut ws, session)) = Box::pin(accept(&live.0, stream, start)).await else {
+    let Some(mut driven) = opening.await else {
         return;
     };
-    let exit = drive(&mut ws, &session, deflate).await;
-    let limit = session.context.config.ping_timeout;
-    match exit {
-        Exit::Closed(reason) => session.close(reason),
-        Exit::Refused(code) => {
-            session.close(CloseReason::ParseError);
-            let _ = Box::pin(tokio::time::timeout(limit, ws.close(Some(code)))).await;
-        }
-        Exit::PeerClosed => {
-            session.close(CloseReason::TransportClose);
-            // The close reply is queued: send it, within bounds.
-            let _ = Box::pin(tokio::time::timeout(limit, ws.finish())).await;
-        }
-        Exit::Graceful => {
-            let _ = Box::pin(tokio::time::timeout(limit, ws.close(None))).await;
-        }
-        Exit::Abandoned => {}
-    }
+    let exit = poll_fn(|cx| driven.poll_drive(cx)).await;
+    Box::pin(driven.finish(exit)).await;
+}
+
+/// Upgrades, accepts (probing an upgrade from polling) and readies the connection to be driven.
+async fn open<C, S>(
+    endpoint: Arc<Endpoint>,
+    connection: C,
+    start: Box<WebSocketStart>,
+) -> Option<Driven<S>>
+where
+    C: Future<Output = Option<S>>,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let stream = connection.await?;
+    let deflate = start.deflate;
+    let io = match deflate {
+        None => Either::Left(stream),
+        Some(_) => Either::Right(InflatingStream::new(
+            stream,
+            endpoint.context.config.max_payload,
+        )),
+    };
+    let live = LiveSocket::enter(endpoint);
+    let (ws, session) = accept(&live.0, io, start).await?;
+    let handler = session.handler()?;
+    Some(Driven {
+        ws,
+        session,
+        handler,
+        batch: Batch::default(),
+        parked: false,
+        deflate,
+        _live: live,
+    })
 }
 
 async fn accept<S>(
@@ -185,108 +203,147 @@ enum Exit {
     Abandoned,
 }
 
-async fn drive<S>(ws: &mut WsStream<S>, session: &Arc<Session>, deflate: Option<u8>) -> Exit
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let Some(handler) = session.handler() else {
-        return Exit::Abandoned;
-    };
-    let mut batch = Batch::default();
-    // Parked until the coalescing tick; the next poll takes whatever queued meanwhile.
-    let mut parked = false;
-    let holds = &session.context.write_holds;
-    poll_fn(|cx| loop {
-        let mut progressed = false;
+/// A connection being driven: everything its long-lived future holds.
+struct Driven<S> {
+    ws: WsStream<WsIo<S>>,
+    session: Arc<Session>,
+    handler: Arc<dyn SessionHandler>,
+    /// Frames taken from the queue and handed to the codec, kept until flushed.
+    batch: Batch,
+    /// Parked until the coalescing tick; the next poll takes whatever queued meanwhile.
+    parked: bool,
+    /// The window agreed for permessage-deflate.
+    deflate: Option<u8>,
+    _live: LiveSocket,
+}
 
-        match ws.poll_next(cx) {
-            Poll::Ready(Ok(Incoming::Close(_))) => return Poll::Ready(Exit::PeerClosed),
-            Poll::Ready(Ok(message)) => {
-                progressed = true;
-                if let Err(reason) = on_message(session, handler.as_ref(), message) {
-                    return Poll::Ready(Exit::Closed(reason));
-                }
-            }
-            Poll::Ready(Err(WsError::Frame(error))) => {
-                tracing::debug!(sid = %session.id, %error, "websocket frame refused");
-                return Poll::Ready(Exit::Refused(error.close_code()));
-            }
-            Poll::Ready(Err(error)) => {
-                tracing::debug!(sid = %session.id, %error, "websocket read failed");
-                return Poll::Ready(Exit::Closed(read_error_reason(&error)));
-            }
-            Poll::Pending => {}
-        }
+impl<S: AsyncRead + AsyncWrite + Unpin> Driven<S> {
+    /// Reads frames and hands them up, and drains the session's queue into the socket,
+    /// flushing once per batch, until the connection or the session ends.
+    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
+        let Self {
+            ws,
+            session,
+            handler,
+            batch,
+            parked,
+            deflate,
+            ..
+        } = self;
+        let holds = &session.context.write_holds;
+        loop {
+            let mut progressed = false;
 
-        // A busy connection leaves new frames queued for one tick (pushes to a queue that is not
-        // empty wake no one); a close still wakes it.
-        if !parked
-            && holds.window_us() > 0
-            && batch.flushed_us != 0
-            && batch.is_drained()
-            && !ws.has_unflushed()
-            && batch.flushed_within(now_us(), holds.window_us())
-            && !session.queue.is_empty()
-            && holds.park(cx.waker())
-        {
-            parked = true;
-            if !progressed {
-                return Poll::Pending;
-            }
-            continue;
-        }
-        parked = false;
-        // Frames handed on but not yet flushed stay in the batch; more may join them.
-        let refill = batch.is_drained().then_some(&mut batch);
-        let close = match session.queue.poll_take(cx, Consumer::Socket, refill) {
-            Poll::Ready(close) => close,
-            Poll::Pending => QueueClose::Open,
-        };
-        if close == QueueClose::Forced {
-            return Poll::Ready(Exit::Abandoned);
-        }
-
-        while !batch.is_drained() {
-            match ws.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let Some(frame) = batch.take_next() else {
-                        break;
-                    };
-                    push_frame(ws, frame, deflate, &session.context.stats);
+            match ws.poll_next(cx) {
+                Poll::Ready(Ok(Incoming::Close(_))) => return Poll::Ready(Exit::PeerClosed),
+                Poll::Ready(Ok(message)) => {
                     progressed = true;
-                }
-                Poll::Ready(Err(_)) => {
-                    return Poll::Ready(Exit::Closed(CloseReason::TransportError))
-                }
-                Poll::Pending => break,
-            }
-        }
-        // Frames of a batch, or a pong.
-        if ws.has_unflushed() {
-            match ws.poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    if batch.is_drained() && !batch.frames.is_empty() {
-                        session.context.stats.record_emit_latency(batch.oldest_us);
-                        // Idle connections keep no batch allocation; a busy one pays one
-                        // allocation per batch, not per message. Dropping the written batch
-                        // releases its broadcasts' timers: their frames reached the kernel.
-                        batch = Batch::flushed_at(now_us());
+                    if let Err(reason) = on_message(session, handler.as_ref(), message) {
+                        return Poll::Ready(Exit::Closed(reason));
                     }
                 }
-                Poll::Ready(Err(_)) => {
-                    return Poll::Ready(Exit::Closed(CloseReason::TransportError))
+                Poll::Ready(Err(WsError::Frame(error))) => {
+                    tracing::debug!(sid = %session.id, %error, "websocket frame refused");
+                    return Poll::Ready(Exit::Refused(error.close_code()));
+                }
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(sid = %session.id, %error, "websocket read failed");
+                    return Poll::Ready(Exit::Closed(read_error_reason(&error)));
                 }
                 Poll::Pending => {}
             }
+
+            // A busy connection leaves new frames queued for one tick (pushes to a queue that
+            // is not empty wake no one); a close still wakes it.
+            if !*parked
+                && holds.window_us() > 0
+                && batch.flushed_us != 0
+                && batch.is_drained()
+                && !ws.has_unflushed()
+                && batch.flushed_within(now_us(), holds.window_us())
+                && !session.queue.is_empty()
+                && holds.park(cx.waker())
+            {
+                *parked = true;
+                if !progressed {
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            *parked = false;
+            // Frames handed on but not yet flushed stay in the batch; more may join them.
+            let refill = batch.is_drained().then_some(&mut *batch);
+            let close = match session.queue.poll_take(cx, Consumer::Socket, refill) {
+                Poll::Ready(close) => close,
+                Poll::Pending => QueueClose::Open,
+            };
+            if close == QueueClose::Forced {
+                return Poll::Ready(Exit::Abandoned);
+            }
+
+            while !batch.is_drained() {
+                match ws.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        let Some(frame) = batch.take_next() else {
+                            break;
+                        };
+                        push_frame(ws, frame, *deflate, &session.context.stats);
+                        progressed = true;
+                    }
+                    Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Exit::Closed(CloseReason::TransportError))
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            // Frames of a batch, or a pong.
+            if ws.has_unflushed() {
+                match ws.poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        if batch.is_drained() && !batch.frames.is_empty() {
+                            session.context.stats.record_emit_latency(batch.oldest_us);
+                            // Idle connections keep no batch allocation; a busy one pays one
+                            // allocation per batch, not per message. Dropping the written
+                            // batch releases its broadcasts' timers: their frames reached the
+                            // kernel.
+                            *batch = Batch::flushed_at(now_us());
+                        }
+                    }
+                    Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Exit::Closed(CloseReason::TransportError))
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if close == QueueClose::Graceful && batch.is_drained() && !ws.has_unflushed() {
+                return Poll::Ready(Exit::Graceful);
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
         }
-        if close == QueueClose::Graceful && batch.is_drained() && !ws.has_unflushed() {
-            return Poll::Ready(Exit::Graceful);
+    }
+
+    /// Ends the connection as `exit` says.
+    async fn finish(mut self, exit: Exit) {
+        let limit = self.session.context.config.ping_timeout;
+        match exit {
+            Exit::Closed(reason) => self.session.close(reason),
+            Exit::Refused(code) => {
+                self.session.close(CloseReason::ParseError);
+                let _ = tokio::time::timeout(limit, self.ws.close(Some(code))).await;
+            }
+            Exit::PeerClosed => {
+                self.session.close(CloseReason::TransportClose);
+                // The close reply is queued: send it, within bounds.
+                let _ = tokio::time::timeout(limit, self.ws.finish()).await;
+            }
+            Exit::Graceful => {
+                let _ = tokio::time::timeout(limit, self.ws.close(None)).await;
+            }
+            Exit::Abandoned => {}
         }
-        if !progressed {
-            return Poll::Pending;
-        }
-    })
-    .await
+    }
 }
 
 /// Queues a frame: a deflatable one goes out compressed (RSV1 set, the bytes shared with every
@@ -352,17 +409,14 @@ mod tests {
     }
 
     /// Every idle WebSocket client holds its connection's future (inside a tokio task, rounded
-    /// up to 128 bytes): what only the handshake needs is boxed and gone, and a connection
-    /// without permessage-deflate does not pay for the inflater's state.
+    /// up to 128 bytes): the upgrade and the handshake run boxed and are gone, so what stays is
+    /// the driven connection (the inflater's state is boxed too).
     #[test]
     fn a_connections_long_lived_future_stays_small() {
         let serve = future_size(&|e, s| serve(e, std::future::ready(None::<Io>), s));
         assert!(
-            serve <= 448,
+            serve <= 240,
             "the WebSocket connection future grew to {serve} bytes"
         );
-        let plain = std::mem::size_of::<WsStream<Io>>();
-        let inflating = std::mem::size_of::<WsStream<InflatingStream<Io>>>();
-        assert!(inflating <= plain + 16, "{inflating} vs {plain}");
     }
 }
