@@ -446,7 +446,7 @@ function idleBreakdown() {
 // What each size class of block an idle client holds is, attributed with heaptrack (allocation
 // sites of the bench server holding 10k idle clients) for this version.
 const BLOCK_OWNERS = {
-  512: 'the connection\'s tokio task: the WebSocket future (the socket, the codec\'s few words, the writer\'s batch)',
+  384: 'the connection\'s tokio task: the driven WebSocket (the socket, the codec\'s few words, the writer\'s batch)',
   288: 'Engine.IO session: id, kept handshake headers, query and address, outbound queue, heartbeat state',
   272: 'Socket.IO socket: id, identity, auth, rooms, ack and data slots',
   256: 'tokio\'s I/O registration of the TCP socket',

@@ -169,22 +169,29 @@ const RECONNECTING = {
   forceNew: true,
 };
 
+// `count` nodes with `flags`, connected to Redis, and a client behind a proxy pointing at the
+// first, connected and collecting trades.
+async function clientBehindProxy(flags, count, options = RECONNECTING) {
+  const nodes = [];
+  for (let i = 0; i < count; i++) nodes.push(await host(flags));
+  for (const n of nodes) {
+    while (!(await n.send('stats')).redisAdapter) await sleep(50);
+  }
+  const lb = await proxy(nodes[0].port);
+  const s = io(lb.url, options);
+  clients.push(s);
+  await waitFor(s, 'connected');
+  return { nodes, lb, s, got: trades(s) };
+}
+
 // One client on n1 behind a proxy, a trade, then its connection cut and the proxy retargeted
 // to n2; three trades are emitted on n1 while it is away. Resolves once it is back (on n2).
 // `stay`: the proxy keeps pointing at n1 and the trades are emitted on n2 instead; `lastToAll`:
 // the client's last packet before the cut is a broadcast to everyone, not to its rooms.
 async function movedToTheOtherNode(backend, { stay = false, lastToAll = false } = {}) {
   const flags = [...backend.flags, '--recovery-ms', '5000'];
-  const [n1, n2] = [await host(flags), await host(flags)];
-  for (const n of [n1, n2]) {
-    while (!(await n.send('stats')).redisAdapter) await sleep(50);
-  }
-  const lb = await proxy(n1.port);
-  const s = io(lb.url, RECONNECTING);
-  clients.push(s);
-  await waitFor(s, 'connected');
+  const { nodes: [n1, n2], lb, s, got } = await clientBehindProxy(flags, 2);
   await s.timeout(2000).emitWithAck('subscribe:watchlist', { symbols: ['TSLA'] });
-  const got = trades(s);
   await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
   if (lastToAll) await n1.send('emitToAll', { event: 'notice', data: 'all' });
   await sleep(150);
@@ -225,15 +232,8 @@ async function recoversOnTheOtherNode(backend, options = {}) {
 // n2; `meanwhile({ n1, n2 })` runs once n1 saved its session. The client must come back to n2
 // afresh, with nothing replayed.
 async function startsFreshOnTheOtherNode(flags, meanwhile) {
-  const [n1, n2] = [await host(flags), await host(flags)];
-  for (const n of [n1, n2]) {
-    while (!(await n.send('stats')).redisAdapter) await sleep(50);
-  }
-  const lb = await proxy(n1.port);
-  const s = io(lb.url, { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
-  clients.push(s);
-  await waitFor(s, 'connected');
-  const got = trades(s);
+  const slower = { ...RECONNECTING, reconnectionDelay: 1000, reconnectionDelayMax: 1000 };
+  const { nodes: [n1, n2], lb, s, got } = await clientBehindProxy(flags, 2, slower);
   await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
   await sleep(150);
   const id = s.id;
@@ -291,15 +291,7 @@ test('sharded dynamic mode: under a live feed from a third node, a client moving
   const cluster = await startRedisCluster();
   try {
     const flags = ['--redis', cluster.url, '--redis-sharded', 'dynamic', '--recovery-ms', '5000'];
-    const [n1, n2, n3] = [await host(flags), await host(flags), await host(flags)];
-    for (const n of [n1, n2, n3]) {
-      while (!(await n.send('stats')).redisAdapter) await sleep(50);
-    }
-    const lb = await proxy(n1.port);
-    const s = io(lb.url, RECONNECTING);
-    clients.push(s);
-    await waitFor(s, 'connected');
-    const got = trades(s);
+    const { nodes: [, n2, n3], lb, s, got } = await clientBehindProxy(flags, 3);
     await sleep(200); // n1 follows the client's user room
     let sent = 0;
     let feeding = true;
