@@ -211,17 +211,6 @@ impl NamespaceShared {
         self.deliver_and_log(target, event, args, None, Origin::Cluster)
     }
 
-    /// A broadcast that came from another node (logged under its offset when it has one).
-    pub(crate) fn broadcast_remote(
-        &self,
-        target: &BroadcastTarget,
-        event: &str,
-        args: &Args,
-        offset: Option<&str>,
-    ) -> usize {
-        self.deliver_and_log(target, event, args, offset, Origin::Remote)
-    }
-
     /// Delivers to this node's members and, with recovery on, logs under `offset` (or, without
     /// one, an offset of this node's, chosen now, once, so every node logs a broadcast under
     /// the same offset and a client can recover on any of them). A broadcast for the whole
@@ -373,7 +362,9 @@ impl Namespace {
         args: &Args,
         offset: Option<&str>,
     ) -> usize {
-        let delivered = self.shared.broadcast_remote(target, event, args, offset);
+        let delivered = self
+            .shared
+            .deliver_and_log(target, event, args, offset, Origin::Remote);
         let stats = &self.shared.stats;
         stats
             .cluster_broadcasts_in
