@@ -39,6 +39,10 @@ pub struct EngineConfig {
     pub ws_write_coalesce: Duration,
     /// Listen backlog; tokio's default of 128 drops SYNs in connection storms.
     pub backlog: u32,
+    /// After this many sessions opened or closed, once none has for one heartbeat sweep, the
+    /// allocator's free pages go back to the system (glibc keeps a connect storm's transient
+    /// memory otherwise). `None` never does.
+    pub release_memory_after: Option<u64>,
     /// Whether polling sessions may upgrade to WebSocket (Node's `allowUpgrades`). When false
     /// the open packet offers no upgrade and an upgrade request is refused.
     pub allow_upgrades: bool,
@@ -86,6 +90,7 @@ impl Default for EngineConfig {
             max_json_depth: 64,
             ws_write_coalesce: Duration::from_millis(1),
             backlog: 4096,
+            release_memory_after: Some(1000),
             allow_upgrades: true,
             allow_polling: true,
             allow_websocket: true,

@@ -11,6 +11,7 @@ pub mod delivery_timer;
 pub mod endpoint;
 pub mod error;
 pub mod forward;
+mod free_pages;
 pub mod handshake;
 pub mod heartbeat;
 pub mod http;
