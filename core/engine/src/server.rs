@@ -350,7 +350,7 @@ impl Server {
             && running
                 .endpoints
                 .iter()
-                .any(|e| e.undelivered() > 0 || e.live_sockets.load(Ordering::Acquire) > 0)
+                .any(|e| e.undelivered() > 0 || e.context.live_sockets.load(Ordering::Acquire) > 0)
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -53,14 +53,12 @@ pub(crate) async fn adopt(
             };
             start.leftover = leftover.to_vec();
             let response = answer.response_head();
-            tokio::spawn(async move {
-                let connection = async move {
-                    let mut stream = stream;
-                    stream.write_all(response.as_bytes()).await.ok()?;
-                    Some(stream)
-                };
-                websocket::serve(endpoint, connection, start).await;
-            });
+            let connection = async move {
+                let mut stream = stream;
+                stream.write_all(response.as_bytes()).await.ok()?;
+                Some(stream)
+            };
+            tokio::spawn(websocket::serve(endpoint, connection, start));
         })
     };
     let upgrade = Upgrade {

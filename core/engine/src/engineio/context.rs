@@ -1,8 +1,10 @@
 //! `EngineContext`: what a session needs of the endpoint that owns it — the options, the path,
-//! the stats, the runtime for deferred work, and a way to leave the endpoint's session map.
+//! the stats, the runtime for deferred work, the count of driven WebSockets, and a way to leave
+//! the endpoint's session map.
 //! Sessions hold this instead of the endpoint, so the endpoint (which holds sessions) and the
 //! session do not refer to each other.
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 
 use super::write_holds::WriteHolds;
@@ -25,6 +27,8 @@ pub(crate) struct EngineContext {
     pub runtime: Option<tokio::runtime::Handle>,
     /// Where busy WebSocket connections wait to coalesce their writes.
     pub write_holds: Arc<WriteHolds>,
+    /// WebSocket connections still being driven (they may be flushing a closed session).
+    pub live_sockets: AtomicUsize,
     registry: Weak<dyn SessionRegistry>,
 }
 
@@ -42,6 +46,7 @@ impl EngineContext {
             path,
             stats,
             runtime,
+            live_sockets: AtomicUsize::new(0),
             registry,
         }
     }

@@ -1,7 +1,7 @@
 //! An `Endpoint` is one mounted Engine.IO path: its configuration, its live sessions and the
 //! upper-layer handler that each new session is given.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
@@ -29,8 +29,6 @@ pub struct Endpoint {
     pub(crate) context: Arc<EngineContext>,
     sessions: DashMap<Box<str>, Arc<Session>>,
     handler: Arc<dyn EngineHandler>,
-    /// WebSocket connections still being driven (they may be flushing a closed session).
-    pub(crate) live_sockets: AtomicUsize,
     /// False once shutdown began: new sessions are refused, existing ones are still served (a
     /// polling client needs new requests, often new TCP connections, to receive its last packets).
     accepting: AtomicBool,
@@ -72,7 +70,6 @@ impl Endpoint {
                 session_locator: hooks.session_locator,
                 sessions: DashMap::new(),
                 handler,
-                live_sockets: AtomicUsize::new(0),
                 accepting: AtomicBool::new(true),
             }
         })

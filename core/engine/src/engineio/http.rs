@@ -3,6 +3,7 @@
 //! error body. hyper does the HTTP parsing, header deadline and size limits.
 
 use std::convert::Infallible;
+use std::future::ready;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::upgrade::Upgraded;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::deflate::http::encode_body;
@@ -110,17 +113,34 @@ fn hyper_start<B: RequestBody>() -> StartWebSocket<B> {
     Box::new(|endpoint, start, req, _answer| {
         // Take the upgrade handle now so the spawned task does not carry the whole request.
         let on_upgrade = hyper::upgrade::on(req);
-        let connection = async move {
+        tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => Some(TokioIo::new(upgraded)),
-                Err(error) => {
-                    tracing::debug!(%error, "websocket upgrade failed");
-                    None
-                }
+                Ok(upgraded) => serve_upgraded(endpoint, upgraded, start),
+                Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
             }
-        };
-        tokio::spawn(websocket::serve(endpoint, connection, start));
+        });
     })
+}
+
+/// Drives a WebSocket hyper upgraded. hyper hands the connection back boxed; the listener's are
+/// TCP streams, taken back out of the box so that each connection's long-lived task holds the
+/// socket itself (no box, no rewind buffer). Bytes hyper read past the request come first.
+fn serve_upgraded(endpoint: Arc<Endpoint>, upgraded: Upgraded, mut start: Box<WebSocketStart>) {
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            if !parts.read_buf.is_empty() {
+                let mut leftover = parts.read_buf.to_vec();
+                leftover.extend_from_slice(&start.leftover);
+                start.leftover = leftover;
+            }
+            let stream = parts.io.into_inner();
+            tokio::spawn(websocket::serve(endpoint, ready(Some(stream)), start));
+        }
+        Err(upgraded) => {
+            let stream = TokioIo::new(upgraded);
+            tokio::spawn(websocket::serve(endpoint, ready(Some(stream)), start));
+        }
+    }
 }
 
 pub(crate) async fn handle<B: RequestBody>(

@@ -4,13 +4,13 @@
 //! side by side, a client that stops reading blocks only its own writes: the session can still be
 //! closed under it (heartbeat, slow consumer, shutdown) and the task ends.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::either::Either;
 
 use super::deflate::inflate::InflatingStream;
 use super::ws_frames::{Incoming, OutKind};
@@ -18,6 +18,7 @@ use super::ws_stream::{WsError, WsStream};
 use crate::clock::now_us;
 use crate::stats::Stats;
 
+use super::context::EngineContext;
 use super::endpoint::Endpoint;
 use super::handshake::HandshakeRequest;
 use super::outbound::{Batch, Consumer, QueueClose};
@@ -36,9 +37,9 @@ pub(crate) struct WebSocketStart {
     pub deflate: Option<u8>,
 }
 
-/// The bytes a WebSocket reads: the socket itself, or the socket through the inflater when the
-/// client agreed to permessage-deflate.
-type WsIo<S> = Either<S, InflatingStream<S>>;
+/// The bytes a WebSocket reads: the socket, through the inflater when the client agreed to
+/// permessage-deflate.
+type WsIo<S> = InflatingStream<S>;
 
 /// Serves an upgraded WebSocket once `connection` yields it.
 ///
@@ -53,21 +54,52 @@ pub(crate) fn serve<C, S>(
 ) -> impl Future<Output = ()>
 where
     C: Future<Output = Option<S>>,
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    drive_opened(Box::pin(open(endpoint, connection, start)))
+    Serving::Opening(Box::pin(open(endpoint, connection, start)))
 }
 
-async fn drive_opened<F, S>(opening: Pin<Box<F>>)
+/// The connection's task, by stage. Written out rather than as an `async fn` so the task holds
+/// `Driven` and a tag, not also the await points' own state (every idle client pays for each
+/// byte of it, and a tokio task is allocated in steps of 128 bytes).
+enum Serving<F, S> {
+    Opening(Pin<Box<F>>),
+    Driving(Driven<S>),
+    Finishing(Pin<Box<dyn Future<Output = ()> + Send>>),
+    Done,
+}
+
+impl<F, S> Future for Serving<F, S>
 where
     F: Future<Output = Option<Driven<S>>>,
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Some(mut driven) = opening.await else {
-        return;
-    };
-    let exit = poll_fn(|cx| driven.poll_drive(cx)).await;
-    Box::pin(driven.finish(exit)).await;
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Every variant is Unpin (the futures are boxed).
+        let this = &mut *self;
+        loop {
+            match this {
+                Serving::Opening(opening) => match opening.as_mut().poll(cx) {
+                    Poll::Ready(Some(driven)) => *this = Serving::Driving(driven),
+                    Poll::Ready(None) => *this = Serving::Done,
+                    Poll::Pending => return Poll::Pending,
+                },
+                Serving::Driving(driven) => {
+                    let exit = std::task::ready!(driven.poll_drive(cx));
+                    if let Serving::Driving(driven) = std::mem::replace(this, Serving::Done) {
+                        *this = Serving::Finishing(Box::pin(driven.finish(exit)));
+                    }
+                }
+                Serving::Finishing(finishing) => {
+                    std::task::ready!(finishing.as_mut().poll(cx));
+                    *this = Serving::Done;
+                }
+                Serving::Done => return Poll::Ready(()),
+            }
+        }
+    }
 }
 
 /// Upgrades, accepts (probing an upgrade from polling) and readies the connection to be driven.
@@ -83,23 +115,18 @@ where
     let stream = connection.await?;
     let deflate = start.deflate;
     let io = match deflate {
-        None => Either::Left(stream),
-        Some(_) => Either::Right(InflatingStream::new(
-            stream,
-            endpoint.context.config.max_payload,
-        )),
+        None => InflatingStream::passthrough(stream),
+        Some(_) => InflatingStream::new(stream, endpoint.context.config.max_payload),
     };
-    let live = LiveSocket::enter(endpoint);
-    let (ws, session) = accept(&live.0, io, start).await?;
-    let handler = session.handler()?;
+    let live = LiveSocket::enter(endpoint.context.clone());
+    let (ws, session) = accept(&endpoint, io, start).await?;
+    live.hand_to_driver();
     Some(Driven {
         ws,
         session,
-        handler,
         batch: Batch::default(),
         parked: false,
         deflate,
-        _live: live,
     })
 }
 
@@ -118,7 +145,7 @@ where
         ..
     } = *start;
     // The bytes read past the upgrade request are the start of the WebSocket stream.
-    let mut ws = WsStream::new(stream, leftover, endpoint.context.config.max_payload);
+    let mut ws = WsStream::new(stream, leftover);
     let session = match sid {
         None => endpoint.open_session(TransportKind::WebSocket, request).0,
         Some(sid) => match probe(endpoint, &mut ws, &sid).await {
@@ -132,23 +159,34 @@ where
     Some((ws, session))
 }
 
-/// Counts a driven WebSocket for shutdown's drain wait, however the task ends.
-struct LiveSocket(Arc<Endpoint>);
+/// Counts a WebSocket for shutdown's drain wait from its upgrade on: until the driver takes
+/// over the count (`hand_to_driver`), or until the upgrade fails and this is dropped.
+struct LiveSocket {
+    context: Arc<EngineContext>,
+    counted: bool,
+}
 
 impl LiveSocket {
-    fn enter(endpoint: Arc<Endpoint>) -> Self {
-        endpoint
-            .live_sockets
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        Self(endpoint)
+    fn enter(context: Arc<EngineContext>) -> Self {
+        context.live_sockets.fetch_add(1, Ordering::AcqRel);
+        Self {
+            context,
+            counted: true,
+        }
+    }
+
+    /// The socket is driven: `Driven` counts it from now on (it reaches the same counter
+    /// through its session, so the long-lived future keeps no pointer of its own for it).
+    fn hand_to_driver(mut self) {
+        self.counted = false;
     }
 }
 
 impl Drop for LiveSocket {
     fn drop(&mut self) {
-        self.0
-            .live_sockets
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if self.counted {
+            self.context.live_sockets.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -167,7 +205,8 @@ where
         return None;
     }
     let steps = async {
-        match ws.next().await {
+        let limit = endpoint.context.config.max_payload;
+        match ws.next(limit).await {
             Ok(Incoming::Text(t)) if t.as_str() == "2probe" => {}
             _ => return false,
         }
@@ -175,7 +214,7 @@ where
             return false;
         }
         session.mark_probed();
-        matches!(ws.next().await, Ok(Incoming::Text(t)) if t.as_str() == "5")
+        matches!(ws.next(limit).await, Ok(Incoming::Text(t)) if t.as_str() == "5")
     };
     let upgraded = tokio::time::timeout(endpoint.context.config.upgrade_timeout, steps)
         .await
@@ -203,18 +242,28 @@ enum Exit {
     Abandoned,
 }
 
-/// A connection being driven: everything its long-lived future holds.
+/// A connection being driven: everything its long-lived future holds. Every idle client keeps
+/// one, so it holds only what changes per connection; the rest (the handler, the limits, the
+/// counters) is reached through the session when a message comes.
 struct Driven<S> {
     ws: WsStream<WsIo<S>>,
     session: Arc<Session>,
-    handler: Arc<dyn SessionHandler>,
     /// Frames taken from the queue and handed to the codec, kept until flushed.
     batch: Batch,
     /// Parked until the coalescing tick; the next poll takes whatever queued meanwhile.
     parked: bool,
     /// The window agreed for permessage-deflate.
     deflate: Option<u8>,
-    _live: LiveSocket,
+}
+
+impl<S> Drop for Driven<S> {
+    fn drop(&mut self) {
+        // The count `LiveSocket` handed over.
+        self.session
+            .context
+            .live_sockets
+            .fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driven<S> {
@@ -224,20 +273,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driven<S> {
         let Self {
             ws,
             session,
-            handler,
             batch,
             parked,
             deflate,
-            ..
         } = self;
         let holds = &session.context.write_holds;
+        let max_payload = session.context.config.max_payload;
         loop {
             let mut progressed = false;
 
-            match ws.poll_next(cx) {
+            match ws.poll_next(cx, max_payload) {
                 Poll::Ready(Ok(Incoming::Close(_))) => return Poll::Ready(Exit::PeerClosed),
                 Poll::Ready(Ok(message)) => {
                     progressed = true;
+                    // No handler: the session was closed under the connection.
+                    let Some(handler) = session.handler() else {
+                        return Poll::Ready(Exit::Abandoned);
+                    };
                     if let Err(reason) = on_message(session, handler.as_ref(), message) {
                         return Poll::Ready(Exit::Closed(reason));
                     }
@@ -401,21 +453,21 @@ fn read_error_reason(error: &WsError) -> CloseReason {
 mod tests {
     use super::*;
 
-    type Io = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
-
     /// The size of what `start` returns, without calling it.
     fn future_size<F: FnOnce(Arc<Endpoint>, Box<WebSocketStart>) -> R, R>(_: &F) -> usize {
         std::mem::size_of::<R>()
     }
 
-    /// Every idle WebSocket client holds its connection's future (inside a tokio task, rounded
-    /// up to 128 bytes): the upgrade and the handshake run boxed and are gone, so what stays is
-    /// the driven connection (the inflater's state is boxed too).
+    /// Every idle WebSocket client holds its connection's task: tokio's 96 bytes of task state
+    /// around the future, allocated in steps of 128 bytes. The upgrade and the handshake run
+    /// boxed and are gone, so the future is the driven connection: at most 152 bytes keeps the
+    /// task at 256.
     #[test]
     fn a_connections_long_lived_future_stays_small() {
-        let serve = future_size(&|e, s| serve(e, std::future::ready(None::<Io>), s));
+        let serve =
+            future_size(&|e, s| serve(e, std::future::ready(None::<tokio::net::TcpStream>), s));
         assert!(
-            serve <= 240,
+            serve <= 152,
             "the WebSocket connection future grew to {serve} bytes"
         );
     }

@@ -44,18 +44,18 @@ pub(crate) struct WsStream<S> {
     io: S,
     read: Option<Box<ReadState>>,
     write: Vec<u8>,
-    /// How much of `write` the socket took.
-    written: usize,
+    /// How much of `write` the socket took. 32 bits keep the connection's future a word
+    /// smaller; a buffer past 4 GiB drops what was written instead (`advance_written`).
+    written: u32,
     /// Written out but not flushed yet.
     unflushed: bool,
     /// A close frame is queued or sent: nothing follows it.
     closing: bool,
-    max_payload: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
     /// `leftover`: bytes read past the upgrade request, the start of the stream.
-    pub fn new(io: S, leftover: Vec<u8>, max_payload: usize) -> Self {
+    pub fn new(io: S, leftover: Vec<u8>) -> Self {
         let read = (!leftover.is_empty()).then(|| Box::new(ReadState::holding(&leftover)));
         Self {
             io,
@@ -64,16 +64,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
             written: 0,
             unflushed: false,
             closing: false,
-            max_payload,
         }
     }
 
     /// The next message from the client (a close frame is answered and reported as
-    /// `Incoming::Close`; pings are answered: the pong waits in the write buffer).
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, WsError>> {
+    /// `Incoming::Close`; pings are answered: the pong waits in the write buffer). Messages and
+    /// frames over `max_payload` bytes are refused (the limit is the caller's: the connection
+    /// does not keep a copy of the configuration).
+    pub fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        max_payload: usize,
+    ) -> Poll<Result<Incoming, WsError>> {
         loop {
             if let Some(state) = self.read.as_deref_mut() {
-                let next = state.next(self.max_payload);
+                let next = state.next(max_payload);
                 if state.is_idle() {
                     self.read = None;
                 }
@@ -111,7 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
     /// Whether another frame may be queued now: true below `WRITE_CHUNK` bytes, else once the
     /// socket took what is queued.
     pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.write.len() - self.written < WRITE_CHUNK {
+        if self.write.len() - self.written() < WRITE_CHUNK {
             return Poll::Ready(Ok(()));
         }
         ready!(self.poll_write_out(cx))?;
@@ -122,7 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
 
     /// Whether frames wait to be written or flushed.
     pub fn has_unflushed(&self) -> bool {
-        self.written < self.write.len() || self.unflushed
+        self.written() < self.write.len() || self.unflushed
     }
 
     /// Writes and flushes everything queued, then lets the write buffer go.
@@ -136,20 +141,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.written < self.write.len() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.write[self.written..]))?;
+        while self.written() < self.write.len() {
+            let unwritten = &self.write[self.written()..];
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, unwritten))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.written += n;
+            self.advance_written(n);
             self.unflushed = true;
         }
         Poll::Ready(Ok(()))
     }
 
+    fn written(&self) -> usize {
+        self.written as usize
+    }
+
+    /// Counts `n` more bytes as written; past what 32 bits count, the written bytes are dropped
+    /// from the buffer instead.
+    fn advance_written(&mut self, n: usize) {
+        let at = self.written() + n;
+        match u32::try_from(at) {
+            Ok(at) => self.written = at,
+            Err(_) => {
+                self.write.drain(..at);
+                self.written = 0;
+            }
+        }
+    }
+
     /// The next message (for the upgrade probe, before the connection is driven).
-    pub async fn next(&mut self) -> Result<Incoming, WsError> {
-        poll_fn(|cx| self.poll_next(cx)).await
+    pub async fn next(&mut self, max_payload: usize) -> Result<Incoming, WsError> {
+        poll_fn(|cx| self.poll_next(cx, max_payload)).await
     }
 
     /// Sends one text frame now (the upgrade probe's answer).
@@ -197,12 +220,15 @@ mod tests {
     async fn answers_pings_and_closes_and_keeps_nothing_between_messages() {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         // The upgrade request's reader had already read the first frame.
-        let mut ws = WsStream::new(server, masked(0x81, b"2probe"), 1000);
-        assert_eq!(ws.next().await.unwrap(), Incoming::Text("2probe".into()));
+        let mut ws = WsStream::new(server, masked(0x81, b"2probe"));
+        assert_eq!(
+            ws.next(1000).await.unwrap(),
+            Incoming::Text("2probe".into())
+        );
         assert!(ws.read.is_none(), "no read state between messages");
         client.write_all(&masked(0x89, b"p")).await.unwrap();
         client.write_all(&masked(0x81, b"4x")).await.unwrap();
-        assert_eq!(ws.next().await.unwrap(), Incoming::Text("4x".into()));
+        assert_eq!(ws.next(1000).await.unwrap(), Incoming::Text("4x".into()));
         ws.send_text("3probe").await.unwrap();
         assert!(
             ws.write.capacity() == 0,
@@ -215,7 +241,7 @@ mod tests {
             .write_all(&masked(0x88, &[0x03, 0xe8]))
             .await
             .unwrap();
-        assert_eq!(ws.next().await.unwrap(), Incoming::Close(Some(1000)));
+        assert_eq!(ws.next(1000).await.unwrap(), Incoming::Close(Some(1000)));
         ws.close(None).await.unwrap();
         let mut reply = Vec::new();
         client.read_to_end(&mut reply).await.unwrap();
@@ -229,8 +255,8 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_connection_is_an_end_without_handshake() {
         let (client, server) = tokio::io::duplex(1024);
-        let mut ws = WsStream::new(server, Vec::new(), 1000);
+        let mut ws = WsStream::new(server, Vec::new());
         drop(client);
-        assert!(matches!(ws.next().await, Err(WsError::Eof)));
+        assert!(matches!(ws.next(1000).await, Err(WsError::Eof)));
     }
 }

@@ -29,8 +29,10 @@ const MASKED: u8 = 0x80;
 pub struct InflatingStream<S> {
     inner: S,
     /// Boxed: the stream lives inside every WebSocket connection's long-lived future, and a
-    /// pointer there costs less than the state.
-    state: Box<Inflater>,
+    /// pointer there costs less than the state. None: a connection that did not agree to
+    /// permessage-deflate, whose bytes pass through untouched (one stream type for both keeps
+    /// the connection's future one word larger than the socket, not two).
+    state: Option<Box<Inflater>>,
 }
 
 struct Inflater {
@@ -57,10 +59,15 @@ impl<S> InflatingStream<S> {
         Self::with(inner, max_payload, false)
     }
 
+    /// Bytes pass through as read: nothing is inflated.
+    pub fn passthrough(inner: S) -> Self {
+        Self { inner, state: None }
+    }
+
     fn with(inner: S, max_payload: usize, http_head: bool) -> Self {
         Self {
             inner,
-            state: Box::new(Inflater {
+            state: Some(Box::new(Inflater {
                 input: BytesMut::new(),
                 output: BytesMut::new(),
                 partial: None,
@@ -68,7 +75,7 @@ impl<S> InflatingStream<S> {
                 eof: false,
                 http_head,
                 context: None,
-            }),
+            })),
         }
     }
 
@@ -287,19 +294,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        let Some(state) = this.state.as_deref_mut() else {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        };
         loop {
-            if !this.state.output.is_empty() {
-                if hand_on(&mut this.state.output, buf) {
+            if !state.output.is_empty() {
+                if hand_on(&mut state.output, buf) {
                     // Nothing kept between messages.
-                    this.state.output = BytesMut::new();
+                    state.output = BytesMut::new();
                 }
                 return Poll::Ready(Ok(()));
             }
-            if this.state.eof {
+            if state.eof {
                 // What is left is a truncated frame: hand it on for tungstenite to refuse.
-                let rest = std::mem::take(&mut this.state.input);
-                this.state.output = rest;
-                if this.state.output.is_empty() {
+                let rest = std::mem::take(&mut state.input);
+                state.output = rest;
+                if state.output.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
                 continue;
@@ -308,13 +318,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for InflatingStream<S> {
             let mut chunk = [0u8; READ_CHUNK];
             let read = ready!(poll_read_chunk(&mut this.inner, cx, &mut chunk))?;
             if read == 0 {
-                this.state.eof = true;
+                state.eof = true;
                 continue;
             }
-            this.state.input.extend_from_slice(&chunk[..read]);
-            this.state.process()?;
-            if this.state.input.is_empty() {
-                this.state.input = BytesMut::new();
+            state.input.extend_from_slice(&chunk[..read]);
+            state.process()?;
+            if state.input.is_empty() {
+                state.input = BytesMut::new();
             }
         }
     }
