@@ -2,15 +2,21 @@
 //! shape as the Node server's `base64id`, so nothing downstream is surprised by their length.
 
 use base64::Engine as _;
+use compact_str::CompactString;
 
 /// The length of every id `new_wire_id` makes.
 pub const WIRE_ID_LEN: usize = 20;
 
-pub fn new_wire_id() -> Box<str> {
+/// A fresh id. Held inline (a `CompactString` keeps up to 24 bytes in place): every session
+/// and socket carries one, and a heap block per id would cost more than the id.
+pub fn new_wire_id() -> CompactString {
     let bytes: [u8; 15] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(bytes)
-        .into_boxed_str()
+    let mut text = [0u8; WIRE_ID_LEN];
+    let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode_slice(bytes, &mut text)
+        .unwrap_or_default();
+    // URL-safe base64 is ASCII.
+    CompactString::from_utf8_lossy(&text[..written])
 }
 
 #[cfg(test)]
@@ -20,6 +26,7 @@ mod tests {
         let a = super::new_wire_id();
         let b = super::new_wire_id();
         assert_eq!(a.len(), 20);
+        assert!(!a.is_heap_allocated());
         assert!(a
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+use compact_str::CompactString;
 use dashmap::DashMap;
 
 use super::allow_request::AllowRequestSlot;
@@ -27,7 +28,7 @@ pub trait EngineHandler: Send + Sync + 'static {
 pub struct Endpoint {
     /// The options, path, stats and runtime, shared with every session.
     pub(crate) context: Arc<EngineContext>,
-    sessions: DashMap<Box<str>, Arc<Session>>,
+    sessions: DashMap<CompactString, Arc<Session>>,
     handler: Arc<dyn EngineHandler>,
     /// False once shutdown began: new sessions are refused, existing ones are still served (a
     /// polling client needs new requests, often new TCP connections, to receive its last packets).
@@ -114,13 +115,13 @@ impl Endpoint {
 
     /// A fresh session id; clustered, it starts with this node's tag (so another node that
     /// gets one of its requests knows where to relay it), and keeps the usual 20 characters.
-    fn new_session_id(&self) -> Box<str> {
+    fn new_session_id(&self) -> CompactString {
         let id = new_wire_id();
         let locator = self.session_locator.read().clone();
         match locator {
             Some(locator) if id.len() > locator.tag().len() => {
                 let tag = locator.tag();
-                format!("{tag}{}", &id[tag.len()..]).into_boxed_str()
+                compact_str::format_compact!("{tag}{}", &id[tag.len()..])
             }
             _ => id,
         }

@@ -8,57 +8,76 @@ use hyper::HeaderMap;
 
 /// What the handshake request told us about the client. Kept for the session's lifetime (a later
 /// namespace connect runs the middleware again), so it is stored compactly: headers that only
-/// matter to the HTTP/WebSocket handshake itself are dropped and the rest own their bytes.
+/// matter to the HTTP/WebSocket handshake itself are dropped, and the query and the kept
+/// headers share one allocation (`text`).
 #[derive(Debug, Clone)]
 pub struct HandshakeRequest {
-    headers: Box<[(HeaderName, HeaderValue)]>,
+    /// The raw query string, then each kept header as `\0name\0value`. Neither a URI nor a
+    /// header name or value may hold a NUL byte, so it separates them unambiguously.
+    text: Box<[u8]>,
     pub remote_addr: SocketAddr,
-    /// The raw query string of the handshake request.
-    pub query: Box<str>,
     /// When the handshake arrived, in milliseconds since the Unix epoch.
     pub issued_ms: u64,
 }
 
 impl HandshakeRequest {
     pub fn new(headers: &HeaderMap, remote_addr: SocketAddr, query: &str) -> Self {
-        let kept: Vec<(HeaderName, HeaderValue)> = headers
-            .iter()
-            .filter(|(name, _)| !is_handshake_only(name))
-            .filter_map(|(name, value)| {
-                // hyper's values are slices of the connection's read buffer; copying detaches
-                // them so the session does not pin that buffer.
-                HeaderValue::from_bytes(value.as_bytes())
-                    .ok()
-                    .map(|v| (name.clone(), v))
-            })
-            .collect();
+        let kept = headers.iter().filter(|(name, _)| !is_handshake_only(name));
+        let mut text = query.as_bytes().to_vec();
+        for (name, value) in kept {
+            text.push(0);
+            text.extend_from_slice(name.as_str().as_bytes());
+            text.push(0);
+            text.extend_from_slice(value.as_bytes());
+        }
         Self {
-            headers: kept.into_boxed_slice(),
+            text: text.into_boxed_slice(),
             remote_addr,
-            query: query.into(),
             issued_ms: unix_ms(),
         }
     }
 
+    /// The raw query string of the handshake request.
+    pub fn query(&self) -> &str {
+        let end = self
+            .text
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.text.len());
+        // The query came in as a `&str`; a cut at a NUL byte stays on a character boundary.
+        std::str::from_utf8(&self.text[..end]).unwrap_or_default()
+    }
+
     /// The query parameters, percent-decoded (`+` as a space), in request order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        parse_query(&self.query)
+        parse_query(self.query())
     }
 
     /// The request headers (minus handshake-only ones: upgrade, connection, sec-websocket-*).
     pub fn headers(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in self.headers.iter() {
-            map.append(name.clone(), value.clone());
+        let mut map = HeaderMap::new();
+        for (name, value) in self.header_bytes() {
+            // They were a valid name and value when stored.
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+            {
+                map.append(name, value);
+            }
         }
         map
     }
 
-    pub fn header(&self, name: &str) -> Option<&HeaderValue> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<HeaderValue> {
+        self.header_bytes()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .and_then(|(_, v)| HeaderValue::from_bytes(v).ok())
+    }
+
+    /// The kept headers' names and values, in request order.
+    fn header_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut parts = self.text.split(|&b| b == 0).skip(1);
+        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
     }
 }
 
@@ -109,4 +128,42 @@ fn is_handshake_only(name: &HeaderName) -> bool {
         || name == header::SEC_WEBSOCKET_EXTENSIONS
         || name == header::CONTENT_LENGTH
         || name == header::ACCEPT_ENCODING
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_query_and_the_headers_a_socket_shows_in_one_allocation() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("example.test:3000"));
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        headers.append("x-trace", HeaderValue::from_static("a"));
+        headers.append("x-trace", HeaderValue::from_static("b"));
+        headers.insert("cookie", HeaderValue::from_bytes(b"s=caf\xc3\xa9").unwrap());
+        headers.insert("x-empty", HeaderValue::from_static(""));
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let request = HandshakeRequest::new(&headers, addr, "EIO=4&transport=websocket&t=a%20b");
+
+        assert_eq!(request.query(), "EIO=4&transport=websocket&t=a%20b");
+        assert_eq!(request.query_pairs()[2], ("t".to_owned(), "a b".to_owned()));
+        let kept = request.headers();
+        assert_eq!(kept.len(), 5, "upgrade is the handshake's own");
+        assert_eq!(kept["host"], "example.test:3000");
+        let traces: Vec<_> = kept.get_all("x-trace").iter().collect();
+        assert_eq!(traces, ["a", "b"], "repeated headers keep their order");
+        assert_eq!(kept["cookie"].as_bytes(), b"s=caf\xc3\xa9");
+        assert_eq!(kept["x-empty"], "");
+        assert_eq!(request.header("X-Trace").unwrap(), "a");
+        assert!(request.header("upgrade").is_none());
+    }
+
+    #[test]
+    fn a_request_without_query_or_headers() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let request = HandshakeRequest::new(&HeaderMap::new(), addr, "");
+        assert_eq!(request.query(), "");
+        assert!(request.headers().is_empty());
+    }
 }

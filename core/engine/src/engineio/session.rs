@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use parking_lot::Mutex;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -91,7 +92,7 @@ pub(crate) enum UpgradeState {
 }
 
 pub struct Session {
-    pub(crate) id: Box<str>,
+    pub(crate) id: CompactString,
     /// What the handshake request said (headers, query, address, time); kept for the session's
     /// lifetime because every namespace connect, and the socket's handshake, read it.
     pub(crate) request: HandshakeRequest,
@@ -122,7 +123,7 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(
-        id: Box<str>,
+        id: CompactString,
         transport: TransportKind,
         request: HandshakeRequest,
         context: Arc<EngineContext>,

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 use super::adapter::SharedAdapter;
 use super::dynamic::DynamicNamespaces;
@@ -105,7 +107,8 @@ struct PartialPacket {
 
 #[derive(Default)]
 struct ClientState {
-    sockets: Vec<SocketRef>,
+    /// Its sockets, one per namespace joined: nearly always one, kept in place.
+    sockets: SmallVec<[SocketRef; 1]>,
     /// Boxed: a binary packet in flight is rare, and every idle client carries this slot.
     partial: Option<Box<PartialPacket>>,
     closed: bool,
@@ -321,7 +324,7 @@ impl Client {
             data: data.clone(),
             headers: self.session.request().headers(),
             remote_addr: self.session.remote_addr(),
-            query: self.session.request().query.to_string(),
+            query: self.session.request().query().to_owned(),
         });
         let Some(client) = self.me.upgrade() else {
             return;
@@ -432,8 +435,8 @@ impl Client {
             };
             ns.stats.recovered.fetch_add(1, Ordering::Relaxed);
             let start = SocketStart {
-                id: Some(saved.sid.clone()),
-                pid: Some(pid),
+                id: Some(CompactString::from(&*saved.sid)),
+                pid: Some(CompactString::from(pid)),
                 recovered: true,
                 data: saved.data.clone(),
             };

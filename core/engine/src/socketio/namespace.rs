@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use dashmap::DashMap;
 use parking_lot::RwLock;
 
@@ -35,7 +36,7 @@ pub(crate) struct Handlers {
 pub(crate) struct NamespaceShared {
     pub(crate) name: Arc<str>,
     /// By socket id: resolves the implicit room of each socket's own id, and `socket(id)`.
-    sockets: DashMap<Arc<str>, SocketRef>,
+    sockets: DashMap<CompactString, SocketRef>,
     pub(crate) rooms: RoomIndex<u64, SocketRef>,
     /// Handlers are read on every event; they are swapped whole so a read is one lock + one clone.
     handlers: RwLock<Arc<Handlers>>,
@@ -155,7 +156,7 @@ impl NamespaceShared {
     /// A socket's own room is its entry here, not a room-index entry: it appears and goes
     /// with the socket.
     pub(crate) fn add_socket(&self, socket: &SocketRef) {
-        self.sockets.insert(socket.shared_id(), socket.clone());
+        self.sockets.insert(socket.inline_id(), socket.clone());
         self.room_changed(socket.id(), true);
     }
 

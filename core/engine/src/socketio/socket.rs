@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -120,7 +121,7 @@ type PendingAcks = HashMap<u64, oneshot::Sender<AckReply>>;
 
 pub struct Socket {
     pub(crate) key: u64,
-    id: Arc<str>,
+    id: CompactString,
     pub(crate) home: Arc<dyn SocketHome>,
     pub(crate) session: Arc<Session>,
     identity: Option<Identity>,
@@ -131,7 +132,7 @@ pub struct Socket {
     next_ack: AtomicU64,
     connected: AtomicBool,
     /// Private session id for connection-state recovery (when enabled).
-    pid: Option<Box<str>>,
+    pid: Option<CompactString>,
     recovered: bool,
     /// What the host attached to this socket (Node's `socket.data`); kept across a recovery.
     data: Mutex<Option<Box<serde_json::Value>>>,
@@ -145,15 +146,15 @@ pub struct Socket {
 
 /// How a socket starts: fresh, or restored from a recovered session.
 pub(crate) struct SocketStart {
-    pub id: Option<Box<str>>,
-    pub pid: Option<Box<str>>,
+    pub id: Option<CompactString>,
+    pub pid: Option<CompactString>,
     pub recovered: bool,
     pub data: Option<serde_json::Value>,
 }
 
 impl SocketStart {
     /// A new socket id; `pid` when recovery is on.
-    pub fn fresh(pid: Option<Box<str>>) -> Self {
+    pub fn fresh(pid: Option<CompactString>) -> Self {
         Self {
             id: None,
             pid,
@@ -183,7 +184,7 @@ impl Socket {
     ) -> Self {
         Self {
             key,
-            id: Arc::from(start.id.unwrap_or_else(crate::ids::new_wire_id)),
+            id: start.id.unwrap_or_else(crate::ids::new_wire_id),
             pid: start.pid,
             recovered: start.recovered,
             data: Mutex::new(start.data.map(Box::new)),
@@ -205,7 +206,7 @@ impl Socket {
         &self.id
     }
 
-    pub(crate) fn shared_id(&self) -> Arc<str> {
+    pub(crate) fn inline_id(&self) -> CompactString {
         self.id.clone()
     }
 
@@ -295,7 +296,7 @@ impl Socket {
             query: request.query_pairs(),
             address: request.remote_addr,
             issued_ms: request.issued_ms,
-            url: format!("{}?{}", self.session.context.path, request.query),
+            url: format!("{}?{}", self.session.context.path, request.query()),
             auth: serde_json::from_str(&self.auth).unwrap_or_else(|_| serde_json::json!({})),
         }
     }
@@ -357,7 +358,7 @@ impl Socket {
             return Err(EmitError::Closed);
         }
         let target = BroadcastTarget {
-            rooms: vec![self.id.clone()],
+            rooms: vec![Arc::from(self.id.as_str())],
             plain,
             ..Default::default()
         };
