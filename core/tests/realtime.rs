@@ -23,9 +23,9 @@ async fn start() -> (RealtimeServer, std::net::SocketAddr) {
         Box::pin(async move {
             match (request.session_id.as_str(), request.user_id.as_str()) {
                 ("s1", "u1") => Ok(AuthDecision::Accept(Identity {
-                    user_id: Arc::from("u1"),
-                    user_name: Arc::from("Alice"),
-                    user_role: Arc::from("admin"),
+                    user_id: "u1".into(),
+                    user_name: "Alice".into(),
+                    user_role: "admin".into(),
                 })),
                 ("down", _) => Err("store down".to_owned()),
                 _ => Ok(AuthDecision::Reject),

@@ -6,21 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use roomcast_engine::auth::CompactString;
 
 use roomcast_engine::clock::now_ms;
 
 #[derive(Default)]
 pub struct ActiveConnections {
-    users: DashMap<Arc<str>, Vec<Arc<str>>>,
+    users: DashMap<CompactString, Vec<Arc<str>>>,
     /// When each user's last connection closed, for reconnection counting; pruned lazily.
-    last_seen: DashMap<Arc<str>, u64>,
+    last_seen: DashMap<CompactString, u64>,
 }
 
 impl ActiveConnections {
     /// Adds a socket; returns true when the user had disconnected within `window` (a reconnect).
-    pub fn add(&self, user: &Arc<str>, socket_id: &str, window: Duration) -> bool {
+    pub fn add(&self, user: &str, socket_id: &str, window: Duration) -> bool {
         self.users
-            .entry(user.clone())
+            .entry(CompactString::from(user))
             .or_default()
             .push(Arc::from(socket_id));
         match self.last_seen.remove(user) {
@@ -37,7 +38,7 @@ impl ActiveConnections {
             last = sockets.is_empty();
         }
         if last && self.users.remove_if(user, |_, s| s.is_empty()).is_some() {
-            self.last_seen.insert(Arc::from(user), now_ms());
+            self.last_seen.insert(CompactString::from(user), now_ms());
             return true;
         }
         false

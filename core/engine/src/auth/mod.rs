@@ -1,22 +1,23 @@
 //! The connect hand-off: what a namespace middleware receives and what it answers.
 
-pub mod shared_strings;
-
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use compact_str::CompactString;
 use hyper::HeaderMap;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Who a connection belongs to, as the host's validator established it.
+/// Who a connection belongs to, as the host's validator established it. Every socket keeps
+/// one, so the strings are held in place up to 24 bytes (`CompactString`; it reads as a
+/// `&str`), not in a heap block each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    pub user_id: Arc<str>,
-    pub user_name: Arc<str>,
-    pub user_role: Arc<str>,
+    pub user_id: CompactString,
+    pub user_name: CompactString,
+    pub user_role: CompactString,
 }
 
 impl Identity {
@@ -31,13 +32,9 @@ impl Identity {
             value.filter(|v| !v.is_empty())
         }
         Self {
-            user_id: Arc::from(user_id),
-            // Names are the user's own; the default one is shared like the roles.
-            user_name: match given(user_name) {
-                Some(name) => Arc::from(name),
-                None => shared_strings::shared(Self::DEFAULT_NAME),
-            },
-            user_role: shared_strings::shared(given(user_role).unwrap_or(Self::DEFAULT_ROLE)),
+            user_id: CompactString::from(user_id),
+            user_name: CompactString::from(given(user_name).unwrap_or(Self::DEFAULT_NAME)),
+            user_role: CompactString::from(given(user_role).unwrap_or(Self::DEFAULT_ROLE)),
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use roomcast_engine::auth::CompactString;
 
 use roomcast_engine::clock::now_ms;
 
@@ -42,7 +43,7 @@ pub enum RateDecision {
 
 pub struct RateLimiter {
     limits: HashMap<String, RateLimit>,
-    buckets: DashMap<(Arc<str>, Arc<str>), Bucket>,
+    buckets: DashMap<(CompactString, Arc<str>), Bucket>,
 }
 
 impl RateLimiter {
@@ -58,11 +59,11 @@ impl RateLimiter {
     }
 
     /// Takes one token for `user` on `event` if the event is limited.
-    pub fn check(&self, user: &Arc<str>, event: &str) -> RateDecision {
+    pub fn check(&self, user: &str, event: &str) -> RateDecision {
         self.check_at(user, event, now_ms())
     }
 
-    fn check_at(&self, user: &Arc<str>, event: &str, now: u64) -> RateDecision {
+    fn check_at(&self, user: &str, event: &str, now: u64) -> RateDecision {
         let Some((name, limit)) = self.limits.get_key_value(event) else {
             return RateDecision::Allowed;
         };
@@ -75,7 +76,7 @@ impl RateLimiter {
         let window_ms = (limit.window.as_millis() as u64).max(1);
         let mut bucket = self
             .buckets
-            .entry((user.clone(), Arc::from(name.as_str())))
+            .entry((CompactString::from(user), Arc::from(name.as_str())))
             .or_insert(Bucket {
                 milli_tokens: capacity,
                 updated_ms: now,
@@ -101,7 +102,7 @@ impl RateLimiter {
     pub fn forget_idle(&self, user: &str) {
         let now = now_ms();
         self.buckets.retain(|(u, event), bucket| {
-            if u.as_ref() != user {
+            if u.as_str() != user {
                 return true;
             }
             let Some(limit) = self.limits.get(event.as_ref()) else {

@@ -123,7 +123,7 @@ impl RedisSubscriptionCounter {
 }
 
 impl SubscriptionCounter for RedisSubscriptionCounter {
-    fn try_reserve(&self, user: &Arc<str>, n: u32, max: u32) -> bool {
+    fn try_reserve(&self, user: &str, n: u32, max: u32) -> bool {
         let args = [
             self.node_id.clone(),
             n.to_string(),

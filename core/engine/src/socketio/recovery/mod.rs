@@ -428,9 +428,9 @@ mod tests {
     #[test]
     fn saved_sessions_serialize_for_redis() {
         let identity = Identity {
-            user_id: Arc::from("u"),
-            user_name: Arc::from("N"),
-            user_role: Arc::from("r"),
+            user_id: "u".into(),
+            user_name: "N".into(),
+            user_role: "r".into(),
         };
         let data = Some(serde_json::json!({"k": [1]}));
         let saved = RecoveryStore::new(RecoveryConfig::default()).new_session(

@@ -44,9 +44,9 @@ impl SavedSession {
         let value: serde_json::Value = serde_json::from_str(json).ok()?;
         let identity = value["identity"].as_object().and_then(|i| {
             Some(Identity {
-                user_id: Arc::from(i.get("userId")?.as_str()?),
-                user_name: Arc::from(i.get("userName")?.as_str()?),
-                user_role: Arc::from(i.get("userRole")?.as_str()?),
+                user_id: i.get("userId")?.as_str()?.into(),
+                user_name: i.get("userName")?.as_str()?.into(),
+                user_role: i.get("userRole")?.as_str()?.into(),
             })
         });
         let rooms = value["rooms"]
