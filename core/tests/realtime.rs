@@ -25,7 +25,7 @@ async fn start() -> (RealtimeServer, std::net::SocketAddr) {
                 ("s1", "u1") => Ok(AuthDecision::Accept(Identity {
                     user_id: "u1".into(),
                     user_name: "Alice".into(),
-                    user_role: "admin".into(),
+                    user_role: Arc::from("admin"),
                 })),
                 ("down", _) => Err("store down".to_owned()),
                 _ => Ok(AuthDecision::Reject),

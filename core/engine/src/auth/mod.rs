@@ -1,5 +1,7 @@
 //! The connect hand-off: what a namespace middleware receives and what it answers.
 
+pub mod shared_strings;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -11,13 +13,14 @@ use hyper::HeaderMap;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Who a connection belongs to, as the host's validator established it. Every socket keeps
-/// one, so the strings are held in place up to 24 bytes (`CompactString`; it reads as a
-/// `&str`), not in a heap block each.
+/// one, so the user's own strings are held in place up to 24 bytes (`CompactString`; it reads
+/// as a `&str`), not in a heap block each, and the role (one of a few) is the process's shared
+/// copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user_id: CompactString,
     pub user_name: CompactString,
-    pub user_role: CompactString,
+    pub user_role: Arc<str>,
 }
 
 impl Identity {
@@ -34,7 +37,7 @@ impl Identity {
         Self {
             user_id: CompactString::from(user_id),
             user_name: CompactString::from(given(user_name).unwrap_or(Self::DEFAULT_NAME)),
-            user_role: CompactString::from(given(user_role).unwrap_or(Self::DEFAULT_ROLE)),
+            user_role: shared_strings::shared(given(user_role).unwrap_or(Self::DEFAULT_ROLE)),
         }
     }
 

@@ -201,7 +201,7 @@ impl Endpoint {
             } else if session.heartbeat_tick(now) {
                 expired.push((session.clone(), CloseReason::PingTimeout));
             } else if !session.connected_upper.load(Ordering::Acquire)
-                && now.saturating_sub(session.opened_ms) > connect_ms
+                && now.saturating_sub(session.opened_ms()) > connect_ms
             {
                 expired.push((session.clone(), CloseReason::TransportClose));
             }

@@ -56,6 +56,9 @@ struct State {
     frames: VecDeque<Queued>,
     /// When the oldest queued frame was pushed (µs clock), for the emit → written latency.
     oldest_us: u64,
+    /// Most frames held; here rather than beside the lock, where it would take a word of its
+    /// own in every session (pushes read it under the lock anyway).
+    capacity: u32,
     close: QueueClose,
 }
 
@@ -107,7 +110,6 @@ impl Batch {
 #[derive(Debug)]
 pub struct OutboundQueue {
     state: Mutex<State>,
-    capacity: usize,
     /// One waker per kind of consumer: during an upgrade a long poll and the new WebSocket driver
     /// briefly coexist, and neither may steal the other's wake-up.
     poll_waker: AtomicWaker,
@@ -127,9 +129,9 @@ impl OutboundQueue {
             state: Mutex::new(State {
                 frames: VecDeque::new(),
                 oldest_us: 0,
+                capacity: u32::try_from(capacity).unwrap_or(u32::MAX).max(1),
                 close: QueueClose::Open,
             }),
-            capacity: capacity.max(1),
             poll_waker: AtomicWaker::new(),
             socket_waker: AtomicWaker::new(),
         }
@@ -144,7 +146,7 @@ impl OutboundQueue {
         if state.close != QueueClose::Open {
             return PushOutcome::Closed;
         }
-        if state.frames.len() >= self.capacity {
+        if state.frames.len() >= state.capacity as usize {
             return if volatile {
                 PushOutcome::DroppedVolatile
             } else {
@@ -184,7 +186,7 @@ impl OutboundQueue {
         if state.close != QueueClose::Open {
             return PushOutcome::Closed;
         }
-        if state.frames.len() + frames.len() > self.capacity {
+        if state.frames.len() + frames.len() > state.capacity as usize {
             return if volatile {
                 PushOutcome::DroppedVolatile
             } else {

@@ -106,11 +106,11 @@ pub struct Session {
     closed_by_client: AtomicBool,
     /// `deadline_ms << 1 | awaiting_pong`: one atomic so the sweeper and a pong never disagree.
     heartbeat: AtomicU64,
-    /// When the session opened, for the connect deadline.
-    pub(crate) opened_ms: u64,
     pub(crate) connected_upper: AtomicBool,
     closed: AtomicBool,
-    closed_at_ms: AtomicU64,
+    /// When the session opened (for the connect deadline) until it closes, then when it closed
+    /// (for how long it lingers): one word, each is read only in its phase.
+    milestone_ms: AtomicU64,
     handler: Mutex<Option<Arc<dyn SessionHandler>>>,
     pub(crate) context: Arc<EngineContext>,
 }
@@ -140,10 +140,9 @@ impl Session {
             post_active: AtomicBool::new(false),
             closed_by_client: AtomicBool::new(false),
             heartbeat: AtomicU64::new((now + interval) << 1),
-            opened_ms: now,
             connected_upper: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            closed_at_ms: AtomicU64::new(0),
+            milestone_ms: AtomicU64::new(now),
             handler: Mutex::new(None),
             context,
         }
@@ -178,8 +177,14 @@ impl Session {
         self.handler.lock().clone()
     }
 
+    /// When the session closed (once it has).
     pub(crate) fn closed_ms(&self) -> u64 {
-        self.closed_at_ms.load(Ordering::Acquire)
+        self.milestone_ms.load(Ordering::Acquire)
+    }
+
+    /// When the session opened (while it is open).
+    pub(crate) fn opened_ms(&self) -> u64 {
+        self.milestone_ms.load(Ordering::Acquire)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -259,7 +264,7 @@ impl Session {
         if self.closed.swap(true, Ordering::AcqRel) {
             return None;
         }
-        self.closed_at_ms.store(now_ms(), Ordering::Release);
+        self.milestone_ms.store(now_ms(), Ordering::Release);
         let graceful = matches!(
             reason,
             CloseReason::ForcedClose | CloseReason::ServerShutdown

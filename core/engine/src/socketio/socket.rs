@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,21 +127,29 @@ pub struct Socket {
     identity: Option<Identity>,
     auth: Arc<str>,
     rooms: Mutex<Vec<Arc<str>>>,
-    /// Allocated on the first emit with ack: most sockets never use one.
-    acks: Mutex<Option<Box<PendingAcks>>>,
-    next_ack: AtomicU64,
+    extras: Mutex<SocketExtras>,
+    /// Ack ids wrap at 32 bits: only ids in flight at once must differ.
+    next_ack: AtomicU32,
     connected: AtomicBool,
+    recovered: bool,
     /// Private session id for connection-state recovery (when enabled).
     pid: Option<CompactString>,
-    recovered: bool,
+}
+
+/// What only some sockets use, each part allocated on first use: every socket carries one
+/// lock and four pointers for them, not four locks and the empty collections.
+#[derive(Default)]
+struct SocketExtras {
+    /// Emits waiting for the client's acknowledgement.
+    acks: Option<Box<PendingAcks>>,
     /// What the host attached to this socket (Node's `socket.data`); kept across a recovery.
-    data: Mutex<Option<Box<serde_json::Value>>>,
+    data: Option<Box<serde_json::Value>>,
     /// Per-packet middlewares, in the order they were added.
-    packet_middlewares: Mutex<Vec<PacketMiddleware>>,
-    /// The client events the host handles, once it said (None: every event reaches it). Boxed:
-    /// one pointer in every socket instead of a whole (mostly unused) set.
     #[allow(clippy::box_collection)]
-    handled: Mutex<Option<Box<HashSet<Box<str>>>>>,
+    packet_middlewares: Option<Box<Vec<PacketMiddleware>>>,
+    /// The client events the host handles, once it said (None: every event reaches it).
+    #[allow(clippy::box_collection)]
+    handled: Option<Box<HashSet<Box<str>>>>,
 }
 
 /// How a socket starts: fresh, or restored from a recovered session.
@@ -187,16 +195,16 @@ impl Socket {
             id: start.id.unwrap_or_else(crate::ids::new_wire_id),
             pid: start.pid,
             recovered: start.recovered,
-            data: Mutex::new(start.data.map(Box::new)),
-            packet_middlewares: Mutex::new(Vec::new()),
-            handled: Mutex::new(None),
+            extras: Mutex::new(SocketExtras {
+                data: start.data.map(Box::new),
+                ..SocketExtras::default()
+            }),
             home,
             session,
             identity,
             auth,
             rooms: Mutex::new(Vec::new()),
-            acks: Mutex::new(None),
-            next_ack: AtomicU64::new(0),
+            next_ack: AtomicU32::new(0),
             connected: AtomicBool::new(true),
         }
     }
@@ -212,12 +220,16 @@ impl Socket {
 
     /// What the host attached to this socket, if anything.
     pub fn data(&self) -> Option<serde_json::Value> {
-        self.data.lock().as_deref().cloned()
+        self.extras.lock().data.as_deref().cloned()
     }
 
     /// Adds a per-packet middleware (runs after those added before it).
     pub fn use_packet(&self, middleware: PacketMiddleware) {
-        self.packet_middlewares.lock().push(middleware);
+        self.extras
+            .lock()
+            .packet_middlewares
+            .get_or_insert_with(Default::default)
+            .push(middleware);
     }
 
     /// From now on only client events named in `events` reach the namespace's event handler;
@@ -226,25 +238,26 @@ impl Socket {
     /// cross only when something handles them. Per-packet middlewares still see every event.
     pub fn handle_only<'a>(&self, events: impl IntoIterator<Item = &'a str>) {
         let names = events.into_iter().map(Box::from).collect();
-        *self.handled.lock() = Some(Box::new(names));
+        self.extras.lock().handled = Some(Box::new(names));
     }
 
     /// Adds `event` to those `handle_only` let through (nothing to do when all pass).
     pub fn handle_also(&self, event: &str) {
-        if let Some(names) = self.handled.lock().as_mut() {
+        if let Some(names) = self.extras.lock().handled.as_mut() {
             names.insert(Box::from(event));
         }
     }
 
     /// Every client event reaches the handler again (the default).
     pub fn handle_all(&self) {
-        *self.handled.lock() = None;
+        self.extras.lock().handled = None;
     }
 
     /// Whether the client event `name` reaches the namespace's handler.
     pub(crate) fn handles(&self, name: &str) -> bool {
-        self.handled
+        self.extras
             .lock()
+            .handled
             .as_ref()
             .is_none_or(|names| names.contains(name))
     }
@@ -253,11 +266,11 @@ impl Socket {
     pub(crate) fn admit_packet(self: &Arc<Self>, event: &ClientEvent) -> Result<(), String> {
         // Copied out so a middleware may add another; most sockets have none (no copy then).
         let middlewares = {
-            let installed = self.packet_middlewares.lock();
-            if installed.is_empty() {
-                return Ok(());
+            let extras = self.extras.lock();
+            match extras.packet_middlewares.as_deref() {
+                Some(installed) if !installed.is_empty() => installed.clone(),
+                _ => return Ok(()),
             }
-            installed.clone()
         };
         middlewares.iter().try_for_each(|m| m(self, event))
     }
@@ -265,12 +278,12 @@ impl Socket {
     /// Attaches host data to this socket (replacing what was there); a recovered socket gets
     /// it back.
     pub fn set_data(&self, data: serde_json::Value) {
-        *self.data.lock() = Some(Box::new(data));
+        self.extras.lock().data = Some(Box::new(data));
     }
 
     /// The data as JSON text (`null` when none), for hosts across a language boundary.
     pub fn data_json(&self) -> String {
-        match self.data.lock().as_deref() {
+        match self.extras.lock().data.as_deref() {
             Some(value) => value.to_string(),
             None => "null".to_owned(),
         }
@@ -385,10 +398,11 @@ impl Socket {
         args: &Args,
         timeout: Duration,
     ) -> Result<AckReply, AckError> {
-        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let id = u64::from(self.next_ack.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
-        self.acks
+        self.extras
             .lock()
+            .acks
             .get_or_insert_with(Default::default)
             .insert(id, tx);
         if let Err(error) = self.send(&self.home.encode(event, Some(id), args, false), false) {
@@ -406,7 +420,11 @@ impl Socket {
     }
 
     fn take_ack(&self, id: u64) -> Option<oneshot::Sender<AckReply>> {
-        self.acks.lock().as_mut().and_then(|acks| acks.remove(&id))
+        self.extras
+            .lock()
+            .acks
+            .as_mut()
+            .and_then(|acks| acks.remove(&id))
     }
 
     pub(crate) fn send(&self, frames: &[OutFrame], volatile: bool) -> Result<(), EmitError> {
@@ -523,7 +541,7 @@ impl Socket {
             let change = self.home.rooms().leave(room, self.key);
             self.report_room(room, change);
         }
-        self.acks.lock().take();
+        self.extras.lock().acks.take();
         self.home.remove_socket(self);
         if let (Some(store), Some(pid)) = (self.home.recovery(), &self.pid) {
             if is_recoverable(reason) {

@@ -430,7 +430,7 @@ mod tests {
         let identity = Identity {
             user_id: "u".into(),
             user_name: "N".into(),
-            user_role: "r".into(),
+            user_role: Arc::from("r"),
         };
         let data = Some(serde_json::json!({"k": [1]}));
         let saved = RecoveryStore::new(RecoveryConfig::default()).new_session(

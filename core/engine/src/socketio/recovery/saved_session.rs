@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use crate::auth::Identity;
+use crate::auth::{shared_strings, Identity};
 
 /// What is kept of a socket that dropped, to restore it.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl SavedSession {
             Some(Identity {
                 user_id: i.get("userId")?.as_str()?.into(),
                 user_name: i.get("userName")?.as_str()?.into(),
-                user_role: i.get("userRole")?.as_str()?.into(),
+                user_role: shared_strings::shared(i.get("userRole")?.as_str()?),
             })
         });
         let rooms = value["rooms"]
