@@ -446,15 +446,11 @@ function idleBreakdown() {
 // What each size class of block an idle client holds is, attributed with heaptrack (allocation
 // sites of the bench server holding 10k idle clients) for this version.
 const BLOCK_OWNERS = {
-  384: 'the connection\'s tokio task: the driven WebSocket (the socket, the codec\'s few words, the writer\'s batch)',
-  288: 'Engine.IO session: id, kept handshake headers, query and address, outbound queue, heartbeat state',
-  272: 'Socket.IO socket: id, identity, auth, rooms, ack and data slots',
-  256: 'tokio\'s I/O registration of the TCP socket',
-  96: 'Socket.IO client (the session\'s namespace sockets); the auth payload text (`socket.handshake.auth`)',
-  80: 'the user room\'s entry in the room index',
+  256: 'four records of 256 B: the connection\'s tokio task (the driven WebSocket: socket, codec state, session pointer, the writer\'s batch); the Engine.IO session (inline id, handshake address, outbound queue, heartbeat); the Socket.IO socket (inline ids and identity, auth, rooms, one slot for acks, data and middlewares); tokio\'s I/O registration of the TCP socket',
+  96: 'the Socket.IO client (the session\'s namespace sockets, in place); the auth payload text (`socket.handshake.auth`)',
   64: 'the socket\'s list of rooms',
-  48: 'the socket id',
-  32: 'short strings: session id, handshake query, user id and name, the user room\'s name; the client\'s socket list',
+  48: 'the handshake\'s query and kept headers, in one block',
+  32: 'the user room\'s name (shared by the room index and the socket\'s list)',
 };
 
 function idleBreakdownSection(b) {
@@ -475,8 +471,10 @@ ${rows.join('\n')}
 Kernel socket buffers are not in the RSS. What is not here any more: no WebSocket buffers
 between messages (the engine's own codec reads the socket on the stack and keeps only a frame
 that arrived in part; its write buffer goes once flushed), no timer per connection (one
-heartbeat sweep per server), nothing of the handshake but what the socket API exposes, one copy
-of each shared room name and role.
+heartbeat sweep per server), nothing of the handshake but what the socket API exposes (its query
+and headers in one block), no heap block for an id, a user id or name of up to 24 bytes (held in
+place), one copy of each shared room name and role, and no free memory a connect storm left
+behind (returned to the system once the wave settles, \`EngineConfig::release_memory_after\`).
 
 `;
 }
@@ -647,7 +645,7 @@ const perItem = emitFig['native emitBatch(20 items, one string)'] / 20;
 const loadgenMsgMicros = (rc.paced.loadgenCpuSecondsAfterConnect * 1e6) / Math.max(1, rc.paced.received);
 const written1000 = written.find((r) => r.recipients === 1000);
 const targetRows = [
-  ['idle memory per client (10k)', '≤ 2 KiB', `${fmt(rc.idle.bytesPerClient / 1024, 1)} KiB`, rc.idle.bytesPerClient <= 2048, `At 19k: ${fmt(rc.idleMax.bytesPerClient / 1024, 1)} KiB. Live heap ${fmt(breakdown?.heapPerClient)} B per client (see "Where an idle client's memory goes"): the biggest parts are the connection's task, the session and socket structs and tokio's I/O registration; the allocator's headers and free space add a third on top of the live heap. The WebSocket codec is the engine's own and holds no buffers while idle; going further needs the Engine.IO session, the Socket.IO client and socket in one compact record, and the short strings (ids, user name, query) inline in it.`],
+  ['idle memory per client (10k)', '≤ 2 KiB', `${fmt(rc.idle.bytesPerClient / 1024, 1)} KiB`, rc.idle.bytesPerClient <= 2048, `At 19k: ${fmt(rc.idleMax.bytesPerClient / 1024, 1)} KiB. Live heap ${fmt(breakdown?.heapPerClient)} B per client (see "Where an idle client's memory goes"): four records of 256 B (the connection's task, the session, the socket, tokio's I/O registration) and five small blocks; ids and identity strings are inline, the WebSocket codec holds no buffers while idle, and freed handshake memory goes back to the system once a connect wave settles. The rest is the allocator's headers and the free space between live blocks.`],
   ['fan-out deliveries per server CPU-s', '≥ 1,000k', fmt(rc.fanout.deliveriesPerCpuSecond), rc.fanout.deliveriesPerCpuSecond >= 1e6, 'Kernel loopback send dominates the server profile.'],
   ['fan-out one emit at a time, deliveries per server CPU-s', '≥ 1,500k', fmt(rc.fanoutEach.deliveriesPerCpuSecond), rc.fanoutEach.deliveriesPerCpuSecond >= 1.5e6,
     'Each emit is followed by a yield to the runtime (the blast handler awaits `yield_now` between emits). A member\'s writer drains everything queued into one write, and one that wrote less than 1 ms ago waits for the next tick (write coalescing, see "A fast feed"), so consecutive emits share writes.'],
