@@ -258,6 +258,17 @@ export async function startRedisCluster({ masters = 3, replicas = 1 } = {}) {
   };
 }
 
+// Moves `socket`, connected through `lb`, to the node on `port`: new connections go there and the
+// current one is cut. Resolves once the client saw the drop, with `back`, its reconnect.
+export async function moveClient(lb, socket, port, timeoutMs) {
+  lb.retarget(port);
+  const back = waitFor(socket, 'connect', timeoutMs);
+  const dropped = waitFor(socket, 'disconnect');
+  lb.cut();
+  await dropped;
+  return { back };
+}
+
 // A TCP proxy standing in for the load balancer: it can cut every connection and point new
 // ones at another node.
 export async function proxy(targetPort) {

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { startHost, startRedis, startRedisCluster, waitFor, sleep, proxy, redisCommand } from './helpers.mjs';
+import { startHost, startRedis, startRedisCluster, waitFor, sleep, proxy, moveClient, redisCommand } from './helpers.mjs';
 
 const clients = [];
 const hosts = [];
@@ -197,11 +197,7 @@ async function movedToTheOtherNode(backend, { stay = false, lastToAll = false } 
   await sleep(150);
   const id = s.id;
 
-  if (!stay) lb.retarget(n2.port);
-  const back = waitFor(s, 'connect', 5000);
-  const dropped = waitFor(s, 'disconnect');
-  lb.cut();
-  await dropped;
+  const { back } = await moveClient(lb, s, stay ? n1.port : n2.port, 5000);
   const emitter = stay ? n2 : n1;
   for (let n = 1; n <= 3; n++) await emitter.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n } });
   await back;
@@ -237,11 +233,7 @@ async function startsFreshOnTheOtherNode(flags, meanwhile) {
   await n1.send('emitToUser', { userId: 'ua', event: 'trade:executed', data: { n: 0 } });
   await sleep(150);
   const id = s.id;
-  lb.retarget(n2.port);
-  const back = waitFor(s, 'connect', 15_000);
-  const dropped = waitFor(s, 'disconnect');
-  lb.cut();
-  await dropped;
+  const { back } = await moveClient(lb, s, n2.port, 15_000);
   await sleep(300); // n1 saved the session
   await meanwhile({ n1, n2 });
   await back;
@@ -303,11 +295,7 @@ test('sharded dynamic mode: under a live feed from a third node, a client moving
     })();
     await sleep(300);
     const id = s.id;
-    lb.retarget(n2.port);
-    const back = waitFor(s, 'connect', 10_000);
-    const dropped = waitFor(s, 'disconnect');
-    lb.cut();
-    await dropped;
+    const { back } = await moveClient(lb, s, n2.port, 10_000);
     await back;
     await sleep(300);
     feeding = false;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { io as connect } from 'socket.io-client';
-import { startRedis, startRedisCluster, redisCommand, waitFor, sleep, collect, proxy } from './helpers.mjs';
+import { startRedis, startRedisCluster, redisCommand, waitFor, sleep, collect, proxy, moveClient } from './helpers.mjs';
 import { presetClusterTests, presetNodes, waitUntil } from './preset-cluster.mjs';
 
 const require = createRequire(import.meta.url);
@@ -334,9 +334,7 @@ test('dynamic mode: fed by a Node socket.io node, a client moving between roomca
     })();
     await sleep(300);
     const id = c.id;
-    lb.retarget(nodes[1].port);
-    const back = waitFor(c, 'connect', 10_000);
-    lb.cut();
+    const { back } = await moveClient(lb, c, nodes[1].port, 10_000);
     await back;
     await sleep(300);
     feeding = false;
