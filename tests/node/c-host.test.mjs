@@ -204,6 +204,9 @@ async function cHostBesideNode(backend) {
     const atNode = io(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
     const alice = io(`http://127.0.0.1:${await host.port}`, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false, forceNew: true });
     clients.push(atNode, alice);
+    // This connect to the Node server timed out once in a clean-clone CI run (and once in an
+    // earlier session): say why, should it happen again.
+    for (const c of [atNode, alice]) c.on('connect_error', (e) => console.error(`connect_error (${c === atNode ? 'Node server' : 'C host'}): ${e.message}`));
     await Promise.all([waitFor(atNode, 'connect', 10_000), waitFor(alice, 'connected', 20_000)]);
     const deadline = Date.now() + 10_000;
     while ((await nodeIo.of('/').adapter.serverCount()) < 2) {
