@@ -201,13 +201,27 @@ async function cHostBesideNode(backend) {
     nodeIo.on('hello', (n, ack) => ack({ from: 'node', n }));
     const nodeSockets = new Map();
     nodeIo.on('connection', (s) => nodeSockets.set(s.id, s));
-    const atNode = io(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
     const alice = io(`http://127.0.0.1:${await host.port}`, { auth: { sessionID: 'tok-alice', userId: 'alice' }, transports: ['websocket'], reconnection: false, forceNew: true });
-    clients.push(atNode, alice);
-    // This connect to the Node server timed out once in a clean-clone CI run (and once in an
-    // earlier session): say why, should it happen again.
-    for (const c of [atNode, alice]) c.on('connect_error', (e) => console.error(`connect_error (${c === atNode ? 'Node server' : 'C host'}): ${e.message}`));
-    await Promise.all([waitFor(atNode, 'connect', 10_000), waitFor(alice, 'connected', 20_000)]);
+    clients.push(alice);
+    alice.on('connect_error', (e) => console.error(`connect_error (C host): ${e.message}`));
+    // The client of the Node server is setup, not what is tested. In two clean-clone CI runs its
+    // first connect to the Node server (socket.io with the sharded adapter) got no answer at
+    // all within 10 s, and the same run alone passes: a fresh client gets one more try, loudly.
+    const connectAtNode = async (attempt = 1) => {
+      const c = io(`http://127.0.0.1:${httpServer.address().port}`, { transports: ['websocket'], reconnection: false, forceNew: true });
+      clients.push(c);
+      c.on('connect_error', (e) => console.error(`connect_error (Node server): ${e.message}`));
+      try {
+        await waitFor(c, 'connect', 10_000);
+        return c;
+      } catch (error) {
+        c.close();
+        if (attempt > 1) throw error;
+        console.error('the Node server did not answer a connect within 10 s: one more try');
+        return connectAtNode(attempt + 1);
+      }
+    };
+    const [atNode] = await Promise.all([connectAtNode(), waitFor(alice, 'connected', 30_000)]);
     const deadline = Date.now() + 10_000;
     while ((await nodeIo.of('/').adapter.serverCount()) < 2) {
       assert.ok(Date.now() < deadline, 'the C host joined the cluster');
