@@ -305,9 +305,8 @@ export interface IoOptions {
   connectTimeout?: number
   /** roomcast's WebSocket write coalescing window in ms (0: off). */
   writeCoalesce?: number
-  /** `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it. */
-  recoveryMaxDisconnection?: number
-  recoverySkipMiddlewares?: boolean
+  /** socket.io's `connectionStateRecovery`; recovery is off without it. */
+  connectionStateRecovery?: RecoveryOption
   /** socket.io's `perMessageDeflate`: on when set, with its `threshold`. */
   perMessageDeflate?: DeflateOption
   /** socket.io's `httpCompression`: on when set, with its `threshold`. */
@@ -340,6 +339,8 @@ export interface RecoveryOption {
   maxPackets?: number
   /** Most encoded bytes kept for replay (default 32 MiB). */
   maxBytes?: number
+  /** Whether a recovered socket skips the connect middlewares (the engine's default when absent). */
+  skipMiddlewares?: boolean
 }
 
 /** One notification for JavaScript: `connection`, `disconnect` or `event`. */

@@ -37,9 +37,8 @@ pub struct IoOptions {
     pub connect_timeout: Option<u32>,
     /// roomcast's WebSocket write coalescing window in ms (0: off).
     pub write_coalesce: Option<u32>,
-    /// `connectionStateRecovery.maxDisconnectionDuration` in ms; recovery is off without it.
-    pub recovery_max_disconnection: Option<u32>,
-    pub recovery_skip_middlewares: Option<bool>,
+    /// socket.io's `connectionStateRecovery`; recovery is off without it.
+    pub connection_state_recovery: Option<crate::options::RecoveryOption>,
     /// socket.io's `perMessageDeflate`: on when set, with its `threshold`.
     pub per_message_deflate: Option<crate::options::DeflateOption>,
     /// socket.io's `httpCompression`: on when set, with its `threshold`.
@@ -173,15 +172,8 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
     if let Some(v) = options.write_coalesce {
         config.ws_write_coalesce = ms(v);
     }
-    if let Some(max) = options.recovery_max_disconnection {
-        let defaults = roomcast::config::RecoveryConfig::default();
-        config.recovery = Some(roomcast::config::RecoveryConfig {
-            max_disconnection: ms(max),
-            skip_middlewares: options
-                .recovery_skip_middlewares
-                .unwrap_or(defaults.skip_middlewares),
-            ..defaults
-        });
+    if let Some(recovery) = options.connection_state_recovery {
+        config.recovery = Some(crate::options::recovery_config(recovery)?);
     }
     if let Some(deflate) = options.per_message_deflate {
         let threshold = deflate.threshold.map(|t| t as usize);

@@ -26,6 +26,31 @@ pub struct RecoveryOption {
     pub max_packets: Option<u32>,
     /// Most encoded bytes kept for replay (default 32 MiB).
     pub max_bytes: Option<i64>,
+    /// Whether a recovered socket skips the connect middlewares (the engine's default when absent).
+    pub skip_middlewares: Option<bool>,
+}
+
+/// socket.io's `connectionStateRecovery` object → the engine's recovery settings; every field
+/// left out keeps the engine's default.
+pub(crate) fn recovery_config(
+    recovery: RecoveryOption,
+) -> Result<roomcast::socketio::recovery::RecoveryConfig> {
+    let defaults = roomcast::socketio::recovery::RecoveryConfig::default();
+    Ok(roomcast::socketio::recovery::RecoveryConfig {
+        max_disconnection: recovery
+            .max_disconnection_duration
+            .map_or(defaults.max_disconnection, ms),
+        max_packets: recovery
+            .max_packets
+            .map_or(defaults.max_packets, |n| n as usize),
+        max_bytes: match recovery.max_bytes {
+            None => defaults.max_bytes,
+            Some(n) => usize::try_from(n).map_err(|_| invalid("maxBytes must not be negative"))?,
+        },
+        skip_middlewares: recovery
+            .skip_middlewares
+            .unwrap_or(defaults.skip_middlewares),
+    })
 }
 
 #[napi(object)]
@@ -130,22 +155,7 @@ pub fn to_config(options: ServerOptions) -> Result<RealtimeConfig> {
             .collect();
     }
     if let Some(recovery) = options.connection_state_recovery {
-        let defaults = roomcast::socketio::recovery::RecoveryConfig::default();
-        config.engine.recovery = Some(roomcast::socketio::recovery::RecoveryConfig {
-            max_disconnection: recovery
-                .max_disconnection_duration
-                .map_or(defaults.max_disconnection, ms),
-            max_packets: recovery
-                .max_packets
-                .map_or(defaults.max_packets, |n| n as usize),
-            max_bytes: match recovery.max_bytes {
-                None => defaults.max_bytes,
-                Some(n) => {
-                    usize::try_from(n).map_err(|_| invalid("maxBytes must not be negative"))?
-                }
-            },
-            ..defaults
-        });
+        config.engine.recovery = Some(recovery_config(recovery)?);
     }
     if let Some(deflate) = options.per_message_deflate {
         let threshold = deflate.threshold.map(|t| t as usize);

@@ -1,0 +1,332 @@
+'use strict';
+// socket.io's `Server` over the engine (`NativeIo`): its namespaces, where it serves (its own
+// port, or an app's `http.Server`), its adapter, and the main namespace's shortcuts. The engine
+// owns connections, rooms, encoding and delivery; its notifications reach the namespaces here.
+
+const { EventEmitter } = require('node:events');
+const { binding } = require('./binding.js');
+const { serverOptions } = require('./options.js');
+const { redisAdapterSpec } = require('./redis-adapter.js');
+const { setAllowRequest } = require('./allow-request.js');
+const { attachToHttpServer } = require('./http-attach.js');
+const { nativeError } = require('./errors.js');
+const { Namespace } = require('./namespace.js');
+const { ParentNamespace } = require('./parent-namespace.js');
+
+/**
+ * @param {string} host
+ * @param {number} port
+ */
+const hostPort = (host, port) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
+class Server extends EventEmitter {
+  /**
+   * `new Server()`, `new Server(port, opts)`, `new Server(httpServer, opts)`, `new Server(opts)`.
+   * @param {any} [srv]
+   * @param {Record<string, any>} [opts]
+   * @param {{ engine: import('../native.js').NativeIo }} [over] an engine another class runs
+   *   (`WebSocketServer#io`): this object then leaves starting and closing it to that class
+   */
+  constructor(srv, opts, over) {
+    super();
+    if (srv && typeof srv === 'object' && typeof srv.listen !== 'function') [srv, opts] = [undefined, srv];
+    this.opts = opts || {};
+    this._engine = over ? over.engine : new binding.NativeIo(serverOptions(this.opts));
+    this._ownsEngine = !over;
+    if (this.opts.allowRequest !== undefined) setAllowRequest(this._engine, this.opts.allowRequest);
+    /** @type {Map<string, Namespace>} */
+    this._nsps = new Map();
+    /** @type {ParentNamespace[]} */
+    this._parents = [];
+    this._engine.setEventHandler((event) => {
+      const nsp = this._nsps.get(event.nsp);
+      if (nsp) nsp._onEngineEvent(event);
+    });
+    // socket.io's `io.engine`: here the refused requests (`connection_error`).
+    this.engine = new EventEmitter();
+    this._engine.setConnectionErrorHandler((json) => {
+      const { code, message, req } = JSON.parse(json);
+      this.engine.emit('connection_error', { code, message, req, context: {} });
+    });
+    this.sockets = this.of('/');
+    /** @type {import('./redis-adapter.js').RedisAdapterSpec | undefined} */
+    this._adapter = undefined;
+    if (this.opts.adapter !== undefined) this.adapter(this.opts.adapter);
+    /** @type {import('node:http').Server | undefined} */
+    this.httpServer = undefined;
+    /** @type {number | undefined} */
+    this.port = undefined;
+    /** @type {Promise<import('../native.js').BoundAddress> | undefined} */
+    this._listening = undefined;
+    /** @type {(() => void) | undefined} */
+    this._detach = undefined;
+    /** @type {NodeJS.Timeout | undefined} */
+    this._keepAlive = undefined;
+    if (typeof srv === 'number' || typeof srv === 'string') this.listen(Number(srv));
+    else if (srv) this.attach(srv);
+  }
+
+  /**
+   * The namespace `name`, created on first use; a RegExp or function: a parent namespace.
+   * @param {string | RegExp | import('./parent-namespace.js').NamespaceMatcher} name
+   */
+  of(name) {
+    if (name instanceof RegExp || typeof name === 'function') return this._parent(name);
+    const nsp = name.startsWith('/') ? name : `/${name}`;
+    let namespace = this._nsps.get(nsp);
+    if (!namespace) {
+      this._engine.of(nsp);
+      namespace = new Namespace(this, this._engine, nsp);
+      this._nsps.set(nsp, namespace);
+    }
+    return namespace;
+  }
+
+  /** @param {RegExp | import('./parent-namespace.js').NamespaceMatcher} matcher */
+  _parent(matcher) {
+    const parent = new ParentNamespace(this, this._engine, matcher);
+    if (this._parents.length === 0) {
+      this._engine.setDynamicNamespaces(
+        (requestJson) => this._matchDynamic(JSON.parse(requestJson)),
+        (requestJson) => {
+          const request = JSON.parse(requestJson);
+          const child = this._nsps.get(request.nsp);
+          return child ? child.admit(request) : Promise.resolve(JSON.stringify({ message: 'Invalid namespace' }));
+        },
+      );
+    }
+    this._parents.push(parent);
+    return parent;
+  }
+
+  // The first parent whose matcher accepts `nsp` gets the new child namespace.
+  /** @param {{ nsp: string, auth: unknown }} request */
+  async _matchDynamic({ nsp, auth }) {
+    for (const parent of this._parents) {
+      if (await parent.matches(nsp, auth)) {
+        if (!this._nsps.has(nsp)) this._nsps.set(nsp, parent.createChild(nsp));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * socket.io's `io.adapter(createAdapter(…))`: with `createRedisAdapter(url, opts)`, every
+   * namespace joins the Redis cluster (Node nodes on `@socket.io/redis-adapter` included).
+   * Without an argument, the adapter in use (undefined: this server alone).
+   * @param {unknown} [adapter]
+   * @returns {any}
+   */
+  adapter(adapter) {
+    if (adapter === undefined) return this._adapter;
+    const spec = redisAdapterSpec(adapter);
+    try {
+      this._engine.useRedis(spec.url, spec.key, spec.requestsTimeout, spec.sharded, spec.subscriptionMode);
+    } catch (error) {
+      throw nativeError(error);
+    }
+    this._adapter = spec;
+    this._relayRequestsHere();
+    return this;
+  }
+
+  /** @param {import('./namespace.js').ConnectMiddleware} fn */
+  use(fn) {
+    this.sockets.use(fn);
+    return this;
+  }
+
+  // As in socket.io, listeners go to the main namespace (`connection`, server-side events);
+  // `error` stays on the server (a failed `listen`).
+  /**
+   * @param {string | symbol} event
+   * @param {(...args: any[]) => void} listener
+   */
+  on(event, listener) {
+    if (event === 'error') return super.on(event, listener);
+    this.sockets.on(event, listener);
+    return this;
+  }
+
+  /**
+   * @param {string | symbol} event
+   * @param {(...args: any[]) => void} listener
+   */
+  once(event, listener) {
+    if (event === 'error') return super.once(event, listener);
+    this.sockets.once(event, listener);
+    return this;
+  }
+
+  /**
+   * @param {string | symbol} event
+   * @param {(...args: any[]) => void} listener
+   */
+  off(event, listener) {
+    if (event === 'error') return super.off(event, listener);
+    this.sockets.off(event, listener);
+    return this;
+  }
+
+  /** @param {string} event @param {...any} args */
+  serverSideEmit(event, ...args) {
+    return this.sockets.serverSideEmit(event, ...args);
+  }
+
+  /** @param {string} event @param {...any} args */
+  serverSideEmitWithAck(event, ...args) {
+    return this.sockets.serverSideEmitWithAck(event, ...args);
+  }
+
+  /** @param {string | string[]} room */
+  to(room) {
+    return this.sockets.to(room);
+  }
+
+  /** @param {string | string[]} room */
+  in(room) {
+    return this.sockets.in(room);
+  }
+
+  /** @param {string | string[]} room */
+  except(room) {
+    return this.sockets.except(room);
+  }
+
+  get volatile() {
+    return this.sockets.volatile;
+  }
+
+  get local() {
+    return this.sockets.local;
+  }
+
+  /** @param {boolean} flag */
+  compress(flag) {
+    return this.sockets.compress(flag);
+  }
+
+  /** @param {number} ms */
+  timeout(ms) {
+    return this.sockets.timeout(ms);
+  }
+
+  /** @param {string | symbol} event @param {...any} args */
+  emit(event, ...args) {
+    return this.sockets.emit(event, ...args);
+  }
+
+  /** @param {string} event @param {...any} args */
+  emitWithAck(event, ...args) {
+    return this.sockets.emitWithAck(event, ...args);
+  }
+
+  /** @param {...any} args */
+  send(...args) {
+    return this.sockets.send(...args);
+  }
+
+  fetchSockets() {
+    return this.sockets.fetchSockets();
+  }
+
+  /** @param {string | string[]} room */
+  socketsJoin(room) {
+    return this.sockets.socketsJoin(room);
+  }
+
+  /** @param {string | string[]} room */
+  socketsLeave(room) {
+    return this.sockets.socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    return this.sockets.disconnectSockets(close);
+  }
+
+  /**
+   * Serves on its own port (socket.io's `listen`); `port` absent: any free port.
+   * @param {number} [port]
+   * @param {unknown} [options]
+   */
+  listen(port, options) {
+    if (options) throw new TypeError('roomcast Server: pass options to the constructor');
+    this._listening = this._engine
+      .start(port, undefined)
+      .then((bound) => {
+        this.port = bound.port;
+        this._keepAlive = setInterval(() => {}, 2 ** 30);
+        return bound;
+      })
+      .catch((error) => {
+        throw nativeError(error);
+      });
+    this._listening.catch((error) => EventEmitter.prototype.emit.call(this, 'error', error));
+    this._relayRequestsHere();
+    return this;
+  }
+
+  /** Resolves with `{host, port}` once `listen` bound its port. */
+  get listening() {
+    return this._listening ?? Promise.resolve(undefined);
+  }
+
+  /**
+   * Serves on an existing `http.Server`, sharing its port.
+   * @param {import('node:http').Server} httpServer
+   */
+  attach(httpServer) {
+    this.httpServer = httpServer;
+    this._detach = attachToHttpServer(this._engine, httpServer, this._engine.path(),
+      (error) => EventEmitter.prototype.emit.call(this, 'error', error));
+    this._relayRequestsHere();
+    return this;
+  }
+
+  // Clustered: the other servers relay requests for this server's sessions to where it
+  // listens (or to the adapter's `relayAddress`), so a load balancer needs no sticky sessions.
+  _relayRequestsHere() {
+    const spec = this._adapter;
+    if (!spec) return;
+    /** @param {string} address */
+    const announce = (address) => {
+      try {
+        this._engine.relayRequestsAt(address);
+      } catch (error) {
+        EventEmitter.prototype.emit.call(this, 'error', nativeError(error));
+      }
+    };
+    const httpServer = this.httpServer;
+    if (spec.relayAddress) {
+      announce(spec.relayAddress);
+    } else if (httpServer) {
+      const fromServer = () => {
+        const bound = httpServer.address();
+        if (bound && typeof bound === 'object') announce(hostPort(bound.address, bound.port));
+      };
+      if (httpServer.listening) fromServer();
+      else httpServer.once('listening', fromServer);
+    } else if (this._listening) {
+      this._listening.then((bound) => bound && announce(hostPort(bound.host, bound.port)), () => {});
+    }
+  }
+
+  /** @param {(err?: Error) => void} [callback] */
+  async close(callback) {
+    if (this._detach) this._detach();
+    this._detach = undefined;
+    clearInterval(this._keepAlive);
+    const httpServer = this.httpServer;
+    try {
+      if (this._ownsEngine) await this._engine.close();
+      if (httpServer) await new Promise((resolve) => httpServer.close(() => resolve(undefined)));
+      if (callback) callback();
+    } catch (error) {
+      if (callback) callback(nativeError(error));
+      else throw nativeError(error);
+    }
+  }
+}
+
+module.exports = { Server };
