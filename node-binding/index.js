@@ -21,16 +21,16 @@ function roomcast(srv, opts) {
   return new Server(srv, opts);
 }
 
-module.exports = Object.assign(roomcast, {
-  Server,
-  Namespace,
-  ParentNamespace,
-  Socket,
-  RemoteSocket,
-  BroadcastOperator,
-  createRedisAdapter,
-  createShardedAdapter,
-  WebSocketServer,
-  NativeServer: binding.NativeServer,
-  default: roomcast,
-});
+// One assignment per name, so that ESM's `import { Server } from 'roomcast'` finds them too.
+module.exports = roomcast;
+module.exports.Server = Server;
+module.exports.Namespace = Namespace;
+module.exports.ParentNamespace = ParentNamespace;
+module.exports.Socket = Socket;
+module.exports.RemoteSocket = RemoteSocket;
+module.exports.BroadcastOperator = BroadcastOperator;
+module.exports.createRedisAdapter = createRedisAdapter;
+module.exports.createShardedAdapter = createShardedAdapter;
+module.exports.WebSocketServer = WebSocketServer;
+module.exports.NativeServer = binding.NativeServer;
+module.exports.default = roomcast;

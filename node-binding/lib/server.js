@@ -4,6 +4,7 @@
 // owns connections, rooms, encoding and delivery; its notifications reach the namespaces here.
 
 const { EventEmitter } = require('node:events');
+const http = require('node:http');
 const { binding } = require('./binding.js');
 const { serverOptions } = require('./options.js');
 const { redisAdapterSpec } = require('./redis-adapter.js');
@@ -12,6 +13,19 @@ const { attachToHttpServer } = require('./http-attach.js');
 const { nativeError } = require('./errors.js');
 const { Namespace } = require('./namespace.js');
 const { ParentNamespace } = require('./parent-namespace.js');
+
+/**
+ * socket.io's own server for `new Server(port)`: everything outside the engine's path is a 404.
+ * @param {number} port
+ */
+function listenOn(port) {
+  const server = http.createServer((req, res) => {
+    res.writeHead(404);
+    res.end();
+  });
+  server.listen(port);
+  return server;
+}
 
 /**
  * @param {string} host
@@ -60,10 +74,7 @@ class Server extends EventEmitter {
     this._listening = undefined;
     /** @type {(() => void) | undefined} */
     this._detach = undefined;
-    /** @type {NodeJS.Timeout | undefined} */
-    this._keepAlive = undefined;
-    if (typeof srv === 'number' || typeof srv === 'string') this.listen(Number(srv));
-    else if (srv) this.attach(srv);
+    if (srv !== undefined && srv !== null) this.attach(srv);
   }
 
   /**
@@ -246,42 +257,50 @@ class Server extends EventEmitter {
   }
 
   /**
-   * Serves on its own port (socket.io's `listen`); `port` absent: any free port.
-   * @param {number} [port]
-   * @param {unknown} [options]
+   * socket.io's `listen`: the same as `attach`.
+   * @param {number | string | import('node:http').Server} [srv]
+   * @param {Record<string, any>} [options]
    */
-  listen(port, options) {
-    if (options) throw new TypeError('roomcast Server: pass options to the constructor');
-    this._listening = this._engine
-      .start(port, undefined)
-      .then((bound) => {
-        this.port = bound.port;
-        this._keepAlive = setInterval(() => {}, 2 ** 30);
-        return bound;
-      })
-      .catch((error) => {
-        throw nativeError(error);
-      });
+  listen(srv, options) {
+    return this.attach(srv, options);
+  }
+
+  /**
+   * Serves on an existing `http.Server` (sharing its port), or on a port (`new Server(port)`,
+   * `listen(port)`): then on an `http.Server` of its own that answers 404 to everything else,
+   * as socket.io does, so `io.httpServer` takes routes and `close()` frees the port.
+   * @param {number | string | import('node:http').Server} [srv]
+   * @param {Record<string, any>} [options]
+   */
+  attach(srv, options) {
+    if (typeof srv === 'function') {
+      throw new Error('You are trying to attach socket.io to an express request handler function. Please pass a http.Server instance.');
+    }
+    if (options && Object.keys(options).length > 0) throw new TypeError('roomcast Server: pass options to the constructor');
+    const httpServer = typeof srv === 'object' && srv ? srv : listenOn(Number(srv ?? 0));
+    this.httpServer = httpServer;
+    this._detach = attachToHttpServer(this._engine, httpServer, this._engine.path(),
+      (error) => EventEmitter.prototype.emit.call(this, 'error', error));
+    this._listening = new Promise((resolve, reject) => {
+      const bound = () => {
+        const address = httpServer.address();
+        if (address && typeof address === 'object') this.port = address.port;
+        resolve(address && typeof address === 'object' ? { host: address.address, port: address.port } : undefined);
+      };
+      if (httpServer.listening) bound();
+      else {
+        httpServer.once('listening', bound);
+        httpServer.once('error', reject);
+      }
+    });
     this._listening.catch((error) => EventEmitter.prototype.emit.call(this, 'error', error));
     this._relayRequestsHere();
     return this;
   }
 
-  /** Resolves with `{host, port}` once `listen` bound its port. */
+  /** Resolves with `{host, port}` once the HTTP server listens. */
   get listening() {
     return this._listening ?? Promise.resolve(undefined);
-  }
-
-  /**
-   * Serves on an existing `http.Server`, sharing its port.
-   * @param {import('node:http').Server} httpServer
-   */
-  attach(httpServer) {
-    this.httpServer = httpServer;
-    this._detach = attachToHttpServer(this._engine, httpServer, this._engine.path(),
-      (error) => EventEmitter.prototype.emit.call(this, 'error', error));
-    this._relayRequestsHere();
-    return this;
   }
 
   // Clustered: the other servers relay requests for this server's sessions to where it
@@ -307,26 +326,30 @@ class Server extends EventEmitter {
       };
       if (httpServer.listening) fromServer();
       else httpServer.once('listening', fromServer);
-    } else if (this._listening) {
-      this._listening.then((bound) => bound && announce(hostPort(bound.host, bound.port)), () => {});
     }
   }
 
-  /** @param {(err?: Error) => void} [callback] */
+  /**
+   * Disconnects every socket, stops the engine, then closes the HTTP server (socket.io closes an
+   * app's server too); `callback` gets that close's error (`ERR_SERVER_NOT_RUNNING`), the
+   * promise only the engine's.
+   * @param {(err?: Error) => void} [callback]
+   */
   async close(callback) {
     if (this._detach) this._detach();
     this._detach = undefined;
-    clearInterval(this._keepAlive);
-    const httpServer = this.httpServer;
     try {
       if (this._ownsEngine) await this._engine.close();
-      if (httpServer) await new Promise((resolve) => httpServer.close(() => resolve(undefined)));
-      if (callback) callback();
     } catch (error) {
-      if (callback) callback(nativeError(error));
-      else throw nativeError(error);
+      if (callback) return callback(nativeError(error));
+      throw nativeError(error);
     }
+    const httpServer = this.httpServer;
+    /** @type {Error | undefined} */
+    const closed = httpServer ? await new Promise((resolve) => httpServer.close(resolve)) : undefined;
+    if (callback) callback(closed);
   }
+
 }
 
 module.exports = { Server };
