@@ -208,10 +208,33 @@ export interface BoundAddress {
   port: number
 }
 
+/**
+ * socket.io's `serveClient`: the directory of the client bundle's files and the version its
+ * ETag names.
+ */
+export interface ClientBundleOption {
+  dir: string
+  version: string
+}
+
 /** The answers a cluster-wide request gathered; `complete` unless some did not come in time. */
 export interface CollectedAcks {
   replies: Array<AckOutcome>
   complete: boolean
+}
+
+/**
+ * socket.io's `cors` option. `origin`: `true` echoes the request's origin; absent or `"*"`
+ * allows any; one origin or a list allows those.
+ */
+export interface CorsOption {
+  reflectOrigin?: boolean
+  origins?: Array<string>
+  methods?: Array<string>
+  allowedHeaders?: Array<string>
+  exposedHeaders?: Array<string>
+  credentials?: boolean
+  maxAge?: number
 }
 
 /** socket.io's `perMessageDeflate` / `httpCompression` (`true` arrives as an empty object). */
@@ -299,6 +322,10 @@ export interface IoOptions {
   pingTimeout?: number
   maxHttpBufferSize?: number
   corsOrigins?: Array<string>
+  /** socket.io's `cors`: the CORS headers of HTTP answers. */
+  cors?: CorsOption
+  /** socket.io's `serveClient`: the client bundle served under the path. */
+  serveClient?: ClientBundleOption
   allowUpgrades?: boolean
   /** socket.io's `transports`: `polling`, `websocket`. */
   transports?: Array<string>

@@ -100,6 +100,21 @@ async fn bad_queries_get_engine_io_errors() {
     }
     let (status, _) = http(addr, "GET", "/elsewhere", b"").await;
     assert_eq!(status, 404);
+    // As in engine.io, every path under the endpoint's is an Engine.IO request.
+    let (status, body) = http(addr, "GET", "/socket.io/unknown.js", b"").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, r#"{"code":0,"message":"Transport unknown"}"#)
+    );
+    let (status, body) = http(
+        addr,
+        "GET",
+        "/socket.io/default/?EIO=4&transport=polling",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with("0{\"sid\":"), "{body}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 // cluster-wide operation on the namespace's adapter. `RemoteSocket` is a socket `fetchSockets`
 // found on another server, driven through a one-socket operator.
 
-const { TIMEOUT_MESSAGE } = require('./errors.js');
+const { TIMEOUT_MESSAGE, refuseReserved } = require('./errors.js');
 
 // Shared empty defaults (never mutated: every operator step copies). Rooms are arrays without
 // duplicates: an operator is made for one emit, and a one-room array costs far less than a Set
@@ -112,6 +112,7 @@ class BroadcastOperator {
    * @param {...any} args
    */
   emit(event, ...args) {
+    refuseReserved(event);
     if (typeof args[args.length - 1] === 'function') {
       const callback = args.pop();
       this._gatherAcks(event, args).then(({ err, responses }) => callback(err, responses));
@@ -133,6 +134,7 @@ class BroadcastOperator {
    * @param {...any} args
    */
   async emitWithAck(event, ...args) {
+    refuseReserved(event);
     const { err, responses } = await this._gatherAcks(event, args);
     if (err) throw err;
     return responses;
@@ -156,6 +158,15 @@ class BroadcastOperator {
     const found = await this._adapter.fetchSockets(this._target());
     const local = this._adapter.nsp.sockets;
     return found.map((info) => (info.local && local.get(info.id)) || new RemoteSocket(this._adapter, info));
+  }
+
+  /**
+   * The ids of the addressed sockets (socket.io's deprecated `allSockets`).
+   * @returns {Promise<Set<string>>}
+   */
+  async allSockets() {
+    const found = await this._adapter.fetchSockets(this._target());
+    return new Set(found.map((info) => info.id));
   }
 
   /** @param {string | string[]} room */

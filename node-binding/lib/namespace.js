@@ -8,6 +8,7 @@ const { Adapter } = require('./adapter.js');
 const { BroadcastOperator, withRooms, NO_ROOMS } = require('./broadcast-operator.js');
 const { Socket } = require('./socket.js');
 const { decodeArgs } = require('./args.js');
+const { isEmitterEvent } = require('./errors.js');
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
@@ -98,8 +99,8 @@ class Namespace extends EventEmitter {
   _onconnection(event) {
     const socket = new Socket(this, this._engine, event.socketId, !!event.recovered, event.data);
     this.sockets.set(socket.id, socket);
-    this.emit('connection', socket);
-    this.emit('connect', socket);
+    this._emitReserved('connection', socket);
+    this._emitReserved('connect', socket);
     socket._syncData();
     socket._narrow();
   }
@@ -142,8 +143,17 @@ class Namespace extends EventEmitter {
    * @param {...any} args
    */
   emit(event, ...args) {
-    if (event === 'connection' || event === 'connect' || typeof event !== 'string') return super.emit(event, ...args);
+    if (isEmitterEvent(event)) return super.emit(event, ...args);
     return new BroadcastOperator(this._adapter).emit(event, ...args);
+  }
+
+  /**
+   * An event of the namespace itself (`connection`, `new_namespace`) to its listeners.
+   * @param {string} event
+   * @param {...any} args
+   */
+  _emitReserved(event, ...args) {
+    return super.emit(event, ...args);
   }
 
   /**
@@ -159,8 +169,18 @@ class Namespace extends EventEmitter {
     return this.emit('message', ...args);
   }
 
+  /** @param {...any} args */
+  write(...args) {
+    return this.emit('message', ...args);
+  }
+
   fetchSockets() {
     return new BroadcastOperator(this._adapter).fetchSockets();
+  }
+
+  /** socket.io's deprecated `allSockets`: the ids of the namespace's sockets. */
+  allSockets() {
+    return new BroadcastOperator(this._adapter).allSockets();
   }
 
   /**

@@ -2,6 +2,7 @@
 // Options by socket.io's names (and the dashboard's) → the engine's option objects. Only names
 // change here: every default and every check on a value lives in the engine.
 
+const path = require('node:path');
 const { redisAdapterSpec } = require('./redis-adapter.js');
 
 // socket.io's options the engine offers. Others are refused by name rather than ignored (see
@@ -32,7 +33,40 @@ function copy(options, keys, out) {
  */
 function corsOrigins(options, out) {
   const origin = options.cors && options.cors.origin;
-  if (origin !== undefined && origin !== '*' && origin !== true) out.corsOrigins = Array.isArray(origin) ? origin : [origin];
+  if (origin !== undefined && origin !== '*' && origin !== true && origin !== false) out.corsOrigins = Array.isArray(origin) ? origin : [origin];
+}
+
+/** @param {unknown} value a string or a list of them, as the `cors` package takes */
+const list = (value) => (value === undefined ? undefined : Array.isArray(value) ? value.map(String) : String(value).split(',').map((v) => v.trim()));
+
+/**
+ * socket.io's `cors` → the engine's CORS policy (origin functions and RegExps are refused).
+ * @param {Record<string, any>} options
+ * @param {Record<string, any>} out
+ */
+function corsPolicy(options, out) {
+  const cors = options.cors;
+  if (!cors) return;
+  const { origin } = cors;
+  const origins = [origin].flat();
+  if (origins.some((o) => typeof o === 'function' || o instanceof RegExp)) {
+    throw new TypeError('roomcast Server: cors.origin must be true, "*", an origin or a list of origins');
+  }
+  out.cors = {
+    reflectOrigin: origin === true ? true : undefined,
+    origins: origin === undefined || origin === true ? undefined : origin === false ? [] : origins.map(String),
+    methods: list(cors.methods),
+    allowedHeaders: list(cors.allowedHeaders ?? cors.headers),
+    exposedHeaders: list(cors.exposedHeaders),
+    credentials: cors.credentials,
+    maxAge: cors.maxAge,
+  };
+}
+
+/** socket.io's `serveClient`: the installed `socket.io-client`'s bundle, this package's version as its ETag. */
+function clientBundle() {
+  const dir = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist');
+  return { dir, version: require('../package.json').version };
 }
 
 /**
@@ -57,11 +91,12 @@ function serverOptions(options) {
     if (!SERVER_OPTIONS.has(key)) throw new TypeError(`roomcast Server: option "${key}" is not supported`);
   }
   if (options.adapter !== undefined) redisAdapterSpec(options.adapter);
-  if (options.serveClient) throw new TypeError('roomcast Server: serveClient is not supported (serve the client bundle yourself)');
   /** @type {Record<string, any>} */
   const out = {};
   copy(options, SERVER_PLAIN, out);
   corsOrigins(options, out);
+  corsPolicy(options, out);
+  if (options.serveClient !== false) out.serveClient = clientBundle();
   compression(options, out);
   if (options.connectionStateRecovery) out.connectionStateRecovery = options.connectionStateRecovery;
   return out;

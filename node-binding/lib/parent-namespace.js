@@ -4,6 +4,7 @@
 
 const { EventEmitter } = require('node:events');
 const { Namespace } = require('./namespace.js');
+const { refuseReserved, isEmitterEvent } = require('./errors.js');
 
 /** @typedef {(name: string, auth: unknown, next: (err: Error | null, ok: boolean) => void) => void} NamespaceMatcher */
 
@@ -54,7 +55,7 @@ class ParentNamespace extends EventEmitter {
    */
   createChild(name) {
     const child = new Namespace(this.server, this._engine, name, this._middlewares);
-    child.on('connection', (socket) => this.emit('connection', socket));
+    for (const event of ['connection', 'connect']) child.on(event, (socket) => super.emit(event, socket));
     this.children.add(child);
     return child;
   }
@@ -64,7 +65,8 @@ class ParentNamespace extends EventEmitter {
    * @param {...any} args
    */
   emit(event, ...args) {
-    if (event === 'connection' || event === 'connect' || typeof event !== 'string') return super.emit(event, ...args);
+    if (isEmitterEvent(event)) return super.emit(event, ...args);
+    refuseReserved(event);
     for (const child of this.children) child.emit(event, ...args);
     return true;
   }

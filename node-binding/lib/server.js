@@ -80,15 +80,23 @@ class Server extends EventEmitter {
   /**
    * The namespace `name`, created on first use; a RegExp or function: a parent namespace.
    * @param {string | RegExp | import('./parent-namespace.js').NamespaceMatcher} name
+   * @param {(socket: import('./socket.js').Socket) => void} [fn] a `connect` listener
    */
-  of(name) {
-    if (name instanceof RegExp || typeof name === 'function') return this._parent(name);
+  of(name, fn) {
+    const namespace = name instanceof RegExp || typeof name === 'function' ? this._parent(name) : this._namespace(name);
+    if (fn) namespace.on('connect', fn);
+    return namespace;
+  }
+
+  /** @param {string} name */
+  _namespace(name) {
     const nsp = name.startsWith('/') ? name : `/${name}`;
     let namespace = this._nsps.get(nsp);
     if (!namespace) {
       this._engine.of(nsp);
       namespace = new Namespace(this, this._engine, nsp);
       this._nsps.set(nsp, namespace);
+      if (nsp !== '/') this.sockets._emitReserved('new_namespace', namespace);
     }
     return namespace;
   }
@@ -115,7 +123,11 @@ class Server extends EventEmitter {
   async _matchDynamic({ nsp, auth }) {
     for (const parent of this._parents) {
       if (await parent.matches(nsp, auth)) {
-        if (!this._nsps.has(nsp)) this._nsps.set(nsp, parent.createChild(nsp));
+        if (!this._nsps.has(nsp)) {
+          const child = parent.createChild(nsp);
+          this._nsps.set(nsp, child);
+          this.sockets._emitReserved('new_namespace', child);
+        }
         return true;
       }
     }
@@ -238,6 +250,15 @@ class Server extends EventEmitter {
     return this.sockets.send(...args);
   }
 
+  /** @param {...any} args */
+  write(...args) {
+    return this.sockets.send(...args);
+  }
+
+  allSockets() {
+    return this.sockets.allSockets();
+  }
+
   fetchSockets() {
     return this.sockets.fetchSockets();
   }
@@ -338,17 +359,21 @@ class Server extends EventEmitter {
   async close(callback) {
     if (this._detach) this._detach();
     this._detach = undefined;
+    // The port is released first (as socket.io's close does before its clients see the close),
+    // the answer waits for the engine and then for the HTTP server's connections.
+    const httpServer = this.httpServer;
+    /** @type {Promise<Error | undefined>} */
+    const httpClosed = httpServer ? new Promise((resolve) => httpServer.close(resolve)) : Promise.resolve(undefined);
     try {
       if (this._ownsEngine) await this._engine.close();
     } catch (error) {
       if (callback) return callback(nativeError(error));
       throw nativeError(error);
     }
-    const httpServer = this.httpServer;
-    /** @type {Error | undefined} */
-    const closed = httpServer ? await new Promise((resolve) => httpServer.close(resolve)) : undefined;
+    const closed = await httpClosed;
     if (callback) callback(closed);
   }
+
 
 }
 

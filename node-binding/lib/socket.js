@@ -5,7 +5,7 @@
 
 const { EventEmitter } = require('node:events');
 const { encodeArgs, decodeArgs } = require('./args.js');
-const { TIMEOUT_MESSAGE } = require('./errors.js');
+const { TIMEOUT_MESSAGE, refuseReserved, isEmitterEvent } = require('./errors.js');
 const { BroadcastOperator, NO_ROOMS } = require('./broadcast-operator.js');
 
 // Event names a socket emits itself; a client cannot trigger them.
@@ -141,7 +141,8 @@ class Socket extends EventEmitter {
    * @param {...any} args
    */
   emit(event, ...args) {
-    if (typeof event !== 'string' || SOCKET_EVENTS.has(event)) return super.emit(event, ...args);
+    if (isEmitterEvent(event)) return super.emit(event, ...args);
+    refuseReserved(event);
     const [timeout, volatile, compress] = [this._timeout, this._volatile, this._compress];
     this._timeout = undefined;
     this._volatile = false;

@@ -31,6 +31,10 @@ pub struct IoOptions {
     pub ping_timeout: Option<u32>,
     pub max_http_buffer_size: Option<u32>,
     pub cors_origins: Option<Vec<String>>,
+    /// socket.io's `cors`: the CORS headers of HTTP answers.
+    pub cors: Option<crate::options::CorsOption>,
+    /// socket.io's `serveClient`: the client bundle served under the path.
+    pub serve_client: Option<crate::options::ClientBundleOption>,
     pub allow_upgrades: Option<bool>,
     /// socket.io's `transports`: `polling`, `websocket`.
     pub transports: Option<Vec<String>>,
@@ -159,6 +163,13 @@ fn to_config(options: IoOptions) -> Result<EngineConfig> {
     if let Some(origins) = options.cors_origins {
         config.allowed_origins = Some(origins);
     }
+    config.cors = options.cors.map(crate::options::cors_policy);
+    config.client_bundle = options
+        .serve_client
+        .map(|bundle| roomcast::config::ClientBundle {
+            dir: bundle.dir.into(),
+            version: bundle.version,
+        });
     if let Some(v) = options.allow_upgrades {
         config.allow_upgrades = v;
     }

@@ -53,6 +53,48 @@ pub(crate) fn recovery_config(
     })
 }
 
+/// socket.io's `cors` option. `origin`: `true` echoes the request's origin; absent or `"*"`
+/// allows any; one origin or a list allows those.
+#[napi(object)]
+#[derive(Default)]
+pub struct CorsOption {
+    pub reflect_origin: Option<bool>,
+    pub origins: Option<Vec<String>>,
+    pub methods: Option<Vec<String>>,
+    pub allowed_headers: Option<Vec<String>>,
+    pub exposed_headers: Option<Vec<String>>,
+    pub credentials: Option<bool>,
+    pub max_age: Option<u32>,
+}
+
+/// socket.io's `serveClient`: the directory of the client bundle's files and the version its
+/// ETag names.
+#[napi(object)]
+pub struct ClientBundleOption {
+    pub dir: String,
+    pub version: String,
+}
+
+/// `cors` → the engine's `CorsPolicy` (its defaults where a field is absent).
+pub(crate) fn cors_policy(cors: CorsOption) -> roomcast::config::CorsPolicy {
+    use roomcast::config::{CorsOrigin, CorsPolicy};
+    let defaults = CorsPolicy::default();
+    let origin = match (cors.reflect_origin, cors.origins) {
+        (Some(true), _) => CorsOrigin::Reflect,
+        (_, Some(list)) if list.iter().any(|o| o == "*") => CorsOrigin::Any,
+        (_, Some(list)) => CorsOrigin::List(list),
+        _ => CorsOrigin::Any,
+    };
+    CorsPolicy {
+        origin,
+        methods: cors.methods.map_or(defaults.methods, |m| m.join(",")),
+        allowed_headers: cors.allowed_headers.map(|h| h.join(",")),
+        exposed_headers: cors.exposed_headers.map(|h| h.join(",")),
+        credentials: cors.credentials.unwrap_or(defaults.credentials),
+        max_age: cors.max_age.map(u64::from),
+    }
+}
+
 #[napi(object)]
 #[derive(Default)]
 pub struct ServerOptions {

@@ -334,7 +334,7 @@ parity('io.engine reports refused requests as connection_error', async (ServerCl
 test('roomcast: an option the engine does not offer is refused by name, not ignored', () => {
   assert.throws(() => new roomcast.Server({ parser: {} }), /option "parser" is not supported/);
   assert.throws(() => new roomcast.Server({ adapter: {} }), /adapter must come from createRedisAdapter/);
-  assert.throws(() => new roomcast.Server({ serveClient: true }), /serveClient is not supported/);
+  assert.throws(() => new roomcast.Server({ cors: { origin: () => true } }), /cors.origin must be true, "\*", an origin or a list of origins/);
 });
 
 // A feed emitting one at a time, the event loop turning between emits: with write coalescing

@@ -7,6 +7,7 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 
+use super::client_bundle::BundleCache;
 use super::write_holds::WriteHolds;
 use crate::config::EngineConfig;
 use crate::stats::Stats;
@@ -29,6 +30,8 @@ pub(crate) struct EngineContext {
     pub write_holds: Arc<WriteHolds>,
     /// WebSocket connections still being driven (they may be flushing a closed session).
     pub live_sockets: AtomicUsize,
+    /// The client bundle's files as served (`config.client_bundle`).
+    pub bundle_cache: Arc<BundleCache>,
     registry: Weak<dyn SessionRegistry>,
 }
 
@@ -47,6 +50,7 @@ impl EngineContext {
             stats,
             runtime,
             live_sockets: AtomicUsize::new(0),
+            bundle_cache: Arc::default(),
             registry,
         }
     }

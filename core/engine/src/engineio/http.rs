@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::deflate::http::encode_body;
 use super::deflate::{negotiate, Agreement};
 
-use super::{forward, query};
+use super::{client_bundle, cors, forward, query};
 use crate::clock::now_ms;
 use crate::engineio::allow_request::{self, IncomingRequest};
 use crate::engineio::connection_error::{ConnectionError, RequestFacts};
@@ -44,10 +44,21 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    fn endpoint_for(&self, path: &str) -> Option<&Arc<Endpoint>> {
+    /// The endpoint whose path is `path` (with or without its trailing slash).
+    fn endpoint_at(&self, path: &str) -> Option<&Arc<Endpoint>> {
         self.endpoints
             .iter()
             .find(|e| path == e.path() || path == e.path().trim_end_matches('/'))
+    }
+
+    /// The endpoint a request path belongs to: as in engine.io, everything under an endpoint's
+    /// path (`/socket.io/default/`) is that endpoint's. The host's own routes come before a
+    /// prefix match, so an endpoint mounted at `/` leaves `/health` to the host.
+    fn endpoint_under(&self, path: &str) -> Option<&Arc<Endpoint>> {
+        self.endpoints
+            .iter()
+            .filter(|e| path.starts_with(e.path()))
+            .max_by_key(|e| e.path().len())
     }
 }
 
@@ -150,15 +161,29 @@ pub(crate) async fn handle<B: RequestBody>(
     upgrade: Upgrade<B>,
 ) -> Result<HttpResponse, Infallible> {
     let path = req.uri().path().to_owned();
-    let Some(endpoint) = router.endpoint_for(&path).cloned() else {
-        if let Some(extra) = &router.extra {
-            if let Some((status, content_type, body)) = extra(req.method(), &path) {
-                return Ok(plain(status, content_type, Bytes::from(body)));
+    let endpoint = match router.endpoint_at(&path) {
+        Some(endpoint) => endpoint.clone(),
+        None => {
+            if let Some(extra) = &router.extra {
+                if let Some((status, content_type, body)) = extra(req.method(), &path) {
+                    return Ok(plain(status, content_type, Bytes::from(body)));
+                }
+            }
+            match router.endpoint_under(&path) {
+                Some(endpoint) => endpoint.clone(),
+                None => return Ok(plain(404, "text/plain", Bytes::from_static(b"Not Found"))),
             }
         }
-        return Ok(plain(404, "text/plain", Bytes::from_static(b"Not Found")));
     };
     let origin = req.headers().get(header::ORIGIN).cloned();
+    if let Some(mut response) = client_bundle_answer(&endpoint, &req, &path).await {
+        cors::add_headers(
+            &endpoint.context.config,
+            response.headers_mut(),
+            origin.as_ref(),
+        );
+        return Ok(response);
+    }
     // Kept only when the host listens for refusals.
     let reporting = endpoint.connection_error.read().clone();
     let facts = reporting.as_ref().map(|_| RequestFacts {
@@ -183,9 +208,27 @@ pub(crate) async fn handle<B: RequestBody>(
             .fetch_add(1, Ordering::Relaxed);
     }
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        add_cors(response.headers_mut(), origin.as_ref(), &endpoint);
+        cors::add_headers(
+            &endpoint.context.config,
+            response.headers_mut(),
+            origin.as_ref(),
+        );
     }
     Ok(response)
+}
+
+/// A GET for one of the client bundle's files, when the endpoint serves them.
+async fn client_bundle_answer<B>(
+    endpoint: &Endpoint,
+    req: &Request<B>,
+    path: &str,
+) -> Option<HttpResponse> {
+    let bundle = endpoint.context.config.client_bundle.as_ref()?;
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return None;
+    }
+    let file = client_bundle::bundle_file(path.strip_prefix(endpoint.path())?)?;
+    Some(client_bundle::serve(bundle, &endpoint.context.bundle_cache, file, req.headers()).await)
 }
 
 async fn route<B: RequestBody>(
@@ -202,22 +245,23 @@ async fn route<B: RequestBody>(
         return engine_error(EngineError::BadRequest);
     }
     if req.method() == Method::OPTIONS {
-        return preflight(req.headers());
+        return cors::preflight(&endpoint.context.config, req.headers());
     }
     if !origin_allowed(endpoint, req.headers()) {
         return engine_error(EngineError::Forbidden);
     }
     let query_string = req.uri().query().unwrap_or("").to_owned();
     let q = query::parse(&query_string);
-    if q.eio != Some("4") {
-        return engine_error(EngineError::UnsupportedProtocolVersion);
-    }
+    // engine.io's order: the transport first, then the protocol version.
     let config = &endpoint.context.config;
     let transport = match q.transport {
         Some("polling") if config.allow_polling => TransportKind::Polling,
         Some("websocket") if config.allow_websocket => TransportKind::WebSocket,
         _ => return engine_error(EngineError::UnknownTransport),
     };
+    if q.eio != Some("4") {
+        return engine_error(EngineError::UnsupportedProtocolVersion);
+    }
     let is_upgrade = req
         .headers()
         .get(header::UPGRADE)
@@ -429,41 +473,6 @@ fn origin_allowed(endpoint: &Endpoint, headers: &HeaderMap) -> bool {
         None => true,
         Some(origin) => allowed.iter().any(|a| a == "*" || a == origin),
     }
-}
-
-fn add_cors(headers: &mut HeaderMap, origin: Option<&HeaderValue>, endpoint: &Endpoint) {
-    let Some(origin) = origin else { return };
-    let allowed = match &endpoint.context.config.allowed_origins {
-        None => true,
-        Some(list) => origin
-            .to_str()
-            .is_ok_and(|o| list.iter().any(|a| a == "*" || a == o)),
-    };
-    if allowed {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
-}
-
-fn preflight(request_headers: &HeaderMap) -> HttpResponse {
-    let mut response = plain(204, "text/plain", Bytes::new());
-    let h = response.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST"),
-    );
-    if let Some(requested) = request_headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
-    }
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    response
 }
 
 /// An Engine.IO error answer; the error rides along as an extension so `handle` can report it.

@@ -4,8 +4,10 @@
 
 pub(crate) mod adopt;
 pub mod allow_request;
+pub(crate) mod client_bundle;
 pub mod connection_error;
 pub(crate) mod context;
+pub mod cors;
 pub mod deflate;
 pub mod delivery_timer;
 pub mod endpoint;

@@ -33,21 +33,44 @@ pub fn encode_body(
     (encoded.len() < body.len()).then_some((encoding, encoded))
 }
 
-/// gzip if acceptable, else deflate, else nothing (`q=0` refuses an encoding).
+/// gzip or deflate, as `negotiate` picks between them.
 fn chosen(accept_encoding: &str) -> Option<&'static str> {
-    let accepted = |name: &str| {
-        accept_encoding.split(',').any(|entry| {
+    negotiate(accept_encoding, &["gzip", "deflate"])
+}
+
+/// The coding of `offered` an `Accept-Encoding` value prefers, as the `negotiator` package
+/// engine.io uses picks: the highest `q`, then the one the client named first (`*` matches any;
+/// `q=0` refuses). None when nothing offered is acceptable.
+pub(crate) fn negotiate(accept_encoding: &str, offered: &[&'static str]) -> Option<&'static str> {
+    let entries: Vec<(&str, f32)> = accept_encoding
+        .split(',')
+        .filter_map(|entry| {
             let mut parts = entry.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
+            let coding = parts.next().filter(|c| !c.is_empty())?;
+            let q = parts
+                .find_map(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            Some((coding, q))
         })
+        .collect();
+    let rank = |name: &str| {
+        let exact = entries
+            .iter()
+            .position(|(coding, _)| coding.eq_ignore_ascii_case(name));
+        let index = exact.or_else(|| entries.iter().position(|(coding, _)| *coding == "*"))?;
+        let q = entries[index].1;
+        (q > 0.0).then_some((q, index))
     };
-    ["gzip", "deflate"].into_iter().find(|name| accepted(name))
+    let mut best: Option<(&'static str, f32, usize)> = None;
+    for &name in offered {
+        if let Some((q, index)) = rank(name) {
+            let better = best.is_none_or(|(_, bq, bi)| q > bq || (q == bq && index < bi));
+            if better {
+                best = Some((name, q, index));
+            }
+        }
+    }
+    best.map(|(name, _, _)| name)
 }
 
 #[cfg(test)]
@@ -73,5 +96,16 @@ mod tests {
         assert_eq!(encode_body(None, body.as_bytes(), 1024), None);
         assert_eq!(encode_body(Some("br"), body.as_bytes(), 1024), None);
         assert_eq!(encode_body(Some("gzip;q=0"), body.as_bytes(), 1024), None);
+    }
+
+    #[test]
+    fn negotiation_prefers_q_then_the_clients_order() {
+        let offered = ["br", "gzip", "deflate"];
+        assert_eq!(negotiate("gzip,br,deflate", &offered), Some("gzip"));
+        assert_eq!(negotiate("br", &offered), Some("br"));
+        assert_eq!(negotiate("gzip;q=0.5, br;q=0.9", &offered), Some("br"));
+        assert_eq!(negotiate("*", &offered), Some("br"));
+        assert_eq!(negotiate("identity", &offered), None);
+        assert_eq!(negotiate("br;q=0, *", &offered), Some("gzip"));
     }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+mod cors;
+pub use cors::{CorsOrigin, CorsPolicy};
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Address to listen on; port 0 picks a free port (see `Server::local_addr`).
@@ -18,6 +21,9 @@ pub struct EngineConfig {
     pub max_payload: usize,
     /// Allowed `Origin` values; `None` allows every origin (a development default).
     pub allowed_origins: Option<Vec<String>>,
+    /// The CORS headers of HTTP answers (socket.io's `cors`); `None` echoes an allowed origin
+    /// with credentials.
+    pub cors: Option<CorsPolicy>,
     /// Frames a session may have queued before it is treated as a slow consumer.
     pub queue_capacity: usize,
     /// How long a WebSocket probe may take to complete the upgrade.
@@ -56,6 +62,18 @@ pub struct EngineConfig {
     pub per_message_deflate: Option<DeflateConfig>,
     /// gzip/deflate-encoded long-polling responses (Node's `httpCompression`); off unless set.
     pub http_compression: Option<DeflateConfig>,
+    /// The Socket.IO client bundle served under the path (socket.io's `serveClient`); none
+    /// unless set.
+    pub client_bundle: Option<ClientBundle>,
+}
+
+/// Where the client bundle's files are (`socket.io.js`, `.min.js`, `.esm.min.js`,
+/// `.msgpack.min.js` and their `.map`s: a `socket.io-client` package's `dist/`), and the
+/// version its ETag names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientBundle {
+    pub dir: std::path::PathBuf,
+    pub version: String,
 }
 
 /// Compression settings (permessage-deflate, polling responses).
@@ -81,6 +99,7 @@ impl Default for EngineConfig {
             ping_timeout: Duration::from_millis(60_000),
             max_payload: 1_000_000,
             allowed_origins: None,
+            cors: None,
             queue_capacity: 1024,
             upgrade_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
@@ -97,6 +116,7 @@ impl Default for EngineConfig {
             recovery: None,
             per_message_deflate: None,
             http_compression: None,
+            client_bundle: None,
         }
     }
 }
