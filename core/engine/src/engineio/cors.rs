@@ -169,7 +169,7 @@ mod tests {
         h
     }
 
-    fn get<'a>(h: &'a HeaderMap, name: HeaderName) -> Option<&'a str> {
+    fn get(h: &HeaderMap, name: HeaderName) -> Option<&str> {
         h.get(name).and_then(|v| v.to_str().ok())
     }
 
