@@ -8,10 +8,16 @@ const { Adapter } = require('./adapter.js');
 const { BroadcastOperator, withRooms, NO_ROOMS } = require('./broadcast-operator.js');
 const { Socket } = require('./socket.js');
 const { decodeArgs } = require('./args.js');
+const { handshakeRequest } = require('./handshake-request.js');
 const { isEmitterEvent } = require('./errors.js');
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
+
+// A socket-to-be's own fields; anything else a middleware set is carried to the socket.
+const CANDIDATE_FIELDS = new Set(['id', 'nsp', 'server', 'handshake', 'request', 'data']);
+// How long such properties wait for their socket's `connection`.
+const ADMITTED_WAIT_MS = 60_000;
 
 /** @typedef {(socket: any, next: (err?: Error & { data?: unknown }) => void) => void} ConnectMiddleware */
 
@@ -31,6 +37,8 @@ class Namespace extends EventEmitter {
     this._engine = engine;
     this._middlewares = middlewares;
     this._adapter = new Adapter(this, engine);
+    /** @type {Map<string, Record<string, any>>} what middlewares set on sockets not connected yet */
+    this._admitted = new Map();
   }
 
   /** socket.io's `nsp.adapter`, for the cluster-wide questions apps ask it. */
@@ -52,22 +60,24 @@ class Namespace extends EventEmitter {
 
   /**
    * The middlewares in order on a socket-to-be: `{accept, data}` admits it with `socket.data`,
-   * `{message, data}` refuses it (the client's `connect_error`).
-   * @param {{ headers: unknown, query: unknown, auth: unknown, address: string }} request
+   * `{message, data}` refuses it (the client's `connect_error`). What a middleware sets on the
+   * socket-to-be (`socket.user = …`) is on the socket in `connection`, as in socket.io.
+   * @param {{ id: string, headers: unknown, query: unknown, auth: unknown, address: string }} request
    * @returns {Promise<string>}
    */
   admit(request) {
-    const candidate = {
-      nsp: this,
-      handshake: { headers: request.headers, query: request.query, auth: request.auth, address: request.address },
-      data: {},
-    };
+    const handshake = { headers: request.headers, query: request.query, auth: request.auth, address: request.address };
+    /** @type {Record<string, any>} */
+    const candidate = { id: request.id, nsp: this, server: this.server, handshake, request: handshakeRequest(handshake), data: {} };
     /** @param {any} err */
     const refusal = (err) => JSON.stringify({ message: String(err.message ?? err), data: err.data ?? null });
     return new Promise((resolve) => {
       /** @param {number} i */
       const run = (i) => {
-        if (i === this._middlewares.length) return resolve(JSON.stringify({ accept: true, data: candidate.data }));
+        if (i === this._middlewares.length) {
+          this._keepSetOnCandidate(candidate);
+          return resolve(JSON.stringify({ accept: true, data: candidate.data }));
+        }
         try {
           this._middlewares[i](candidate, (err) => (err ? resolve(refusal(err)) : run(i + 1)));
         } catch (err) {
@@ -76,6 +86,18 @@ class Namespace extends EventEmitter {
       };
       run(0);
     });
+  }
+
+  // Properties a middleware added wait for the socket's `connection` (dropped if it never comes).
+  /** @param {Record<string, any>} candidate */
+  _keepSetOnCandidate(candidate) {
+    const added = Object.keys(candidate).filter((key) => !CANDIDATE_FIELDS.has(key));
+    if (added.length === 0) return;
+    /** @type {Record<string, any>} */
+    const props = {};
+    for (const key of added) props[key] = candidate[key];
+    this._admitted.set(candidate.id, props);
+    setTimeout(() => this._admitted.delete(candidate.id), ADMITTED_WAIT_MS).unref();
   }
 
   /**
@@ -98,11 +120,21 @@ class Namespace extends EventEmitter {
   /** @param {import('../native.js').IoEvent} event */
   _onconnection(event) {
     const socket = new Socket(this, this._engine, event.socketId, !!event.recovered, event.data);
+    const props = this._admitted.get(socket.id);
+    if (props) {
+      this._admitted.delete(socket.id);
+      Object.assign(socket, props);
+    }
     this.sockets.set(socket.id, socket);
     this._emitReserved('connection', socket);
     this._emitReserved('connect', socket);
     socket._syncData();
     socket._narrow();
+  }
+
+  /** An operator for the whole namespace. */
+  _operator() {
+    return new BroadcastOperator(this._adapter);
   }
 
   /** @param {string | string[]} room */

@@ -66,9 +66,127 @@ class ParentNamespace extends EventEmitter {
    */
   emit(event, ...args) {
     if (isEmitterEvent(event)) return super.emit(event, ...args);
+    return this._all().emit(/** @type {string} */ (event), ...args);
+  }
+
+  /** Every child's operator at once (socket.io's parent broadcast). */
+  _all() {
+    return new ChildrenOperator([...this.children].map((child) => child._operator()));
+  }
+
+  /** @param {string | string[]} room */
+  to(room) {
+    return this._all().to(room);
+  }
+
+  /** @param {string | string[]} room */
+  in(room) {
+    return this._all().to(room);
+  }
+
+  /** @param {string | string[]} room */
+  except(room) {
+    return this._all().except(room);
+  }
+
+  get volatile() {
+    return this._all().volatile;
+  }
+
+  get local() {
+    return this._all().local;
+  }
+
+  /** @param {boolean} flag */
+  compress(flag) {
+    return this._all().compress(flag);
+  }
+
+  fetchSockets() {
+    return this._all().fetchSockets();
+  }
+
+  /** @param {string | string[]} room */
+  socketsJoin(room) {
+    return this._all().socketsJoin(room);
+  }
+
+  /** @param {string | string[]} room */
+  socketsLeave(room) {
+    return this._all().socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    return this._all().disconnectSockets(close);
+  }
+}
+
+/** A broadcast operator over several namespaces: each step and each emit applies to all. */
+class ChildrenOperator {
+  /** @param {import('./broadcast-operator.js').BroadcastOperator[]} operators */
+  constructor(operators) {
+    this._operators = operators;
+  }
+
+  /** @param {(op: import('./broadcast-operator.js').BroadcastOperator) => import('./broadcast-operator.js').BroadcastOperator} step */
+  _map(step) {
+    return new ChildrenOperator(this._operators.map(step));
+  }
+
+  /** @param {string | string[]} room */
+  to(room) {
+    return this._map((op) => op.to(room));
+  }
+
+  /** @param {string | string[]} room */
+  in(room) {
+    return this.to(room);
+  }
+
+  /** @param {string | string[]} room */
+  except(room) {
+    return this._map((op) => op.except(room));
+  }
+
+  get volatile() {
+    return this._map((op) => op.volatile);
+  }
+
+  get local() {
+    return this._map((op) => op.local);
+  }
+
+  /** @param {boolean} flag */
+  compress(flag) {
+    return this._map((op) => op.compress(flag));
+  }
+
+  /**
+   * @param {string} event
+   * @param {...any} args
+   */
+  emit(event, ...args) {
     refuseReserved(event);
-    for (const child of this.children) child.emit(event, ...args);
+    for (const op of this._operators) op.emit(event, ...args);
     return true;
+  }
+
+  async fetchSockets() {
+    return (await Promise.all(this._operators.map((op) => op.fetchSockets()))).flat();
+  }
+
+  /** @param {string | string[]} room */
+  socketsJoin(room) {
+    for (const op of this._operators) op.socketsJoin(room);
+  }
+
+  /** @param {string | string[]} room */
+  socketsLeave(room) {
+    for (const op of this._operators) op.socketsLeave(room);
+  }
+
+  disconnectSockets(close = false) {
+    for (const op of this._operators) op.disconnectSockets(close);
   }
 }
 

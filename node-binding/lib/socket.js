@@ -7,6 +7,7 @@ const { EventEmitter } = require('node:events');
 const { encodeArgs, decodeArgs } = require('./args.js');
 const { TIMEOUT_MESSAGE, refuseReserved, isEmitterEvent } = require('./errors.js');
 const { BroadcastOperator, NO_ROOMS } = require('./broadcast-operator.js');
+const { handshakeRequest } = require('./handshake-request.js');
 
 // Event names a socket emits itself; a client cannot trigger them.
 const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListener', 'removeListener']);
@@ -40,6 +41,8 @@ class Socket extends EventEmitter {
     this._middlewares = [];
     /** @type {any} */
     this._handshake = undefined;
+    /** @type {import('./handshake-request.js').HandshakeRequest | undefined} */
+    this._request = undefined;
     /** @type {string[]} */
     this._lastRooms = [id];
     /** @type {number | undefined} */
@@ -105,6 +108,12 @@ class Socket extends EventEmitter {
       this._handshake = json == null ? undefined : JSON.parse(json);
     }
     return this._handshake;
+  }
+
+  /** The handshake's HTTP request, as far as the engine keeps it (see handshake-request.js). */
+  get request() {
+    if (this._request === undefined) this._request = handshakeRequest(this.handshake ?? {});
+    return this._request;
   }
 
   get rooms() {

@@ -738,11 +738,12 @@ fn middleware_bridge(tsfn: Arc<MiddlewareFn>) -> roomcast::Middleware {
     })
 }
 
-/// What a JS middleware sees: `{"auth", "headers", "query", "address", "nsp"}`.
+/// What a JS middleware sees: `{"auth", "id", "headers", "query", "address", "nsp"}`.
 fn connect_request_json(request: &ConnectRequest) -> String {
     let headers = roomcast::engineio::handshake::headers_object(&request.headers);
     let query = roomcast::engineio::handshake::parse_query(&request.query);
     let rest = serde_json::json!({
+        "id": request.socket_id.as_str(),
         "headers": headers,
         "query": roomcast::engineio::handshake::query_object(&query),
         "address": request.remote_addr.ip().to_string(),

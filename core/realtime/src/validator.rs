@@ -173,6 +173,7 @@ mod tests {
 
     fn request(auth: serde_json::Value) -> ConnectRequest {
         ConnectRequest {
+            socket_id: "socket-1".into(),
             namespace: Arc::from("/"),
             auth: AuthPayload::from_value(auth),
             data: Default::default(),

@@ -145,6 +145,8 @@ impl DataSlot {
 /// What a middleware sees of a namespace connect.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
+    /// The id the socket gets when admitted (a recovered one keeps its old id).
+    pub socket_id: compact_str::CompactString,
     pub namespace: Arc<str>,
     /// The client's `auth` payload (an object; `{}` when the client sent none).
     pub auth: AuthPayload,

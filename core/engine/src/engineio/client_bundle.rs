@@ -24,13 +24,23 @@ pub(crate) struct BundleCache {
     files: Mutex<HashMap<(String, &'static str), Bytes>>,
 }
 
+/// The bundle's files (socket.io 4.8.4's list): any other name under the path is an Engine.IO
+/// request.
+const FILES: [&str; 8] = [
+    "socket.io.esm.min.js",
+    "socket.io.esm.min.js.map",
+    "socket.io.js",
+    "socket.io.js.map",
+    "socket.io.min.js",
+    "socket.io.min.js.map",
+    "socket.io.msgpack.min.js",
+    "socket.io.msgpack.min.js.map",
+];
+
 /// The file name a request path asks for, when it is one of the bundle's (`rest` is the path
 /// after the endpoint's prefix).
-pub(crate) fn bundle_file(rest: &str) -> Option<&str> {
-    let base = rest.strip_suffix(".map").unwrap_or(rest);
-    let stem = base.strip_prefix("socket.io")?.strip_suffix(".js")?;
-    let stem = stem.strip_suffix(".min").unwrap_or(stem);
-    matches!(stem, "" | ".msgpack" | ".esm").then_some(rest)
+pub(crate) fn bundle_file(rest: &str) -> Option<&'static str> {
+    FILES.into_iter().find(|file| *file == rest)
 }
 
 /// Answers a request for `file` of `bundle`.

@@ -3,7 +3,11 @@
 //!
 //! Slow-consumer policy: the queue holds at most `capacity` frames. When it is full, a volatile
 //! frame is dropped (and counted); any other frame makes the push fail with `Overflow`, and the
-//! session is closed with reason "slow consumer". A stalled client therefore costs at most
+//! session is closed with reason "slow consumer".
+//!
+//! Volatile frames follow socket.io's rule: sent only when the transport is writable, i.e. its
+//! consumer waits on an empty queue (an idle WebSocket driver, a parked long poll). One that is
+//! still writing, a poll not yet back, or frames already waiting mean the frame is dropped. A stalled client therefore costs at most
 //! `capacity` shared frames of memory and never blocks a producer.
 //!
 //! Producers hold the lock only to push a pointer-sized handle; no I/O ever happens under it.
@@ -51,6 +55,12 @@ impl Queued {
     }
 }
 
+impl State {
+    fn writable(&self) -> bool {
+        self.consumer_waiting && self.frames.is_empty()
+    }
+}
+
 #[derive(Debug)]
 struct State {
     frames: VecDeque<Queued>,
@@ -60,6 +70,8 @@ struct State {
     /// own in every session (pushes read it under the lock anyway).
     capacity: u32,
     close: QueueClose,
+    /// A consumer found the queue empty and waits (the transport is writable).
+    consumer_waiting: bool,
 }
 
 /// Frames taken by a consumer, with when the oldest of them was queued.
@@ -131,6 +143,7 @@ impl OutboundQueue {
                 oldest_us: 0,
                 capacity: u32::try_from(capacity).unwrap_or(u32::MAX).max(1),
                 close: QueueClose::Open,
+                consumer_waiting: false,
             }),
             poll_waker: AtomicWaker::new(),
             socket_waker: AtomicWaker::new(),
@@ -145,6 +158,9 @@ impl OutboundQueue {
         let mut state = self.state.lock();
         if state.close != QueueClose::Open {
             return PushOutcome::Closed;
+        }
+        if volatile && !state.writable() {
+            return PushOutcome::DroppedVolatile;
         }
         if state.frames.len() >= state.capacity as usize {
             return if volatile {
@@ -185,6 +201,9 @@ impl OutboundQueue {
         let mut state = self.state.lock();
         if state.close != QueueClose::Open {
             return PushOutcome::Closed;
+        }
+        if volatile && !state.writable() {
+            return PushOutcome::DroppedVolatile;
         }
         if state.frames.len() + frames.len() > state.capacity as usize {
             return if volatile {
@@ -255,7 +274,9 @@ impl OutboundQueue {
                 }
             }
         }
-        if had_frames || state.close != QueueClose::Open {
+        let ready = had_frames || state.close != QueueClose::Open;
+        state.consumer_waiting = !ready;
+        if ready {
             Poll::Ready(state.close)
         } else {
             Poll::Pending
@@ -283,10 +304,34 @@ mod tests {
     fn bounded_with_volatile_drop_and_overflow() {
         let q = OutboundQueue::new(2);
         assert_eq!(q.push(ping(), false), PushOutcome::Queued);
-        assert_eq!(q.push(ping(), true), PushOutcome::Queued);
+        assert_eq!(q.push(ping(), false), PushOutcome::Queued);
         assert_eq!(q.push(ping(), true), PushOutcome::DroppedVolatile);
         assert_eq!(q.push(ping(), false), PushOutcome::Overflow);
         assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn volatile_frames_go_only_to_a_waiting_consumer() {
+        let q = OutboundQueue::new(8);
+        let mut cx = Context::from_waker(noop_waker_ref());
+        // No consumer yet (a poll not back, a driver not started): dropped.
+        assert_eq!(q.push(ping(), true), PushOutcome::DroppedVolatile);
+        let mut batch = Batch::default();
+        assert_eq!(
+            q.poll_take(&mut cx, Consumer::Socket, Some(&mut batch)),
+            Poll::Pending
+        );
+        // The consumer waits on an empty queue: the first is sent, the next waits behind it.
+        assert_eq!(q.push(ping(), true), PushOutcome::Queued);
+        assert_eq!(q.push(ping(), true), PushOutcome::DroppedVolatile);
+        assert_eq!(q.push(ping(), false), PushOutcome::Queued);
+        assert_eq!(
+            q.poll_take(&mut cx, Consumer::Socket, Some(&mut batch)),
+            Poll::Ready(QueueClose::Open)
+        );
+        // Taken, being written: not writable until the consumer is back.
+        assert_eq!(q.push(ping(), true), PushOutcome::DroppedVolatile);
+        assert_eq!(batch.frames.len(), 2);
     }
 
     #[test]

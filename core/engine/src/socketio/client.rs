@@ -37,6 +37,14 @@ pub(crate) struct SocketIoShared {
     next_socket_key: AtomicU64,
 }
 
+/// What a socket admitted fresh (not recovered) starts with: the id its middleware saw and the
+/// data the middleware left.
+#[derive(Default)]
+struct FreshStart {
+    id: Option<CompactString>,
+    data: Option<serde_json::Value>,
+}
+
 impl SocketIoShared {
     pub fn new(
         limits: DecodeLimits,
@@ -306,7 +314,8 @@ impl Client {
         let middleware = ns.shared.handlers().middleware.clone();
         if middleware.is_none() && ns.shared.recovery.is_none() {
             let auth_text = auth.shared_text();
-            self.finish_connect(&ns.shared, Ok(None), auth_text, None, RecoveryClaim::Off);
+            let start = FreshStart::default();
+            self.finish_connect(&ns.shared, Ok(None), auth_text, start, RecoveryClaim::Off);
             return;
         }
         // Parsed once (on this first read): the recovery claim and the middleware share it.
@@ -318,7 +327,10 @@ impl Client {
         });
         let auth_text = auth.shared_text();
         let data = DataSlot::default();
-        let request = middleware.as_ref().map(|_| ConnectRequest {
+        // As in socket.io, the middleware already sees the id a fresh socket will have.
+        let socket_id = middleware.as_ref().map(|_| crate::ids::new_wire_id());
+        let request = socket_id.as_ref().map(|id| ConnectRequest {
+            socket_id: id.clone(),
             namespace: ns.shared.name.clone(),
             auth,
             data: data.clone(),
@@ -358,7 +370,11 @@ impl Client {
                 Ok(identity) => recovery_claim(&ns, claimed, identity.as_ref().map(Some)).await,
                 Err(_) => RecoveryClaim::Off,
             };
-            client.finish_connect(&ns, result, auth_text, data.take(), claim);
+            let start = FreshStart {
+                id: socket_id,
+                data: data.take(),
+            };
+            client.finish_connect(&ns, result, auth_text, start, claim);
         });
     }
 
@@ -367,7 +383,7 @@ impl Client {
         ns: &Arc<NamespaceShared>,
         result: ConnectResult,
         auth: Arc<str>,
-        data: Option<serde_json::Value>,
+        start: FreshStart,
         claim: RecoveryClaim<'_>,
     ) {
         let identity = match result {
@@ -381,7 +397,8 @@ impl Client {
             }
         };
         let fresh = |pid| SocketStart {
-            data: data.clone(),
+            id: start.id.clone(),
+            data: start.data.clone(),
             ..SocketStart::fresh(pid)
         };
         let attached = match claim {
