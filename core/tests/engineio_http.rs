@@ -167,14 +167,11 @@ async fn concurrent_gets_are_refused_and_close_the_session() {
 async fn bad_polling_bodies_close_only_that_session() {
     let (server, addr) = start(test_config()).await;
     let mut healthy = sio_client(addr).await;
+    // Engine.IO cannot decode these: the POST is refused and the session dropped.
     for body in [
-        &b"4\xff\xfe"[..],                 // invalid UTF-8
-        b"40\x1ebAAA*",                    // invalid base64 binary
-        b"9",                              // unknown engine packet type
-        b"4",                              // empty Socket.IO packet
-        b"42{\"not\":\"an array\"}",       // event payload not an array
-        b"40\x1e4399999999999999999999[]", // ack id overflow
-        b"40\x1e4599999-[\"a\"]",          // absurd attachment count
+        &b"4\xff\xfe"[..], // invalid UTF-8
+        b"40\x1ebAAA*",    // invalid base64 binary
+        b"9",              // unknown engine packet type
     ] {
         let sid = polling_handshake(addr).await;
         let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
@@ -186,8 +183,29 @@ async fn bad_polling_bodies_close_only_that_session() {
             "session closed after {body:?}"
         );
     }
+    // Socket.IO protocol violations: as socket.io, the session is closed cleanly (what was
+    // queued is written, then a `noop` and the close packet), and then gone.
+    for body in [
+        &b"4"[..],                         // empty Socket.IO packet
+        b"42[\"not connected\"]",          // an event before CONNECT
+        b"40\x1e40",                       // a second CONNECT
+        b"40\x1e42{\"not\":\"an array\"}", // event payload not an array
+        b"40\x1e4399999999999999999999[]", // ack id overflow
+        b"40\x1e4599999-[\"a\"]",          // absurd attachment count
+    ] {
+        let sid = polling_handshake(addr).await;
+        let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+        let (status, _) = http(addr, "POST", &path, body).await;
+        assert_eq!(status, 200, "body {body:?}");
+        let mut last = http(addr, "GET", &path, b"").await.1;
+        if last.starts_with("40") {
+            last = http(addr, "GET", &path, b"").await.1;
+        }
+        assert_eq!(last, "6\x1e1", "body {body:?}");
+        assert_eq!(http(addr, "GET", &path, b"").await.0, 400);
+    }
     assert_echo(&mut healthy, "still-here").await;
-    assert!(server.stats().parse_errors >= 7);
+    assert!(server.stats().parse_errors >= 9);
 }
 
 #[tokio::test]

@@ -107,18 +107,23 @@ static void per_socket_calls(uint16_t port) {
   roomcast_bytes self = {(const uint8_t *)socket_id, strlen(socket_id)};
   roomcast_target to_desk = {&desk, 1, NULL, 0, false, NULL, 0};
   roomcast_target desk_but_self = {&desk, 1, &self, 1, false, NULL, 0};
-  roomcast_target everyone = {NULL, 0, NULL, 0, true, NULL, 0};
+  roomcast_target everyone = {NULL, 0, NULL, 0, false, NULL, 0};
+  /* Volatile: sent only when the transport is writable (socket.io's rule); no poll waits now. */
+  roomcast_target everyone_volatile = {NULL, 0, NULL, 0, true, NULL, 0};
   CHECK(roomcast_server_broadcast(the_server, &to_desk, S("desk:news"), S("1"), &count) == ROOMCAST_RESULT_OK);
   CHECK(count == 1);
   CHECK(roomcast_server_broadcast(the_server, &desk_but_self, S("desk:news"), S("2"), &count) == ROOMCAST_RESULT_OK);
   CHECK(count == 0);
   CHECK(roomcast_server_broadcast(the_server, &everyone, S("all:news"), S("3"), &count) == ROOMCAST_RESULT_OK);
   CHECK(count == 1);
+  CHECK(roomcast_server_broadcast(the_server, &everyone_volatile, S("all:news"), S("4"), &count) == ROOMCAST_RESULT_OK);
+  CHECK(count == 0);
   CHECK(roomcast_server_broadcast(the_server, NULL, S("x"), S("1"), &count) == ROOMCAST_RESULT_ERR_NULL_POINTER);
   CHECK(http_request(port, "GET", target, "", response, sizeof response) > 0);
   CHECK(strstr(response, "42[\"desk:news\",1]") != NULL);
   CHECK(strstr(response, "42[\"desk:news\",2]") == NULL);
   CHECK(strstr(response, "42[\"all:news\",3]") != NULL);
+  CHECK(strstr(response, "42[\"all:news\",4]") == NULL);
 
   CHECK(roomcast_server_socket_leave(the_server, S(socket_id), S("desk:fx")) == ROOMCAST_RESULT_OK);
   CHECK(roomcast_server_emit_to_room(the_server, S("desk:fx"), S("desk:update"), S("2"), &count) == ROOMCAST_RESULT_OK);

@@ -55,16 +55,26 @@ impl Queued {
     }
 }
 
+/// How long a transport counts as busy after its consumer took frames: socket.io's transport
+/// is not writable until its write completed, at least one turn of its event loop.
+const BUSY_AFTER_TAKE_US: u64 = 1_000;
+
 impl State {
+    /// socket.io's `transport.writable`: a consumer waits on an empty queue and is done with
+    /// what it took last.
     fn writable(&self) -> bool {
-        self.consumer_waiting && self.frames.is_empty()
+        self.consumer_waiting
+            && self.frames.is_empty()
+            && (self.oldest_us == 0
+                || now_us().saturating_sub(self.oldest_us) >= BUSY_AFTER_TAKE_US)
     }
 }
 
 #[derive(Debug)]
 struct State {
     frames: VecDeque<Queued>,
-    /// When the oldest queued frame was pushed (µs clock), for the emit → written latency.
+    /// When the oldest queued frame was pushed (µs clock), for the emit → written latency;
+    /// while the queue is empty, when a consumer last took frames (whether it may be busy).
     oldest_us: u64,
     /// Most frames held; here rather than beside the lock, where it would take a word of its
     /// own in every session (pushes read it under the lock anyway).
@@ -272,6 +282,7 @@ impl OutboundQueue {
                 } else {
                     into.frames.extend(state.frames.drain(..));
                 }
+                state.oldest_us = now_us();
             }
         }
         let ready = had_frames || state.close != QueueClose::Open;

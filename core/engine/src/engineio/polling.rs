@@ -53,6 +53,8 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
     // Only armed while an upgrade is probed: an idle poll is then released with `6` so the
     // client can pause polling and finish the upgrade (Node's 100 ms check timer).
     let mut release: Option<Pin<Box<Sleep>>> = None;
+    // Whether this poll waited (engine.io: the transport was writable when a close came).
+    let mut waited = false;
     let close = poll_fn(|cx| {
         // Once the WebSocket owns the session, a parked poll must not take frames meant for it.
         if session.transport() != TransportKind::Polling {
@@ -64,6 +66,7 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         {
             return Poll::Ready(Some(close));
         }
+        waited = true;
         if session.upgrade_state() == UpgradeState::Probed {
             let timer = release.get_or_insert_with(|| Box::pin(tokio::time::sleep(UPGRADE_CHECK)));
             if timer.as_mut().poll(cx).is_ready() {
@@ -86,6 +89,13 @@ pub(crate) async fn get(session: Arc<Session>) -> PollAnswer {
         // The client closed the session itself: its parked poll just ends, as on Node.
         Some(QueueClose::Forced) if frames.is_empty() && session.closed_by_client() => {
             frames.push(OutFrame::control(PacketType::Noop));
+        }
+        // A clean close that found no poll waiting is sent as engine.io's deferred close: a
+        // `noop`, then the close packet.
+        Some(QueueClose::Graceful) if !waited => {
+            frames.push(OutFrame::control(PacketType::Noop));
+            frames.push(OutFrame::control(PacketType::Close));
+            session.context.remove_session(&session.id);
         }
         Some(QueueClose::Graceful | QueueClose::Forced) => {
             frames.push(OutFrame::control(PacketType::Close));

@@ -39,6 +39,9 @@ pub enum CloseReason {
     /// The server closed the session (Socket.IO `disconnect(true)`).
     ForcedClose,
     ServerShutdown,
+    /// The client broke the Socket.IO protocol (a second CONNECT, a packet for a namespace it
+    /// is not in, an undecodable packet): closed cleanly, as socket.io does.
+    ProtocolViolation,
 }
 
 impl CloseReason {
@@ -51,6 +54,7 @@ impl CloseReason {
             Self::SlowConsumer => "slow consumer",
             Self::ForcedClose => "forced close",
             Self::ServerShutdown => "server shutting down",
+            Self::ProtocolViolation => "forced server close",
         }
     }
 }
@@ -267,7 +271,7 @@ impl Session {
         self.milestone_ms.store(now_ms(), Ordering::Release);
         let graceful = matches!(
             reason,
-            CloseReason::ForcedClose | CloseReason::ServerShutdown
+            CloseReason::ForcedClose | CloseReason::ServerShutdown | CloseReason::ProtocolViolation
         );
         self.queue.close(if graceful {
             QueueClose::Graceful

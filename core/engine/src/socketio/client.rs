@@ -136,10 +136,14 @@ impl SessionHandler for Client {
             .stats
             .messages_in
             .fetch_add(1, Ordering::Relaxed);
-        match message {
+        let outcome = match message {
             Message::Text(text) => self.on_text(text.as_str()),
             Message::Binary(data) => self.on_binary(data),
+        };
+        if let Err(violation) = outcome {
+            self.violation(&violation);
         }
+        Ok(())
     }
 
     fn on_close(&self, reason: CloseReason) {
@@ -156,6 +160,14 @@ impl SessionHandler for Client {
 }
 
 impl Client {
+    /// A Socket.IO protocol violation: socket.io closes the connection cleanly (what is queued
+    /// is still written, then the close packet).
+    fn violation(&self, what: &str) {
+        tracing::debug!(sid = %self.session.id(), what, "socket.io protocol violation: closing");
+        self.shared.stats.parse_error();
+        self.session.close(CloseReason::ProtocolViolation);
+    }
+
     fn on_text(&self, text: &str) -> Result<(), String> {
         if self.state.lock().partial.is_some() {
             return Err("text packet while awaiting binary attachments".into());
@@ -206,8 +218,8 @@ impl Client {
         }
     }
 
-    /// Routes an event or ack to its socket. Packets for a namespace this client has not joined
-    /// are ignored, as the reference server does.
+    /// Routes an event or ack to its socket. A packet for a namespace this client has not joined
+    /// is a protocol violation, as in socket.io.
     fn dispatch(
         &self,
         kind: SioType,
@@ -217,8 +229,7 @@ impl Client {
         attachments: Vec<Bytes>,
     ) -> Result<(), String> {
         let Some(socket) = self.socket(nsp) else {
-            tracing::debug!(sid = %self.session.id(), nsp, "packet for a namespace not joined");
-            return Ok(());
+            return Err(format!("packet for namespace {nsp}, not joined"));
         };
         match kind {
             SioType::Event | SioType::BinaryEvent => {
@@ -308,7 +319,7 @@ impl Client {
     fn connect_to(&self, ns: &Namespace, auth: AuthPayload) {
         let nsp = ns.name();
         if self.socket(nsp).is_some() {
-            tracing::debug!(sid = %self.session.id(), nsp, "connect for a namespace already joined");
+            self.violation("a second CONNECT for a namespace already joined");
             return;
         }
         let middleware = ns.shared.handlers().middleware.clone();
