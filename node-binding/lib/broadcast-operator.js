@@ -118,6 +118,8 @@ class BroadcastOperator {
       this._gatherAcks(event, args).then(({ err, responses }) => callback(err, responses));
       return true;
     }
+    const watchers = this._adapter.nsp._outgoingWatchers;
+    if (watchers.size > 0) for (const socket of watchers) socket._notifyOutgoing(this._rooms, this._except, String(event), args);
     const flags = this._flags;
     // The common case, one room and nothing else, skips building a target object.
     if (this._rooms.length === 1 && this._except.length === 0 && !flags.volatile && !flags.local && flags.compress !== false) {

@@ -8,16 +8,15 @@ const { Adapter } = require('./adapter.js');
 const { BroadcastOperator, withRooms, NO_ROOMS } = require('./broadcast-operator.js');
 const { Socket } = require('./socket.js');
 const { decodeArgs } = require('./args.js');
-const { handshakeRequest } = require('./handshake-request.js');
 const { isEmitterEvent } = require('./errors.js');
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
 
-// A socket-to-be's own fields; anything else a middleware set is carried to the socket.
-const CANDIDATE_FIELDS = new Set(['id', 'nsp', 'server', 'handshake', 'request', 'data']);
-// How long such properties wait for their socket's `connection`.
+// Admitted sockets whose `connection` did not come within this long are dropped, checked once
+// this many wait.
 const ADMITTED_WAIT_MS = 60_000;
+const ADMITTED_SWEEP_AT = 1024;
 
 /** @typedef {(socket: any, next: (err?: Error & { data?: unknown }) => void) => void} ConnectMiddleware */
 
@@ -37,7 +36,9 @@ class Namespace extends EventEmitter {
     this._engine = engine;
     this._middlewares = middlewares;
     this._adapter = new Adapter(this, engine);
-    /** @type {Map<string, Record<string, any>>} what middlewares set on sockets not connected yet */
+    /** @type {Set<Socket>} sockets with `onAnyOutgoing` listeners (broadcasts tell them) */
+    this._outgoingWatchers = new Set();
+    /** @type {Map<string, { socket: Socket, at: number }>} admitted sockets not connected yet */
     this._admitted = new Map();
   }
 
@@ -59,27 +60,27 @@ class Namespace extends EventEmitter {
   }
 
   /**
-   * The middlewares in order on a socket-to-be: `{accept, data}` admits it with `socket.data`,
-   * `{message, data}` refuses it (the client's `connect_error`). What a middleware sets on the
-   * socket-to-be (`socket.user = …`) is on the socket in `connection`, as in socket.io.
+   * The middlewares in order on a socket-to-be (a `Socket` not connected yet, with the id it
+   * will have): `{accept, data}` admits it with `socket.data`, `{message, data}` refuses it (the
+   * client's `connect_error`). An admitted one becomes the socket of `connection`, with whatever
+   * the middlewares set on it.
    * @param {{ id: string, headers: unknown, query: unknown, auth: unknown, address: string }} request
    * @returns {Promise<string>}
    */
   admit(request) {
     const handshake = { headers: request.headers, query: request.query, auth: request.auth, address: request.address };
-    /** @type {Record<string, any>} */
-    const candidate = { id: request.id, nsp: this, server: this.server, handshake, request: handshakeRequest(handshake), data: {} };
+    const socket = new Socket(this, this._engine, request.id, handshake);
     /** @param {any} err */
     const refusal = (err) => JSON.stringify({ message: String(err.message ?? err), data: err.data ?? null });
     return new Promise((resolve) => {
       /** @param {number} i */
       const run = (i) => {
         if (i === this._middlewares.length) {
-          this._keepSetOnCandidate(candidate);
-          return resolve(JSON.stringify({ accept: true, data: candidate.data }));
+          this._keepAdmitted(socket);
+          return resolve(JSON.stringify({ accept: true, data: socket.data }));
         }
         try {
-          this._middlewares[i](candidate, (err) => (err ? resolve(refusal(err)) : run(i + 1)));
+          this._middlewares[i](socket, (err) => (err ? resolve(refusal(err)) : run(i + 1)));
         } catch (err) {
           resolve(refusal(err));
         }
@@ -88,16 +89,15 @@ class Namespace extends EventEmitter {
     });
   }
 
-  // Properties a middleware added wait for the socket's `connection` (dropped if it never comes).
-  /** @param {Record<string, any>} candidate */
-  _keepSetOnCandidate(candidate) {
-    const added = Object.keys(candidate).filter((key) => !CANDIDATE_FIELDS.has(key));
-    if (added.length === 0) return;
-    /** @type {Record<string, any>} */
-    const props = {};
-    for (const key of added) props[key] = candidate[key];
-    this._admitted.set(candidate.id, props);
-    setTimeout(() => this._admitted.delete(candidate.id), ADMITTED_WAIT_MS).unref();
+  // An admitted socket waits here for its `connection`; one whose client left before it came is
+  // swept once many are waiting.
+  /** @param {Socket} socket */
+  _keepAdmitted(socket) {
+    if (this._admitted.size >= ADMITTED_SWEEP_AT) {
+      const stale = Date.now() - ADMITTED_WAIT_MS;
+      for (const [id, entry] of this._admitted) if (entry.at < stale) this._admitted.delete(id);
+    }
+    this._admitted.set(socket.id, { socket, at: Date.now() });
   }
 
   /**
@@ -111,6 +111,7 @@ class Namespace extends EventEmitter {
     if (!socket) return;
     if (event.kind === 'disconnect') {
       this.sockets.delete(socket.id);
+      this._outgoingWatchers.delete(socket);
       socket._onclose(String(event.name), event.rooms || []);
       return;
     }
@@ -119,12 +120,10 @@ class Namespace extends EventEmitter {
 
   /** @param {import('../native.js').IoEvent} event */
   _onconnection(event) {
-    const socket = new Socket(this, this._engine, event.socketId, !!event.recovered, event.data);
-    const props = this._admitted.get(socket.id);
-    if (props) {
-      this._admitted.delete(socket.id);
-      Object.assign(socket, props);
-    }
+    const admitted = this._admitted.get(event.socketId);
+    if (admitted) this._admitted.delete(event.socketId);
+    const socket = admitted ? admitted.socket : new Socket(this, this._engine, event.socketId);
+    socket._attach(!!event.recovered, event.data);
     this.sockets.set(socket.id, socket);
     this._emitReserved('connection', socket);
     this._emitReserved('connect', socket);

@@ -17,22 +17,22 @@ const SOCKET_EVENTS = new Set(['disconnect', 'disconnecting', 'error', 'newListe
 
 class Socket extends EventEmitter {
   /**
+   * A socket-to-be (what connect middlewares get) until `_attach` connects it.
    * @param {import('./namespace.js').Namespace} nsp
    * @param {import('../native.js').NativeIo} engine
    * @param {string} id
-   * @param {boolean} recovered
-   * @param {string | null | undefined} dataJson what the middlewares (or a recovery) attached
+   * @param {any} [handshake] what the middlewares see of the handshake
    */
-  constructor(nsp, engine, id, recovered, dataJson) {
+  constructor(nsp, engine, id, handshake) {
     super();
     this.nsp = nsp;
     this.id = id;
-    this.recovered = recovered;
-    this.connected = true;
+    this.recovered = false;
+    this.connected = false;
     this._engine = engine;
     /** @type {any} */
-    this._data = dataJson ? JSON.parse(dataJson) : {};
-    this._syncedData = dataJson || '{}';
+    this._data = {};
+    this._syncedData = '{}';
     /** @type {AnyListener[]} */
     this._anyListeners = [];
     /** @type {AnyListener[]} */
@@ -40,7 +40,7 @@ class Socket extends EventEmitter {
     /** @type {PacketMiddleware[]} */
     this._middlewares = [];
     /** @type {any} */
-    this._handshake = undefined;
+    this._handshake = handshake;
     /** @type {import('./handshake-request.js').HandshakeRequest | undefined} */
     this._request = undefined;
     /** @type {string[]} */
@@ -56,6 +56,22 @@ class Socket extends EventEmitter {
         this._engine.handleAlso(this.nsp.name, this.id, name);
       }
     });
+  }
+
+  /**
+   * The engine admitted the socket: it is connected, with the data the middlewares (or a
+   * recovery) left.
+   * @param {boolean} recovered
+   * @param {string | null | undefined} dataJson
+   */
+  _attach(recovered, dataJson) {
+    this.recovered = recovered;
+    this.connected = true;
+    const json = dataJson || '{}';
+    if (json !== this._syncedData) this._data = JSON.parse(json);
+    this._syncedData = json;
+    this._handshake = undefined; // the engine's has it all (url, time, issued)
+    this._request = undefined;
   }
 
   // After the connection handlers ran: from now on the engine sends only events this socket has
@@ -206,19 +222,36 @@ class Socket extends EventEmitter {
   /** @param {AnyListener} fn */
   onAnyOutgoing(fn) {
     this._anyOutgoing.push(fn);
+    this.nsp._outgoingWatchers.add(this);
     return this;
   }
 
   /** @param {AnyListener} fn */
   prependAnyOutgoing(fn) {
     this._anyOutgoing.unshift(fn);
+    this.nsp._outgoingWatchers.add(this);
     return this;
   }
 
   /** @param {AnyListener} [fn] */
   offAnyOutgoing(fn) {
     this._anyOutgoing = fn ? this._anyOutgoing.filter((l) => l !== fn) : [];
+    if (this._anyOutgoing.length === 0) this.nsp._outgoingWatchers.delete(this);
     return this;
+  }
+
+  /**
+   * A broadcast this socket is addressed by: its outgoing listeners hear of it, as in socket.io.
+   * @param {readonly string[]} rooms
+   * @param {readonly string[]} except
+   * @param {string} event
+   * @param {unknown[]} args
+   */
+  _notifyOutgoing(rooms, except, event, args) {
+    const mine = this.rooms;
+    if (rooms.length > 0 && !rooms.some((room) => mine.has(room))) return;
+    if (except.some((room) => mine.has(room))) return;
+    for (const listener of [...this._anyOutgoing]) listener(event, ...args);
   }
 
   listenersAnyOutgoing() {
