@@ -424,9 +424,7 @@ impl NativeIo {
     /// Closes every connection (clients see `io server disconnect`) and stops listening.
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
-        self.server
-            .shutdown(Duration::ZERO, Duration::from_secs(2))
-            .await;
+        self.server.close_transports(Duration::from_secs(2)).await;
         self.held_acks.clear();
         crate::fast_emit::release_namespaces(&self.handles.lock());
         Ok(())

@@ -332,6 +332,18 @@ impl Server {
     /// `io server disconnect`), then closes every session after its queue is written, waiting up
     /// to `drain` for that. Frames queued before the call are delivered.
     pub async fn shutdown(&self, grace: Duration, drain: Duration) {
+        self.stop(grace, drain, true).await;
+    }
+
+    /// socket.io's `io.close()`: refuses new sessions and closes every session after its queue
+    /// is written (waiting up to `drain`) without a Socket.IO disconnect, so clients see their
+    /// transport close and reconnect (to another node, in a deploy); the host sees every socket
+    /// end with "server shutting down".
+    pub async fn close_transports(&self, drain: Duration) {
+        self.stop(Duration::ZERO, drain, false).await;
+    }
+
+    async fn stop(&self, grace: Duration, drain: Duration, notify_clients: bool) {
         self.stop_accepting();
         let Some(running) = self.inner.running.lock().take() else {
             return;
@@ -339,7 +351,7 @@ impl Server {
         tokio::time::sleep(grace).await;
         for ns in self.namespaces() {
             for socket in ns.sockets() {
-                socket.disconnect_for_shutdown();
+                socket.disconnect_for_shutdown(notify_clients);
             }
         }
         for endpoint in &running.endpoints {

@@ -503,12 +503,15 @@ impl Socket {
         }
     }
 
-    /// Shutdown: the client sees `io server disconnect`, the host sees "server shutting down".
-    pub(crate) fn disconnect_for_shutdown(self: &Arc<Self>) {
+    /// Shutdown: the host sees "server shutting down"; the client sees `io server disconnect`
+    /// when `notify_client`, else only its transport close.
+    pub(crate) fn disconnect_for_shutdown(self: &Arc<Self>, notify_client: bool) {
         if self.is_connected() {
-            let _ = self
-                .session
-                .send(encode_disconnect(self.home.name()), false);
+            if notify_client {
+                let _ = self
+                    .session
+                    .send(encode_disconnect(self.home.name()), false);
+            }
             self.finalize(CloseReason::ServerShutdown.as_str());
         }
     }
