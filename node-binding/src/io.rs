@@ -478,7 +478,7 @@ impl NativeIo {
         flags: Option<IoEmitFlags>,
     ) -> Result<bool> {
         let args = args_array(&json_array, attachments).map_err(js_error)?;
-        let Some(socket) = self.socket(&nsp, &socket_id) else {
+        let Some(ns) = self.server.namespace(&nsp) else {
             return Ok(false);
         };
         let flags = flags.unwrap_or_default();
@@ -486,7 +486,7 @@ impl NativeIo {
             volatile: flags.volatile == Some(true),
             compress: flags.compress != Some(false),
         };
-        Ok(socket.emit_with(&event, &args, options).is_ok())
+        Ok(ns.emit_to_socket_id(&socket_id, &event, &args, options))
     }
 
     /// Emits to one socket and waits for its ack, at most `timeout_ms` (none: until the socket

@@ -37,6 +37,23 @@ pub(crate) struct SocketIoShared {
     next_socket_key: AtomicU64,
 }
 
+/// A recovered socket's data: the saved data, with what the middlewares set on a recovery that
+/// ran them laid over it (socket.io's middlewares see the recovered `socket.data` and change it).
+fn restored_data(
+    saved: Option<&serde_json::Value>,
+    middleware: Option<&serde_json::Value>,
+) -> Option<serde_json::Value> {
+    match (saved, middleware) {
+        (Some(serde_json::Value::Object(saved)), Some(serde_json::Value::Object(set))) => {
+            let mut merged = saved.clone();
+            merged.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Some(serde_json::Value::Object(merged))
+        }
+        (saved, None) => saved.cloned(),
+        (_, Some(set)) => Some(set.clone()),
+    }
+}
+
 /// What a socket admitted fresh (not recovered) starts with: the id its middleware saw and the
 /// data the middleware left.
 #[derive(Default)]
@@ -366,7 +383,7 @@ impl Client {
                 {
                     let identity = restore.saved.identity.clone();
                     if let Some(attached) =
-                        client.restore(&ns, identity, auth_text.clone(), *restore)
+                        client.restore(&ns, identity, auth_text.clone(), *restore, None)
                     {
                         client.connected(&ns, attached);
                         return;
@@ -419,7 +436,13 @@ impl Client {
                 self.attach_socket(ns, identity, auth, start, None)
             }
             RecoveryClaim::Restore(restore) => {
-                match self.restore(ns, identity.clone(), auth.clone(), *restore) {
+                match self.restore(
+                    ns,
+                    identity.clone(),
+                    auth.clone(),
+                    *restore,
+                    start.data.as_ref(),
+                ) {
                     Some(attached) => attached,
                     None => {
                         let start = fresh(Some(crate::ids::new_wire_id()));
@@ -448,6 +471,7 @@ impl Client {
         identity: Option<Identity>,
         auth: Arc<str>,
         restore: Restore<'_>,
+        middleware_data: Option<&serde_json::Value>,
     ) -> Option<Option<SocketRef>> {
         let Restore {
             store,
@@ -466,7 +490,7 @@ impl Client {
                 id: Some(CompactString::from(&*saved.sid)),
                 pid: Some(CompactString::from(pid)),
                 recovered: true,
-                data: saved.data.clone(),
+                data: restored_data(saved.data.as_ref(), middleware_data),
             };
             Some(self.attach_socket(ns, identity, auth, start, Some((&saved.rooms, &missed))))
         };

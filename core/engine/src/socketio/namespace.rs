@@ -477,6 +477,31 @@ impl Namespace {
         self.shared.sockets.get(id).map(|s| s.value().clone())
     }
 
+    /// An emit to socket `id`, connected now or not: a live socket sends it; with recovery on
+    /// (and not volatile) it is logged under the socket's own room either way, so a client that
+    /// is away gets it when it recovers, as socket.io stores such an emit. Returns whether a
+    /// live socket took it.
+    pub fn emit_to_socket_id(
+        &self,
+        id: &str,
+        event: &str,
+        args: &Args,
+        options: crate::socketio::socket::EmitOptions,
+    ) -> bool {
+        if let Some(socket) = self.socket(id) {
+            return socket.emit_with(event, args, options).is_ok();
+        }
+        if self.shared.recovery.is_some() && !options.volatile {
+            let target = BroadcastTarget {
+                rooms: vec![Arc::from(id)],
+                plain: !options.compress,
+                ..Default::default()
+            };
+            self.shared.broadcast(&target, event, args);
+        }
+        false
+    }
+
     /// Connected sockets by transport: `(polling, websocket)`.
     pub fn socket_counts_by_transport(&self) -> (usize, usize) {
         let (mut polling, mut websocket) = (0, 0);

@@ -367,9 +367,7 @@ impl Socket {
             let frames = self.home.encode(event, None, args, plain);
             return self.send(&frames, options.volatile);
         }
-        if !self.is_connected() {
-            return Err(EmitError::Closed);
-        }
+        // Sent to the socket's own room even once it left: the log keeps it for a recovery.
         let target = BroadcastTarget {
             rooms: vec![Arc::from(self.id.as_str())],
             plain,
