@@ -234,11 +234,17 @@ async fn recovery_replays_missed_broadcasts_but_never_volatile_ones() {
         .emit("tick", &Args::json("2").unwrap());
     io.to("room").emit("tick", &Args::json("3").unwrap());
     let auth = format!("{{\"pid\":\"{pid}\",\"offset\":\"{offset}\"}}");
-    let (mut ws, reply) = connect_with(addr, &auth).await;
+    let mut ws = ws_connect(addr, "").await;
+    assert!(next_text(&mut ws).await.unwrap().starts_with('0'));
+    ws.send(Message::Text(format!("40{auth}").into()))
+        .await
+        .unwrap();
+    // socket.io's order: the missed packets, then the CONNECT reply.
+    let frames = collect(&mut ws, Duration::from_millis(300)).await;
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(frames[0].starts_with("42[\"tick\",3,"), "{frames:?}");
+    let reply: serde_json::Value = serde_json::from_str(&frames[1][2..]).unwrap();
     assert_eq!(reply["sid"], sid, "the same socket id comes back");
-    let replayed = collect(&mut ws, Duration::from_millis(300)).await;
-    assert_eq!(replayed.len(), 1, "{replayed:?}");
-    assert!(replayed[0].starts_with("42[\"tick\",3,"), "{replayed:?}");
     assert_eq!(io.room_size("room"), 1, "rooms restored");
     assert_eq!(server.stats().recovered, 1);
 }

@@ -8,7 +8,6 @@ const { Adapter } = require('./adapter.js');
 const { BroadcastOperator, withRooms, NO_ROOMS } = require('./broadcast-operator.js');
 const { Socket } = require('./socket.js');
 const { decodeArgs } = require('./args.js');
-const { isEmitterEvent } = require('./errors.js');
 
 // Names a namespace's own events use; `serverSideEmit` refuses them, as socket.io does.
 const RESERVED_NSP_EVENTS = new Set(['connect', 'connection', 'new_namespace']);
@@ -174,7 +173,7 @@ class Namespace extends EventEmitter {
    * @param {...any} args
    */
   emit(event, ...args) {
-    if (isEmitterEvent(event)) return super.emit(event, ...args);
+    if (typeof event !== 'string') return super.emit(event, ...args);
     return new BroadcastOperator(this._adapter).emit(event, ...args);
   }
 

@@ -4,7 +4,7 @@
 
 const { EventEmitter } = require('node:events');
 const { Namespace } = require('./namespace.js');
-const { refuseReserved, isEmitterEvent } = require('./errors.js');
+const { refuseReserved } = require('./errors.js');
 
 /** @typedef {(name: string, auth: unknown, next: (err: Error | null, ok: boolean) => void) => void} NamespaceMatcher */
 
@@ -65,7 +65,7 @@ class ParentNamespace extends EventEmitter {
    * @param {...any} args
    */
   emit(event, ...args) {
-    if (isEmitterEvent(event)) return super.emit(event, ...args);
+    if (typeof event !== 'string') return super.emit(event, ...args);
     return this._all().emit(/** @type {string} */ (event), ...args);
   }
 

@@ -539,13 +539,15 @@ impl Client {
                 socket.join(room);
             }
         }
-        self.session
-            .send(encode_connect(&ns.name, socket.id(), socket.pid()), false);
+        // socket.io's order: the missed packets, then the CONNECT reply (the client buffers
+        // events until its namespace is connected, so it sees them after `connect`).
         if let Some((_, missed)) = restored {
             for frames in missed {
                 let _ = socket.send(frames, false);
             }
         }
+        self.session
+            .send(encode_connect(&ns.name, socket.id(), socket.pid()), false);
         Some(socket)
     }
 }
