@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // roomcast for Node: socket.io's server API (`Server`, `Namespace`, `Socket`, broadcast
 // operators, the Redis adapters) and the trading dashboard's `WebSocketServer` preset, both on
 // the native engine. As socket.io's package, the module itself is callable:

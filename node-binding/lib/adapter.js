@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // A namespace's adapter, socket.io's `nsp.adapter`: where its broadcasts and cluster-wide
 // operations go. Here the engine is the adapter (rooms, encoding, delivery, Redis), so this
 // class only hands each operation to it with the namespace's name.
@@ -66,7 +67,7 @@ class Adapter {
   async broadcastWithAck(target, event, args, timeoutMs) {
     const [json, attachments] = encodeArgs(args);
     const collected = await this._engine.broadcastWithAck(this.nsp.name, target, event, json, attachments, timeoutMs);
-    const values = collected.replies.map((r) => decodeArgs(r.args, r.attachments)[0]);
+    const values = collected.replies.map((r) => decodeArgs(r.args ?? '[]', r.attachments)[0]);
     return { values, complete: collected.complete };
   }
 

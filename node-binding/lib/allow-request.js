@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // socket.io's `allowRequest(req, callback)` as the engine's hook: `callback(err, success)`; a
 // refusal's `err` (a string or an Error) becomes the 403 message.
 

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // Event arguments across the boundary: JSON array text once per emit, binary values beside it
 // as attachments (`{_placeholder: true, num}` markers in the text), as socket.io's parser sends
 // them.

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // Loads the native addon (napi-rs's generated loader, native.js), and says which platform lacks
 // a binary when there is none for this one. Every other module reaches the engine through this
 // one, and the hot emits through `fast`, installed once.

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // `io.to(room)`, `socket.broadcast`, …: rooms, excepts and flags, then an emit or a
 // cluster-wide operation on the namespace's adapter. `RemoteSocket` is a socket `fetchSockets`
 // found on another server, driven through a one-socket operator.

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // The engine's errors as JavaScript sees them, and socket.io's error texts.
 
 /**

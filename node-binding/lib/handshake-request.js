@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // socket.io's `socket.request`: there the handshake's `http.IncomingMessage`. The engine parsed
 // and answered that request natively, so this is what apps read of it, built from the
 // handshake: `url`, `headers`, `method`, `httpVersion`, the peer on `socket`/`connection`, and

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // Same-port mode: an existing `http.Server` (the app's own port) keeps its listeners; WebSocket
 // upgrades under the engine's path are handed to the engine by file descriptor, polling requests
 // under it are passed through to the engine and answered from here.

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // socket.io's `Namespace`: its sockets, connect middlewares, `connection` event, and the
 // broadcast operator's shortcuts. The engine admits sockets and tells this object; broadcasts
 // go through the namespace's adapter.

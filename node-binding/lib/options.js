@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // Options by socket.io's names (and the dashboard's) → the engine's option objects. Only names
 // change here: every default and every check on a value lives in the engine.
 

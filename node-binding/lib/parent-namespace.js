@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // `io.of(RegExp | fn)`: a parent of namespaces created when a client asks for a matching name.
 // Its children share its middlewares and report their connections to it.
 

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // socket.io's `io.adapter(createAdapter(…))` for roomcast: the engine keeps its own Redis
 // connections, so the factories take URLs and the Node adapters' option names, and return a
 // description the `Server` hands to the engine.
@@ -24,7 +25,7 @@ const REDIS_ADAPTER = Symbol('roomcast.redisAdapter');
  */
 function createRedisAdapter(url, opts = {}) {
   if (typeof url !== 'string') throw new TypeError('createRedisAdapter: the Redis URL must be a string');
-  return { [REDIS_ADAPTER]: true, url, key: opts.key, requestsTimeout: opts.requestsTimeout, relayAddress: opts.relayAddress };
+  return /** @type {RedisAdapterSpec} */ ({ [REDIS_ADAPTER]: true, url, key: opts.key, requestsTimeout: opts.requestsTimeout, relayAddress: opts.relayAddress });
 }
 
 /**
@@ -41,7 +42,7 @@ function createShardedAdapter(urls, opts = {}) {
   if (list.length === 0 || list.some((u) => typeof u !== 'string')) {
     throw new TypeError('createShardedAdapter: the Redis Cluster URLs must be strings');
   }
-  return {
+  return /** @type {RedisAdapterSpec} */ ({
     [REDIS_ADAPTER]: true,
     url: list.join(','),
     key: opts.channelPrefix,
@@ -49,7 +50,7 @@ function createShardedAdapter(urls, opts = {}) {
     sharded: true,
     subscriptionMode: opts.subscriptionMode,
     relayAddress: opts.relayAddress,
-  };
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // socket.io's `Server` over the engine (`NativeIo`): its namespaces, where it serves (its own
 // port, or an app's `http.Server`), its adapter, and the main namespace's shortcuts. The engine
 // owns connections, rooms, encoding and delivery; its notifications reach the namespaces here.
@@ -62,7 +63,7 @@ class Server extends EventEmitter {
       const { code, message, req } = JSON.parse(json);
       this.engine.emit('connection_error', { code, message, req, context: {} });
     });
-    this.sockets = this.of('/');
+    this.sockets = this._namespace('/');
     /** @type {import('./redis-adapter.js').RedisAdapterSpec | undefined} */
     this._adapter = undefined;
     if (this.opts.adapter !== undefined) this.adapter(this.opts.adapter);
@@ -70,7 +71,7 @@ class Server extends EventEmitter {
     this.httpServer = undefined;
     /** @type {number | undefined} */
     this.port = undefined;
-    /** @type {Promise<import('../native.js').BoundAddress> | undefined} */
+    /** @type {Promise<import('../native.js').BoundAddress | undefined> | undefined} */
     this._listening = undefined;
     /** @type {(() => void) | undefined} */
     this._detach = undefined;

@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // socket.io's server-side `Socket`: one client's connection to one namespace. The engine owns
 // the connection, its rooms and its queue; this object keeps the JavaScript listeners and the
 // per-emit flags, and turns the engine's notifications (an event, the close) into its events.

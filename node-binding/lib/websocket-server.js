@@ -1,4 +1,5 @@
 'use strict';
+// @ts-check
 // The dashboard's `WebSocketServer` over the engine's preset (`NativeServer`): the seed's auth
 // hand-off, user rooms, subscriptions, limits, stats and shutdown live in Rust; this class turns
 // JavaScript values into JSON text once per call and engine notifications into its events.
@@ -24,6 +25,7 @@ function normalizeIdentity(result) {
 }
 
 // Batch item and field separators (see native emitBatch); JSON text never contains them raw.
+// eslint-disable-next-line no-control-regex -- the separators are control characters on purpose
 const SEPARATORS = /[\x1e\x1f]/;
 
 class WebSocketServer extends EventEmitter {
@@ -43,6 +45,8 @@ class WebSocketServer extends EventEmitter {
     };
     this.on('newListener', lifecycle(true));
     this.on('removeListener', lifecycle(false));
+    /** @type {(value?: unknown) => void} */
+    this._resolveClosed = () => {};
     this._closed = new Promise((resolve) => (this._resolveClosed = resolve));
     this.listening = new Promise((resolve, reject) => {
       this._resolveListening = resolve;
@@ -90,6 +94,10 @@ class WebSocketServer extends EventEmitter {
   /**
    * Serves Socket.IO on an existing `http.Server` (the Express app's own port): WebSocket
    * upgrades are handed to the engine by file descriptor, polling requests are passed through.
+   */
+  /**
+   * @param {import('node:http').Server} httpServer
+   * @param {{ path?: string }} [options]
    */
   attach(httpServer, { path } = {}) {
     const prefix = path || this._native.path();
