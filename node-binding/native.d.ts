@@ -277,7 +277,7 @@ export interface HttpAnswer {
 }
 
 /**
- * Defines the hot single emits on `target` (see fast_emit.rs):
+ * Defines the hot single emits on `target` :
  * `emitToRoom(handle, room, event, json, validate)` and
  * `emitToUser(handle, userId, event, json, validate)`, each returning the number of
  * connections that queued the payload. `validate` false is for `JSON.stringify` output only.

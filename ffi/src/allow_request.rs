@@ -7,8 +7,9 @@ use std::sync::Arc;
 use engine::engineio::allow_request::{IncomingRequest, RequestRefused};
 
 use crate::callbacks::{registered, roomcast_free_fn};
+use crate::error::try_ffi;
 use crate::error::{guard, roomcast_result};
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::borrow_str;
 
 /// Called for each request that would open a session, with a request id and the request as

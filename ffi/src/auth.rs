@@ -7,8 +7,9 @@ use std::sync::Arc;
 use engine::{AuthDecision, AuthRequest, Identity, ValidatorResult};
 
 use crate::callbacks::{registered, roomcast_free_fn};
+use crate::error::try_ffi;
 use crate::error::{fail_with, guard, roomcast_result};
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::borrow_str;
 
 /// Called for each handshake with a request id and the request as JSON

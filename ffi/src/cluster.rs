@@ -10,9 +10,10 @@ use serde_json::json;
 
 use crate::callbacks::{registered, UserData};
 use crate::emit::{names, roomcast_target, Target};
+use crate::error::try_ffi;
 use crate::error::{fail_with, guard, roomcast_result};
 use crate::events::roomcast_bytes;
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::borrow_str;
 
 /// Receives the answer of a cluster request once: `result` (ROOMCAST_RESULT_OK, or

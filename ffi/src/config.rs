@@ -6,8 +6,8 @@ use engine::limits::RateLimit;
 use engine::socketio::recovery::RecoveryConfig;
 use engine::RealtimeConfig;
 
+use crate::error::try_ffi;
 use crate::error::{fail, guard, result_of, roomcast_result};
-use crate::server::try_ffi;
 use crate::strings::borrow_str;
 
 /// Engine settings. Create with `roomcast_config_new`, release with `roomcast_config_free`.

@@ -4,9 +4,10 @@ use std::borrow::Cow;
 
 use engine::{Args, Namespace, RealtimeServer};
 
+use crate::error::try_ffi;
 use crate::error::{fail, fail_with, guard, roomcast_result};
 use crate::events::roomcast_bytes;
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::borrow_str;
 
 fn emit(

@@ -109,3 +109,14 @@ pub extern "C" fn roomcast_last_error_message(buf: *mut u8, cap: usize) -> usize
         message.len()
     })
 }
+
+/// Returns early with the error code of a failed step (`Err(code)`), else its value.
+macro_rules! try_ffi {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
+    };
+}
+pub(crate) use try_ffi;

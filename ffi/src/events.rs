@@ -1,15 +1,14 @@
-//! Events from the engine to C (connect, disconnect, client events) and the host's acks.
+//! Events from the engine to C (connect, disconnect, client events): the C event types, the
+//! sink that sends them, and the namespaces made from C that report to it.
 
 use std::ffi::c_void;
 
 use std::sync::Arc;
 
-use engine::{Args, ClientEvent, HeldAcks, Namespace, SocketRef};
+use engine::{Args, ClientEvent, HeldAcks, Middleware, Namespace, SocketRef};
+use parking_lot::Mutex;
 
-use crate::callbacks::{registered, roomcast_free_fn, UserData};
-use crate::error::{fail_with, guard, result_of, roomcast_result};
-use crate::server::{roomcast_server, server_ref, try_ffi};
-use crate::strings::borrow_str;
+use crate::callbacks::UserData;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +68,9 @@ pub type roomcast_event_fn =
 /// acks the host answers by id. Wired to the preset's `/` and to every namespace C creates.
 #[derive(Clone)]
 pub(crate) struct EventSink {
-    callback: extern "C" fn(*mut c_void, *const roomcast_event),
-    userdata: Arc<UserData>,
-    held: Arc<HeldAcks>,
+    pub(crate) callback: extern "C" fn(*mut c_void, *const roomcast_event),
+    pub(crate) userdata: Arc<UserData>,
+    pub(crate) held: Arc<HeldAcks>,
 }
 
 impl EventSink {
@@ -126,12 +125,12 @@ impl EventSink {
         (self.callback)(self.userdata.ptr(), &event);
     }
 
-    fn connect(&self, socket: &SocketRef) {
+    pub(crate) fn connect(&self, socket: &SocketRef) {
         let kind = roomcast_event_kind::Connect;
         self.send(kind, Some(socket), socket.namespace(), "", &Args::none(), 0);
     }
 
-    fn disconnect(&self, socket: &SocketRef, reason: &str) {
+    pub(crate) fn disconnect(&self, socket: &SocketRef, reason: &str) {
         let kind = roomcast_event_kind::Disconnect;
         self.send(
             kind,
@@ -143,7 +142,7 @@ impl EventSink {
         );
     }
 
-    fn client_event(&self, socket: &SocketRef, event: ClientEvent) {
+    pub(crate) fn client_event(&self, socket: &SocketRef, event: ClientEvent) {
         let ack_id = event.ack.map_or(0, |sender| self.held.hold(sender));
         let kind = roomcast_event_kind::ClientEvent;
         self.send(
@@ -157,7 +156,7 @@ impl EventSink {
     }
 
     /// Events from the other servers of the cluster, for namespace `ns`.
-    fn hear_servers(&self, ns: &Namespace) {
+    pub(crate) fn hear_servers(&self, ns: &Namespace) {
         let sink = self.clone();
         let nsp = ns.name().to_owned();
         ns.on_server_side_emit(move |name, args, ack| {
@@ -183,65 +182,41 @@ impl EventSink {
     }
 }
 
-/// Registers the event callback: connects, disconnects, every client event the engine does
-/// not handle itself, and events from the other servers of the cluster, in `/` and in every
-/// namespace made with roomcast_server_of or the namespace matcher (see roomcast_event).
-///
-/// Parameters: `callback` (not NULL) runs on engine threads and must not block for long;
-/// `userdata` is passed back on every call; `free_userdata` (may be NULL) is called once with
-/// `userdata` when the callback is replaced or the server is freed.
-/// Returns: ROOMCAST_RESULT_OK; ROOMCAST_RESULT_ERR_NULL_POINTER.
-/// Memory: the event and everything it points to are borrowed for the duration of the callback
-/// only. Thread-safe.
-#[no_mangle]
-pub extern "C" fn roomcast_server_set_event_callback(
-    server: *mut roomcast_server,
-    callback: roomcast_event_fn,
-    userdata: *mut c_void,
-    free_userdata: roomcast_free_fn,
-) -> roomcast_result {
-    guard(|| {
-        let s = try_ffi!(server_ref(server));
-        let (callback, userdata) = try_ffi!(registered(callback, userdata, free_userdata));
-        let sink = EventSink {
-            callback,
-            userdata,
-            held: s.server.held_acks().clone(),
-        };
-        let to = sink.clone();
-        s.server.on_connect(move |socket| to.connect(socket));
-        let to = sink.clone();
-        s.server
-            .on_disconnect(move |socket, reason| to.disconnect(socket, reason));
-        let to = sink.clone();
-        s.server
-            .on_client_event(move |socket, event| to.client_event(socket, event));
-        sink.hear_servers(&s.server.engine().io());
-        s.namespaces.set_sink(sink);
-        roomcast_result::Ok
-    })
+#[derive(Default)]
+struct State {
+    sink: Option<EventSink>,
+    made: Vec<Namespace>,
 }
 
-/// Answers a client event's ack, or a ServerSideEvent's (the other server gets the first value).
-///
-/// Parameters: `ack_id` from roomcast_event; `json_array`, the ack's arguments as a JSON array.
-/// Returns: ROOMCAST_RESULT_OK (also when the client left while the answer was sent: it had nowhere
-/// to go); ROOMCAST_RESULT_ERR_ALREADY_COMPLETED when the ack was answered already or its client
-/// disconnected; ROOMCAST_RESULT_ERR_INVALID_JSON.
-/// Memory: `json_array` is borrowed for the call. Thread-safe: answer from any thread, at any time.
-#[no_mangle]
-pub extern "C" fn roomcast_server_ack(
-    server: *const roomcast_server,
-    ack_id: u64,
-    json_array: *const u8,
-    json_array_len: usize,
-) -> roomcast_result {
-    guard(|| {
-        let s = try_ffi!(server_ref(server));
-        let json = try_ffi!(borrow_str(json_array, json_array_len, "json_array"));
-        match Args::json_array(json) {
-            Ok(args) => result_of(s.server.held_acks().answer(ack_id, &args)),
-            Err(e) => fail_with(engine::Error::from(e).context("ack arguments")),
+/// The namespaces C made and the event sink they report to (either may come first).
+#[derive(Default)]
+pub(crate) struct CNamespaces {
+    state: Mutex<State>,
+}
+
+impl CNamespaces {
+    /// A new event callback: every namespace made so far reports to it, and later ones too.
+    pub(crate) fn set_sink(&self, sink: EventSink) {
+        let mut state = self.state.lock();
+        for ns in &state.made {
+            sink.wire(ns);
         }
-    })
+        state.sink = Some(sink);
+    }
+
+    fn adopt(&self, ns: &Namespace) {
+        let mut state = self.state.lock();
+        if let Some(sink) = &state.sink {
+            sink.wire(ns);
+        }
+        state.made.push(ns.clone());
+    }
+
+    /// Sets up a namespace C asked for: reporting to the callback, behind `login` if given.
+    pub(crate) fn set_up(&self, ns: &Namespace, login: Option<&Middleware>) {
+        if let Some(login) = login {
+            ns.set_middleware(login.clone());
+        }
+        self.adopt(ns);
+    }
 }

@@ -7,53 +7,14 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use engine::socketio::dynamic::DynamicNamespaces;
-use engine::{AuthPayload, Middleware, Namespace};
-use parking_lot::Mutex;
+use engine::{AuthPayload, Namespace};
 
 use crate::callbacks::{registered, roomcast_free_fn};
+use crate::error::try_ffi;
 use crate::error::{fail, guard, roomcast_result};
-use crate::events::EventSink;
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::events::CNamespaces;
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::borrow_str;
-
-#[derive(Default)]
-struct State {
-    sink: Option<EventSink>,
-    made: Vec<Namespace>,
-}
-
-/// The namespaces C made and the event sink they report to (either may come first).
-#[derive(Default)]
-pub(crate) struct CNamespaces {
-    state: Mutex<State>,
-}
-
-impl CNamespaces {
-    /// A new event callback: every namespace made so far reports to it, and later ones too.
-    pub(crate) fn set_sink(&self, sink: EventSink) {
-        let mut state = self.state.lock();
-        for ns in &state.made {
-            sink.wire(ns);
-        }
-        state.sink = Some(sink);
-    }
-
-    fn adopt(&self, ns: &Namespace) {
-        let mut state = self.state.lock();
-        if let Some(sink) = &state.sink {
-            sink.wire(ns);
-        }
-        state.made.push(ns.clone());
-    }
-
-    /// Sets up a namespace C asked for: reporting to the callback, behind `login` if given.
-    fn set_up(&self, ns: &Namespace, login: Option<&Middleware>) {
-        if let Some(login) = login {
-            ns.set_middleware(login.clone());
-        }
-        self.adopt(ns);
-    }
-}
 
 /// Creates namespace `nsp` (clients may connect to it from now on); its connects, events and
 /// disconnects reach the event callback with `nsp` set.

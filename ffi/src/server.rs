@@ -9,8 +9,8 @@ use engine::engineio::allow_request::RequestRefused;
 use engine::{RealtimeServer, ValidatorResult};
 
 use crate::config::roomcast_config;
-use crate::error::{fail, fail_with, guard, result_of, roomcast_result};
-use crate::namespaces::CNamespaces;
+use crate::error::{fail, fail_with, guard, result_of, roomcast_result, try_ffi};
+use crate::events::CNamespaces;
 use crate::pending::HostRequests;
 
 /// The engine. Every function taking a server is thread-safe, except `roomcast_server_free`,
@@ -33,16 +33,6 @@ pub(crate) fn server_ref<'a>(
     // ok: a live server from roomcast_server_new (not yet freed, by contract).
     Ok(unsafe { &*server })
 }
-
-macro_rules! try_ffi {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(code) => return code,
-        }
-    };
-}
-pub(crate) use try_ffi;
 
 /// Creates a server (with its own runtime threads) from `config`; it does not listen until
 /// roomcast_server_start.

@@ -3,8 +3,9 @@
 
 use engine::Args;
 
+use crate::error::try_ffi;
 use crate::error::{fail, fail_with, guard, result_of, roomcast_result};
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::{borrow_str, write_out};
 
 fn socket_of(

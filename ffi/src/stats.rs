@@ -5,8 +5,9 @@ use std::sync::OnceLock;
 
 use engine::stats::{ClassLatency, RECIPIENT_CLASSES};
 
+use crate::error::try_ffi;
 use crate::error::{fail, guard, roomcast_result};
-use crate::server::{roomcast_server, server_ref, try_ffi};
+use crate::server::{roomcast_server, server_ref};
 use crate::strings::write_out;
 
 /// One broadcast size of roomcast_stats.broadcast_latency: how many broadcasts were timed from

@@ -1,52 +1,13 @@
-//! The hot paths: servers by handle (free functions skip napi-rs's per-call receiver work) and
-//! the emits that take a handle; the binary and user emits and `disconnectUser` of the class.
+//! The emits that take a server handle (see handles.rs), and the binary and user emits and
+//! `disconnectUser` of the class.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use roomcast::{Args, Error, ErrorKind, RealtimeServer};
+use roomcast::Args;
 
-use crate::error::{invalid, js_error, Result};
-use crate::{NativeServer, REGISTRY};
-
-pub(crate) fn register(server: RealtimeServer) -> u32 {
-    let mut registry = REGISTRY.write();
-    registry.push(Some(server));
-    (registry.len() - 1) as u32
-}
-
-pub(crate) fn with_server<T>(
-    handle: u32,
-    f: impl FnOnce(&RealtimeServer) -> Result<T>,
-) -> Result<T> {
-    let registry = REGISTRY.read();
-    match registry.get(handle as usize) {
-        Some(Some(server)) => f(server),
-        _ => Err(js_error(Error::new(
-            ErrorKind::NotRunning,
-            "unknown or shut down server handle",
-        ))),
-    }
-}
-
-/// The payload of the hot-path emits: JSON text made by `JSON.stringify` in the JS layer, so
-/// it is taken as is (see `Args::trusted_json`); with `validate` it is checked first (for JSON
-/// text that came from elsewhere).
-pub(crate) fn payload_args(json: String, validate: bool) -> Result<Args> {
-    if validate {
-        args_from(&json)
-    } else {
-        Ok(Args::trusted_json(json))
-    }
-}
-
-/// Defines the hot single emits on `target` (see fast_emit.rs):
-/// `emitToRoom(handle, room, event, json, validate)` and
-/// `emitToUser(handle, userId, event, json, validate)`, each returning the number of
-/// connections that queued the payload. `validate` false is for `JSON.stringify` output only.
-#[napi]
-pub fn install_fast_emits(env: Env, target: Object) -> napi::Result<()> {
-    crate::fast_emit::install(env.raw(), target.raw())
-}
+use crate::error::{invalid, Result};
+use crate::handles::{payload_args, with_server};
+use crate::NativeServer;
 
 /// Emits one JSON payload to every connection.
 #[napi]
@@ -83,10 +44,6 @@ pub fn emit_batch(handle: u32, packed: String, validate: bool) -> Result<u32> {
             .sum();
         Ok(delivered as u32)
     })
-}
-
-pub(crate) fn args_from(json: &str) -> Result<Args> {
-    Args::json(json).map_err(|e| js_error(Error::from(e).context("payload must be JSON text")))
 }
 
 #[napi]

@@ -197,14 +197,14 @@ unsafe fn emit(
             read_utf8(env, argv[1], target).ok_or_else(|| invalid("target must be a string"))?;
         let event =
             read_utf8(env, argv[2], event).ok_or_else(|| invalid("event must be a string"))?;
-        crate::emits::with_server(handle, |server| {
+        crate::handles::with_server(handle, |server| {
             let room = room_of(target);
             if !validate && !server.would_deliver_to_room(&room) {
                 return Ok(0);
             }
             let json = read_utf8(env, argv[3], payload)
                 .ok_or_else(|| crate::error::invalid("json must be a string"))?;
-            let args = crate::emits::payload_args(json.to_owned(), validate)?;
+            let args = crate::handles::payload_args(json.to_owned(), validate)?;
             Ok(server.emit_to_room(&room, event, &args) as u32)
         })
         .map_err(|e| (e.status, e.reason))
@@ -290,4 +290,17 @@ unsafe fn read_utf8(
     // SAFETY: Node-API wrote `written` bytes (plus a NUL) into the buffer's capacity.
     buffer.set_len(written.min(buffer.capacity()));
     std::str::from_utf8(buffer).ok()
+}
+
+/// Defines the hot single emits on `target` :
+/// `emitToRoom(handle, room, event, json, validate)` and
+/// `emitToUser(handle, userId, event, json, validate)`, each returning the number of
+/// connections that queued the payload. `validate` false is for `JSON.stringify` output only.
+#[napi_derive::napi]
+pub fn install_fast_emits(
+    env: napi::Env,
+    target: napi::bindgen_prelude::Object,
+) -> napi::Result<()> {
+    use napi::JsValue;
+    install(env.raw(), target.raw())
 }

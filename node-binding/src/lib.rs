@@ -8,6 +8,7 @@ mod cluster;
 mod emits;
 mod error;
 mod fast_emit;
+mod handles;
 mod hooks;
 mod http;
 mod io;
@@ -22,14 +23,15 @@ use std::time::Duration;
 use napi_derive::napi;
 use roomcast::RealtimeServer;
 
-pub use emits::{emit_batch, emit_to_all, install_fast_emits};
+pub use emits::{emit_batch, emit_to_all};
+pub use fast_emit::install_fast_emits;
 pub use hooks::ServerEvent;
 pub use http::HttpAnswer;
 pub use io::{IoEvent, IoOptions, NativeIo};
 pub use options::ServerOptions;
 
-use emits::register;
 use error::{js_async_error, Result};
+use handles::register;
 
 /// The address `start` binds: the configured one with the given `port` and/or `host`.
 fn bind_address(

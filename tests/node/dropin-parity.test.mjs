@@ -193,7 +193,6 @@ parity('socket.request: the handshake request with its url and query', async (Se
 });
 
 for (const [label, first, second] of [
-  ['a second CONNECT', '40', '40'],
   ['an EVENT before CONNECT', '42["ev"]', null],
   ['an invalid packet', '40', '4abc'],
 ]) {
