@@ -38,21 +38,35 @@ async fn serve_request(
     response
 }
 
+/// A started server: what `start` (or `start_detached`) made and `shutdown` takes back.
 struct Running {
+    /// Where the listener is bound; None when detached (a host serves the connections).
     local_addr: Option<SocketAddr>,
+    /// Tells the accept loop to stop (sent once the sessions drained).
     stop: watch::Sender<bool>,
+    /// The mounted Engine.IO endpoints: Socket.IO's and the raw ones.
     endpoints: Vec<Arc<Endpoint>>,
+    /// Routes requests to those endpoints (and the host's extra route).
     router: Arc<Router>,
 }
 
+/// What every clone of a `Server` shares.
 struct ServerInner {
+    /// The options the server was made with (validated at start).
     config: Arc<EngineConfig>,
+    /// The Socket.IO layer: namespaces, sockets, recovery, the adapter.
     sio: Arc<SocketIoShared>,
+    /// Counters and histograms behind `stats()` and the metrics.
     stats: Arc<Stats>,
+    /// Raw Engine.IO endpoints a host mounted (`mount_engineio`), by path, for the next start.
     raw_endpoints: Mutex<Vec<(String, Arc<dyn EngineHandler>)>>,
+    /// The host's own route beside the endpoints (health, metrics).
     extra_route: Mutex<Option<ExtraRoute>>,
+    /// Handshake hooks (allowRequest, connection errors, session locator) every endpoint gets.
     hooks: EndpointHooks,
+    /// Some while started.
     running: Mutex<Option<Running>>,
+    /// When the server was made (uptime in the stats).
     started: Instant,
 }
 

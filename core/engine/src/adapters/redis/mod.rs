@@ -157,19 +157,34 @@ fn has_own_channel(mode: SubscriptionMode, room: &str, private: bool) -> bool {
     }
 }
 
+/// This server's membership of a Redis cluster of Socket.IO servers (the Node adapters' wire
+/// format): publishes its broadcasts and requests, receives the others', answers their requests.
 pub struct RedisAdapter {
+    /// This server's id on the wire (other servers skip their own messages by it).
     uid: Arc<str>,
+    /// Channel names for the wire format and subscription mode in use.
     channels: Channels,
+    /// Messages (channel, body) for the publishing task; publishing never blocks a caller.
     outbox: mpsc::Sender<(String, Vec<u8>)>,
+    /// Whether the publishing connection is up (reported in the stats and health).
     connected: Arc<AtomicBool>,
+    /// The channels subscribed to, per namespace and room (sharded modes follow rooms).
     subscriptions: subscriber::Subscriptions,
+    /// Requests to the other servers (fetchSockets, acks from many, …) awaiting their answers.
     pending: Arc<PendingRequests>,
+    /// Recovery claims waiting on another server's replay (peer recovery).
     peers: Arc<peer_waits::PeerRecoveries>,
+    /// Finds a local namespace by name for what arrives from Redis.
     namespaces: NamespaceLookup,
+    /// The command connection (saved sessions, server count, room lookups).
     commands: Arc<RedisCommands>,
+    /// How long a request to the other servers waits for their answers.
     requests_timeout: Duration,
+    /// The publishing, subscribing and heartbeat tasks, aborted when the adapter is dropped.
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Where the adapter counts what it sends, receives and drops.
     stats: Arc<Stats>,
+    /// Tells which server owns a session id (no sticky sessions: relaying requests there).
     locator: Arc<RedisSessionLocator>,
 }
 
