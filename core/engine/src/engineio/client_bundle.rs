@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use parking_lot::Mutex;
 
+use super::deflate;
 use super::deflate::http::negotiate;
 use crate::config::ClientBundle;
 use crate::transport::response::{plain, HttpResponse};
@@ -117,18 +118,7 @@ fn encode(raw: &[u8], encoding: &str) -> Option<Vec<u8>> {
             drop(writer);
             Some(out)
         }
-        "gzip" => {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            encoder.write_all(raw).ok()?;
-            encoder.finish().ok()
-        }
-        "deflate" => {
-            let mut encoder =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-            encoder.write_all(raw).ok()?;
-            encoder.finish().ok()
-        }
+        "gzip" | "deflate" => deflate::http::encode(encoding, raw),
         _ => Some(raw.to_vec()),
     }
 }

@@ -18,19 +18,20 @@ pub fn encode_body(
         return None;
     }
     let encoding = chosen(accept_encoding?)?;
-    let encoded = match encoding {
-        "gzip" => {
-            let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-            encoder.write_all(body).ok()?;
-            encoder.finish().ok()?
-        }
-        _ => {
-            let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
-            encoder.write_all(body).ok()?;
-            encoder.finish().ok()?
-        }
-    };
+    let encoded = encode(encoding, body)?;
     (encoded.len() < body.len()).then_some((encoding, encoded))
+}
+
+/// `body` in HTTP content coding `gzip` or `deflate` (zlib-wrapped, as HTTP's `deflate` is).
+pub(crate) fn encode(coding: &str, body: &[u8]) -> Option<Vec<u8>> {
+    if coding == "gzip" {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(body).ok()?;
+        return encoder.finish().ok();
+    }
+    let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok()
 }
 
 /// gzip or deflate, as `negotiate` picks between them.
